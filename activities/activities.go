@@ -1,0 +1,63 @@
+// Package activities holds every effect perkflow's workflows have on the outside world: Postgres, and the
+// notification providers. Each activity is idempotent under retry, keyed by a deterministic key that the workflow
+// derives from the business event.
+package activities
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/store"
+)
+
+// Activities holds the dependencies; the worker registers its methods.
+type Activities struct {
+	Store    *store.Store
+	Notifier Notifier
+	Log      *slog.Logger
+}
+
+// RegisterMember creates the member and opens their balance. Creating the same member again (a retry) succeeds; an
+// email or external id held by another member fails for good with an error of type "conflict".
+func (a *Activities) RegisterMember(ctx context.Context, r domain.Registration) (domain.Member, error) {
+	m, err := a.Store.CreateMember(ctx, r)
+	return m, classify(err)
+}
+
+// AccruePurchases accrues a batch of purchases of one member, in order, each in its own database transaction and
+// idempotent on its transaction id, so that a retried batch writes only what the failed attempt had not.
+func (a *Activities) AccruePurchases(ctx context.Context, batch []domain.Purchase) ([]domain.AccrualOutcome, error) {
+	out := make([]domain.AccrualOutcome, 0, len(batch))
+	for _, p := range batch {
+		r, err := a.Store.AccruePurchase(ctx, p)
+		if err != nil {
+			return nil, classify(err)
+		}
+		out = append(out, domain.AccrualOutcome{
+			TransactionID: p.TransactionID,
+			Status:        r.Transaction.Status,
+			Points:        r.Transaction.PointsEarned,
+			Replayed:      r.Replayed,
+			Conflict:      r.Conflict,
+			Balance:       r.Balance,
+		})
+	}
+	return out, nil
+}
+
+// classify turns business errors that no retry can fix into non-retryable application errors whose type is the
+// domain error code; everything else (Postgres down, timeouts) stays retryable.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *domain.Error
+	if errors.As(err, &de) && (de.Code == domain.ErrConflict || de.Code == domain.ErrInvalid || de.Code == domain.ErrUnprocessable) {
+		return temporal.NewNonRetryableApplicationError(de.Error(), string(de.Code), nil)
+	}
+	return err
+}

@@ -1,0 +1,179 @@
+package domain
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+var now = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+func validPurchase() Purchase {
+	return Purchase{
+		TransactionID: "T-1", MemberID: "0b9b6c3e-8f7a-4d2b-9c1e-2f3a4b5c6d7e", StoreID: "store-1", Channel: "store",
+		OccurredAt: now.Add(-time.Hour), Total: Money{Amount: 1999, Currency: "EUR"},
+		Items: []LineItem{{SKU: "A", Quantity: 1, UnitPrice: Money{Amount: 1999, Currency: "EUR"}}},
+	}
+}
+
+func fieldsOf(err error) []string {
+	e, ok := err.(*Error)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, f := range e.Fields {
+		out = append(out, f.Field)
+	}
+	return out
+}
+
+func TestPurchaseValidate(t *testing.T) {
+	if err := validPurchase().Validate(now); err != nil {
+		t.Fatalf("valid purchase rejected: %v", err)
+	}
+	cases := map[string]struct {
+		mut   func(*Purchase)
+		field string
+	}{
+		"empty transaction id": {func(p *Purchase) { p.TransactionID = "" }, "transaction_id"},
+		"slash in id":          {func(p *Purchase) { p.TransactionID = "a/b" }, "transaction_id"},
+		"long id":              {func(p *Purchase) { p.TransactionID = strings.Repeat("a", 129) }, "transaction_id"},
+		"member not uuid":      {func(p *Purchase) { p.MemberID = "bob" }, "member_id"},
+		"no store":             {func(p *Purchase) { p.StoreID = "" }, "store_id"},
+		"bad channel":          {func(p *Purchase) { p.Channel = "fax" }, "channel"},
+		"no time":              {func(p *Purchase) { p.OccurredAt = time.Time{} }, "occurred_at"},
+		"future":               {func(p *Purchase) { p.OccurredAt = now.Add(time.Hour) }, "occurred_at"},
+		"ancient":              {func(p *Purchase) { p.OccurredAt = time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC) }, "occurred_at"},
+		"negative total":       {func(p *Purchase) { p.Total.Amount = -1 }, "total.amount"},
+		"huge total":           {func(p *Purchase) { p.Total.Amount = MaxAmount + 1 }, "total.amount"},
+		"lower-case currency":  {func(p *Purchase) { p.Total.Currency = "eur" }, "total.currency"},
+		"zero quantity":        {func(p *Purchase) { p.Items[0].Quantity = 0 }, "items[0].quantity"},
+		"mixed currency":       {func(p *Purchase) { p.Items[0].UnitPrice.Currency = "USD" }, "items[0].unit_price.currency"},
+		"no sku":               {func(p *Purchase) { p.Items[0].SKU = "" }, "items[0].sku"},
+		"too many lines":       {func(p *Purchase) { p.Items = make([]LineItem, MaxLineItems+1) }, "items"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := validPurchase()
+			c.mut(&p)
+			err := p.Validate(now)
+			if CodeOf(err) != ErrInvalid {
+				t.Fatalf("got %v, want an invalid error", err)
+			}
+			found := false
+			for _, f := range fieldsOf(err) {
+				found = found || f == c.field
+			}
+			if !found {
+				t.Fatalf("fields %v do not name %s", fieldsOf(err), c.field)
+			}
+		})
+	}
+}
+
+func TestAccrueRoundsDownOncePerTransaction(t *testing.T) {
+	p := DefaultProgram()
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 10_000 {
+		rate := EarnRate{Points: 1 + r.Int64N(50), PerAmount: 1 + r.Int64N(1000)}
+		p.BaseEarn = rate
+		pur := validPurchase()
+		pur.Total.Amount = r.Int64N(MaxAmount)
+		a, err := p.Accrue(pur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// floor(amount × points / per) without overflow: the exact rational's integer part.
+		if a.Points < 0 || a.Points*rate.PerAmount > pur.Total.Amount*rate.Points || (a.Points+1)*rate.PerAmount <= pur.Total.Amount*rate.Points {
+			t.Fatalf("amount %d at %+v earned %d, not the rounded-down exact value", pur.Total.Amount, rate, a.Points)
+		}
+	}
+	pur := validPurchase()
+	pur.Total.Amount = 199 // 1.99 EUR at 1 point per EUR earns 1, not 2
+	a, _ := DefaultProgram().Accrue(pur)
+	if a.Points != 1 {
+		t.Fatalf("1.99 EUR earned %d, want 1", a.Points)
+	}
+}
+
+func TestAccruePendingAndExpiry(t *testing.T) {
+	p := DefaultProgram()
+	p.PendingDays, p.Expiry.Months = 14, 12
+	pur := validPurchase()
+	a, err := p.Accrue(pur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.AvailableAt.Equal(pur.OccurredAt.AddDate(0, 0, 14)) || a.ExpiresAt == nil || !a.ExpiresAt.Equal(pur.OccurredAt.AddDate(1, 0, 0)) {
+		t.Fatalf("accrual %+v", a)
+	}
+	p.Expiry.Months = 0
+	if a, _ := p.Accrue(pur); a.ExpiresAt != nil {
+		t.Fatalf("points expire although the program says never")
+	}
+	pur.Total.Currency = "USD"
+	if _, err := p.Accrue(pur); CodeOf(err) != ErrUnprocessable {
+		t.Fatalf("foreign currency: %v", err)
+	}
+}
+
+func TestFingerprintTellsContentApart(t *testing.T) {
+	a, b := validPurchase(), validPurchase()
+	b.OccurredAt = b.OccurredAt.In(time.FixedZone("CET", 3600))
+	if a.Fingerprint() != b.Fingerprint() {
+		t.Fatal("the same instant in another zone changes the fingerprint")
+	}
+	b.Total.Amount++
+	if a.Fingerprint() == b.Fingerprint() {
+		t.Fatal("a different total has the same fingerprint")
+	}
+}
+
+func TestProgramValidateAndTiers(t *testing.T) {
+	p := DefaultProgram()
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[int64]TierStatus{
+		0:    {Code: "member", Name: "Member", NextCode: "silver", PointsToNext: 1000},
+		999:  {Code: "member", Name: "Member", NextCode: "silver", PointsToNext: 1},
+		1000: {Code: "silver", Name: "Silver", NextCode: "gold", PointsToNext: 4000},
+		9999: {Code: "gold", Name: "Gold"},
+	} {
+		if got := p.TierStatusFor(q); got != want {
+			t.Errorf("qualifying %d: %+v, want %+v", q, got, want)
+		}
+	}
+	bad := DefaultProgram()
+	bad.Tiers[2].ThresholdPoints = 10
+	bad.BaseEarn.PerAmount = 0
+	if got := fieldsOf(bad.Validate()); len(got) != 2 {
+		t.Fatalf("fields %v, want tiers[2].threshold_points and base_earn.per_amount", got)
+	}
+}
+
+func TestRegistrationValidate(t *testing.T) {
+	r := Registration{Email: "  Ada@Example.COM ", Name: " Ada ", Phone: "+33612345678", Birthdate: "1990-02-03"}
+	r.Normalize()
+	if r.Email != "ada@example.com" || r.Name != "Ada" {
+		t.Fatalf("normalize: %+v", r)
+	}
+	if err := r.Validate(now); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []Registration{
+		{Email: "not-an-email", Name: "A"},
+		{Email: "a@b", Name: "A"},
+		{Email: "a@example.com", Name: ""},
+		{Email: "a@example.com", Name: "A\x00B"},
+		{Email: "a@example.com", Name: "A", Phone: "0612"},
+		{Email: "a@example.com", Name: "A", Birthdate: "1890-01-01"},
+		{Email: "a@example.com", Name: "A", ExternalID: "has space"},
+	} {
+		if CodeOf(bad.Validate(now)) != ErrInvalid {
+			t.Errorf("accepted %+v", bad)
+		}
+	}
+}

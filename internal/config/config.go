@@ -1,0 +1,107 @@
+// Package config reads perkflow's configuration from the environment. Every variable the binary reads is declared
+// in Vars, so the README, docker-compose.yml and the code can be checked against one list.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Var is one environment variable perkflow reads.
+type Var struct {
+	Name    string
+	Default string
+	Doc     string
+	// Secret marks values that must never be printed or logged.
+	Secret bool
+}
+
+// Vars lists every environment variable perkflow reads, with its default.
+var Vars = []Var{
+	{Name: "DATABASE_URL", Default: "postgres://postgres@127.0.0.1:5432/perkflow?sslmode=disable", Doc: "Postgres connection string. `perkflow dev` falls back to a throwaway cluster under PERKFLOW_DATA_DIR when nothing answers.", Secret: true},
+	{Name: "TEMPORAL_ADDRESS", Default: "127.0.0.1:7233", Doc: "Temporal frontend host:port. `perkflow dev` serves its embedded server here."},
+	{Name: "TEMPORAL_NAMESPACE", Default: "default", Doc: "Temporal namespace for every workflow."},
+	{Name: "PERKFLOW_TASK_QUEUE", Default: "perkflow", Doc: "Task queue the worker polls and the API starts workflows on."},
+	{Name: "PERKFLOW_HTTP_ADDR", Default: "127.0.0.1:8080", Doc: "Address the HTTP API listens on."},
+	{Name: "PERKFLOW_UI_ADDR", Default: "127.0.0.1:8233", Doc: "Address of the Temporal UI started by `perkflow dev`."},
+	{Name: "PERKFLOW_DATA_DIR", Default: ".perkflow", Doc: "Where `perkflow dev` keeps its Temporal SQLite files, throwaway Postgres cluster and dev JWT secret."},
+	{Name: "PERKFLOW_JWT_SECRET", Default: "", Doc: "HMAC secret that signs and verifies member tokens. `perkflow dev` generates one under PERKFLOW_DATA_DIR.", Secret: true},
+	{Name: "PERKFLOW_JWT_ISSUER", Default: "perkflow", Doc: "Issuer (`iss`) member tokens must carry."},
+	{Name: "PERKFLOW_JWT_AUDIENCE", Default: "perkflow-members", Doc: "Audience (`aud`) member tokens must carry."},
+	{Name: "PERKFLOW_WAIT_BUDGET", Default: "2s", Doc: "How long a request waits for asynchronous work before answering 202 (clients may ask for another with `Prefer: wait=N`)."},
+	{Name: "PERKFLOW_LOG_FORMAT", Default: "json", Doc: "`json` or `text`; `perkflow dev` defaults to text."},
+	{Name: "PERKFLOW_LOG_LEVEL", Default: "info", Doc: "`debug`, `info`, `warn` or `error`."},
+}
+
+// Config is the resolved configuration.
+type Config struct {
+	DatabaseURL       string
+	TemporalAddress   string
+	TemporalNamespace string
+	TaskQueue         string
+	HTTPAddr          string
+	UIAddr            string
+	DataDir           string
+	JWTSecret         string
+	JWTIssuer         string
+	JWTAudience       string
+	WaitBudget        time.Duration
+	LogFormat         string
+	LogLevel          string
+	// DatabaseURLSet is true when DATABASE_URL came from the environment rather than the default.
+	DatabaseURLSet bool
+}
+
+// Lookup returns the value of a declared variable from the environment or its default.
+func Lookup(name string) string {
+	for _, v := range Vars {
+		if v.Name == name {
+			if s, ok := os.LookupEnv(name); ok && s != "" {
+				return s
+			}
+			return v.Default
+		}
+	}
+	panic("config: undeclared variable " + name)
+}
+
+// FromEnv reads the configuration from the environment.
+func FromEnv() (Config, error) {
+	c := Config{
+		DatabaseURL:       Lookup("DATABASE_URL"),
+		TemporalAddress:   Lookup("TEMPORAL_ADDRESS"),
+		TemporalNamespace: Lookup("TEMPORAL_NAMESPACE"),
+		TaskQueue:         Lookup("PERKFLOW_TASK_QUEUE"),
+		HTTPAddr:          Lookup("PERKFLOW_HTTP_ADDR"),
+		UIAddr:            Lookup("PERKFLOW_UI_ADDR"),
+		DataDir:           Lookup("PERKFLOW_DATA_DIR"),
+		JWTSecret:         Lookup("PERKFLOW_JWT_SECRET"),
+		JWTIssuer:         Lookup("PERKFLOW_JWT_ISSUER"),
+		JWTAudience:       Lookup("PERKFLOW_JWT_AUDIENCE"),
+		LogFormat:         Lookup("PERKFLOW_LOG_FORMAT"),
+		LogLevel:          Lookup("PERKFLOW_LOG_LEVEL"),
+	}
+	_, c.DatabaseURLSet = os.LookupEnv("DATABASE_URL")
+	wb := Lookup("PERKFLOW_WAIT_BUDGET")
+	d, err := time.ParseDuration(wb)
+	if err != nil {
+		// Accept a bare number of seconds too.
+		n, nerr := strconv.Atoi(wb)
+		if nerr != nil {
+			return c, fmt.Errorf("PERKFLOW_WAIT_BUDGET=%q: want a duration such as 2s", wb)
+		}
+		d = time.Duration(n) * time.Second
+	}
+	if d <= 0 || d > time.Minute {
+		return c, fmt.Errorf("PERKFLOW_WAIT_BUDGET=%q: must be between 0 and 1m", wb)
+	}
+	c.WaitBudget = d
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		return c, fmt.Errorf("PERKFLOW_LOG_FORMAT=%q: want json or text", c.LogFormat)
+	}
+	return c, nil
+}

@@ -1,0 +1,62 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/perkflow/perkflow/domain"
+)
+
+// ProgramVersion is one version of the program settings and when it took effect.
+type ProgramVersion struct {
+	Version       int64          `json:"version"`
+	EffectiveFrom time.Time      `json:"effective_from"`
+	Program       domain.Program `json:"program"`
+}
+
+// SaveProgram records a new version of the settings, in force from effectiveFrom.
+func (s *Store) SaveProgram(ctx context.Context, p domain.Program, effectiveFrom time.Time, actor string) (ProgramVersion, error) {
+	if err := p.Validate(); err != nil {
+		return ProgramVersion{}, err
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return ProgramVersion{}, err
+	}
+	v := ProgramVersion{EffectiveFrom: effectiveFrom, Program: p}
+	err = s.pool.QueryRow(ctx, `
+		INSERT INTO program_settings (effective_from, settings, created_by) VALUES ($1, $2, $3)
+		RETURNING version, effective_from`, effectiveFrom, b, actor).Scan(&v.Version, &v.EffectiveFrom)
+	return v, wrap("save program", err)
+}
+
+// ProgramAt returns the settings in force at t: the latest version effective at or before t, or the first version
+// when t predates them all. No settings at all → domain.ErrNotFound.
+func (s *Store) ProgramAt(ctx context.Context, t time.Time) (ProgramVersion, error) {
+	return programAt(ctx, s.pool, t)
+}
+
+func programAt(ctx context.Context, q querier, t time.Time) (ProgramVersion, error) {
+	var v ProgramVersion
+	var raw []byte
+	err := q.QueryRow(ctx, `
+		(SELECT version, effective_from, settings FROM program_settings
+		 WHERE effective_from <= $1 ORDER BY effective_from DESC, version DESC LIMIT 1)
+		UNION ALL
+		(SELECT version, effective_from, settings FROM program_settings ORDER BY effective_from, version LIMIT 1)
+		LIMIT 1`, t).Scan(&v.Version, &v.EffectiveFrom, &raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return v, domain.Errorf(domain.ErrNotFound, "no program settings: run perkflow migrate and configure the program")
+	}
+	if err != nil {
+		return v, wrap("program settings", err)
+	}
+	if err := json.Unmarshal(raw, &v.Program); err != nil {
+		return v, wrap("decode program settings", err)
+	}
+	return v, nil
+}

@@ -1,0 +1,52 @@
+// Package store is perkflow's Postgres data access, written by hand with pgx. Every write that touches points
+// happens here, in one database transaction with its balance, keyed by a deterministic idempotency key.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// AccrualChannel is the Postgres NOTIFY channel on which every processed purchase's transaction id is announced, so
+// that API replicas waiting for an accrual learn of it at once.
+const AccrualChannel = "perkflow_accruals"
+
+// Store wraps the connection pool.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a Store over pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Pool exposes the pool for health checks and listeners.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Ping checks that Postgres answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+// uniqueViolation returns the constraint name when err is a unique violation, else "".
+func uniqueViolation(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return pgErr.ConstraintName
+	}
+	return ""
+}
+
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}

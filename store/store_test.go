@@ -1,0 +1,237 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/internal/pgtest"
+	"github.com/perkflow/perkflow/store"
+)
+
+func setup(t *testing.T) (*store.Store, *pgtest.DB) {
+	t.Helper()
+	db := pgtest.New(t)
+	st := store.New(db.Pool)
+	if _, err := st.SaveProgram(context.Background(), domain.DefaultProgram(), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), "test"); err != nil {
+		t.Fatal(err)
+	}
+	return st, db
+}
+
+func newMember(t *testing.T, st *store.Store, email string) string {
+	t.Helper()
+	r := domain.Registration{MemberID: uuid.NewString(), Email: email, Name: "Test"}
+	if _, err := st.CreateMember(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	return r.MemberID
+}
+
+func purchase(tx, member string, cents int64) domain.Purchase {
+	return domain.Purchase{
+		TransactionID: tx, MemberID: member, StoreID: "s1", Channel: "store",
+		OccurredAt: time.Now().Add(-time.Minute).UTC().Truncate(time.Microsecond), Total: domain.Money{Amount: cents, Currency: "EUR"},
+	}
+}
+
+// checkLedger asserts the ledger's invariants for a member: balance = sum of entries = last balance_after, and the
+// running balances chain without a gap.
+func checkLedger(t *testing.T, db *pgtest.DB, member string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := db.Pool.Query(ctx, `SELECT points, balance_after FROM ledger_entries WHERE member_id = $1 ORDER BY id`, member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var running int64
+	for rows.Next() {
+		var pts, after int64
+		if err := rows.Scan(&pts, &after); err != nil {
+			t.Fatal(err)
+		}
+		running += pts
+		if after != running {
+			t.Fatalf("balance_after %d, but the entries so far sum to %d", after, running)
+		}
+	}
+	var total int64
+	if err := db.Pool.QueryRow(ctx, `SELECT total FROM member_balances WHERE member_id = $1`, member).Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	if total != running {
+		t.Fatalf("balance %d, entries sum to %d", total, running)
+	}
+	return total
+}
+
+func TestAccrueSameTransactionConcurrentlyWritesOnce(t *testing.T) {
+	st, db := setup(t)
+	m := newMember(t, st, "c@example.com")
+	p := purchase("T-RACE", m, 4_200)
+	var wg sync.WaitGroup
+	results := make([]store.AccrualResult, 20)
+	errs := make([]error, 20)
+	for i := range 20 {
+		wg.Add(1)
+		go func() { defer wg.Done(); results[i], errs[i] = st.AccruePurchase(context.Background(), p) }()
+	}
+	wg.Wait()
+	fresh := 0
+	for i := range 20 {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if !results[i].Replayed {
+			fresh++
+		}
+		if results[i].Transaction.PointsEarned != 42 || results[i].Conflict {
+			t.Fatalf("result %d: %+v", i, results[i])
+		}
+	}
+	if fresh != 1 {
+		t.Fatalf("%d calls wrote the accrual, want exactly 1", fresh)
+	}
+	if got := checkLedger(t, db, m); got != 42 {
+		t.Fatalf("balance %d, want 42", got)
+	}
+	other := p
+	other.Total.Amount = 1
+	r, err := st.AccruePurchase(context.Background(), other)
+	if err != nil || !r.Replayed || !r.Conflict || r.Transaction.PointsEarned != 42 {
+		t.Fatalf("reused id with other content: %+v %v", r, err)
+	}
+}
+
+func TestConcurrentAccrualsKeepBalanceEqualToEntries(t *testing.T) {
+	st, db := setup(t)
+	m := newMember(t, st, "many@example.com")
+	var wg sync.WaitGroup
+	const n = 200
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := st.AccruePurchase(context.Background(), purchase(fmt.Sprintf("T-%d", i), m, int64(100+i))); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	var want int64
+	for i := range n {
+		want += int64(100+i) / 100
+	}
+	if got := checkLedger(t, db, m); got != want {
+		t.Fatalf("balance %d, want %d", got, want)
+	}
+	b, err := st.GetBalance(context.Background(), m)
+	if err != nil || b.Available != want || b.Lifetime != want || b.Qualifying != want || b.Pending != 0 {
+		t.Fatalf("balance %+v %v, want %d everywhere", b, err, want)
+	}
+}
+
+func TestLedgerIsAppendOnly(t *testing.T) {
+	st, db := setup(t)
+	m := newMember(t, st, "ao@example.com")
+	if _, err := st.AccruePurchase(context.Background(), purchase("T-AO", m, 1_000)); err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{
+		`UPDATE ledger_entries SET points = 1000`,
+		`DELETE FROM ledger_entries`,
+		`TRUNCATE ledger_entries CASCADE`,
+	} {
+		if _, err := db.Pool.Exec(context.Background(), sql); err == nil {
+			t.Fatalf("%s succeeded on the append-only ledger", sql)
+		}
+	}
+	if got := checkLedger(t, db, m); got != 10 {
+		t.Fatalf("balance %d after refused edits", got)
+	}
+}
+
+func TestPendingPointsAreNotAvailable(t *testing.T) {
+	st, db := setup(t)
+	ctx := context.Background()
+	p := domain.DefaultProgram()
+	p.PendingDays = 30
+	if _, err := st.SaveProgram(ctx, p, time.Now().Add(-time.Hour), "test"); err != nil {
+		t.Fatal(err)
+	}
+	m := newMember(t, st, "pending@example.com")
+	old := purchase("T-OLD", m, 500)
+	old.OccurredAt = time.Now().AddDate(0, -2, 0) // judged by the version in force then: no pending period
+	if _, err := st.AccruePurchase(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	r, err := st.AccruePurchase(ctx, purchase("T-NEW", m, 1_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Transaction.ProgramVersion < 2 || r.Balance.Pending != 10 || r.Balance.Available != 5 || r.Balance.Lifetime != 15 {
+		t.Fatalf("result %+v", r)
+	}
+	checkLedger(t, db, m)
+}
+
+func TestCreateMemberIsIdempotentAndEmailUnique(t *testing.T) {
+	st, _ := setup(t)
+	ctx := context.Background()
+	r := domain.Registration{MemberID: uuid.NewString(), Email: "dup@example.com", Name: "A", ExternalID: "EXT-1"}
+	if _, err := st.CreateMember(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateMember(ctx, r); err != nil {
+		t.Fatalf("retrying the same registration: %v", err)
+	}
+	r2 := r
+	r2.MemberID, r2.ExternalID = uuid.NewString(), ""
+	r2.Email = "DUP@example.com"
+	if _, err := st.CreateMember(ctx, r2); domain.CodeOf(err) != domain.ErrConflict {
+		t.Fatalf("same email in another case: %v", err)
+	}
+	r3 := r
+	r3.MemberID, r3.Email = uuid.NewString(), "other@example.com"
+	if _, err := st.CreateMember(ctx, r3); domain.CodeOf(err) != domain.ErrConflict {
+		t.Fatalf("same external id: %v", err)
+	}
+}
+
+func TestAPIKeys(t *testing.T) {
+	st, db := setup(t)
+	ctx := context.Background()
+	key, err := st.CreateAPIKey(ctx, "till-1", "pos")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clear int
+	_ = db.Pool.QueryRow(ctx, `SELECT count(*) FROM api_keys WHERE encode(key_hash, 'escape') LIKE '%' || $1 || '%'`, key[3:12]).Scan(&clear)
+	if clear != 0 {
+		t.Fatal("the key is stored in clear")
+	}
+	k, err := st.AuthenticateAPIKey(ctx, key)
+	if err != nil || k.Role != "pos" || k.Name != "till-1" {
+		t.Fatalf("authenticate: %+v %v", k, err)
+	}
+	if _, err := st.AuthenticateAPIKey(ctx, key+"x"); domain.CodeOf(err) != domain.ErrUnauthorized {
+		t.Fatalf("wrong key: %v", err)
+	}
+	if _, err := st.CreateAPIKey(ctx, "till-1", "pos"); domain.CodeOf(err) != domain.ErrConflict {
+		t.Fatalf("second active key with the same name: %v", err)
+	}
+	if err := st.RevokeAPIKey(ctx, "till-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AuthenticateAPIKey(ctx, key); domain.CodeOf(err) != domain.ErrUnauthorized {
+		t.Fatalf("revoked key still works: %v", err)
+	}
+	if _, err := st.CreateAPIKey(ctx, "x", "root"); domain.CodeOf(err) != domain.ErrInvalid {
+		t.Fatalf("unknown role: %v", err)
+	}
+}

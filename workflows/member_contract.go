@@ -1,0 +1,106 @@
+// Package workflows holds perkflow's durable business processes. Each workflow's contract — its id, name, signal,
+// update and query names and their inputs — sits in a *_contract.go file that the API and the worker both import,
+// so that nobody types a workflow id or a signal name twice.
+package workflows
+
+import (
+	enums "go.temporal.io/api/enums/v1"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/perkflow/perkflow/domain"
+)
+
+// Member workflow contract.
+const (
+	// MemberWorkflowName is the registered name of MemberWorkflow.
+	MemberWorkflowName = "Member"
+	// SignalPurchase delivers a domain.Purchase to a member's workflow. Signals are durable as soon as the server
+	// accepts them, so a POS's purchase is safe even when no worker runs.
+	SignalPurchase = "purchase"
+	// UpdateRegistration waits for the member's registration to finish and returns the domain.Member, or an
+	// application error of type ErrTypeConflict when the email or external id is taken.
+	UpdateRegistration = "registration"
+	// QueryState returns the MemberState.
+	QueryState = "state"
+)
+
+// Activity names, shared with the worker that registers the implementations.
+const (
+	ActivityRegisterMember   = "RegisterMember"
+	ActivitySendNotification = "SendNotification"
+	ActivityAccruePurchases  = "AccruePurchases"
+)
+
+// Application error types that cross from activities into workflows and on to the API: the domain's error codes.
+const (
+	ErrTypeConflict = string(domain.ErrConflict)
+	ErrTypeInvalid  = string(domain.ErrInvalid)
+)
+
+// DefaultMaxHistoryEvents bounds a member workflow run's history: past it the workflow continues as new, carrying
+// its unprocessed purchases. Well under Temporal's 10k-event warning, so a worker replays a run quickly.
+const DefaultMaxHistoryEvents = 4000
+
+// MaxPurchasesPerBatch caps how many queued purchases one accrual activity processes.
+const MaxPurchasesPerBatch = 100
+
+// SearchAttrMemberID lets support find a member's workflow in the Temporal UI (`MemberId = "…"`). Never PII.
+var SearchAttrMemberID = temporal.NewSearchAttributeKeyKeyword("MemberId")
+
+// MemberWorkflowID is the workflow id of a member's workflow.
+func MemberWorkflowID(memberID string) string { return "member/" + memberID }
+
+// MemberStartOptions are the options every starter of a member workflow uses (register, SignalWithStart).
+func MemberStartOptions(memberID, taskQueue string) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                    MemberWorkflowID(memberID),
+		TaskQueue:             taskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(SearchAttrMemberID.ValueSet(memberID)),
+		StaticSummary:         "Loyalty member " + memberID,
+		// A member has one workflow for life: whoever starts it while it runs joins the running one.
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}
+}
+
+// MemberInput starts (or continues) a member's workflow.
+type MemberInput struct {
+	MemberID string `json:"member_id"`
+	// Registration is set when the workflow is started by registering; nil when the member already exists
+	// (a restart through SignalWithStart, or a Continue-As-New).
+	Registration *domain.Registration `json:"registration,omitempty"`
+	// Pending are purchases received but not yet accrued, carried across Continue-As-New.
+	Pending []domain.Purchase `json:"pending,omitempty"`
+	// Stats carry the running totals across runs.
+	Stats MemberStats `json:"stats"`
+	// MaxHistoryEvents overrides DefaultMaxHistoryEvents (tests use a small bound).
+	MaxHistoryEvents int `json:"max_history_events,omitempty"`
+}
+
+// MemberStats are counters shown to support in the state query.
+type MemberStats struct {
+	PurchasesProcessed int64  `json:"purchases_processed"`
+	PointsEarned       int64  `json:"points_earned"`
+	LastTransactionID  string `json:"last_transaction_id,omitempty"`
+	Runs               int64  `json:"runs"`
+}
+
+// Member lifecycle statuses as the workflow sees them.
+const (
+	MemberStatusRegistering = "registering"
+	MemberStatusActive      = "active"
+	MemberStatusRejected    = "rejected"
+)
+
+// MemberState is the answer to QueryState.
+type MemberState struct {
+	MemberID string `json:"member_id"`
+	Status   string `json:"status"`
+	// RejectReason says why registration was refused.
+	RejectReason string `json:"reject_reason,omitempty"`
+	// PendingTransactionIDs are purchases received and not yet accrued, oldest first.
+	PendingTransactionIDs []string    `json:"pending_transaction_ids"`
+	Stats                 MemberStats `json:"stats"`
+	HistoryLength         int         `json:"history_length"`
+}

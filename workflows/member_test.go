@@ -1,0 +1,207 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/perkflow/perkflow/domain"
+)
+
+const memberID = "0b9b6c3e-8f7a-4d2b-9c1e-2f3a4b5c6d7e"
+
+// fakeLedger stands in for the Postgres activities in these unit tests of the workflow layer: it records each
+// transaction id once, as the real ledger does.
+type fakeLedger struct {
+	mu       sync.Mutex
+	accrued  map[string]int64
+	order    []string
+	batches  int
+	welcomes int
+	conflict bool
+}
+
+func newFakeLedger() *fakeLedger { return &fakeLedger{accrued: map[string]int64{}} }
+
+func (f *fakeLedger) register(env *testsuite.TestWorkflowEnvironment) {
+	env.RegisterActivityWithOptions(func(_ context.Context, r domain.Registration) (domain.Member, error) {
+		if f.conflict {
+			return domain.Member{}, temporal.NewNonRetryableApplicationError("a member with this email already exists", ErrTypeConflict, nil)
+		}
+		return domain.Member{Registration: r, Status: domain.MemberActive}, nil
+	}, activity.RegisterOptions{Name: ActivityRegisterMember})
+	env.RegisterActivityWithOptions(func(context.Context, domain.Notification) error {
+		f.mu.Lock()
+		f.welcomes++
+		f.mu.Unlock()
+		return nil
+	}, activity.RegisterOptions{Name: ActivitySendNotification})
+	env.RegisterActivityWithOptions(func(_ context.Context, b []domain.Purchase) ([]domain.AccrualOutcome, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.batches++
+		out := make([]domain.AccrualOutcome, len(b))
+		for i, p := range b {
+			_, seen := f.accrued[p.TransactionID]
+			if !seen {
+				f.accrued[p.TransactionID] = p.Total.Amount / 100
+				f.order = append(f.order, p.TransactionID)
+			}
+			out[i] = domain.AccrualOutcome{TransactionID: p.TransactionID, Status: "accrued", Points: p.Total.Amount / 100, Replayed: seen}
+		}
+		return out, nil
+	}, activity.RegisterOptions{Name: ActivityAccruePurchases})
+}
+
+func testPurchase(i int) domain.Purchase {
+	return domain.Purchase{TransactionID: fmt.Sprintf("T-%04d", i), MemberID: memberID, StoreID: "s", Channel: "store",
+		OccurredAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Total: domain.Money{Amount: 1000, Currency: "EUR"}}
+}
+
+func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(MemberWorkflow, workflow.RegisterOptions{Name: MemberWorkflowName})
+	return env
+}
+
+func TestMemberRegistersWelcomesAndAccruesInOrder(t *testing.T) {
+	env := newEnv(t)
+	f := newFakeLedger()
+	f.register(env)
+	reg := domain.Registration{MemberID: memberID, Email: "a@example.com", Name: "A"}
+	var registered domain.Member
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateRegistration, "reg-1", &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { t.Errorf("registration update rejected: %v", err) },
+			OnComplete: func(v any, err error) {
+				if err != nil {
+					t.Errorf("registration update: %v", err)
+					return
+				}
+				registered = v.(domain.Member)
+			},
+		})
+		for i := range 5 {
+			env.SignalWorkflow(SignalPurchase, testPurchase(i))
+		}
+		// The same purchase again: the ledger answers it was already accrued.
+		env.SignalWorkflow(SignalPurchase, testPurchase(0))
+	}, time.Second)
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(QueryState)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st MemberState
+		if err := v.Get(&st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Status != MemberStatusActive || st.Stats.PurchasesProcessed != 6 || st.Stats.PointsEarned != 50 || len(st.PendingTransactionIDs) != 0 {
+			t.Errorf("state = %+v; want 6 processed, 50 points (the replay earns nothing)", st)
+		}
+		env.CancelWorkflow()
+	}, time.Minute)
+	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID, Registration: &reg})
+
+	if registered.MemberID != memberID {
+		t.Fatalf("registration update answered %+v", registered)
+	}
+	if f.welcomes != 1 {
+		t.Fatalf("%d welcome messages, want 1", f.welcomes)
+	}
+	if len(f.order) != 5 || f.order[0] != "T-0000" || f.order[4] != "T-0004" {
+		t.Fatalf("accrued %v, want T-0000..T-0004 in order", f.order)
+	}
+	if f.batches >= 6 {
+		t.Fatalf("%d activity calls for 6 purchases delivered together; queued purchases should share a batch", f.batches)
+	}
+}
+
+func TestMemberRejectedRegistrationEnds(t *testing.T) {
+	env := newEnv(t)
+	f := newFakeLedger()
+	f.conflict = true
+	f.register(env)
+	reg := domain.Registration{MemberID: memberID, Email: "taken@example.com", Name: "A"}
+	var updateErr error
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateRegistration, "reg-1", &testsuite.TestUpdateCallback{
+			OnAccept: func() {}, OnReject: func(err error) { updateErr = err },
+			OnComplete: func(_ any, err error) { updateErr = err },
+		})
+	}, 0)
+	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID, Registration: &reg})
+	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
+		t.Fatalf("workflow completed=%v err=%v; a refused registration ends the workflow cleanly", env.IsWorkflowCompleted(), env.GetWorkflowError())
+	}
+	var appErr *temporal.ApplicationError
+	if !errorsAs(updateErr, &appErr) || appErr.Type() != ErrTypeConflict {
+		t.Fatalf("update error = %v, want a %s application error", updateErr, ErrTypeConflict)
+	}
+	if f.welcomes != 0 {
+		t.Fatal("a refused member was welcomed")
+	}
+}
+
+func TestMemberContinuesAsNewCarryingEveryPendingPurchase(t *testing.T) {
+	env := newEnv(t)
+	f := newFakeLedger()
+	f.register(env)
+	// Twenty purchases one at a time; then the history reaches its bound while a burst of 250 is queued: one batch
+	// is accrued and the rest must be carried into the next run.
+	const trickle, burst = 20, 250
+	for i := range trickle {
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPurchase, testPurchase(i)) }, time.Duration(i+1)*time.Second)
+	}
+	env.RegisterDelayedCallback(func() {
+		env.SetCurrentHistoryLength(100)
+		for i := range burst {
+			env.SignalWorkflow(SignalPurchase, testPurchase(trickle+i))
+		}
+	}, time.Minute)
+	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID, MaxHistoryEvents: 100, Stats: MemberStats{Runs: 3}})
+
+	err := env.GetWorkflowError()
+	var can *workflow.ContinueAsNewError
+	if !errorsAs(err, &can) {
+		t.Fatalf("workflow ended with %v, want continue-as-new", err)
+	}
+	var next MemberInput
+	if err := decodeInput(can, &next); err != nil {
+		t.Fatal(err)
+	}
+	if next.MemberID != memberID || next.Registration != nil || next.MaxHistoryEvents != 100 || next.Stats.Runs != 4 {
+		t.Fatalf("next run input = %+v", next)
+	}
+	// Nothing lost: what was accrued plus what is carried is exactly what had been delivered, with no overlap.
+	seen := map[string]bool{}
+	for _, id := range f.order {
+		seen[id] = true
+	}
+	for _, p := range next.Pending {
+		if seen[p.TransactionID] {
+			t.Fatalf("%s is both accrued and carried over", p.TransactionID)
+		}
+		seen[p.TransactionID] = true
+	}
+	if int64(len(f.order)) != next.Stats.PurchasesProcessed {
+		t.Fatalf("stats say %d processed, the ledger saw %d", next.Stats.PurchasesProcessed, len(f.order))
+	}
+	for i := range trickle + burst {
+		if !seen[testPurchase(i).TransactionID] {
+			t.Fatalf("purchase %d delivered before the continue-as-new is neither accrued nor carried", i)
+		}
+	}
+	if len(next.Pending) == 0 || len(f.order)+len(next.Pending) != trickle+burst {
+		t.Fatalf("%d accrued + %d carried, want %d with some carried", len(f.order), len(next.Pending), trickle+burst)
+	}
+}

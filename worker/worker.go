@@ -43,17 +43,6 @@ func Register(r interface {
 	r.RegisterActivityWithOptions(acts.AccruePurchases, activity.RegisterOptions{Name: workflows.ActivityAccruePurchases})
 }
 
-// Run runs the worker until ctx is done.
-func Run(ctx context.Context, c client.Client, taskQueue string, acts *activities.Activities, opts sdkworker.Options) error {
-	w := New(c, taskQueue, acts, opts)
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start worker: %w", err)
-	}
-	<-ctx.Done()
-	w.Stop()
-	return nil
-}
-
 // EnsureSearchAttributes registers perkflow's search attributes in the namespace, leaving existing ones alone.
 func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
 	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})

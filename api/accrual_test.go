@@ -1,0 +1,280 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/perkflow/perkflow/internal/itest"
+	"github.com/perkflow/perkflow/workflows"
+)
+
+type member struct {
+	MemberID string `json:"member_id"`
+	Status   string `json:"status"`
+	Balance  *struct {
+		Available  int64 `json:"available"`
+		Pending    int64 `json:"pending"`
+		Lifetime   int64 `json:"lifetime"`
+		Qualifying int64 `json:"qualifying"`
+	} `json:"balance"`
+	Tier *struct {
+		Code         string `json:"code"`
+		PointsToNext int64  `json:"points_to_next"`
+	} `json:"tier"`
+}
+
+type accrual struct {
+	TransactionID string `json:"transaction_id"`
+	Status        string `json:"status"`
+	PointsEarned  int64  `json:"points_earned"`
+	Balance       *struct {
+		Available int64 `json:"available"`
+	} `json:"balance"`
+}
+
+func register(t *testing.T, s *itest.Stack, email string) string {
+	t.Helper()
+	res := s.Do("POST", "/v1/members/register", s.Keys["pos"], map[string]any{
+		"email": email, "name": "Ada Lovelace", "consent": map[string]bool{"email": true},
+	}, "Prefer", "wait=20")
+	if res.Status != http.StatusCreated {
+		t.Fatalf("register: %d %s", res.Status, res.Body)
+	}
+	var m member
+	res.Decode(t, &m)
+	return m.MemberID
+}
+
+func purchase(txID, memberID string, cents int64) map[string]any {
+	return map[string]any{
+		"transaction_id": txID, "member_id": memberID, "store_id": "store-1", "channel": "store",
+		"occurred_at": time.Now().UTC().Add(-time.Minute).Format(time.RFC3339),
+		"total":       map[string]any{"amount": cents, "currency": "EUR"},
+		"items":       []map[string]any{{"sku": "SKU-1", "category": "books", "quantity": 1, "unit_price": map[string]any{"amount": cents, "currency": "EUR"}}},
+	}
+}
+
+func getMember(t *testing.T, s *itest.Stack, id, token string) member {
+	t.Helper()
+	res := s.Do("GET", "/v1/members/"+id, token, nil)
+	if res.Status != http.StatusOK {
+		t.Fatalf("get member: %d %s", res.Status, res.Body)
+	}
+	var m member
+	res.Decode(t, &m)
+	return m
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestRegisterAccrueAndReadBalance(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{})
+	id := register(t, s, "ada@example.com")
+
+	res := s.Do("POST", "/v1/transactions/accrue", s.Keys["pos"], purchase("T-1001", id, 12_345))
+	if res.Status != http.StatusCreated {
+		t.Fatalf("accrue: %d %s", res.Status, res.Body)
+	}
+	var a accrual
+	res.Decode(t, &a)
+	if a.PointsEarned != 123 || a.Status != "accrued" || a.Balance == nil || a.Balance.Available != 123 {
+		t.Fatalf("accrual = %s, want 123 points (1 per EUR, rounded down) and balance 123", res.Body)
+	}
+
+	// The member sees their own balance with a member token; POS sees it with its key.
+	m := getMember(t, s, id, s.MemberToken(id))
+	if m.Balance.Available != 123 || m.Balance.Lifetime != 123 || m.Balance.Qualifying != 123 || m.Tier.Code != "member" || m.Tier.PointsToNext != 1000-123 {
+		t.Fatalf("member = %+v %+v", *m.Balance, *m.Tier)
+	}
+	getMember(t, s, id, s.Keys["pos"])
+
+	// History shows the entry with its running balance.
+	res = s.Do("GET", "/v1/members/"+id+"/history", s.Keys["support"], nil)
+	var page struct {
+		Items []struct {
+			Kind         string `json:"kind"`
+			Points       int64  `json:"points"`
+			SourceID     string `json:"source_id"`
+			BalanceAfter int64  `json:"balance_after"`
+		} `json:"items"`
+	}
+	res.Decode(t, &page)
+	if res.Status != 200 || len(page.Items) != 1 || page.Items[0].Kind != "accrual" || page.Items[0].Points != 123 ||
+		page.Items[0].SourceID != "T-1001" || page.Items[0].BalanceAfter != 123 {
+		t.Fatalf("history: %d %s", res.Status, res.Body)
+	}
+
+	// The transaction reads back with what it earned.
+	res = s.Do("GET", "/v1/transactions/T-1001", s.Keys["support"], nil)
+	if res.Status != 200 {
+		t.Fatalf("get transaction: %d %s", res.Status, res.Body)
+	}
+	res.Decode(t, &a)
+	if a.PointsEarned != 123 || a.Status != "accrued" {
+		t.Fatalf("transaction = %s", res.Body)
+	}
+
+	s.RecordHistory(workflows.MemberWorkflowID(id), "", "member_register_accrue")
+
+	// Another member's token cannot see this member: 404, not 403, so existence is not revealed.
+	other := register(t, s, "grace@example.com")
+	if res := s.Do("GET", "/v1/members/"+id, s.MemberToken(other), nil); res.Status != http.StatusNotFound {
+		t.Fatalf("other member's token: %d %s", res.Status, res.Body)
+	}
+	// A duplicate email (any case) is refused.
+	res = s.Do("POST", "/v1/members/register", s.Keys["pos"], map[string]any{"email": "ADA@example.com", "name": "Ada", "consent": map[string]bool{}})
+	if res.Status != http.StatusConflict {
+		t.Fatalf("duplicate email: %d %s", res.Status, res.Body)
+	}
+	s.LedgerInvariants()
+}
+
+func TestSameTransactionSentTwentyTimesEarnsOnce(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{})
+	id := register(t, s, "twenty@example.com")
+	body := purchase("T-DUP", id, 5_000)
+
+	var wg sync.WaitGroup
+	statuses := make([]int, 20)
+	points := make([]int64, 20)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := s.Do("POST", "/v1/transactions/accrue", s.Keys["pos"], body)
+			statuses[i] = res.Status
+			var a accrual
+			if json.Unmarshal(res.Body, &a) == nil {
+				points[i] = a.PointsEarned
+			}
+		}()
+	}
+	wg.Wait()
+	for i, st := range statuses {
+		if st != http.StatusCreated {
+			t.Fatalf("request %d: status %d", i, st)
+		}
+		if points[i] != 50 {
+			t.Fatalf("request %d: points_earned %d, want the first result (50)", i, points[i])
+		}
+	}
+	var entries, total int64
+	if err := s.DB.Pool.QueryRow(context.Background(),
+		`SELECT count(*), COALESCE(sum(points), 0) FROM ledger_entries WHERE member_id = $1`, id).Scan(&entries, &total); err != nil {
+		t.Fatal(err)
+	}
+	if entries != 1 || total != 50 {
+		t.Fatalf("ledger has %d entries totalling %d; want exactly one of 50", entries, total)
+	}
+	if m := getMember(t, s, id, s.Keys["pos"]); m.Balance.Available != 50 {
+		t.Fatalf("balance %d, want 50", m.Balance.Available)
+	}
+	// The same id with another content is refused, and earns nothing.
+	if res := s.Do("POST", "/v1/transactions/accrue", s.Keys["pos"], purchase("T-DUP", id, 9_900)); res.Status != http.StatusConflict {
+		t.Fatalf("reused id with other content: %d %s", res.Status, res.Body)
+	}
+	s.LedgerInvariants()
+}
+
+func TestPurchasesSentWithoutWorkerAreAccruedWhenOneStarts(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{WaitBudget: 300 * time.Millisecond})
+	id := register(t, s, "offline@example.com")
+	s.StopWorker()
+
+	const n = 10
+	for i := range n {
+		res := s.Do("POST", "/v1/transactions/accrue", s.Keys["pos"], purchase(fmt.Sprintf("T-OFF-%d", i), id, 1_000))
+		if res.Status != http.StatusAccepted {
+			t.Fatalf("purchase %d without a worker: %d %s", i, res.Status, res.Body)
+		}
+		if res.Header.Get("Location") == "" {
+			t.Fatalf("202 without Location")
+		}
+		if i == 0 {
+			// The status resource shows it pending.
+			got := s.Do("GET", res.Header.Get("Location"), s.Keys["pos"], nil)
+			if got.Status != 200 || !json.Valid(got.Body) {
+				t.Fatalf("status of accepted purchase: %d %s", got.Status, got.Body)
+			}
+		}
+	}
+	var written int
+	_ = s.DB.Pool.QueryRow(context.Background(), `SELECT count(*) FROM transactions`).Scan(&written)
+	if written != 0 {
+		t.Fatalf("%d transactions written with no worker running", written)
+	}
+
+	s.StartWorker()
+	eventually(t, 30*time.Second, "all purchases accrued", func() bool {
+		return getMember(t, s, id, s.Keys["pos"]).Balance.Available == n*10
+	})
+	s.LedgerInvariants()
+}
+
+func TestContinueAsNewKeepsEveryPurchase(t *testing.T) {
+	const limit = 40
+	s := itest.NewStack(t, temporal, itest.Options{MemberHistoryLimit: limit, WaitBudget: 200 * time.Millisecond})
+	id := register(t, s, "busy@example.com")
+
+	// Far more purchases than one run's history can hold, sent concurrently so that some arrive while the workflow
+	// is continuing as new.
+	const n = 120
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			res := s.Do("POST", "/v1/transactions/accrue", s.Keys["pos"], purchase(fmt.Sprintf("T-CAN-%03d", i), id, 100))
+			if res.Status != http.StatusCreated && res.Status != http.StatusAccepted {
+				t.Errorf("purchase %d: %d %s", i, res.Status, res.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	eventually(t, 60*time.Second, "every purchase accrued", func() bool {
+		return getMember(t, s, id, s.Keys["pos"]).Balance.Available == n
+	})
+
+	ctx := context.Background()
+	v, err := s.Temporal.QueryWorkflow(ctx, workflows.MemberWorkflowID(id), "", workflows.QueryState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st workflows.MemberState
+	if err := v.Get(&st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Stats.Runs < 2 {
+		t.Fatalf("workflow never continued as new (runs=%d) with a bound of %d events", st.Stats.Runs, limit)
+	}
+	if st.Stats.PurchasesProcessed != n || st.Stats.PointsEarned != n {
+		t.Fatalf("stats carried across runs = %+v, want %d purchases and points", st.Stats, n)
+	}
+	d, err := s.Temporal.DescribeWorkflowExecution(ctx, workflows.MemberWorkflowID(id), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.RecordHistory(workflows.MemberWorkflowID(id), d.GetWorkflowExecutionInfo().GetFirstRunId(), "member_continue_as_new_first_run")
+	if st.HistoryLength > limit+2*workflows.MaxPurchasesPerBatch {
+		t.Fatalf("current run history %d, far above the bound %d", st.HistoryLength, limit)
+	}
+	s.LedgerInvariants()
+}

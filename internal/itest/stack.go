@@ -1,0 +1,237 @@
+// Package itest assembles perkflow's real parts for integration tests: a fresh Postgres database, an in-process
+// Temporal server (go.temporal.io/server/temporaltest), the worker and the HTTP API on a loopback port.
+package itest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/perkflow/perkflow/activities"
+	"github.com/perkflow/perkflow/api"
+	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/internal/pgtest"
+	"github.com/perkflow/perkflow/store"
+	"github.com/perkflow/perkflow/worker"
+)
+
+// Temporal is one in-process Temporal server shared by a test package.
+type Temporal struct {
+	Server *temporaltest.TestServer
+	Client client.Client
+}
+
+// StartTemporal starts the server and registers perkflow's search attributes; call Stop when the package is done.
+func StartTemporal() (*Temporal, error) {
+	ts := temporaltest.NewServer()
+	c := ts.GetDefaultClient()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := worker.EnsureSearchAttributes(ctx, c, ts.GetDefaultNamespace()); err != nil {
+		ts.Stop()
+		return nil, err
+	}
+	return &Temporal{Server: ts, Client: c}, nil
+}
+
+// Stop shuts the server down.
+func (t *Temporal) Stop() { t.Server.Stop() }
+
+// Options tune a Stack.
+type Options struct {
+	// NoWorker leaves the worker stopped; call StartWorker later.
+	NoWorker bool
+	// MemberHistoryLimit is passed to the API for the member workflows it starts.
+	MemberHistoryLimit int
+	// WaitBudget is the API's wait budget (default 5s: generous for the race detector).
+	WaitBudget time.Duration
+	// Log receives the API and worker logs (default: discarded).
+	Log *slog.Logger
+}
+
+// Stack is the API and worker over a fresh database, on a task queue of their own.
+type Stack struct {
+	T         testing.TB
+	DB        *pgtest.DB
+	Store     *store.Store
+	Temporal  client.Client
+	TaskQueue string
+	API       *httptest.Server
+	Keys      map[string]string // role → API key
+	JWT       api.JWTConfig
+	log       *slog.Logger
+	worker    sdkworker.Worker
+}
+
+var queues atomic.Int64
+
+// NewStack builds a stack for one test.
+func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
+	t.Helper()
+	db := pgtest.New(t)
+	st := store.New(db.Pool)
+	ctx := context.Background()
+	if _, err := st.SaveProgram(ctx, domain.DefaultProgram(), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), "itest"); err != nil {
+		t.Fatal(err)
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Stack{
+		T: t, DB: db, Store: st, Temporal: tmp.Client, log: log,
+		TaskQueue: fmt.Sprintf("itest-%d-%d", time.Now().UnixNano(), queues.Add(1)),
+		Keys:      map[string]string{},
+		JWT:       api.JWTConfig{Secret: []byte("itest-secret-itest-secret-itest-secret"), Issuer: "perkflow", Audience: "perkflow-members"},
+	}
+	for _, role := range store.Roles {
+		k, err := st.CreateAPIKey(ctx, "itest-"+role, role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Keys[role] = k
+	}
+	wb := opts.WaitBudget
+	if wb == 0 {
+		wb = 5 * time.Second
+	}
+	srv := api.New(api.Config{
+		Store: st, Temporal: tmp.Client, TaskQueue: s.TaskQueue, WaitBudget: wb, JWT: s.JWT, Log: log,
+		MemberHistoryLimit: opts.MemberHistoryLimit,
+	})
+	lctx, cancel := context.WithCancel(ctx)
+	go srv.Run(lctx)
+	s.API = httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		s.API.Close()
+		cancel()
+		s.StopWorker()
+	})
+	if !opts.NoWorker {
+		s.StartWorker()
+	}
+	return s
+}
+
+// StartWorker starts the worker on the stack's task queue.
+func (s *Stack) StartWorker() {
+	s.T.Helper()
+	if s.worker != nil {
+		return
+	}
+	acts := &activities.Activities{Store: s.Store, Notifier: activities.LogNotifier{Log: s.log}, Log: s.log}
+	w := worker.New(s.Temporal, s.TaskQueue, acts, sdkworker.Options{})
+	if err := w.Start(); err != nil {
+		s.T.Fatal(err)
+	}
+	s.worker = w
+}
+
+// StopWorker stops the worker, if running.
+func (s *Stack) StopWorker() {
+	if s.worker != nil {
+		s.worker.Stop()
+		s.worker = nil
+	}
+}
+
+// Response is an HTTP answer with its body read.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Decode unmarshals the body.
+func (r Response) Decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// Do sends a request with a bearer token (none when token is ""); body is marshalled unless it is []byte or string.
+func (s *Stack) Do(method, path, token string, body any, headers ...string) Response {
+	s.T.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	case string:
+		rd = bytes.NewReader([]byte(b))
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			s.T.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, s.API.URL+path, rd)
+	if err != nil {
+		s.T.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.T.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		s.T.Fatal(err)
+	}
+	out := Response{Status: res.StatusCode, Header: res.Header, Body: b}
+	s.checkContract(req, out)
+	return out
+}
+
+// MemberToken mints a member token accepted by the stack's API.
+func (s *Stack) MemberToken(memberID string) string {
+	s.T.Helper()
+	tok, err := api.MintMemberToken(s.JWT, memberID, time.Hour, time.Now())
+	if err != nil {
+		s.T.Fatal(err)
+	}
+	return tok
+}
+
+// LedgerInvariants checks, for every member, that the balance row equals the sum of the member's entries and the
+// last entry's balance_after, and that no idempotency key appears twice.
+func (s *Stack) LedgerInvariants() {
+	s.T.Helper()
+	ctx := context.Background()
+	var bad int
+	err := s.DB.Pool.QueryRow(ctx, `
+		SELECT count(*) FROM member_balances mb
+		LEFT JOIN (SELECT member_id, sum(points) AS s FROM ledger_entries GROUP BY member_id) e USING (member_id)
+		LEFT JOIN LATERAL (SELECT balance_after FROM ledger_entries WHERE member_id = mb.member_id ORDER BY id DESC LIMIT 1) l ON true
+		WHERE mb.total <> COALESCE(e.s, 0) OR mb.total <> COALESCE(l.balance_after, 0)
+		   OR mb.lifetime <> COALESCE((SELECT sum(points) FROM ledger_entries WHERE member_id = mb.member_id AND points > 0), 0)`).Scan(&bad)
+	if err != nil {
+		s.T.Fatal(err)
+	}
+	if bad != 0 {
+		s.T.Fatalf("ledger invariant broken for %d members: balance differs from the sum of entries", bad)
+	}
+}

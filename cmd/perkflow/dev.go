@@ -1,0 +1,179 @@
+//go:build !nodev
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/perkflow/perkflow/devenv"
+	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/internal/config"
+	"github.com/perkflow/perkflow/store"
+	"github.com/perkflow/perkflow/worker"
+)
+
+// devKeyRoles are the roles perkflow dev prints a fresh key for at every start.
+var devKeyRoles = []string{"pos", "marketer", "support", "admin"}
+
+// runDev brings up the whole stack in one process: Postgres (found or started), an embedded Temporal server with
+// its UI, migrations, a demo program, the worker and the API. Ctrl-C stops it all; the next start reuses the state
+// kept under PERKFLOW_DATA_DIR.
+func runDev(ctx context.Context, args []string) error {
+	if len(args) != 0 {
+		return errUsage
+	}
+	if os.Getenv("PERKFLOW_LOG_FORMAT") == "" {
+		os.Setenv("PERKFLOW_LOG_FORMAT", "text")
+	}
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg)
+	started := time.Now()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", cfg.DataDir, err)
+	}
+
+	pg, err := devenv.EnsurePostgres(ctx, devenv.PostgresOptions{
+		DatabaseURL: cfg.DatabaseURL, DatabaseURLSet: cfg.DatabaseURLSet, DataDir: cfg.DataDir, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := pg.Stop(); err != nil {
+			log.Warn("stopping Postgres", "error", err)
+		}
+	}()
+	log.Info("postgres ready", "source", pg.Source())
+	pool, err := openPool(ctx, pg.URL())
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	st := store.New(pool)
+	if err := migrate(ctx, pool, log); err != nil {
+		return err
+	}
+	if err := seedDemoProgram(ctx, st, log); err != nil {
+		return err
+	}
+
+	tsrv, err := devenv.StartTemporal(ctx, devenv.TemporalOptions{
+		DataDir: cfg.DataDir, FrontendAddr: cfg.TemporalAddress, UIAddr: cfg.UIAddr,
+		Namespace: cfg.TemporalNamespace, SearchAttributes: worker.SearchAttributes, Logger: log.With("component", "temporal-server"),
+	})
+	if err != nil {
+		return fmt.Errorf("start embedded Temporal on %s: %w", cfg.TemporalAddress, err)
+	}
+	defer func() {
+		if err := tsrv.Stop(); err != nil {
+			log.Warn("stopping Temporal", "error", err)
+		}
+	}()
+	tc, err := dialTemporal(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	jwt, err := jwtConfig(cfg, true)
+	if err != nil {
+		return err
+	}
+	keys, err := freshDevKeys(ctx, st)
+	if err != nil {
+		return err
+	}
+
+	w, err := startWorker(ctx, cfg, log, st, tc)
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	ln, err := listenAPI(cfg)
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 1)
+	wg.Add(1)
+	go func() { defer wg.Done(); errc <- serveAPI(runCtx, cfg, log, st, tc, jwt, ln) }()
+
+	printBanner(cfg, tsrv.UIURL(), pg.Source(), keys, time.Since(started))
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("stopping perkflow dev")
+	case runErr = <-errc:
+	}
+	cancel()
+	wg.Wait()
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		return runErr
+	}
+	return nil
+}
+
+// seedDemoProgram installs the default program on a fresh database, effective from 2000 so that back-dated demo
+// purchases are judged by it too.
+func seedDemoProgram(ctx context.Context, st *store.Store, log *slog.Logger) error {
+	_, err := st.ProgramAt(ctx, time.Now())
+	if err == nil {
+		return nil
+	}
+	if domain.CodeOf(err) != domain.ErrNotFound {
+		return err
+	}
+	_, err = st.SaveProgram(ctx, domain.DefaultProgram(), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), "perkflow dev")
+	if err == nil {
+		log.Info("demo program installed", "earn", "1 point per EUR", "tiers", "member, silver (1000), gold (5000)")
+	}
+	return err
+}
+
+type devKey struct{ role, name, key string }
+
+// freshDevKeys revokes the previous start's dev keys and creates new ones, so that a key is only ever printed once.
+func freshDevKeys(ctx context.Context, st *store.Store) ([]devKey, error) {
+	var out []devKey
+	for _, role := range devKeyRoles {
+		name := "dev-" + role
+		if err := st.RevokeAPIKey(ctx, name); err != nil && domain.CodeOf(err) != domain.ErrNotFound {
+			return nil, err
+		}
+		k, err := st.CreateAPIKey(ctx, name, role)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, devKey{role: role, name: name, key: k})
+	}
+	return out, nil
+}
+
+func printBanner(cfg config.Config, uiURL, pgSource string, keys []devKey, took time.Duration) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nperkflow dev is ready (%s)\n\n", took.Round(time.Millisecond))
+	fmt.Fprintf(&b, "  API          http://%s\n", cfg.HTTPAddr)
+	fmt.Fprintf(&b, "  Temporal     %s (namespace %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace)
+	if uiURL != "" {
+		fmt.Fprintf(&b, "  Temporal UI  %s\n", uiURL)
+	}
+	fmt.Fprintf(&b, "  Postgres     %s\n", pgSource)
+	fmt.Fprintf(&b, "  State        %s/ (delete it to start over)\n\n", cfg.DataDir)
+	fmt.Fprintf(&b, "API keys for this run (shown once; the previous run's are revoked):\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "  %-9s %s\n", k.role, k.key)
+	}
+	fmt.Fprintf(&b, "\nMember tokens: perkflow token member MEMBER_ID\nCtrl-C stops everything.\n\n")
+	fmt.Fprint(os.Stdout, b.String())
+}

@@ -1,0 +1,237 @@
+//go:build !nodev
+
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/perkflow/perkflow/internal/pgtest"
+)
+
+// These tests run the real binary as a newcomer would (`perkflow dev`), drive it over HTTP, stop it with SIGINT and
+// start it again on the same state.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "perkflow-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "perkflow")
+	build := exec.Command("go", "build", "-race", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build perkflow:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// devProcess is a running `perkflow dev`.
+type devProcess struct {
+	cmd  *exec.Cmd
+	keys map[string]string
+	out  *syncBuffer
+	done chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var keyLine = regexp.MustCompile(`^\s+(pos|marketer|support|admin)\s+(pk_\S+)$`)
+
+func startDev(t *testing.T, env []string) *devProcess {
+	t.Helper()
+	cmd := exec.Command(binary, "dev")
+	cmd.Env = append(os.Environ(), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &devProcess{cmd: cmd, keys: map[string]string{}, out: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		signalled := false
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(p.out, line)
+			if m := keyLine.FindStringSubmatch(line); m != nil {
+				p.keys[m[1]] = m[2]
+				if len(p.keys) == 4 && !signalled {
+					signalled = true
+					close(ready)
+				}
+			}
+		}
+	}()
+	go func() { p.done <- cmd.Wait() }()
+	select {
+	case <-ready:
+	case err := <-p.done:
+		t.Fatalf("perkflow dev exited early (%v):\n%s", err, p.out)
+	case <-time.After(3 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("perkflow dev not ready after 3 minutes:\n%s", p.out)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// stop sends SIGINT (Ctrl-C) and expects a clean exit.
+func (p *devProcess) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("perkflow dev did not exit cleanly on SIGINT: %v\n%s", err, p.out)
+		}
+	case <-time.After(time.Minute):
+		_ = p.cmd.Process.Kill()
+		t.Fatalf("perkflow dev still running a minute after SIGINT:\n%s", p.out)
+	}
+}
+
+func call(t *testing.T, method, url, token string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var v map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&v)
+	return res.StatusCode, v
+}
+
+func TestDevModeEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test of the binary")
+	}
+	db := pgtest.New(t)
+	api, ui := freeAddr(t), freeAddr(t)
+	env := []string{
+		"DATABASE_URL=" + db.URL,
+		"TEMPORAL_ADDRESS=" + freeAddr(t),
+		"PERKFLOW_HTTP_ADDR=" + api,
+		"PERKFLOW_UI_ADDR=" + ui,
+		"PERKFLOW_DATA_DIR=" + t.TempDir(),
+		"PERKFLOW_JWT_SECRET=",
+	}
+	base := "http://" + api
+	p := startDev(t, env)
+
+	if st, v := call(t, "GET", base+"/readyz", "", nil); st != 200 {
+		t.Fatalf("readyz %d %v", st, v)
+	}
+	if res, err := http.Get("http://" + ui + "/"); err != nil || res.StatusCode != 200 {
+		t.Fatalf("Temporal UI: %v %v", res, err)
+	}
+	st, m := call(t, "POST", base+"/v1/members/register", p.keys["pos"], map[string]any{
+		"email": "newcomer@example.com", "name": "New Comer", "consent": map[string]bool{"email": true},
+	})
+	if st != 201 {
+		t.Fatalf("register %d %v\n%s", st, m, p.out)
+	}
+	id := m["member_id"].(string)
+	accrue := func(tx string, cents int) {
+		t.Helper()
+		st, v := call(t, "POST", base+"/v1/transactions/accrue", p.keys["pos"], map[string]any{
+			"transaction_id": tx, "member_id": id, "store_id": "s1", "channel": "store",
+			"occurred_at": time.Now().UTC().Format(time.RFC3339), "total": map[string]any{"amount": cents, "currency": "EUR"},
+		})
+		if st != 201 {
+			t.Fatalf("accrue %s: %d %v\n%s", tx, st, v, p.out)
+		}
+	}
+	accrue("E2E-1", 2_500)
+
+	// The member token minted by the CLI is accepted by the running server.
+	tokenCmd := exec.Command(binary, "token", "member", id)
+	tokenCmd.Env = append(os.Environ(), env...)
+	tok, err := tokenCmd.Output()
+	if err != nil {
+		t.Fatalf("token member: %v", err)
+	}
+	if st, v := call(t, "GET", base+"/v1/members/"+id, strings.TrimSpace(string(tok)), nil); st != 200 || v["balance"].(map[string]any)["available"].(float64) != 25 {
+		t.Fatalf("member with own token: %d %v", st, v)
+	}
+	oldKey := p.keys["pos"]
+	p.stop(t)
+
+	// A second start reuses the state: the member, their points and their workflow are still there.
+	p = startDev(t, env)
+	if st, _ := call(t, "GET", base+"/v1/members/"+id, oldKey, nil); st != 401 {
+		t.Fatalf("previous run's key still accepted: %d", st)
+	}
+	accrue("E2E-2", 1_000)
+	st, v := call(t, "GET", base+"/v1/members/"+id, p.keys["support"], nil)
+	if st != 200 || v["balance"].(map[string]any)["available"].(float64) != 35 {
+		t.Fatalf("after restart: %d %v", st, v)
+	}
+	p.stop(t)
+}

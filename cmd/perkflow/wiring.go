@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/perkflow/perkflow/activities"
+	"github.com/perkflow/perkflow/api"
+	"github.com/perkflow/perkflow/internal/config"
+	"github.com/perkflow/perkflow/internal/version"
+	"github.com/perkflow/perkflow/migrations"
+	"github.com/perkflow/perkflow/store"
+	"github.com/perkflow/perkflow/worker"
+)
+
+func newLogger(cfg config.Config) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		lvl = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL is not a valid Postgres URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("cannot reach Postgres at %s: %w", redactURL(url), err)
+	}
+	return pool, nil
+}
+
+// redactURL hides the password of a connection string so that it can be printed.
+func redactURL(u string) string {
+	if cfg, err := pgxpool.ParseConfig(u); err == nil {
+		c := cfg.ConnConfig
+		return fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
+	}
+	return "(unparseable URL)"
+}
+
+func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) (client.Client, error) {
+	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	c, err := client.DialContext(dctx, client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s): %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
+	}
+	return c, nil
+}
+
+// jwtConfig resolves the member-token secret: PERKFLOW_JWT_SECRET, else (dev and the token command) the secret kept
+// under the data dir, created when create is true.
+func jwtConfig(cfg config.Config, create bool) (api.JWTConfig, error) {
+	j := api.JWTConfig{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience}
+	if cfg.JWTSecret != "" {
+		j.Secret = []byte(cfg.JWTSecret)
+		if len(j.Secret) < 32 {
+			return j, errors.New("PERKFLOW_JWT_SECRET must be at least 32 bytes")
+		}
+		return j, nil
+	}
+	path := filepath.Join(cfg.DataDir, "jwt-secret")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		j.Secret = []byte(strings.TrimSpace(string(b)))
+		return j, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) || !create {
+		return j, nil // member tokens disabled
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return j, err
+	}
+	secret := hex.EncodeToString(raw[:])
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return j, err
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return j, err
+	}
+	j.Secret = []byte(secret)
+	return j, nil
+}
+
+func listenAPI(cfg config.Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on PERKFLOW_HTTP_ADDR=%s: %w", cfg.HTTPAddr, err)
+	}
+	return ln, nil
+}
+
+// serveAPI runs the HTTP API on ln until ctx ends, then drains in-flight requests.
+func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, tc client.Client, jwt api.JWTConfig, ln net.Listener) error {
+	srv := api.New(api.Config{
+		Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, WaitBudget: cfg.WaitBudget, JWT: jwt, Log: log,
+	})
+	hs := api.NewHTTPServer(cfg.HTTPAddr, srv.Handler())
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go srv.Run(lctx)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("api listening", "addr", ln.Addr().String(), "version", version.Version)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func newActivities(st *store.Store, log *slog.Logger) *activities.Activities {
+	return &activities.Activities{Store: st, Notifier: activities.LogNotifier{Log: log}, Log: log}
+}
+
+// startWorker registers search attributes and starts polling; stop it with Stop.
+func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, tc client.Client) (sdkworker.Worker, error) {
+	if err := worker.EnsureSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
+		return nil, err
+	}
+	w := worker.New(tc, cfg.TaskQueue, newActivities(st, log), sdkworker.Options{})
+	if err := w.Start(); err != nil {
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
+	return w, nil
+}
+
+func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
+	return migrations.Up(ctx, pool, log)
+}

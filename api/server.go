@@ -40,6 +40,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	waiter  *accrualWaiter
+	guards  *guards
 	handler http.Handler
 }
 
@@ -52,6 +53,7 @@ func New(cfg Config) *Server {
 		cfg.WaitBudget = 2 * time.Second
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, waiter: newAccrualWaiter(cfg.Store.Pool(), cfg.Log)}
+	s.guards = newGuards(s)
 	s.handler = s.routes()
 	return s
 }
@@ -88,6 +90,7 @@ func (s *Server) routes() http.Handler {
 
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(s.authenticate)
+		r.Use(s.guards.middleware()...)
 		r.With(allow(RolePOS, RoleAdmin)).Post("/members/register", s.registerMember)
 		r.With(allow(RoleMember, RolePOS, RoleSupport, RoleAdmin)).Get("/members/{memberId}", s.getMember)
 		r.With(allow(RoleMember, RoleSupport, RoleAdmin)).Get("/members/{memberId}/history", s.memberHistory)

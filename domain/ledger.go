@@ -30,19 +30,45 @@ type LedgerEntry struct {
 	SourceID       string     `json:"source_id"`
 	IdempotencyKey string     `json:"-"`
 	BalanceAfter   int64      `json:"balance_after"`
-	CreatedAt      time.Time  `json:"created_at"`
+	// QualifyingPoints is what the entry counts towards tiers.
+	QualifyingPoints int64     `json:"qualifying_points"`
+	OccurredAt       time.Time `json:"occurred_at"`
+	Actor            string    `json:"actor,omitempty"`
+	Reason           string    `json:"reason,omitempty"`
+	// Lot is the lot a credit opened; Allocations what a debit took from lots (or a release gave back).
+	Lot         *Lot         `json:"lot,omitempty"`
+	Allocations []Allocation `json:"allocations,omitempty"`
+	CreatedAt   time.Time    `json:"created_at"`
+}
+
+// Lot is what is left of a credit, and when it becomes available and expires.
+type Lot struct {
+	ID          int64      `json:"lot_id"`
+	Points      int64      `json:"points"`
+	Remaining   int64      `json:"remaining"`
+	AvailableAt time.Time  `json:"available_at"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+}
+
+// Allocation is the part of a lot a debit took (positive) or gave back (negative).
+type Allocation struct {
+	LotID  int64 `json:"lot_id"`
+	Points int64 `json:"points"`
 }
 
 // AccrualKey is the idempotency key of the ledger entry a purchase earns: one per POS transaction id.
 func AccrualKey(transactionID string) string { return "accrual:" + transactionID }
 
-// Balance is a member's points. Available + Pending is the sum of all the member's entries; Pending are credits not
-// yet spendable; Lifetime is every point ever earned; Qualifying counts towards tiers and never falls by spending.
+// Balance is a member's points. Available can be spent now (negative only when a return took more than the member
+// had, under a program that allows it); Pending are credits not yet spendable; Lifetime is every point ever credited;
+// Qualifying counts towards tiers over the tier window and never falls by spending. Total is the sum of all the
+// member's ledger entries.
 type Balance struct {
 	Available  int64 `json:"available"`
 	Pending    int64 `json:"pending"`
 	Lifetime   int64 `json:"lifetime"`
 	Qualifying int64 `json:"qualifying"`
+	Total      int64 `json:"total"`
 }
 
 // AccrualOutcome is what processing one reported purchase came to, as the member workflow records it.
@@ -53,4 +79,34 @@ type AccrualOutcome struct {
 	Replayed      bool    `json:"replayed,omitempty"`
 	Conflict      bool    `json:"conflict,omitempty"`
 	Balance       Balance `json:"balance"`
+	// Tier is the member's tier after the accrual, when it changed.
+	TierChange *TierChange `json:"tier_change,omitempty"`
+}
+
+// TierChange is a member moving to another tier, with the date of the next review.
+type TierChange struct {
+	From     string    `json:"from"`
+	To       string    `json:"to"`
+	ReviewAt time.Time `json:"review_at"`
+}
+
+// MemberTier is the tier a member holds and when it is next reviewed (zero for the entry tier, never reviewed).
+type MemberTier struct {
+	Code     string     `json:"code"`
+	ReviewAt *time.Time `json:"review_at,omitempty"`
+}
+
+// OperationOutcome is what a return, till redemption or adjustment came to.
+type OperationOutcome struct {
+	ID     string `json:"id"`
+	Status string `json:"status"` // applied or rejected
+	// Reason says why it was rejected.
+	Reason string `json:"reason,omitempty"`
+	// Points moved: reversed by a return, spent by a redemption, credited (+) or debited (-) by an adjustment.
+	Points int64 `json:"points"`
+	// NotRecovered is what a return could not take back because it had been spent, under a no-negative policy.
+	NotRecovered int64   `json:"not_recovered,omitempty"`
+	Replayed     bool    `json:"replayed,omitempty"`
+	Conflict     bool    `json:"conflict,omitempty"`
+	Balance      Balance `json:"balance"`
 }

@@ -6,13 +6,6 @@ import (
 	"unicode/utf8"
 )
 
-// EarnRate is the program's base earning: Points for every PerAmount minor units paid (1 point per 100 cents is
-// "one point per euro").
-type EarnRate struct {
-	Points    int64 `json:"points"`
-	PerAmount int64 `json:"per_amount"`
-}
-
 // Tier is a membership level reached by qualifying points over the tier window. MultiplierPercent scales base
 // points earned at that tier (100 = no change).
 type Tier struct {
@@ -30,21 +23,22 @@ type Expiry struct {
 // Program is the loyalty program's settings. A change applies to purchases that occur after it: every version is
 // kept with the time it took effect, and a purchase is judged by the version in force at its occurred_at.
 type Program struct {
-	Currency              string   `json:"currency"`
-	BaseEarn              EarnRate `json:"base_earn"`
-	PendingDays           int      `json:"pending_days"`
-	Expiry                Expiry   `json:"expiry"`
-	TierWindowDays        int      `json:"tier_window_days"`
-	AllowNegativeOnReturn bool     `json:"allow_negative_on_return"`
-	Tiers                 []Tier   `json:"tiers"`
+	Currency string `json:"currency"`
+	// TimeZone (IANA) is where days of the week and local times in rules are read.
+	TimeZone              string `json:"time_zone"`
+	PendingDays           int    `json:"pending_days"`
+	Expiry                Expiry `json:"expiry"`
+	TierWindowDays        int    `json:"tier_window_days"`
+	AllowNegativeOnReturn bool   `json:"allow_negative_on_return"`
+	Tiers                 []Tier `json:"tiers"`
 }
 
-// DefaultProgram is what a fresh installation starts with: one point per euro, points available at once, expiring
-// after two years, three tiers.
+// DefaultProgram is what a fresh installation starts with: points available at once, expiring after two years, three
+// tiers. What purchases earn is set by earning rules (see DefaultRules).
 func DefaultProgram() Program {
 	return Program{
 		Currency:       "EUR",
-		BaseEarn:       EarnRate{Points: 1, PerAmount: 100},
+		TimeZone:       "UTC",
 		PendingDays:    0,
 		Expiry:         Expiry{Months: 24},
 		TierWindowDays: 365,
@@ -60,8 +54,9 @@ func DefaultProgram() Program {
 func (p Program) Validate() error {
 	var v Validation
 	v.Check(ValidCurrency(p.Currency), "currency", "must be an ISO 4217 code such as EUR")
-	v.Check(p.BaseEarn.Points >= 0 && p.BaseEarn.Points <= 10_000, "base_earn.points", "must be between 0 and 10000")
-	v.Check(p.BaseEarn.PerAmount >= 1 && p.BaseEarn.PerAmount <= 1_000_000, "base_earn.per_amount", "must be between 1 and 1000000")
+	if _, err := time.LoadLocation(p.TimeZone); err != nil || p.TimeZone == "" || p.TimeZone == "Local" {
+		v.Add("time_zone", "must be an IANA time zone such as Europe/Paris")
+	}
 	v.Check(p.PendingDays >= 0 && p.PendingDays <= 365, "pending_days", "must be between 0 and 365")
 	v.Check(p.Expiry.Months >= 0 && p.Expiry.Months <= 120, "expiry.months", "must be between 0 (never) and 120")
 	v.Check(p.TierWindowDays >= 1 && p.TierWindowDays <= 3660, "tier_window_days", "must be between 1 and 3660")
@@ -116,27 +111,47 @@ func (p Program) TierStatusFor(qualifying int64) TierStatus {
 	return s
 }
 
-// Accrual is what a purchase earns under the program: the points, when they become spendable and when they expire.
-type Accrual struct {
-	Points      int64      `json:"points"`
-	AvailableAt time.Time  `json:"available_at"`
-	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+// Location is the program's time zone (UTC when unset or unknown).
+func (p Program) Location() *time.Location {
+	if p.TimeZone == "" || p.TimeZone == "Local" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(p.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
-// Accrue computes what a purchase earns under these settings: the base rate applied to what was paid, rounded down
-// once for the whole transaction.
-func (p Program) Accrue(pur Purchase) (Accrual, error) {
-	if pur.Total.Currency != p.Currency {
-		return Accrual{}, Errorf(ErrUnprocessable, "the program earns on %s purchases, this one is in %s", p.Currency, pur.Total.Currency)
+// AvailableAt is when points earned by a purchase at t become spendable.
+func (p Program) AvailableAt(t time.Time) time.Time { return t.UTC().AddDate(0, 0, p.PendingDays) }
+
+// ExpiresAt is when points credited at t expire, or nil when they never do.
+func (p Program) ExpiresAt(t time.Time) *time.Time {
+	if p.Expiry.Months <= 0 {
+		return nil
 	}
-	// Total <= MaxAmount (1e13) and Points <= 1e4, so the product stays far inside int64.
-	a := Accrual{
-		Points:      pur.Total.Amount * p.BaseEarn.Points / p.BaseEarn.PerAmount,
-		AvailableAt: pur.OccurredAt.UTC().AddDate(0, 0, p.PendingDays),
+	e := t.UTC().AddDate(0, p.Expiry.Months, 0)
+	return &e
+}
+
+// TierByCode returns the tier with this code and its index, or the first tier and 0 when no tier has it.
+func (p Program) TierByCode(code string) (Tier, int) {
+	for i, t := range p.Tiers {
+		if t.Code == code {
+			return t, i
+		}
 	}
-	if p.Expiry.Months > 0 {
-		e := pur.OccurredAt.UTC().AddDate(0, p.Expiry.Months, 0)
-		a.ExpiresAt = &e
+	if len(p.Tiers) == 0 {
+		return Tier{}, 0
 	}
-	return a, nil
+	return p.Tiers[0], 0
+}
+
+// DefaultRules are the demo program's earning rules: one point per euro on everything.
+func DefaultRules() []Rule {
+	return []Rule{{
+		ID: "base-rate", Name: "1 point per EUR", Priority: 0, Mode: RuleStackable,
+		Action: Action{Type: ActionEarnRate, Points: 1, PerAmount: 100},
+	}}
 }

@@ -17,22 +17,30 @@ const (
 	TxRejected = "rejected"
 )
 
-// Transaction is a reported purchase as recorded, with what it earned.
+// Transaction is a reported purchase as recorded, with what it earned, why, and what was returned of it.
 type Transaction struct {
-	TransactionID  string            `json:"transaction_id"`
-	MemberID       string            `json:"member_id"`
-	StoreID        string            `json:"store_id"`
-	Channel        string            `json:"channel"`
-	OccurredAt     time.Time         `json:"occurred_at"`
-	Total          domain.Money      `json:"total"`
-	Items          []domain.LineItem `json:"items"`
-	Fingerprint    string            `json:"-"`
-	Status         string            `json:"status"`
-	RejectReason   string            `json:"reject_reason,omitempty"`
-	PointsEarned   int64             `json:"points_earned"`
-	PendingUntil   time.Time         `json:"pending_until"`
-	ProgramVersion int64             `json:"program_version"`
-	AccruedAt      time.Time         `json:"accrued_at"`
+	TransactionID  string                `json:"transaction_id"`
+	MemberID       string                `json:"member_id"`
+	StoreID        string                `json:"store_id"`
+	Channel        string                `json:"channel"`
+	OccurredAt     time.Time             `json:"occurred_at"`
+	Total          domain.Money          `json:"total"`
+	Items          []domain.LineItem     `json:"items"`
+	Fingerprint    string                `json:"-"`
+	Status         string                `json:"status"`
+	RejectReason   string                `json:"reject_reason,omitempty"`
+	PointsEarned   int64                 `json:"points_earned"`
+	PointsReversed int64                 `json:"points_reversed"`
+	PendingUntil   time.Time             `json:"pending_until"`
+	ProgramVersion int64                 `json:"program_version"`
+	TierCode       string                `json:"tier_code,omitempty"`
+	Contributions  []domain.Contribution `json:"contributions"`
+	RuleVersions   []domain.RuleRef      `json:"-"`
+	TierMultiplier int64                 `json:"-"`
+	LotID          int64                 `json:"-"`
+	ReturnedItems  map[string]int64      `json:"returned_items,omitempty"`
+	ReturnedAmount int64                 `json:"returned_amount,omitempty"`
+	AccruedAt      time.Time             `json:"accrued_at"`
 }
 
 // AccrualResult is what AccruePurchase did.
@@ -44,26 +52,52 @@ type AccrualResult struct {
 	Replayed bool
 	// Conflict is true when the transaction id was already used for a purchase with different content.
 	Conflict bool
+	// TierChange is set when this accrual raised the member's tier.
+	TierChange *domain.TierChange
 }
 
 // AccruePurchase records a purchase and credits the points it earns, in one database transaction with the member's
-// balance. It is idempotent on the POS transaction id: the first call writes, every later call (retries, duplicate
-// reports, concurrent duplicates) writes nothing and returns the first result. The points are computed by the
-// program settings in force at the purchase's occurred_at.
-func (s *Store) AccruePurchase(ctx context.Context, p domain.Purchase) (AccrualResult, error) {
+// balance (see the design note in ledger.go). It is idempotent on the POS transaction id: the first call writes,
+// every later call (retries, duplicate reports, concurrent duplicates) writes nothing and returns the first result.
+// The points are computed by the program settings and rule versions in force at the purchase's occurred_at, with
+// the multiplier of the tier the member held before it; reaching a higher tier raises it at once.
+func (s *Store) AccruePurchase(ctx context.Context, p domain.Purchase, now time.Time) (AccrualResult, error) {
 	var res AccrualResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		res = AccrualResult{}
+		// Lock first: a concurrent duplicate then waits here and finds the first one's row below.
+		led, err := lockMember(ctx, tx, p.MemberID)
+		if err != nil {
+			return err
+		}
+		if first, err := getTransaction(ctx, tx, p.TransactionID); err == nil {
+			return replayAccrual(ctx, tx, &res, first, p, now)
+		} else if domain.CodeOf(err) != domain.ErrNotFound {
+			return err
+		}
 		pv, err := programAt(ctx, tx, p.OccurredAt)
 		if err != nil {
 			return err
 		}
+		rules, err := rulesAt(ctx, tx, p.OccurredAt)
+		if err != nil {
+			return err
+		}
+		mt, err := memberTier(ctx, tx, p.MemberID)
+		if err != nil {
+			return err
+		}
+		tier, _ := pv.Program.TierByCode(mt.Code)
 		t := Transaction{
 			TransactionID: p.TransactionID, MemberID: p.MemberID, StoreID: p.StoreID, Channel: p.Channel,
 			OccurredAt: p.OccurredAt.UTC(), Total: p.Total, Items: p.Items, Fingerprint: p.Fingerprint(),
-			Status: TxAccrued, ProgramVersion: pv.Version, PendingUntil: p.OccurredAt.UTC(),
+			Status: TxAccrued, ProgramVersion: pv.Version, PendingUntil: pv.Program.AvailableAt(p.OccurredAt),
+			TierCode: tier.Code, TierMultiplier: tier.MultiplierPercent, Contributions: []domain.Contribution{},
 		}
-		acc, err := pv.Program.Accrue(p)
+		for _, r := range rules {
+			t.RuleVersions = append(t.RuleVersions, domain.RuleRef{ID: r.ID, Version: r.Version})
+		}
+		earning, err := domain.Earn(domain.EarnInput{Program: pv.Program, Rules: rules, Tier: tier, Purchase: p})
 		switch {
 		case domain.CodeOf(err) == domain.ErrUnprocessable:
 			// Recorded as rejected so that the POS can see why, and so that a retry does not change the outcome.
@@ -71,54 +105,30 @@ func (s *Store) AccruePurchase(ctx context.Context, p domain.Purchase) (AccrualR
 		case err != nil:
 			return err
 		default:
-			t.PointsEarned, t.PendingUntil = acc.Points, acc.AvailableAt
-		}
-		items := t.Items
-		if items == nil {
-			items = []domain.LineItem{}
-		}
-		itemsJSON, err := json.Marshal(items)
-		if err != nil {
-			return err
-		}
-		// The primary key makes concurrent duplicates wait for the first and then insert nothing.
-		err = tx.QueryRow(ctx, `
-			INSERT INTO transactions (transaction_id, member_id, store_id, channel, occurred_at, total_amount, currency,
-			                          items, fingerprint, status, reject_reason, points_earned, available_at, program_version)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, ''), $12, $13, $14)
-			ON CONFLICT (transaction_id) DO NOTHING
-			RETURNING accrued_at`,
-			t.TransactionID, t.MemberID, t.StoreID, t.Channel, t.OccurredAt, t.Total.Amount, t.Total.Currency,
-			itemsJSON, t.Fingerprint, t.Status, t.RejectReason, t.PointsEarned, t.PendingUntil, t.ProgramVersion,
-		).Scan(&t.AccruedAt)
-		if errors.Is(err, pgx.ErrNoRows) {
-			first, err := getTransaction(ctx, tx, p.TransactionID)
-			if err != nil {
-				return err
-			}
-			res.Transaction, res.Replayed = first, true
-			res.Conflict = first.Fingerprint != t.Fingerprint
-			res.Balance, err = getBalance(ctx, tx, first.MemberID)
-			return err
-		}
-		if err != nil {
-			return wrap("insert transaction", err)
+			t.PointsEarned, t.Contributions = earning.Points, earning.Contributions
 		}
 		if t.PointsEarned > 0 {
-			if err := credit(ctx, tx, entry{
-				memberID: p.MemberID, kind: domain.EntryAccrual, points: t.PointsEarned,
-				availableAt: acc.AvailableAt, expiresAt: acc.ExpiresAt,
-				sourceType: "purchase", sourceID: p.TransactionID, key: domain.AccrualKey(p.TransactionID),
-				qualifying: true,
+			if t.LotID, err = led.credit(ctx, entry{
+				kind: domain.EntryAccrual, points: t.PointsEarned, availableAt: t.PendingUntil,
+				expiresAt: pv.Program.ExpiresAt(p.OccurredAt), sourceType: "purchase", sourceID: p.TransactionID,
+				key: domain.AccrualKey(p.TransactionID), occurredAt: t.OccurredAt, qualifying: t.PointsEarned,
 			}); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, AccrualChannel, p.TransactionID); err != nil {
+		if err := insertTransaction(ctx, tx, &t); err != nil {
+			return err
+		}
+		if t.PointsEarned > 0 {
+			if res.TierChange, err = upgradeTier(ctx, tx, p.MemberID, pv.Program, now); err != nil {
+				return err
+			}
+		}
+		if err := notify(ctx, tx, domain.AccrualKey(p.TransactionID)); err != nil {
 			return err
 		}
 		res.Transaction = t
-		res.Balance, err = getBalance(ctx, tx, p.MemberID)
+		res.Balance, err = balance(ctx, tx, p.MemberID, now)
 		return err
 	})
 	if err != nil {
@@ -127,48 +137,44 @@ func (s *Store) AccruePurchase(ctx context.Context, p domain.Purchase) (AccrualR
 	return res, nil
 }
 
-// entry is a ledger row to append.
-type entry struct {
-	memberID    string
-	kind        domain.EntryKind
-	points      int64
-	availableAt time.Time
-	expiresAt   *time.Time
-	sourceType  string
-	sourceID    string
-	key         string
-	// qualifying credits count towards tiers.
-	qualifying bool
+func replayAccrual(ctx context.Context, tx pgx.Tx, res *AccrualResult, first Transaction, p domain.Purchase, now time.Time) error {
+	var err error
+	res.Transaction, res.Replayed = first, true
+	res.Conflict = first.Fingerprint != p.Fingerprint()
+	res.Balance, err = balance(ctx, tx, first.MemberID, now)
+	return err
 }
 
-// credit appends a positive entry and raises the balance, holding the member's balance row lock so that entries and
-// balance move together and balance_after is exact.
-func credit(ctx context.Context, tx pgx.Tx, e entry) error {
-	var total int64
-	err := tx.QueryRow(ctx, `SELECT total FROM member_balances WHERE member_id = $1 FOR UPDATE`, e.memberID).Scan(&total)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return domain.Errorf(domain.ErrNotFound, "member %s has no balance", e.memberID)
+func insertTransaction(ctx context.Context, tx pgx.Tx, t *Transaction) error {
+	items := t.Items
+	if items == nil {
+		items = []domain.LineItem{}
 	}
-	if err != nil {
-		return wrap("lock balance", err)
+	itemsJSON, _ := json.Marshal(items)
+	refs := t.RuleVersions
+	if refs == nil {
+		refs = []domain.RuleRef{}
 	}
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO ledger_entries (member_id, kind, points, available_at, expires_at, source_type, source_id,
-		                            idempotency_key, balance_after)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		e.memberID, e.kind, e.points, e.availableAt, e.expiresAt, e.sourceType, e.sourceID, e.key, total+e.points,
-	); err != nil {
-		return wrap("append ledger entry", err)
+	refsJSON, _ := json.Marshal(refs)
+	contribJSON, _ := json.Marshal(t.Contributions)
+	var lot *int64
+	if t.LotID != 0 {
+		lot = &t.LotID
 	}
-	qual := int64(0)
-	if e.qualifying {
-		qual = e.points
-	}
-	_, err = tx.Exec(ctx, `
-		UPDATE member_balances
-		SET total = total + $2, lifetime = lifetime + $2, qualifying = qualifying + $3, updated_at = now()
-		WHERE member_id = $1`, e.memberID, e.points, qual)
-	return wrap("update balance", err)
+	// A concurrent duplicate for the same member waits on the member lock, then finds this row and replays; the
+	// primary key is the last line of defence (the same id sent for two members), and a violation fails the whole
+	// database transaction, so nothing is half-written and the retry replays.
+	err := tx.QueryRow(ctx, `
+		INSERT INTO transactions (transaction_id, member_id, store_id, channel, occurred_at, total_amount, currency,
+		                          items, fingerprint, status, reject_reason, points_earned, available_at, program_version,
+		                          rule_versions, tier_code, tier_multiplier_percent, contributions, lot_entry_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, ''), $12, $13, $14, $15, $16, $17, $18, $19)
+		RETURNING accrued_at`,
+		t.TransactionID, t.MemberID, t.StoreID, t.Channel, t.OccurredAt, t.Total.Amount, t.Total.Currency,
+		itemsJSON, t.Fingerprint, t.Status, t.RejectReason, t.PointsEarned, t.PendingUntil, t.ProgramVersion,
+		refsJSON, t.TierCode, t.TierMultiplier, contribJSON, lot,
+	).Scan(&t.AccruedAt)
+	return wrap("insert transaction", err)
 }
 
 // GetTransaction reads a recorded purchase; unknown → domain.ErrNotFound.
@@ -176,17 +182,22 @@ func (s *Store) GetTransaction(ctx context.Context, id string) (Transaction, err
 	return getTransaction(ctx, s.pool, id)
 }
 
+const transactionColumns = `transaction_id, member_id::text, store_id, channel, occurred_at, total_amount, currency, items,
+	fingerprint, status, reject_reason, points_earned, points_reversed, available_at, program_version, tier_code,
+	tier_multiplier_percent, contributions, rule_versions, lot_entry_id, returned_items, returned_amount, accrued_at`
+
 func getTransaction(ctx context.Context, q querier, id string) (Transaction, error) {
+	return scanTransaction(q.QueryRow(ctx, `SELECT `+transactionColumns+` FROM transactions WHERE transaction_id = $1`, id), id)
+}
+
+func scanTransaction(row pgx.Row, id string) (Transaction, error) {
 	var t Transaction
-	var items []byte
+	var items, contrib, refs, returned []byte
 	var reason *string
-	var pv *int64
-	err := q.QueryRow(ctx, `
-		SELECT transaction_id, member_id::text, store_id, channel, occurred_at, total_amount, currency, items,
-		       fingerprint, status, reject_reason, points_earned, available_at, program_version, accrued_at
-		FROM transactions WHERE transaction_id = $1`, id).
-		Scan(&t.TransactionID, &t.MemberID, &t.StoreID, &t.Channel, &t.OccurredAt, &t.Total.Amount, &t.Total.Currency,
-			&items, &t.Fingerprint, &t.Status, &reason, &t.PointsEarned, &t.PendingUntil, &pv, &t.AccruedAt)
+	var pv, lot *int64
+	err := row.Scan(&t.TransactionID, &t.MemberID, &t.StoreID, &t.Channel, &t.OccurredAt, &t.Total.Amount, &t.Total.Currency,
+		&items, &t.Fingerprint, &t.Status, &reason, &t.PointsEarned, &t.PointsReversed, &t.PendingUntil, &pv, &t.TierCode,
+		&t.TierMultiplier, &contrib, &refs, &lot, &returned, &t.ReturnedAmount, &t.AccruedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, domain.Errorf(domain.ErrNotFound, "transaction %s not found", id)
 	}
@@ -197,8 +208,25 @@ func getTransaction(ctx context.Context, q querier, id string) (Transaction, err
 	if pv != nil {
 		t.ProgramVersion = *pv
 	}
-	if err := json.Unmarshal(items, &t.Items); err != nil {
-		return t, wrap("decode items", err)
+	if lot != nil {
+		t.LotID = *lot
+	}
+	for _, f := range []struct {
+		raw []byte
+		dst any
+	}{{items, &t.Items}, {contrib, &t.Contributions}, {refs, &t.RuleVersions}, {returned, &t.ReturnedItems}} {
+		if err := json.Unmarshal(f.raw, f.dst); err != nil {
+			return t, wrap("decode transaction", err)
+		}
+	}
+	if len(t.ReturnedItems) == 0 {
+		t.ReturnedItems = nil
 	}
 	return t, nil
+}
+
+// Purchase rebuilds the purchase as reported.
+func (t Transaction) Purchase() domain.Purchase {
+	return domain.Purchase{TransactionID: t.TransactionID, MemberID: t.MemberID, StoreID: t.StoreID, Channel: t.Channel,
+		OccurredAt: t.OccurredAt, Total: t.Total, Items: t.Items}
 }

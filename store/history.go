@@ -4,33 +4,48 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/perkflow/perkflow/domain"
 )
 
 // History returns up to limit ledger entries of a member, newest first, starting after the entry id beforeID
-// (0 = from the newest). The entries' ids are the cursor for the next page.
+// (0 = from the newest), each with its lot (credits) or the lots it took from (debits). The entries' ids are the
+// cursor for the next page.
 func (s *Store) History(ctx context.Context, memberID string, beforeID int64, limit int) ([]domain.LedgerEntry, error) {
 	if beforeID <= 0 {
 		beforeID = 1<<63 - 1
 	}
 	rows, err := s.pool.Query(ctx, `
-		SELECT id, member_id::text, kind, points, available_at, expires_at, source_type, source_id, balance_after, created_at
-		FROM ledger_entries WHERE member_id = $1 AND id < $2
-		ORDER BY id DESC LIMIT $3`, memberID, beforeID, limit)
+		SELECT e.id, e.member_id::text, e.kind, e.points, e.available_at, e.expires_at, e.source_type, e.source_id,
+		       e.balance_after, e.qualifying_points, e.occurred_at, COALESCE(e.actor, ''), COALESCE(e.reason, ''), e.created_at,
+		       l.points, l.remaining,
+		       COALESCE((SELECT jsonb_agg(jsonb_build_object('lot_id', a.lot_entry_id, 'points', a.points) ORDER BY a.lot_entry_id)
+		                 FROM ledger_allocations a WHERE a.entry_id = e.id), '[]')
+		FROM ledger_entries e LEFT JOIN ledger_lots l ON l.entry_id = e.id
+		WHERE e.member_id = $1 AND e.id < $2
+		ORDER BY e.id DESC LIMIT $3`, memberID, beforeID, limit)
 	if err != nil {
 		return nil, wrap("history", err)
 	}
-	defer rows.Close()
-	out := []domain.LedgerEntry{}
-	for rows.Next() {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.LedgerEntry, error) {
 		var e domain.LedgerEntry
 		var exp *time.Time
-		if err := rows.Scan(&e.ID, &e.MemberID, &e.Kind, &e.Points, &e.AvailableAt, &exp, &e.SourceType, &e.SourceID,
-			&e.BalanceAfter, &e.CreatedAt); err != nil {
-			return nil, wrap("history", err)
-		}
+		var lotPoints, lotRemaining *int64
+		err := r.Scan(&e.ID, &e.MemberID, &e.Kind, &e.Points, &e.AvailableAt, &exp, &e.SourceType, &e.SourceID,
+			&e.BalanceAfter, &e.QualifyingPoints, &e.OccurredAt, &e.Actor, &e.Reason, &e.CreatedAt,
+			&lotPoints, &lotRemaining, jsonScanner{&e.Allocations})
 		e.ExpiresAt = exp
-		out = append(out, e)
+		if lotPoints != nil {
+			e.Lot = &domain.Lot{ID: e.ID, Points: *lotPoints, Remaining: *lotRemaining, AvailableAt: e.AvailableAt, ExpiresAt: exp}
+		}
+		if len(e.Allocations) == 0 {
+			e.Allocations = nil
+		}
+		return e, err
+	})
+	if out == nil {
+		out = []domain.LedgerEntry{}
 	}
-	return out, wrap("history", rows.Err())
+	return out, wrap("history", err)
 }

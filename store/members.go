@@ -72,32 +72,49 @@ func (s *Store) GetMember(ctx context.Context, id string) (domain.Member, error)
 	return m, nil
 }
 
-// GetBalance reads a member's balance. Pending is the sum of entries not yet available, computed at read time so that
-// points become spendable exactly at their available_at without a job moving them.
+// GetBalance reads a member's balance now.
 func (s *Store) GetBalance(ctx context.Context, memberID string) (domain.Balance, error) {
-	return getBalance(ctx, s.pool, memberID)
+	return balance(ctx, s.pool, memberID, time.Now())
+}
+
+// BalanceAt reads a member's balance as it stands at a given time.
+func (s *Store) BalanceAt(ctx context.Context, memberID string, at time.Time) (domain.Balance, error) {
+	return balance(ctx, s.pool, memberID, at)
 }
 
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-func getBalance(ctx context.Context, q querier, memberID string) (domain.Balance, error) {
+// balance computes a member's balance at now in one round trip: available and pending from the open lots (less any
+// debt), qualifying over the tier window of the program in force.
+func balance(ctx context.Context, q querier, memberID string, now time.Time) (domain.Balance, error) {
 	var b domain.Balance
-	var total int64
+	var debt, avail int64
 	err := q.QueryRow(ctx, `
-		SELECT mb.total, mb.lifetime, mb.qualifying,
-		       COALESCE((SELECT sum(points) FROM ledger_entries
-		                 WHERE member_id = mb.member_id AND available_at > now()), 0)
-		FROM member_balances mb WHERE mb.member_id = $1`, memberID).
-		Scan(&total, &b.Lifetime, &b.Qualifying, &b.Pending)
+		WITH window_days AS (
+			SELECT COALESCE((SELECT (settings ->> 'tier_window_days')::int FROM program_settings
+			                 WHERE effective_from <= $2 ORDER BY effective_from DESC, version DESC LIMIT 1), 365) AS days
+		)
+		SELECT mb.total, mb.lifetime, mb.debt,
+		       COALESCE((SELECT sum(remaining) FROM ledger_lots l
+		                 WHERE l.member_id = mb.member_id AND l.remaining > 0 AND l.available_at <= $2
+		                   AND (l.expires_at IS NULL OR l.expires_at > $2)), 0),
+		       COALESCE((SELECT sum(remaining) FROM ledger_lots l
+		                 WHERE l.member_id = mb.member_id AND l.remaining > 0 AND l.available_at > $2
+		                   AND (l.expires_at IS NULL OR l.expires_at > $2)), 0),
+		       COALESCE((SELECT sum(qualifying_points) FROM ledger_entries e, window_days w
+		                 WHERE e.member_id = mb.member_id AND e.qualifying_points <> 0
+		                   AND e.occurred_at > $2 - make_interval(days => w.days) AND e.occurred_at <= $2), 0)
+		FROM member_balances mb WHERE mb.member_id = $1`, memberID, now).
+		Scan(&b.Total, &b.Lifetime, &debt, &avail, &b.Pending, &b.Qualifying)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return b, domain.Errorf(domain.ErrNotFound, "member %s not found", memberID)
 	}
 	if err != nil {
 		return b, wrap("get balance", err)
 	}
-	b.Available = total - b.Pending
+	b.Available = avail - debt
 	return b, nil
 }
 

@@ -12,9 +12,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// AccrualChannel is the Postgres NOTIFY channel on which every processed purchase's transaction id is announced, so
-// that API replicas waiting for an accrual learn of it at once.
-const AccrualChannel = "perkflow_accruals"
+// EventChannel is the Postgres NOTIFY channel on which every processed operation is announced by its idempotency
+// key ("accrual:<transaction id>", "return:<return id>"), so that API replicas waiting for it learn of it at once.
+const EventChannel = "perkflow_events"
 
 // Store wraps the connection pool.
 type Store struct {

@@ -18,9 +18,20 @@ func setup(t *testing.T) (*store.Store, *pgtest.DB) {
 	t.Helper()
 	db := pgtest.New(t)
 	st := store.New(db.Pool)
-	if _, err := st.SaveProgram(context.Background(), domain.DefaultProgram(), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), "test"); err != nil {
+	epoch := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := st.SaveProgram(context.Background(), domain.DefaultProgram(), epoch, "test"); err != nil {
 		t.Fatal(err)
 	}
+	for _, r := range domain.DefaultRules() {
+		if _, err := st.SaveRule(context.Background(), r, true, epoch, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		if err := st.CheckInvariants(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
 	return st, db
 }
 
@@ -79,7 +90,7 @@ func TestAccrueSameTransactionConcurrentlyWritesOnce(t *testing.T) {
 	errs := make([]error, 20)
 	for i := range 20 {
 		wg.Add(1)
-		go func() { defer wg.Done(); results[i], errs[i] = st.AccruePurchase(context.Background(), p) }()
+		go func() { defer wg.Done(); results[i], errs[i] = st.AccruePurchase(context.Background(), p, time.Now()) }()
 	}
 	wg.Wait()
 	fresh := 0
@@ -102,7 +113,7 @@ func TestAccrueSameTransactionConcurrentlyWritesOnce(t *testing.T) {
 	}
 	other := p
 	other.Total.Amount = 1
-	r, err := st.AccruePurchase(context.Background(), other)
+	r, err := st.AccruePurchase(context.Background(), other, time.Now())
 	if err != nil || !r.Replayed || !r.Conflict || r.Transaction.PointsEarned != 42 {
 		t.Fatalf("reused id with other content: %+v %v", r, err)
 	}
@@ -117,7 +128,7 @@ func TestConcurrentAccrualsKeepBalanceEqualToEntries(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := st.AccruePurchase(context.Background(), purchase(fmt.Sprintf("T-%d", i), m, int64(100+i))); err != nil {
+			if _, err := st.AccruePurchase(context.Background(), purchase(fmt.Sprintf("T-%d", i), m, int64(100+i)), time.Now()); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -139,7 +150,7 @@ func TestConcurrentAccrualsKeepBalanceEqualToEntries(t *testing.T) {
 func TestLedgerIsAppendOnly(t *testing.T) {
 	st, db := setup(t)
 	m := newMember(t, st, "ao@example.com")
-	if _, err := st.AccruePurchase(context.Background(), purchase("T-AO", m, 1_000)); err != nil {
+	if _, err := st.AccruePurchase(context.Background(), purchase("T-AO", m, 1_000), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	for _, sql := range []string{
@@ -167,10 +178,10 @@ func TestPendingPointsAreNotAvailable(t *testing.T) {
 	m := newMember(t, st, "pending@example.com")
 	old := purchase("T-OLD", m, 500)
 	old.OccurredAt = time.Now().AddDate(0, -2, 0) // judged by the version in force then: no pending period
-	if _, err := st.AccruePurchase(ctx, old); err != nil {
+	if _, err := st.AccruePurchase(ctx, old, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	r, err := st.AccruePurchase(ctx, purchase("T-NEW", m, 1_000))
+	r, err := st.AccruePurchase(ctx, purchase("T-NEW", m, 1_000), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

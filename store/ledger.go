@@ -1,0 +1,206 @@
+package store
+
+// Design note — who may write a member's points, and how they are kept from racing.
+//
+// Points are written by several workflows: the member workflow (purchases, returns, till redemptions, adjustments,
+// tier reviews), and later the redemption saga, campaigns and the expiry schedule. Routing every one of them through
+// the member workflow would make that workflow a bottleneck and a single point of failure for sagas that must
+// compensate even when it is busy. Instead every write is serialised per member in the database: a write transaction
+// first locks the member's balance row (SELECT … FOR UPDATE), then reads lots, appends entries and moves the balance.
+// Two writers for the same member queue on that row lock; writers for different members never meet. The invariants
+// therefore hold whoever the writer is:
+//
+//	total = sum(entries) = sum(lots.remaining) - debt
+//	0 <= lots.remaining <= lots.points
+//	every entry has a unique idempotency key derived from its business event.
+//
+// The member workflow still orders a member's own purchases and returns (a return is queued behind the purchase it
+// returns), which is about business order, not about safety.
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/perkflow/perkflow/domain"
+)
+
+// memberLedger is a member's balance row, locked for the rest of the database transaction.
+type memberLedger struct {
+	tx       pgx.Tx
+	memberID string
+	total    int64
+	lifetime int64
+	debt     int64
+}
+
+// lockMember locks the member's balance row; unknown member → domain.ErrNotFound.
+func lockMember(ctx context.Context, tx pgx.Tx, memberID string) (*memberLedger, error) {
+	l := &memberLedger{tx: tx, memberID: memberID}
+	err := tx.QueryRow(ctx, `SELECT total, lifetime, debt FROM member_balances WHERE member_id = $1 FOR UPDATE`, memberID).
+		Scan(&l.total, &l.lifetime, &l.debt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, domain.Errorf(domain.ErrNotFound, "member %s not found", memberID)
+	}
+	return l, wrap("lock member balance", err)
+}
+
+// entry is a ledger row to append.
+type entry struct {
+	kind        domain.EntryKind
+	points      int64 // signed
+	availableAt time.Time
+	expiresAt   *time.Time
+	sourceType  string
+	sourceID    string
+	key         string
+	occurredAt  time.Time
+	qualifying  int64
+	actor       string
+	reason      string
+}
+
+func (l *memberLedger) insertEntry(ctx context.Context, e entry) (int64, error) {
+	var id int64
+	err := l.tx.QueryRow(ctx, `
+		INSERT INTO ledger_entries (member_id, kind, points, available_at, expires_at, source_type, source_id,
+		                            idempotency_key, balance_after, occurred_at, qualifying_points, actor, reason)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULLIF($12, ''), NULLIF($13, ''))
+		RETURNING id`,
+		l.memberID, e.kind, e.points, e.availableAt, e.expiresAt, e.sourceType, e.sourceID, e.key,
+		l.total+e.points, e.occurredAt, e.qualifying, e.actor, e.reason).Scan(&id)
+	if err != nil {
+		return 0, wrap("append ledger entry "+e.key, err)
+	}
+	return id, nil
+}
+
+// credit appends a positive entry and opens its lot. Outstanding debt is paid back first: the lot starts with what
+// is left after paying it.
+func (l *memberLedger) credit(ctx context.Context, e entry) (int64, error) {
+	if e.points <= 0 {
+		return 0, errors.New("credit needs positive points")
+	}
+	id, err := l.insertEntry(ctx, e)
+	if err != nil {
+		return 0, err
+	}
+	pay := min(e.points, l.debt)
+	if _, err := l.tx.Exec(ctx, `
+		INSERT INTO ledger_lots (entry_id, member_id, points, remaining, debt_paid, available_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, l.memberID, e.points, e.points-pay, pay, e.availableAt, e.expiresAt); err != nil {
+		return 0, wrap("open lot", err)
+	}
+	gross := e.points
+	if e.kind == domain.EntryRelease {
+		gross = 0 // points given back were credited once already
+	}
+	l.total += e.points
+	l.lifetime += gross
+	l.debt -= pay
+	return id, l.saveBalance(ctx)
+}
+
+// debitPlan says where a debit takes its points.
+type debitPlan struct {
+	entry
+	amount int64 // points to take (positive)
+	// firstLot is taken from first, whatever its availability (a return takes back from the purchase's own lot).
+	firstLot int64
+	// onlyLot restricts the debit to one lot (expiry).
+	onlyLot int64
+	// allowDebt writes the whole amount even when lots do not cover it, the shortfall becoming debt; otherwise only
+	// what the lots cover is written and the shortfall is reported.
+	allowDebt bool
+	// requireAll refuses (domain.ErrUnprocessable, nothing written) when the lots do not cover the amount.
+	requireAll bool
+}
+
+type openLot struct {
+	id        int64
+	remaining int64
+}
+
+// debit takes points from lots — firstLot, then available unexpired lots soonest-expiring first — appends the
+// entry with its allocations, and moves the balance. It returns the entry id (0 when nothing was written), what was
+// taken from lots and the shortfall.
+func (l *memberLedger) debit(ctx context.Context, d debitPlan, now time.Time) (id, taken, shortfall int64, err error) {
+	if d.amount <= 0 {
+		return 0, 0, 0, errors.New("debit needs a positive amount")
+	}
+	var rows pgx.Rows
+	switch {
+	case d.onlyLot != 0:
+		rows, err = l.tx.Query(ctx, `SELECT entry_id, remaining FROM ledger_lots WHERE entry_id = $1 AND member_id = $2 AND remaining > 0`, d.onlyLot, l.memberID)
+	default:
+		rows, err = l.tx.Query(ctx, `
+			SELECT entry_id, remaining FROM ledger_lots
+			WHERE member_id = $1 AND remaining > 0
+			  AND (entry_id = $3 OR (available_at <= $2 AND (expires_at IS NULL OR expires_at > $2)))
+			ORDER BY entry_id = $3 DESC, expires_at NULLS LAST, entry_id`, l.memberID, now, d.firstLot)
+	}
+	if err != nil {
+		return 0, 0, 0, wrap("read lots", err)
+	}
+	lots, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (openLot, error) {
+		var o openLot
+		return o, r.Scan(&o.id, &o.remaining)
+	})
+	if err != nil {
+		return 0, 0, 0, wrap("read lots", err)
+	}
+	var takes []openLot
+	need := d.amount
+	for _, lot := range lots {
+		if need == 0 {
+			break
+		}
+		t := min(need, lot.remaining)
+		takes = append(takes, openLot{lot.id, t})
+		need -= t
+		taken += t
+	}
+	shortfall = need
+	if d.requireAll && shortfall > 0 {
+		return 0, 0, shortfall, domain.Errorf(domain.ErrUnprocessable, "not enough available points: %d requested, %d available", d.amount, taken)
+	}
+	written := taken
+	if d.allowDebt {
+		written = d.amount
+	}
+	if written == 0 && d.qualifying == 0 {
+		return 0, 0, shortfall, nil
+	}
+	e := d.entry
+	e.points = -written
+	if id, err = l.insertEntry(ctx, e); err != nil {
+		return 0, 0, 0, err
+	}
+	for _, t := range takes {
+		if _, err := l.tx.Exec(ctx, `INSERT INTO ledger_allocations (entry_id, lot_entry_id, points) VALUES ($1, $2, $3)`, id, t.id, t.remaining); err != nil {
+			return 0, 0, 0, wrap("record allocation", err)
+		}
+		if _, err := l.tx.Exec(ctx, `UPDATE ledger_lots SET remaining = remaining - $2 WHERE entry_id = $1`, t.id, t.remaining); err != nil {
+			return 0, 0, 0, wrap("consume lot", err)
+		}
+	}
+	l.total -= written
+	if d.allowDebt {
+		l.debt += shortfall
+	}
+	return id, taken, shortfall, l.saveBalance(ctx)
+}
+
+func (l *memberLedger) saveBalance(ctx context.Context) error {
+	_, err := l.tx.Exec(ctx, `UPDATE member_balances SET total = $2, lifetime = $3, debt = $4, updated_at = now() WHERE member_id = $1`,
+		l.memberID, l.total, l.lifetime, l.debt)
+	return wrap("update balance", err)
+}
+
+// notify announces a processed operation ("accrual:T-1", "return:R-1", …) to API processes waiting for it.
+func notify(ctx context.Context, tx pgx.Tx, key string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, EventChannel, key)
+	return wrap("notify", err)
+}

@@ -1,0 +1,126 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/perkflow/perkflow/domain"
+)
+
+// tierAnniversary is how long a tier is held before it is reviewed.
+const tierAnniversary = 1 // year
+
+// memberTier reads the member's tier; a member who never rose above the entry tier has none stored.
+func memberTier(ctx context.Context, q querier, memberID string) (domain.MemberTier, error) {
+	var t domain.MemberTier
+	var review time.Time
+	err := q.QueryRow(ctx, `SELECT tier_code, review_at FROM member_tiers WHERE member_id = $1`, memberID).Scan(&t.Code, &review)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, nil
+	}
+	if err != nil {
+		return t, wrap("member tier", err)
+	}
+	t.ReviewAt = &review
+	return t, nil
+}
+
+// GetMemberTier is the member's tier as stored (empty code: the program's entry tier).
+func (s *Store) GetMemberTier(ctx context.Context, memberID string) (domain.MemberTier, error) {
+	return memberTier(ctx, s.pool, memberID)
+}
+
+// qualifyingPoints sums the member's qualifying points over the tier window ending at now.
+func qualifyingPoints(ctx context.Context, q querier, memberID string, windowDays int, now time.Time) (int64, error) {
+	var sum int64
+	err := q.QueryRow(ctx, `
+		SELECT COALESCE(sum(qualifying_points), 0) FROM ledger_entries
+		WHERE member_id = $1 AND qualifying_points <> 0 AND occurred_at > $2 AND occurred_at <= $3`,
+		memberID, now.AddDate(0, 0, -windowDays), now).Scan(&sum)
+	return sum, wrap("qualifying points", err)
+}
+
+// upgradeTier raises the member's tier at once when their qualifying points reach a higher one; spending never
+// lowers it. The new tier is reviewed on its anniversary.
+func upgradeTier(ctx context.Context, tx pgx.Tx, memberID string, prog domain.Program, now time.Time) (*domain.TierChange, error) {
+	if len(prog.Tiers) == 0 {
+		return nil, nil
+	}
+	cur, err := memberTier(ctx, tx, memberID)
+	if err != nil {
+		return nil, err
+	}
+	q, err := qualifyingPoints(ctx, tx, memberID, prog.TierWindowDays, now)
+	if err != nil {
+		return nil, err
+	}
+	_, curIdx := prog.TierByCode(cur.Code)
+	to := prog.TierFor(q)
+	if to <= curIdx {
+		return nil, nil
+	}
+	change := &domain.TierChange{From: prog.Tiers[curIdx].Code, To: prog.Tiers[to].Code, ReviewAt: now.AddDate(tierAnniversary, 0, 0).UTC()}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO member_tiers (member_id, tier_code, achieved_at, review_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (member_id) DO UPDATE SET tier_code = $2, achieved_at = $3, review_at = $4`,
+		memberID, change.To, now, change.ReviewAt)
+	return change, wrap("upgrade tier", err)
+}
+
+// ReviewTier reviews the member's tier on its anniversary: kept (or raised) when the qualifying points over the window
+// still reach it, else lowered by one tier at most; the next review is a year later. It is idempotent on reviewAt:
+// a review already done (the stored review date moved on) or not yet due changes nothing.
+func (s *Store) ReviewTier(ctx context.Context, memberID string, reviewAt, now time.Time) (domain.MemberTier, *domain.TierChange, error) {
+	var out domain.MemberTier
+	var change *domain.TierChange
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := lockMember(ctx, tx, memberID); err != nil {
+			return err
+		}
+		cur, err := memberTier(ctx, tx, memberID)
+		if err != nil {
+			return err
+		}
+		out, change = cur, nil
+		if cur.ReviewAt == nil || !cur.ReviewAt.Equal(reviewAt) || now.Before(reviewAt) {
+			return nil
+		}
+		pv, err := programAt(ctx, tx, now)
+		if err != nil {
+			return err
+		}
+		prog := pv.Program
+		q, err := qualifyingPoints(ctx, tx, memberID, prog.TierWindowDays, now)
+		if err != nil {
+			return err
+		}
+		_, curIdx := prog.TierByCode(cur.Code)
+		target := max(prog.TierFor(q), curIdx-1)
+		next := reviewAt
+		for !next.After(now) {
+			next = next.AddDate(tierAnniversary, 0, 0)
+		}
+		next = next.UTC()
+		if target != curIdx {
+			change = &domain.TierChange{From: cur.Code, To: prog.Tiers[target].Code, ReviewAt: next}
+		}
+		out = domain.MemberTier{Code: prog.Tiers[target].Code, ReviewAt: &next}
+		if target == 0 {
+			// Back at the entry tier: nothing left to review.
+			out.ReviewAt = nil
+			_, err = tx.Exec(ctx, `DELETE FROM member_tiers WHERE member_id = $1`, memberID)
+			return wrap("review tier", err)
+		}
+		achieved := `achieved_at`
+		if target != curIdx {
+			achieved = `$3`
+		}
+		_, err = tx.Exec(ctx, `UPDATE member_tiers SET tier_code = $2, achieved_at = `+achieved+`, review_at = $4 WHERE member_id = $1`,
+			memberID, out.Code, now, next)
+		return wrap("review tier", err)
+	})
+	return out, change, err
+}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -33,7 +34,7 @@ func (a *Activities) RegisterMember(ctx context.Context, r domain.Registration) 
 func (a *Activities) AccruePurchases(ctx context.Context, batch []domain.Purchase) ([]domain.AccrualOutcome, error) {
 	out := make([]domain.AccrualOutcome, 0, len(batch))
 	for _, p := range batch {
-		r, err := a.Store.AccruePurchase(ctx, p)
+		r, err := a.Store.AccruePurchase(ctx, p, time.Now())
 		if err != nil {
 			return nil, classify(err)
 		}
@@ -44,9 +45,34 @@ func (a *Activities) AccruePurchases(ctx context.Context, batch []domain.Purchas
 			Replayed:      r.Replayed,
 			Conflict:      r.Conflict,
 			Balance:       r.Balance,
+			TierChange:    r.TierChange,
 		})
 	}
 	return out, nil
+}
+
+// ReturnPurchase reverses the points of returned lines, idempotent on the return id.
+func (a *Activities) ReturnPurchase(ctx context.Context, r domain.Return) (domain.OperationOutcome, error) {
+	o, err := a.Store.ReturnPurchase(ctx, r, time.Now())
+	return o, classify(err)
+}
+
+// RedeemAtTill spends points at a till, idempotent on the redemption id; too few points → a rejected outcome.
+func (a *Activities) RedeemAtTill(ctx context.Context, r domain.TillRedemption) (domain.OperationOutcome, error) {
+	o, err := a.Store.RedeemAtTill(ctx, r, time.Now())
+	return o, classify(err)
+}
+
+// AdjustPoints applies a manual credit or debit, idempotent on the adjustment id.
+func (a *Activities) AdjustPoints(ctx context.Context, adj domain.Adjustment) (domain.OperationOutcome, error) {
+	o, err := a.Store.Adjust(ctx, adj, time.Now())
+	return o, classify(err)
+}
+
+// ReviewTier reviews the member's tier on its anniversary; idempotent on the review date.
+func (a *Activities) ReviewTier(ctx context.Context, memberID string, reviewAt time.Time) (domain.TierReview, error) {
+	t, ch, err := a.Store.ReviewTier(ctx, memberID, reviewAt, time.Now())
+	return domain.TierReview{Tier: t, Change: ch}, classify(err)
 }
 
 // classify turns business errors that no retry can fix into non-retryable application errors whose type is the

@@ -137,8 +137,13 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Balance = &bal
+	held, err := s.cfg.Store.GetMemberTier(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if pv, err := s.cfg.Store.ProgramAt(r.Context(), s.now()); err == nil {
-		t := pv.Program.TierStatusFor(bal.Qualifying)
+		t := pv.Program.TierStatusFor(held, bal.Qualifying)
 		v.Tier = &t
 	}
 	writeJSON(w, http.StatusOK, v)

@@ -61,7 +61,7 @@ func (s *Server) accrue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	done, unsubscribe := s.waiter.subscribe(p.TransactionID)
+	done, unsubscribe := s.waiter.subscribe(domain.AccrualKey(p.TransactionID))
 	defer unsubscribe()
 	opts := workflows.MemberStartOptions(p.MemberID, s.cfg.TaskQueue)
 	in := workflows.MemberInput{MemberID: p.MemberID, MaxHistoryEvents: s.cfg.MemberHistoryLimit}

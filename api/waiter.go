@@ -12,8 +12,9 @@ import (
 	"github.com/perkflow/perkflow/store"
 )
 
-// accrualWaiter lets requests wait for a purchase to be accrued. The accrual activity announces each transaction id
-// with pg_notify in the transaction that writes it; one listening connection per API process wakes the waiters.
+// accrualWaiter lets requests wait for an operation (an accrual, a return) to be committed. The store announces each
+// operation's idempotency key with pg_notify in the transaction that writes it; one listening connection per API
+// process wakes the waiters.
 // Waiters also poll Postgres now and then, so a lost connection delays an answer but never loses it.
 type accrualWaiter struct {
 	pool *pgxpool.Pool
@@ -53,7 +54,7 @@ func (a *accrualWaiter) listen(ctx context.Context) error {
 	// A LISTENing connection must not go back to the pool: take it out for good.
 	pc := conn.Hijack()
 	defer pc.Close(context.Background())
-	if _, err := pc.Exec(ctx, "LISTEN "+pgx.Identifier{store.AccrualChannel}.Sanitize()); err != nil {
+	if _, err := pc.Exec(ctx, "LISTEN "+pgx.Identifier{store.EventChannel}.Sanitize()); err != nil {
 		return err
 	}
 	for {
@@ -65,15 +66,15 @@ func (a *accrualWaiter) listen(ctx context.Context) error {
 	}
 }
 
-func (a *accrualWaiter) subscribe(txID string) (<-chan struct{}, func()) {
+func (a *accrualWaiter) subscribe(key string) (<-chan struct{}, func()) {
 	ch := make(chan struct{})
 	a.mu.Lock()
-	a.waiters[txID] = append(a.waiters[txID], ch)
+	a.waiters[key] = append(a.waiters[key], ch)
 	a.mu.Unlock()
 	return ch, func() {
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		list := a.waiters[txID]
+		list := a.waiters[key]
 		for i, c := range list {
 			if c == ch {
 				list = append(list[:i], list[i+1:]...)
@@ -81,17 +82,17 @@ func (a *accrualWaiter) subscribe(txID string) (<-chan struct{}, func()) {
 			}
 		}
 		if len(list) == 0 {
-			delete(a.waiters, txID)
+			delete(a.waiters, key)
 		} else {
-			a.waiters[txID] = list
+			a.waiters[key] = list
 		}
 	}
 }
 
-func (a *accrualWaiter) wake(txID string) {
+func (a *accrualWaiter) wake(key string) {
 	a.mu.Lock()
-	list := a.waiters[txID]
-	delete(a.waiters, txID)
+	list := a.waiters[key]
+	delete(a.waiters, key)
 	a.mu.Unlock()
 	for _, ch := range list {
 		close(ch)

@@ -92,11 +92,18 @@ func TestProgramValidateAndTiers(t *testing.T) {
 	for q, want := range map[int64]TierStatus{
 		0:    {Code: "member", Name: "Member", NextCode: "silver", PointsToNext: 1000},
 		999:  {Code: "member", Name: "Member", NextCode: "silver", PointsToNext: 1},
-		1000: {Code: "silver", Name: "Silver", NextCode: "gold", PointsToNext: 4000},
-		9999: {Code: "gold", Name: "Gold"},
+		1000: {Code: "member", Name: "Member", NextCode: "silver", PointsToNext: 0},
 	} {
-		if got := p.TierStatusFor(q); got != want {
+		if got := p.TierStatusFor(MemberTier{}, q); got != want {
 			t.Errorf("qualifying %d: %+v, want %+v", q, got, want)
+		}
+	}
+	if got := p.TierStatusFor(MemberTier{Code: "gold"}, 10); got.Code != "gold" || got.NextCode != "" {
+		t.Errorf("a gold member with few qualifying points stays gold until review: %+v", got)
+	}
+	for q, want := range map[int64]int{0: 0, 999: 0, 1000: 1, 4999: 1, 5000: 2, 1 << 40: 2} {
+		if got := p.TierFor(q); got != want {
+			t.Errorf("TierFor(%d) = %d, want %d", q, got, want)
 		}
 	}
 	bad := DefaultProgram()

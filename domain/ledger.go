@@ -96,6 +96,12 @@ type MemberTier struct {
 	ReviewAt *time.Time `json:"review_at,omitempty"`
 }
 
+// TierReview is what a tier review on its anniversary decided.
+type TierReview struct {
+	Tier   MemberTier  `json:"tier"`
+	Change *TierChange `json:"change,omitempty"`
+}
+
 // OperationOutcome is what a return, till redemption or adjustment came to.
 type OperationOutcome struct {
 	ID     string `json:"id"`

@@ -91,22 +91,24 @@ func (p Program) TierFor(qualifying int64) int {
 
 // TierStatus is a member's tier as shown to them: where they are and how far the next tier is.
 type TierStatus struct {
-	Code         string `json:"code"`
-	Name         string `json:"name"`
-	NextCode     string `json:"next_code,omitempty"`
-	PointsToNext int64  `json:"points_to_next"`
+	Code         string     `json:"code"`
+	Name         string     `json:"name"`
+	NextCode     string     `json:"next_code,omitempty"`
+	PointsToNext int64      `json:"points_to_next"`
+	ReviewAt     *time.Time `json:"review_at,omitempty"`
 }
 
-// TierStatusFor describes the tier reached with the given qualifying points.
-func (p Program) TierStatusFor(qualifying int64) TierStatus {
+// TierStatusFor describes a member's tier: the one they hold (spending never demotes; only the review on its
+// anniversary does) and the qualifying points still missing for the next one.
+func (p Program) TierStatusFor(held MemberTier, qualifying int64) TierStatus {
 	if len(p.Tiers) == 0 {
 		return TierStatus{}
 	}
-	i := p.TierFor(qualifying)
-	s := TierStatus{Code: p.Tiers[i].Code, Name: p.Tiers[i].Name}
+	t, i := p.TierByCode(held.Code)
+	s := TierStatus{Code: t.Code, Name: t.Name, ReviewAt: held.ReviewAt}
 	if i+1 < len(p.Tiers) {
 		s.NextCode = p.Tiers[i+1].Code
-		s.PointsToNext = p.Tiers[i+1].ThresholdPoints - qualifying
+		s.PointsToNext = max(p.Tiers[i+1].ThresholdPoints-qualifying, 0)
 	}
 	return s
 }

@@ -134,11 +134,17 @@ func seedDemoProgram(ctx context.Context, st *store.Store, log *slog.Logger) err
 	if domain.CodeOf(err) != domain.ErrNotFound {
 		return err
 	}
-	_, err = st.SaveProgram(ctx, domain.DefaultProgram(), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), "perkflow dev")
-	if err == nil {
-		log.Info("demo program installed", "earn", "1 point per EUR", "tiers", "member, silver (1000), gold (5000)")
+	epoch := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := st.SaveProgram(ctx, domain.DefaultProgram(), epoch, "perkflow dev"); err != nil {
+		return err
 	}
-	return err
+	for _, r := range domain.DefaultRules() {
+		if _, err := st.SaveRule(ctx, r, true, epoch, "perkflow dev"); err != nil {
+			return err
+		}
+	}
+	log.Info("demo program installed", "earn", "1 point per EUR", "tiers", "member, silver (1000), gold (5000)")
+	return nil
 }
 
 type devKey struct{ role, name, key string }

@@ -1,8 +1,11 @@
 package domain
 
+import "time"
+
 // Templates of the messages perkflow sends.
 const (
-	TemplateWelcome = "welcome"
+	TemplateWelcome    = "welcome"
+	TemplateTierChange = "tier_change"
 )
 
 // Notification is one message to a member. Key is deterministic (derived from the business event, such as
@@ -12,6 +15,11 @@ type Notification struct {
 	MemberID string            `json:"member_id"`
 	Template string            `json:"template"`
 	Data     map[string]string `json:"data,omitempty"`
+}
+
+// TierChangeKey is the key of the message telling a member of a new tier: one per tier change.
+func TierChangeKey(memberID, tier string, reviewAt time.Time) string {
+	return TemplateTierChange + ":" + memberID + ":" + tier + ":" + reviewAt.UTC().Format("20060102")
 }
 
 // WelcomeKey is the key of a member's welcome message: one per member, ever.

@@ -113,6 +113,13 @@ func (p Program) TierStatusFor(held MemberTier, qualifying int64) TierStatus {
 	return s
 }
 
+// ProgramVersion is one version of the program settings and when it took effect.
+type ProgramVersion struct {
+	Version       int64     `json:"version"`
+	EffectiveFrom time.Time `json:"effective_from"`
+	Program       Program   `json:"program"`
+}
+
 // Location is the program's time zone (UTC when unset or unknown).
 func (p Program) Location() *time.Location {
 	if p.TimeZone == "" || p.TimeZone == "Local" {
@@ -156,4 +163,28 @@ func DefaultRules() []Rule {
 		ID: "base-rate", Name: "1 point per EUR", Priority: 0, Mode: RuleStackable,
 		Action: Action{Type: ActionEarnRate, Points: 1, PerAmount: 100},
 	}}
+}
+
+// Kinds of settings change.
+const (
+	SettingsProgram    = "program"
+	SettingsRuleCreate = "rule_create"
+	SettingsRuleUpdate = "rule_update"
+	SettingsRuleDelete = "rule_delete"
+)
+
+// SettingsChange is a change to the program or its rules, made by Actor. It takes effect when applied: purchases
+// that occur from then on are judged by it.
+type SettingsChange struct {
+	Kind    string   `json:"kind"`
+	Program *Program `json:"program,omitempty"`
+	Rule    *Rule    `json:"rule,omitempty"`
+	RuleID  string   `json:"rule_id,omitempty"`
+	Actor   string   `json:"actor"`
+}
+
+// SettingsResult is what a change recorded.
+type SettingsResult struct {
+	Program *ProgramVersion `json:"program,omitempty"`
+	Rule    *Rule           `json:"rule,omitempty"`
 }

@@ -12,7 +12,7 @@ import (
 // RedeemAtTill spends available points as payment at a till, soonest-expiring lots first. Not enough available
 // points → the redemption is recorded as rejected (and replays as rejected). Idempotent on redemption_id.
 func (s *Store) RedeemAtTill(ctx context.Context, r domain.TillRedemption, now time.Time) (domain.OperationOutcome, error) {
-	fp := fingerprint(r)
+	fp := TillRedemptionFingerprint(r)
 	var out domain.OperationOutcome
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		out = domain.OperationOutcome{ID: r.RedemptionID}
@@ -58,11 +58,7 @@ func (s *Store) RedeemAtTill(ctx context.Context, r domain.TillRedemption, now t
 // expires by the program's policy counted from now and does not count towards tiers; a debit takes available points
 // soonest-expiring first and is rejected when they do not cover it. Idempotent on adjustment_id.
 func (s *Store) Adjust(ctx context.Context, a domain.Adjustment, now time.Time) (domain.OperationOutcome, error) {
-	fp := fingerprint(struct {
-		M string
-		P int64
-		R string
-	}{a.MemberID, a.Points, a.Reason})
+	fp := AdjustmentFingerprint(a)
 	var out domain.OperationOutcome
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		out = domain.OperationOutcome{ID: a.AdjustmentID}

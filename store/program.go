@@ -12,11 +12,7 @@ import (
 )
 
 // ProgramVersion is one version of the program settings and when it took effect.
-type ProgramVersion struct {
-	Version       int64          `json:"version"`
-	EffectiveFrom time.Time      `json:"effective_from"`
-	Program       domain.Program `json:"program"`
-}
+type ProgramVersion = domain.ProgramVersion
 
 // SaveProgram records a new version of the settings, in force from effectiveFrom.
 func (s *Store) SaveProgram(ctx context.Context, p domain.Program, effectiveFrom time.Time, actor string) (ProgramVersion, error) {
@@ -59,4 +55,26 @@ func programAt(ctx context.Context, q querier, t time.Time) (ProgramVersion, err
 		return v, wrap("decode program settings", err)
 	}
 	return v, nil
+}
+
+// SaveProgramIfChanged records a new version unless the latest version already holds these settings (a retried
+// change), in which case it returns that version.
+func (s *Store) SaveProgramIfChanged(ctx context.Context, p domain.Program, effectiveFrom time.Time, actor string) (ProgramVersion, error) {
+	if err := p.Validate(); err != nil {
+		return ProgramVersion{}, err
+	}
+	var latest ProgramVersion
+	var raw []byte
+	err := s.pool.QueryRow(ctx, `SELECT version, effective_from, settings FROM program_settings ORDER BY effective_from DESC, version DESC LIMIT 1`).
+		Scan(&latest.Version, &latest.EffectiveFrom, &raw)
+	if err == nil {
+		if b, _ := json.Marshal(p); json.Unmarshal(raw, &latest.Program) == nil {
+			if cur, _ := json.Marshal(latest.Program); string(cur) == string(b) {
+				return latest, nil
+			}
+		}
+	} else if !errors.Is(err, pgx.ErrNoRows) {
+		return ProgramVersion{}, wrap("latest program", err)
+	}
+	return s.SaveProgram(ctx, p, effectiveFrom, actor)
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/store"
 )
@@ -185,4 +184,3 @@ func totals(t *testing.T, st *store.Store, members []string, now time.Time) []in
 	}
 	return out
 }
-

@@ -34,11 +34,7 @@ func fingerprint(v any) string {
 // purchase earned. It is idempotent on return_id; a return that does not fit the purchase is recorded as rejected.
 func (s *Store) ReturnPurchase(ctx context.Context, r domain.Return, now time.Time) (domain.OperationOutcome, error) {
 	var out domain.OperationOutcome
-	fp := fingerprint(struct {
-		T     string
-		Items []domain.ReturnItem
-		A     *int64
-	}{r.TransactionID, r.Items, r.Amount})
+	fp := ReturnFingerprint(r)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		out = domain.OperationOutcome{ID: r.ReturnID}
 		var memberID string

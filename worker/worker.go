@@ -38,9 +38,15 @@ func Register(r interface {
 	RegisterActivityWithOptions(any, activity.RegisterOptions)
 }, acts *activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.MemberWorkflow, workflow.RegisterOptions{Name: workflows.MemberWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.SettingsWorkflow, workflow.RegisterOptions{Name: workflows.SettingsWorkflowName})
+	r.RegisterActivityWithOptions(acts.ApplySettingsChange, activity.RegisterOptions{Name: workflows.ActivityApplySettingsChange})
 	r.RegisterActivityWithOptions(acts.RegisterMember, activity.RegisterOptions{Name: workflows.ActivityRegisterMember})
 	r.RegisterActivityWithOptions(acts.SendNotification, activity.RegisterOptions{Name: workflows.ActivitySendNotification})
 	r.RegisterActivityWithOptions(acts.AccruePurchases, activity.RegisterOptions{Name: workflows.ActivityAccruePurchases})
+	r.RegisterActivityWithOptions(acts.ReturnPurchase, activity.RegisterOptions{Name: workflows.ActivityReturnPurchase})
+	r.RegisterActivityWithOptions(acts.RedeemAtTill, activity.RegisterOptions{Name: workflows.ActivityRedeemAtTill})
+	r.RegisterActivityWithOptions(acts.AdjustPoints, activity.RegisterOptions{Name: workflows.ActivityAdjustPoints})
+	r.RegisterActivityWithOptions(acts.ReviewTier, activity.RegisterOptions{Name: workflows.ActivityReviewTier})
 }
 
 // EnsureSearchAttributes registers perkflow's search attributes in the namespace, leaving existing ones alone.

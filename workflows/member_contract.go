@@ -4,6 +4,8 @@
 package workflows
 
 import (
+	"time"
+
 	enums "go.temporal.io/api/enums/v1"
 
 	"go.temporal.io/sdk/client"
@@ -22,6 +24,13 @@ const (
 	// UpdateRegistration waits for the member's registration to finish and returns the domain.Member, or an
 	// application error of type ErrTypeConflict when the email or external id is taken.
 	UpdateRegistration = "registration"
+	// SignalReturn delivers a domain.Return of an accrued purchase; returns are processed after the purchases queued
+	// before them.
+	SignalReturn = "return"
+	// UpdateRedeem spends points at a till (domain.TillRedemption → domain.OperationOutcome).
+	UpdateRedeem = "redeem"
+	// UpdateAdjust applies a manual credit or debit (domain.Adjustment → domain.OperationOutcome).
+	UpdateAdjust = "adjust"
 	// QueryState returns the MemberState.
 	QueryState = "state"
 )
@@ -31,6 +40,10 @@ const (
 	ActivityRegisterMember   = "RegisterMember"
 	ActivitySendNotification = "SendNotification"
 	ActivityAccruePurchases  = "AccruePurchases"
+	ActivityReturnPurchase   = "ReturnPurchase"
+	ActivityRedeemAtTill     = "RedeemAtTill"
+	ActivityAdjustPoints     = "AdjustPoints"
+	ActivityReviewTier       = "ReviewTier"
 )
 
 // Application error types that cross from activities into workflows and on to the API: the domain's error codes.
@@ -48,6 +61,9 @@ const MaxPurchasesPerBatch = 100
 
 // SearchAttrMemberID lets support find a member's workflow in the Temporal UI (`MemberId = "…"`). Never PII.
 var SearchAttrMemberID = temporal.NewSearchAttributeKeyKeyword("MemberId")
+
+// SearchAttrTier is the member's current tier code, kept up to date by the member workflow.
+var SearchAttrTier = temporal.NewSearchAttributeKeyKeyword("Tier")
 
 // MemberWorkflowID is the workflow id of a member's workflow.
 func MemberWorkflowID(memberID string) string { return "member/" + memberID }
@@ -72,6 +88,10 @@ type MemberInput struct {
 	Registration *domain.Registration `json:"registration,omitempty"`
 	// Pending are purchases received but not yet accrued, carried across Continue-As-New.
 	Pending []domain.Purchase `json:"pending,omitempty"`
+	// Returns are returns received but not yet applied, carried across Continue-As-New.
+	Returns []domain.Return `json:"returns,omitempty"`
+	// TierReviewAt is when the member's tier is next reviewed (nil at the entry tier).
+	TierReviewAt *time.Time `json:"tier_review_at,omitempty"`
 	// Stats carry the running totals across runs.
 	Stats MemberStats `json:"stats"`
 	// MaxHistoryEvents overrides DefaultMaxHistoryEvents (tests use a small bound).
@@ -81,6 +101,9 @@ type MemberInput struct {
 // MemberStats are counters shown to support in the state query.
 type MemberStats struct {
 	PurchasesProcessed int64  `json:"purchases_processed"`
+	ReturnsProcessed   int64  `json:"returns_processed"`
+	Redemptions        int64  `json:"redemptions"`
+	Adjustments        int64  `json:"adjustments"`
 	PointsEarned       int64  `json:"points_earned"`
 	LastTransactionID  string `json:"last_transaction_id,omitempty"`
 	Runs               int64  `json:"runs"`
@@ -100,7 +123,12 @@ type MemberState struct {
 	// RejectReason says why registration was refused.
 	RejectReason string `json:"reject_reason,omitempty"`
 	// PendingTransactionIDs are purchases received and not yet accrued, oldest first.
-	PendingTransactionIDs []string    `json:"pending_transaction_ids"`
-	Stats                 MemberStats `json:"stats"`
-	HistoryLength         int         `json:"history_length"`
+	PendingTransactionIDs []string `json:"pending_transaction_ids"`
+	// PendingReturnIDs are returns received and not yet applied.
+	PendingReturnIDs []string `json:"pending_return_ids"`
+	// Tier is the member's tier as the workflow last saw it change, and when it is next reviewed.
+	Tier          string      `json:"tier,omitempty"`
+	TierReviewAt  *time.Time  `json:"tier_review_at,omitempty"`
+	Stats         MemberStats `json:"stats"`
+	HistoryLength int         `json:"history_length"`
 }

@@ -1,0 +1,95 @@
+package workflows
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/perkflow/perkflow/domain"
+)
+
+// registerOps adds fakes of the return, redemption, adjustment and tier-review activities, recording calls.
+func (f *fakeLedger) registerOps(env *testsuite.TestWorkflowEnvironment, calls *[]string, reviews *[]time.Time) {
+	env.RegisterActivityWithOptions(func(_ context.Context, r domain.Return) (domain.OperationOutcome, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		*calls = append(*calls, "return:"+r.ReturnID)
+		return domain.OperationOutcome{ID: r.ReturnID, Status: "applied", Points: 5}, nil
+	}, activity.RegisterOptions{Name: ActivityReturnPurchase})
+	env.RegisterActivityWithOptions(func(_ context.Context, r domain.TillRedemption) (domain.OperationOutcome, error) {
+		*calls = append(*calls, "redeem:"+r.RedemptionID)
+		return domain.OperationOutcome{ID: r.RedemptionID, Status: "applied", Points: r.Points}, nil
+	}, activity.RegisterOptions{Name: ActivityRedeemAtTill})
+	env.RegisterActivityWithOptions(func(_ context.Context, a domain.Adjustment) (domain.OperationOutcome, error) {
+		*calls = append(*calls, "adjust:"+a.AdjustmentID)
+		return domain.OperationOutcome{ID: a.AdjustmentID, Status: "applied", Points: a.Points}, nil
+	}, activity.RegisterOptions{Name: ActivityAdjustPoints})
+	env.RegisterActivityWithOptions(func(_ context.Context, member string, at time.Time) (domain.TierReview, error) {
+		*reviews = append(*reviews, env.Now())
+		next := at.AddDate(1, 0, 0)
+		return domain.TierReview{Tier: domain.MemberTier{Code: "silver", ReviewAt: &next},
+			Change: &domain.TierChange{From: "gold", To: "silver", ReviewAt: next}}, nil
+	}, activity.RegisterOptions{Name: ActivityReviewTier})
+}
+
+func TestMemberAppliesReturnsAfterTheirPurchaseAndServesUpdates(t *testing.T) {
+	env := newEnv(t)
+	f := newFakeLedger()
+	f.register(env)
+	var calls []string
+	var reviews []time.Time
+	f.registerOps(env, &calls, &reviews)
+	var redeemed, adjusted domain.OperationOutcome
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalPurchase, testPurchase(1))
+		env.SignalWorkflow(SignalReturn, domain.Return{ReturnID: "R-1", TransactionID: testPurchase(1).TransactionID})
+	}, time.Second)
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateRedeem, "u1", &testsuite.TestUpdateCallback{
+			OnAccept: func() {}, OnReject: func(err error) { t.Errorf("redeem rejected: %v", err) },
+			OnComplete: func(v any, err error) { redeemed, _ = v.(domain.OperationOutcome) },
+		}, domain.TillRedemption{RedemptionID: "TILL-1", MemberID: memberID, Points: 30, StoreID: "s1"})
+		env.UpdateWorkflow(UpdateAdjust, "u2", &testsuite.TestUpdateCallback{
+			OnAccept: func() {}, OnReject: func(err error) { t.Errorf("adjust rejected: %v", err) },
+			OnComplete: func(v any, err error) { adjusted, _ = v.(domain.OperationOutcome) },
+		}, domain.Adjustment{AdjustmentID: "ADJ-1", MemberID: memberID, Points: 12, Reason: "goodwill", Actor: "apikey:support"})
+		// An update for another member is rejected by the validator, before it reaches history.
+		env.UpdateWorkflow(UpdateRedeem, "u3", &testsuite.TestUpdateCallback{
+			OnAccept: func() { t.Error("a redemption for another member was accepted") }, OnReject: func(error) {},
+			OnComplete: func(any, error) {},
+		}, domain.TillRedemption{RedemptionID: "TILL-X", MemberID: "11111111-1111-4111-8111-111111111111", Points: 1, StoreID: "s1"})
+	}, 2*time.Second)
+	env.RegisterDelayedCallback(env.CancelWorkflow, time.Minute)
+	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID})
+
+	if len(f.order) != 1 || len(calls) < 1 || calls[0] != "return:R-1" {
+		t.Fatalf("accrued %v, then calls %v: the return must follow its purchase", f.order, calls)
+	}
+	if redeemed.Points != 30 || adjusted.Points != 12 {
+		t.Fatalf("updates answered %+v and %+v", redeemed, adjusted)
+	}
+}
+
+func TestMemberReviewsTierOnItsAnniversary(t *testing.T) {
+	env := newEnv(t)
+	f := newFakeLedger()
+	f.register(env)
+	var calls []string
+	var reviews []time.Time
+	f.registerOps(env, &calls, &reviews)
+	start := env.Now()
+	reviewAt := start.AddDate(1, 0, 0)
+	// The member reached gold in a previous run: the review date is carried in the input.
+	env.RegisterDelayedCallback(env.CancelWorkflow, 400*24*time.Hour)
+	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID, TierReviewAt: &reviewAt})
+
+	if len(reviews) != 1 || reviews[0].Before(reviewAt) {
+		t.Fatalf("reviews at %v, want one on %v", reviews, reviewAt)
+	}
+	if f.welcomes != 1 { // the fake counts every notification: here the tier-change message
+		t.Fatalf("%d notifications, want the tier change message", f.welcomes)
+	}
+}

@@ -278,3 +278,27 @@ func TestContinueAsNewKeepsEveryPurchase(t *testing.T) {
 	}
 	s.LedgerInvariants()
 }
+
+func TestTierUpgradeIsVisibleAndSearchable(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{})
+	id := register(t, s, "gold@example.com")
+	res := s.Do("POST", "/v1/transactions/accrue", s.Keys["pos"], purchase("T-GOLD", id, 600_000))
+	if res.Status != http.StatusCreated {
+		t.Fatalf("accrue: %d %s", res.Status, res.Body)
+	}
+	m := getMember(t, s, id, s.MemberToken(id))
+	if m.Tier.Code != "gold" {
+		t.Fatalf("tier after 6000 qualifying points: %+v", *m.Tier)
+	}
+	// The member workflow knows the new tier and its review date, and support can search members by tier.
+	ctx := context.Background()
+	eventually(t, 20*time.Second, "the member workflow to see the new tier", func() bool {
+		v, err := s.Temporal.QueryWorkflow(ctx, workflows.MemberWorkflowID(id), "", workflows.QueryState)
+		if err != nil {
+			return false
+		}
+		var st workflows.MemberState
+		return v.Get(&st) == nil && st.Tier == "gold" && st.TierReviewAt != nil
+	})
+	s.RecordHistory(workflows.MemberWorkflowID(id), "", "member_tier_upgrade")
+}

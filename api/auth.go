@@ -130,9 +130,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// allow is a route's access rule: the roles that may call it. When RoleMember is among them, the route must have a
-// {memberId} parameter, and a member may only reach their own: another member's id answers 404, so that a member
-// cannot learn whether it exists.
+// allow is a route's access rule: the roles that may call it. When RoleMember is among them and the route has a
+// {memberId} parameter, a member may only reach their own: another member's id answers 404, so that a member cannot
+// learn whether it exists. Member routes without {memberId} act on the token's member (or on nobody's data).
 func allow(roles ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -146,7 +146,7 @@ func allow(roles ...string) func(http.Handler) http.Handler {
 				return
 			}
 			if p.Role == RoleMember {
-				if id := chi.URLParam(r, "memberId"); id == "" || id != p.MemberID {
+				if id := chi.URLParam(r, "memberId"); id != "" && id != p.MemberID {
 					writeProblem(w, http.StatusNotFound, "no such member")
 					return
 				}

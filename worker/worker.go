@@ -32,11 +32,17 @@ func New(c client.Client, taskQueue string, acts *activities.Activities, opts sd
 	return w
 }
 
-// Register adds perkflow's workflows and activities to a worker (or a replayer / test environment).
-func Register(r interface {
+// Registry is what workflows and activities are registered on: a worker, a replayer or a test environment.
+type Registry interface {
 	RegisterWorkflowWithOptions(any, workflow.RegisterOptions)
 	RegisterActivityWithOptions(any, activity.RegisterOptions)
-}, acts *activities.Activities) {
+}
+
+// Register adds perkflow's workflows and activities to a worker (or a replayer / test environment).
+func Register(r Registry, acts *activities.Activities) {
+	registerRewards(r, acts)
+	registerCampaigns(r, acts)
+	registerEngagement(r, acts)
 	r.RegisterWorkflowWithOptions(workflows.MemberWorkflow, workflow.RegisterOptions{Name: workflows.MemberWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.SettingsWorkflow, workflow.RegisterOptions{Name: workflows.SettingsWorkflowName})
 	r.RegisterActivityWithOptions(acts.ApplySettingsChange, activity.RegisterOptions{Name: workflows.ActivityApplySettingsChange})

@@ -1,0 +1,234 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"go.temporal.io/sdk/client"
+
+	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/store"
+	"github.com/perkflow/perkflow/workflows"
+)
+
+// operationView answers a return, till redemption or adjustment.
+type operationView struct {
+	ID            string         `json:"id"`
+	TransactionID string         `json:"transaction_id,omitempty"`
+	MemberID      string         `json:"member_id"`
+	Status        string         `json:"status"`
+	Points        int64          `json:"points"`
+	NotRecovered  int64          `json:"points_not_recovered,omitempty"`
+	Balance       domain.Balance `json:"balance"`
+}
+
+// answerOperation writes a recorded operation: 201 when applied (Idempotent-Replayed when it was recorded before this
+// request), 422 with the reason when rejected, 409 when the id was first used with different content.
+func answerOperation(w http.ResponseWriter, rec store.OperationRecord, fingerprint string, replayed bool, location string) {
+	if rec.Fingerprint != fingerprint {
+		writeProblem(w, http.StatusConflict, rec.Outcome.ID+" was already used with different content; it applies once")
+		return
+	}
+	if rec.Outcome.Status == store.OpRejected {
+		writeProblem(w, http.StatusUnprocessableEntity, rec.Outcome.Reason)
+		return
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	if location != "" {
+		w.Header().Set("Location", location)
+	}
+	writeJSON(w, http.StatusCreated, operationView{
+		ID: rec.Outcome.ID, TransactionID: rec.TransactionID, MemberID: rec.MemberID, Status: rec.Outcome.Status,
+		Points: rec.Outcome.Points, NotRecovered: rec.Outcome.NotRecovered, Balance: rec.Outcome.Balance,
+	})
+}
+
+// returnRequest is the body of POST /v1/transactions/{transactionId}/return.
+type returnRequest struct {
+	ReturnID string              `json:"return_id"`
+	Items    []domain.ReturnItem `json:"items"`
+	Amount   *int64              `json:"amount"`
+}
+
+// returnPurchase accepts a return of some lines (or an amount) of an accrued purchase. Like an accrual, it is
+// signalled to the member's workflow — durable once accepted, applied after the purchases queued before it — and
+// the request waits within its budget: 201 with the points reversed, or 202.
+func (s *Server) returnPurchase(w http.ResponseWriter, r *http.Request) {
+	txID := chi.URLParam(r, "transactionId")
+	var req returnRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	ret := domain.Return{ReturnID: req.ReturnID, TransactionID: txID, Items: req.Items, Amount: req.Amount}
+	if err := ret.Validate(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	fp := store.ReturnFingerprint(ret)
+	location := "/v1/transactions/" + url.PathEscape(txID)
+	if rec, err := s.cfg.Store.GetReturn(ctx, ret.ReturnID); err == nil {
+		answerOperation(w, rec, fp, true, location)
+		return
+	} else if domain.CodeOf(err) != domain.ErrNotFound {
+		s.writeError(w, r, err)
+		return
+	}
+	t, err := s.cfg.Store.GetTransaction(ctx, txID)
+	if domain.CodeOf(err) == domain.ErrNotFound || !domain.ValidIdentifier(txID) {
+		writeProblem(w, http.StatusNotFound, "no accrued purchase "+txID+"; a return must follow its accrual")
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if t.Status != store.TxAccrued {
+		writeProblem(w, http.StatusUnprocessableEntity, "the purchase was rejected and earned nothing to return")
+		return
+	}
+	ret.MemberID = t.MemberID
+	done, unsubscribe := s.waiter.subscribe(domain.ReturnKey(ret.ReturnID))
+	defer unsubscribe()
+	opts := workflows.MemberStartOptions(t.MemberID, s.cfg.TaskQueue)
+	in := workflows.MemberInput{MemberID: t.MemberID, MaxHistoryEvents: s.cfg.MemberHistoryLimit}
+	if _, err := s.cfg.Temporal.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalReturn, ret, opts, workflows.MemberWorkflowName, in); err != nil {
+		s.temporalUnavailable(w, r, err)
+		return
+	}
+	rec, err := s.awaitOperation(ctx, done, s.waitBudget(r), func(ctx context.Context) (store.OperationRecord, error) {
+		return s.cfg.Store.GetReturn(ctx, ret.ReturnID)
+	})
+	if err == nil {
+		answerOperation(w, rec, fp, false, location)
+		return
+	}
+	w.Header().Set("Location", location)
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": ret.ReturnID, "transaction_id": txID, "member_id": t.MemberID, "status": "accepted"})
+}
+
+// awaitOperation waits until read finds the operation or the budget runs out (→ domain.ErrNotFound), waking on the
+// operation's notification and polling now and then.
+func (s *Server) awaitOperation(ctx context.Context, done <-chan struct{}, budget time.Duration, read func(context.Context) (store.OperationRecord, error)) (store.OperationRecord, error) {
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	poll := time.NewTicker(250 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		select {
+		case <-done:
+			done = nil
+		case <-poll.C:
+		case <-ctx.Done():
+			return store.OperationRecord{}, domain.Errorf(domain.ErrNotFound, "not applied within the wait budget")
+		}
+		rec, err := read(ctx)
+		if domain.CodeOf(err) == domain.ErrNotFound || errors.Is(err, context.DeadlineExceeded) {
+			continue
+		}
+		return rec, err
+	}
+}
+
+// redeemRequest is the body of POST /v1/transactions/redeem.
+type redeemRequest struct {
+	RedemptionID string `json:"redemption_id"`
+	MemberID     string `json:"member_id"`
+	Points       int64  `json:"points"`
+	StoreID      string `json:"store_id"`
+}
+
+// redeemAtTill spends points as payment at a till: 201 when spent, 422 when not enough points are available.
+func (s *Server) redeemAtTill(w http.ResponseWriter, r *http.Request) {
+	var req redeemRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	red := domain.TillRedemption(req)
+	if err := red.Validate(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.memberOperation(w, r, red.MemberID, red.RedemptionID, store.TillRedemptionFingerprint(red), workflows.UpdateRedeem, red,
+		s.cfg.Store.GetTillRedemption)
+}
+
+// adjustmentRequest is the body of POST /v1/members/{memberId}/adjustments.
+type adjustmentRequest struct {
+	AdjustmentID string `json:"adjustment_id"`
+	Points       int64  `json:"points"`
+	Reason       string `json:"reason"`
+}
+
+// adjustPoints applies a manual credit or debit, recorded with the caller as actor.
+func (s *Server) adjustPoints(w http.ResponseWriter, r *http.Request) {
+	memberID := chi.URLParam(r, "memberId")
+	var req adjustmentRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	p, _ := principalFrom(r.Context())
+	adj := domain.Adjustment{AdjustmentID: req.AdjustmentID, MemberID: memberID, Points: req.Points, Reason: req.Reason, Actor: p.Actor()}
+	if err := adj.Validate(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.memberOperation(w, r, memberID, adj.AdjustmentID, store.AdjustmentFingerprint(adj), workflows.UpdateAdjust, adj,
+		s.cfg.Store.GetAdjustment)
+}
+
+// memberOperation runs an operation through an Update of the member's workflow (starting it if need be) and answers
+// its outcome. An Update is not durable until a worker accepts it, so when none answers within the budget the
+// answer is 503: nothing may have happened, and retrying with the same id is safe.
+func (s *Server) memberOperation(w http.ResponseWriter, r *http.Request, memberID, id, fingerprint, update string, arg any,
+	read func(context.Context, string) (store.OperationRecord, error)) {
+	ctx := r.Context()
+	if rec, err := read(ctx, id); err == nil {
+		answerOperation(w, rec, fingerprint, true, "")
+		return
+	} else if domain.CodeOf(err) != domain.ErrNotFound {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.checkMemberCanEarn(ctx, memberID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.waitBudget(r))
+	defer cancel()
+	opts := workflows.MemberStartOptions(memberID, s.cfg.TaskQueue)
+	start := s.cfg.Temporal.NewWithStartWorkflowOperation(opts, workflows.MemberWorkflowName,
+		workflows.MemberInput{MemberID: memberID, MaxHistoryEvents: s.cfg.MemberHistoryLimit})
+	h, err := s.cfg.Temporal.UpdateWithStartWorkflow(wctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateName: update, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	var out domain.OperationOutcome
+	if err == nil {
+		err = h.Get(wctx, &out)
+	}
+	if err != nil {
+		// The update may still complete later; the record is the truth.
+		if rec, rerr := read(ctx, id); rerr == nil {
+			answerOperation(w, rec, fingerprint, false, "")
+			return
+		}
+		s.log.WarnContext(ctx, "member operation not completed", "update", update, "error", err)
+		w.Header().Set("Retry-After", "2")
+		writeProblem(w, http.StatusServiceUnavailable, "the operation could not be completed now; retry with the same id")
+		return
+	}
+	if out.Conflict {
+		writeProblem(w, http.StatusConflict, id+" was already used with different content; it applies once")
+		return
+	}
+	answerOperation(w, store.OperationRecord{Outcome: out, MemberID: memberID, Fingerprint: fingerprint}, fingerprint, out.Replayed, "")
+}

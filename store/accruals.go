@@ -105,6 +105,9 @@ func (s *Store) AccruePurchase(ctx context.Context, p domain.Purchase, now time.
 		case err != nil:
 			return err
 		default:
+			if err := capCampaignBudgets(ctx, tx, &t, &earning); err != nil {
+				return err
+			}
 			t.PointsEarned, t.Contributions = earning.Points, earning.Contributions
 		}
 		if t.PointsEarned > 0 {

@@ -2,12 +2,6 @@ package domain
 
 import "time"
 
-// Templates of the messages perkflow sends.
-const (
-	TemplateWelcome    = "welcome"
-	TemplateTierChange = "tier_change"
-)
-
 // Notification is one message to a member. Key is deterministic (derived from the business event, such as
 // "welcome:<member id>"), so that a message is sent at most once whatever the retries.
 type Notification struct {

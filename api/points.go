@@ -53,7 +53,7 @@ func answerOperation(w http.ResponseWriter, rec store.OperationRecord, fingerpri
 type returnRequest struct {
 	ReturnID string              `json:"return_id"`
 	Items    []domain.ReturnItem `json:"items"`
-	Amount   *int64              `json:"amount"`
+	Amount   *domain.Money       `json:"amount"`
 }
 
 // returnPurchase accepts a return of some lines (or an amount) of an accrued purchase. Like an accrual, it is
@@ -65,7 +65,10 @@ func (s *Server) returnPurchase(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	ret := domain.Return{ReturnID: req.ReturnID, TransactionID: txID, Items: req.Items, Amount: req.Amount}
+	ret := domain.Return{ReturnID: req.ReturnID, TransactionID: txID, Items: req.Items}
+	if req.Amount != nil {
+		ret.Amount = &req.Amount.Amount
+	}
 	if err := ret.Validate(); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -91,6 +94,11 @@ func (s *Server) returnPurchase(w http.ResponseWriter, r *http.Request) {
 	}
 	if t.Status != store.TxAccrued {
 		writeProblem(w, http.StatusUnprocessableEntity, "the purchase was rejected and earned nothing to return")
+		return
+	}
+	if req.Amount != nil && req.Amount.Currency != t.Total.Currency {
+		writeProblem(w, http.StatusUnprocessableEntity, "the purchase was paid in "+t.Total.Currency,
+			domain.FieldError{Field: "amount.currency", Message: "must be " + t.Total.Currency})
 		return
 	}
 	ret.MemberID = t.MemberID
@@ -169,6 +177,10 @@ type adjustmentRequest struct {
 // adjustPoints applies a manual credit or debit, recorded with the caller as actor.
 func (s *Server) adjustPoints(w http.ResponseWriter, r *http.Request) {
 	memberID := chi.URLParam(r, "memberId")
+	if !domain.ValidMemberID(memberID) {
+		writeProblem(w, http.StatusNotFound, "no such member")
+		return
+	}
 	var req adjustmentRequest
 	if !decodeJSON(w, r, &req) {
 		return

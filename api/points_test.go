@@ -70,7 +70,9 @@ func TestReturnsRedemptionsAndAdjustmentsThroughTheAPI(t *testing.T) {
 	ret["items"] = []map[string]any{{"sku": "PEN", "quantity": 1}}
 	mustStatus(t, s.Do("POST", "/v1/transactions/T-OPS/return", pos, ret), 409, "return id reused with other lines")
 	mustStatus(t, s.Do("POST", "/v1/transactions/T-OPS/return", pos, map[string]any{"return_id": "R-OPS-2", "items": []map[string]any{{"sku": "BOOK", "quantity": 2}}}), 422, "returning more than bought")
-	mustStatus(t, s.Do("POST", "/v1/transactions/NOPE/return", pos, map[string]any{"return_id": "R-OPS-3", "amount": 100}), 404, "return of an unknown purchase")
+	mustStatus(t, s.Do("POST", "/v1/transactions/NOPE/return", pos, map[string]any{"return_id": "R-OPS-3", "amount": map[string]any{"amount": 100, "currency": "EUR"}}), 404, "return of an unknown purchase")
+	mustStatus(t, s.Do("POST", "/v1/transactions/T-OPS/return", pos, map[string]any{"return_id": "R-OPS-4", "amount": map[string]any{"amount": 100, "currency": "USD"}}), 422, "return in another currency")
+	mustStatus(t, s.Do("POST", "/v1/transactions/T-OPS/return", pos, map[string]any{"return_id": "R-OPS-5", "amount": 100}), 400, "an amount that is not money")
 
 	// Redemption at the till: spent when available, 422 when not, replay answers the first result.
 	red := map[string]any{"redemption_id": "TILL-OPS-1", "member_id": id, "points": 30, "store_id": "store-1"}
@@ -133,6 +135,8 @@ func TestProgramAndRulesThroughTheAPI(t *testing.T) {
 	}
 	res.Decode(t, &created)
 	mustStatus(t, s.Do("POST", "/v1/rules", marketer, map[string]any{"name": "x", "priority": 1, "mode": "sometimes", "action": map[string]any{"type": "bonus", "points": 1}}), 400, "bad mode")
+	mustStatus(t, s.Do("GET", "/v1/rules/"+created.RuleID, marketer, nil), 200, "read rule")
+	mustStatus(t, s.Do("GET", "/v1/rules/"+created.RuleID, pos, nil), 403, "read rule as pos")
 
 	// Rules apply to purchases that occur after them.
 	p := basketPurchase("T-RULE", id, line("B", "books", 1, 1_000), line("F", "food", 1, 1_000))
@@ -174,6 +178,7 @@ func TestProgramAndRulesThroughTheAPI(t *testing.T) {
 
 	mustStatus(t, s.Do("DELETE", "/v1/rules/"+created.RuleID, marketer, nil), 204, "delete rule")
 	mustStatus(t, s.Do("DELETE", "/v1/rules/"+created.RuleID, marketer, nil), 404, "delete again")
+	mustStatus(t, s.Do("GET", "/v1/rules/"+created.RuleID, marketer, nil), 404, "read a deleted rule")
 	p = basketPurchase("T-NORULE", id, line("B", "books", 1, 1_000))
 	p["occurred_at"] = time.Now().UTC().Format(time.RFC3339Nano)
 	res = s.Do("POST", "/v1/transactions/accrue", pos, p)

@@ -33,6 +33,8 @@ type Config struct {
 	MemberHistoryLimit int
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// Rewards configures offers, redemptions and the Stripe webhook.
+	Rewards RewardsConfig
 }
 
 // Server is the HTTP API.
@@ -87,6 +89,8 @@ func (s *Server) routes() http.Handler {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(openAPISpec)
 	})
+	// Stripe authenticates its webhook by signature, not bearer token: outside the authenticated /v1 group.
+	r.Post("/v1/webhooks/stripe", s.stripeWebhook)
 
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(s.authenticate)
@@ -104,6 +108,7 @@ func (s *Server) routes() http.Handler {
 		r.With(allow(RoleMarketer, RoleAdmin)).Get("/rules", s.listRules)
 		r.With(allow(RoleMarketer, RoleAdmin)).Post("/rules", s.createRule)
 		r.With(allow(RoleMarketer, RoleAdmin)).Post("/rules/simulate", s.simulateRules)
+		r.With(allow(RoleMarketer, RoleAdmin)).Get("/rules/{ruleId}", s.getRule)
 		r.With(allow(RoleMarketer, RoleAdmin)).Put("/rules/{ruleId}", s.updateRule)
 		r.With(allow(RoleMarketer, RoleAdmin)).Delete("/rules/{ruleId}", s.deleteRule)
 		s.rewardRoutes(r)

@@ -34,6 +34,9 @@ type programRequest struct {
 	TierWindowDays        int           `json:"tier_window_days"`
 	AllowNegativeOnReturn bool          `json:"allow_negative_on_return"`
 	Tiers                 []domain.Tier `json:"tiers"`
+	BirthdayBonusPoints   int64         `json:"birthday_bonus_points"`
+	WinbackDays           int           `json:"winback_days"`
+	ExpiryReminderDays    int           `json:"expiry_reminder_days"`
 }
 
 func (s *Server) getProgram(w http.ResponseWriter, r *http.Request) {
@@ -139,6 +142,15 @@ func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
 		page.Items = append(page.Items, rule)
 	}
 	writeJSON(w, http.StatusOK, page)
+}
+
+func (s *Server) getRule(w http.ResponseWriter, r *http.Request) {
+	rule, err := s.cfg.Store.GetRule(r.Context(), chi.URLParam(r, "ruleId"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rule)
 }
 
 func (s *Server) createRule(w http.ResponseWriter, r *http.Request) {

@@ -16,7 +16,7 @@ func validPurchase() Purchase {
 	}
 }
 
-func fieldsOf(err error) []string {
+func testFieldsOf(err error) []string {
 	e, ok := err.(*Error)
 	if !ok {
 		return nil
@@ -62,11 +62,11 @@ func TestPurchaseValidate(t *testing.T) {
 				t.Fatalf("got %v, want an invalid error", err)
 			}
 			found := false
-			for _, f := range fieldsOf(err) {
+			for _, f := range testFieldsOf(err) {
 				found = found || f == c.field
 			}
 			if !found {
-				t.Fatalf("fields %v do not name %s", fieldsOf(err), c.field)
+				t.Fatalf("fields %v do not name %s", testFieldsOf(err), c.field)
 			}
 		})
 	}
@@ -109,7 +109,7 @@ func TestProgramValidateAndTiers(t *testing.T) {
 	bad := DefaultProgram()
 	bad.Tiers[2].ThresholdPoints = 10
 	bad.TimeZone = "Mars/Olympus"
-	if got := fieldsOf(bad.Validate()); len(got) != 2 {
+	if got := testFieldsOf(bad.Validate()); len(got) != 2 {
 		t.Fatalf("fields %v, want tiers[2].threshold_points and time_zone", got)
 	}
 }

@@ -85,8 +85,8 @@ func TestEarnRules(t *testing.T) {
 			return r
 		}()}, Tier{}, basketPurchase(100), 1},
 		{"no rules, no points", nil, Tier{}, basketPurchase(100_000), 0},
-		{"a multiplier below 100 never makes points negative", []Rule{base, mult("half", 1, RuleStackable, 0, Conditions{}), bonus("b", 1, 0, Conditions{})},
-			Tier{}, basketPurchase(1000), 0},
+		{"a multiplier below 100 lowers base points", []Rule{base, mult("half", 1, RuleStackable, 50, Conditions{})},
+			Tier{}, basketPurchase(1000), 5},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -166,15 +166,16 @@ func TestRuleValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, mut := range map[string]func(*Rule){
-		"mode":        func(r *Rule) { r.Mode = "sometimes" },
-		"day 0":       func(r *Rule) { r.Conditions.DaysOfWeek = []int{0} },
-		"bad clock":   func(r *Rule) { r.Conditions.LocalTimeFrom = "25:00" },
-		"half window": func(r *Rule) { r.Conditions.LocalTimeTo = "" },
-		"per zero":    func(r *Rule) { r.Action.PerAmount = 0 },
-		"type":        func(r *Rule) { r.Action.Type = "cashback" },
-		"no name":     func(r *Rule) { r.Name = "" },
-		"dates":       func(r *Rule) { s := wednesday; e := wednesday; r.StartsAt, r.EndsAt = &s, &e },
-		"channel":     func(r *Rule) { r.Conditions.Channels = []string{"fax"} },
+		"mode":         func(r *Rule) { r.Mode = "sometimes" },
+		"day 0":        func(r *Rule) { r.Conditions.DaysOfWeek = []int{0} },
+		"bad clock":    func(r *Rule) { r.Conditions.LocalTimeFrom = "25:00" },
+		"signed clock": func(r *Rule) { r.Conditions.LocalTimeFrom = "+9:30" },
+		"half window":  func(r *Rule) { r.Conditions.LocalTimeTo = "" },
+		"per zero":     func(r *Rule) { r.Action.PerAmount = 0 },
+		"type":         func(r *Rule) { r.Action.Type = "cashback" },
+		"no name":      func(r *Rule) { r.Name = "" },
+		"dates":        func(r *Rule) { s := wednesday; e := wednesday; r.StartsAt, r.EndsAt = &s, &e },
+		"channel":      func(r *Rule) { r.Conditions.Channels = []string{"fax"} },
 	} {
 		r := good
 		mut(&r)

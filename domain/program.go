@@ -31,6 +31,12 @@ type Program struct {
 	TierWindowDays        int    `json:"tier_window_days"`
 	AllowNegativeOnReturn bool   `json:"allow_negative_on_return"`
 	Tiers                 []Tier `json:"tiers"`
+	// BirthdayBonusPoints are credited on the member's birthday, once a year (0: no bonus).
+	BirthdayBonusPoints int64 `json:"birthday_bonus_points"`
+	// WinbackDays without a purchase send the member a win-back message (0: never).
+	WinbackDays int `json:"winback_days"`
+	// ExpiryReminderDays before points expire, the member is reminded once per lot (0: no reminders).
+	ExpiryReminderDays int `json:"expiry_reminder_days"`
 }
 
 // DefaultProgram is what a fresh installation starts with: points available at once, expiring after two years, three
@@ -47,6 +53,9 @@ func DefaultProgram() Program {
 			{Code: "silver", Name: "Silver", ThresholdPoints: 1000, MultiplierPercent: 125},
 			{Code: "gold", Name: "Gold", ThresholdPoints: 5000, MultiplierPercent: 150},
 		},
+		BirthdayBonusPoints: 100,
+		WinbackDays:         60,
+		ExpiryReminderDays:  30,
 	}
 }
 
@@ -60,6 +69,9 @@ func (p Program) Validate() error {
 	v.Check(p.PendingDays >= 0 && p.PendingDays <= 365, "pending_days", "must be between 0 and 365")
 	v.Check(p.Expiry.Months >= 0 && p.Expiry.Months <= 120, "expiry.months", "must be between 0 (never) and 120")
 	v.Check(p.TierWindowDays >= 1 && p.TierWindowDays <= 3660, "tier_window_days", "must be between 1 and 3660")
+	v.Check(p.BirthdayBonusPoints >= 0 && p.BirthdayBonusPoints <= MaxPointsPerOperation, "birthday_bonus_points", "must be between 0 (none) and %d", MaxPointsPerOperation)
+	v.Check(p.WinbackDays >= 0 && p.WinbackDays <= 3660, "winback_days", "must be between 0 (never) and 3660")
+	v.Check(p.ExpiryReminderDays >= 0 && p.ExpiryReminderDays <= 365, "expiry_reminder_days", "must be between 0 (none) and 365")
 	v.Check(len(p.Tiers) >= 1 && len(p.Tiers) <= 20, "tiers", "must list between 1 and 20 tiers")
 	seen := map[string]bool{}
 	for i, t := range p.Tiers {
@@ -68,7 +80,7 @@ func (p Program) Validate() error {
 		v.Check(!seen[t.Code], f+".code", "is used twice")
 		seen[t.Code] = true
 		v.Check(t.Name != "" && utf8.RuneCountInString(t.Name) <= 64, f+".name", "must be 1-64 characters")
-		v.Check(t.MultiplierPercent >= 0 && t.MultiplierPercent <= 1000, f+".multiplier_percent", "must be between 0 and 1000")
+		v.Check(t.MultiplierPercent >= 1 && t.MultiplierPercent <= 1000, f+".multiplier_percent", "must be between 1 and 1000 (100 = base points)")
 		if i == 0 {
 			v.Check(t.ThresholdPoints == 0, f+".threshold_points", "must be 0 for the first tier")
 		} else {

@@ -77,6 +77,11 @@ func parseClock(s string) (int, bool) {
 	if len(s) != 5 || s[2] != ':' {
 		return 0, false
 	}
+	for _, i := range []int{0, 1, 3, 4} {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
 	h, err1 := strconv.Atoi(s[:2])
 	m, err2 := strconv.Atoi(s[3:])
 	if err1 != nil || err2 != nil || h < 0 || h > 23 || m < 0 || m > 59 {
@@ -138,7 +143,7 @@ func (r Rule) Validate(prefix string) error {
 		v.Check(a.PerAmount >= 1 && a.PerAmount <= 1_000_000, p("action.per_amount"), "must be between 1 and 1000000")
 		v.Check(a.Percent == 0, p("action.percent"), "is not used by earn_rate")
 	case ActionMultiplier:
-		v.Check(a.Percent >= 0 && a.Percent <= 10_000, p("action.percent"), "must be between 0 and 10000")
+		v.Check(a.Percent >= 1 && a.Percent <= 10_000, p("action.percent"), "must be between 1 and 10000 (200 doubles base points)")
 		v.Check(a.Points == 0 && a.PerAmount == 0, p("action"), "multiplier takes only percent")
 	case ActionBonus:
 		v.Check(a.Points >= 1 && a.Points <= 1_000_000, p("action.points"), "must be between 1 and 1000000")

@@ -2,26 +2,75 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/store"
 )
 
 // Message is a rendered notification ready for a provider.
 type Message struct {
 	// Key is the notification's deterministic key; providers that support it use it to drop duplicates.
 	Key     string
-	Channel string // "email" or "sms"
+	Channel string // domain.ChannelEmail or domain.ChannelSMS
 	To      string
 	Subject string
 	Body    string
 }
 
-// Notifier sends messages through a provider and returns the provider's message id.
+// Notifier sends messages through a provider and returns the provider's message id. A provider's refusal is a
+// *ProviderError, which says whether trying again may help.
 type Notifier interface {
 	Send(ctx context.Context, m Message) (providerID string, err error)
+}
+
+// ProviderError is a provider's answer other than success. Status is the HTTP status (0 when no answer came).
+type ProviderError struct {
+	Provider string
+	Status   int
+	Message  string
+}
+
+func (e *ProviderError) Error() string {
+	if e.Status == 0 {
+		return fmt.Sprintf("%s: no answer: %s", e.Provider, e.Message)
+	}
+	return fmt.Sprintf("%s: HTTP %d: %s", e.Provider, e.Status, e.Message)
+}
+
+// Retryable reports whether the message may still go through later: rate limits (429), provider outages (5xx) and
+// no answer at all. Other 4xx (a bad number, a refused address, bad credentials) fail the message for good.
+func (e *ProviderError) Retryable() bool { return e.Status == 0 || e.Status == 429 || e.Status >= 500 }
+
+// retryable reports whether err from a notifier is worth retrying; errors that are not provider errors are.
+func retryable(err error) bool {
+	var pe *ProviderError
+	return !errors.As(err, &pe) || pe.Retryable()
+}
+
+// Channels routes each message to the notifier of its channel; a channel without one goes to Fallback.
+type Channels struct {
+	Email, SMS, Fallback Notifier
+}
+
+// Send sends m on its channel's notifier.
+func (c Channels) Send(ctx context.Context, m Message) (string, error) {
+	n := c.Fallback
+	switch {
+	case m.Channel == domain.ChannelEmail && c.Email != nil:
+		n = c.Email
+	case m.Channel == domain.ChannelSMS && c.SMS != nil:
+		n = c.SMS
+	}
+	if n == nil {
+		return "", &ProviderError{Provider: "none", Status: 501, Message: "no provider for channel " + m.Channel}
+	}
+	return n.Send(ctx, m)
 }
 
 // LogNotifier is the development notifier: it writes what it would send to the log, with the recipient masked and
@@ -48,41 +97,115 @@ func MaskRecipient(to string) string {
 	return "***"
 }
 
-// SendNotification renders a notification for its member and sends it on the first channel the member consented
-// to. A member who consented to nothing, or was erased, gets nothing.
+// SendNotification renders a notification for its member and sends it on a channel the member consented to (the one
+// asked for in Data["channel"] when consented, else email, else SMS). It sends each key at most once whatever the
+// retries, recording the outcome and the provider's message id in the notifications table. A member who consented
+// to nothing, or was erased, gets nothing. A provider's final refusal (4xx other than 429) fails the notification
+// without failing the activity, so that no business workflow stops for a message; rate limits and outages fail the
+// attempt so that Temporal retries it with backoff.
 func (a *Activities) SendNotification(ctx context.Context, n domain.Notification) error {
-	m, err := a.Store.GetMember(ctx, n.MemberID)
-	if err != nil {
-		return classify(err)
+	_, err := a.sendOne(ctx, n)
+	var pe *ProviderError
+	if errors.As(err, &pe) {
+		// Retryable: the type lets the caller's retry policy tell rate limits from outages.
+		return temporal.NewApplicationErrorWithCause(err.Error(), fmt.Sprintf("Provider%d", pe.Status), err)
 	}
-	if m.Status != domain.MemberActive {
-		return nil
-	}
-	msg, ok := render(n, m)
-	if !ok {
-		a.Log.Info("notification skipped: no consented channel", "key", n.Key)
-		return nil
-	}
-	if _, err := a.Notifier.Send(ctx, msg); err != nil {
-		return fmt.Errorf("send %s: %w", n.Key, err)
-	}
-	return nil
+	return err
 }
 
-func render(n domain.Notification, m domain.Member) (Message, bool) {
-	subject, body := "", ""
-	switch n.Template {
-	case domain.TemplateWelcome:
-		subject = "Welcome to the program"
-		body = fmt.Sprintf("Hello %s, welcome! Every purchase now earns you points.", m.Name)
-	default:
-		subject, body = n.Template, n.Template
+// sendOne sends one notification at most once and returns its final status (sent, failed, skipped), or an error
+// when a retry may still send it.
+func (a *Activities) sendOne(ctx context.Context, n domain.Notification) (string, error) {
+	if n.Key == "" || n.MemberID == "" {
+		return "", temporal.NewNonRetryableApplicationError("notification needs a key and a member", string(domain.ErrInvalid), nil)
 	}
+	m, err := a.Store.GetMember(ctx, n.MemberID)
+	if domain.CodeOf(err) == domain.ErrNotFound {
+		return "", temporal.NewNonRetryableApplicationError(err.Error(), string(domain.ErrNotFound), nil)
+	}
+	if err != nil {
+		return "", classify(err)
+	}
+	proceed, status, err := a.Store.BeginNotification(ctx, n)
+	if err != nil || !proceed {
+		return status, err
+	}
+	rec := store.NotificationRecord{Key: n.Key}
+	msg, ok := compose(n, m)
+	if !ok {
+		rec.Status = store.NotificationSkipped
+		rec.Error = "no consented channel"
+		if m.Status != domain.MemberActive {
+			rec.Error = "member erased"
+		}
+		return rec.Status, a.Store.FinishNotification(ctx, rec)
+	}
+	rec.Channel = msg.Channel
+	id, sendErr := a.Notifier.Send(ctx, msg)
 	switch {
-	case m.Consent.Email && m.Email != "":
-		return Message{Key: n.Key, Channel: "email", To: m.Email, Subject: subject, Body: body}, true
-	case m.Consent.SMS && m.Phone != "":
-		return Message{Key: n.Key, Channel: "sms", To: m.Phone, Body: body}, true
+	case sendErr == nil:
+		rec.Status, rec.ProviderID, rec.Provider = store.NotificationSent, id, providerOf(id, msg.Channel)
+	case retryable(sendErr):
+		rec.Status, rec.Error = store.NotificationPending, sendErr.Error()
+	default:
+		rec.Status, rec.Error = store.NotificationFailed, sendErr.Error()
+		a.logger().Warn("notification refused by the provider", "key", n.Key, "channel", msg.Channel, "error", sendErr)
 	}
-	return Message{}, false
+	// Recording must survive the activity's context ending right after the provider took the message.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := a.Store.FinishNotification(rctx, rec); err != nil {
+		return "", err
+	}
+	if rec.Status == store.NotificationPending {
+		return "", sendErr
+	}
+	return rec.Status, nil
+}
+
+// providerOf names the provider that took a message, for the record.
+func providerOf(id, channel string) string {
+	switch {
+	case strings.HasPrefix(id, "log:"):
+		return "log"
+	case channel == domain.ChannelSMS:
+		return "twilio"
+	}
+	return "sendgrid"
+}
+
+func (a *Activities) logger() *slog.Logger {
+	if a.Log != nil {
+		return a.Log
+	}
+	return slog.Default()
+}
+
+// compose picks the channel and renders the message; ok is false when the member may not be messaged.
+func compose(n domain.Notification, m domain.Member) (Message, bool) {
+	if m.Status != domain.MemberActive {
+		return Message{}, false
+	}
+	email := m.Consent.Email && m.Email != ""
+	sms := m.Consent.SMS && m.Phone != ""
+	var ch string
+	switch want := n.Data["channel"]; {
+	case want == domain.ChannelEmail && email, want == domain.ChannelSMS && sms:
+		ch = want
+	case want != "" && want != domain.ChannelEmail && want != domain.ChannelSMS:
+		return Message{}, false
+	case want != "":
+		return Message{}, false // the channel asked for is not consented: never fall back to another
+	case email:
+		ch = domain.ChannelEmail
+	case sms:
+		ch = domain.ChannelSMS
+	default:
+		return Message{}, false
+	}
+	r := domain.Render(n, m)
+	if ch == domain.ChannelSMS {
+		return Message{Key: n.Key, Channel: ch, To: m.Phone, Body: r.Body}, true
+	}
+	return Message{Key: n.Key, Channel: ch, To: m.Email, Subject: r.Subject, Body: r.Body}, true
 }

@@ -275,3 +275,19 @@ func TestOpenAPIAsyncAnswersMatch(t *testing.T) {
 		t.Fatalf("openapi.yaml: %d", res.Status)
 	}
 }
+
+func TestMetricsCountRequestsByRoute(t *testing.T) {
+	srv := api.New(api.Config{Store: store.New(nil)})
+	for _, path := range []string{"/healthz", "/healthz", "/v1/members/x"} {
+		srv.Handler().ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
+	}
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	if rec.Code != 200 || !strings.Contains(body, `perkflow_http_requests_total{method="GET",route="/healthz",status="200"} 2`) {
+		t.Fatalf("metrics: %d\n%s", rec.Code, body)
+	}
+	if strings.Contains(body, "/v1/members/x") {
+		t.Fatal("metrics are labelled with a raw path")
+	}
+}

@@ -43,6 +43,7 @@ type Server struct {
 	log     *slog.Logger
 	waiter  *accrualWaiter
 	guards  *guards
+	metrics *metrics
 	handler http.Handler
 }
 
@@ -56,6 +57,7 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, waiter: newAccrualWaiter(cfg.Store.Pool(), cfg.Log)}
 	s.guards = newGuards(s)
+	s.metrics = newMetrics()
 	s.handler = s.routes()
 	return s
 }
@@ -85,6 +87,7 @@ func (s *Server) routes() http.Handler {
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
+	r.Method(http.MethodGet, "/metrics", s.metrics.handler())
 	r.Get("/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(openAPISpec)
@@ -146,6 +149,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
+		s.metrics.observe(routePattern(r), r.Method, ww.Status(), time.Since(start))
 		lvl := slog.LevelInfo
 		if ww.Status() >= 500 {
 			lvl = slog.LevelError

@@ -20,6 +20,8 @@ type Activities struct {
 	Store    *store.Store
 	Notifier Notifier
 	Log      *slog.Logger
+	// Campaigns tunes the campaign activities (announcement pacing).
+	Campaigns CampaignOptions
 }
 
 // RegisterMember creates the member and opens their balance. Creating the same member again (a retry) succeeds; an

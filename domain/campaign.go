@@ -179,3 +179,50 @@ func isNames(x string) bool {
 	}
 	return true
 }
+
+// CampaignStatusChange records where a campaign's workflow has taken it.
+type CampaignStatusChange struct {
+	CampaignID string    `json:"campaign_id"`
+	Status     string    `json:"status"`
+	EndsAt     time.Time `json:"ends_at"`
+	Reason     string    `json:"reason,omitempty"`
+}
+
+// CampaignRuleChange puts a campaign's rule in force (Rule set) or ends it (Rule nil) for purchases that occur from
+// At on. At comes from the workflow, so that a retried change records the same thing.
+type CampaignRuleChange struct {
+	CampaignID string    `json:"campaign_id"`
+	Rule       *Rule     `json:"rule,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// CampaignBudget is what a campaign has issued of its budget.
+type CampaignBudget struct {
+	Issued    int64  `json:"issued"`
+	Budget    *int64 `json:"budget,omitempty"`
+	Exhausted bool   `json:"exhausted"`
+}
+
+// SegmentWalk asks an activity to go through a campaign's segment page by page: announce to each member (Template
+// set) or give each the bonus (Points set). The segment is judged at At.
+type SegmentWalk struct {
+	CampaignID string            `json:"campaign_id"`
+	Segment    Segment           `json:"segment"`
+	At         time.Time         `json:"at"`
+	Points     int64             `json:"points,omitempty"`
+	Channel    string            `json:"channel,omitempty"`
+	Template   string            `json:"template,omitempty"`
+	Data       map[string]string `json:"data,omitempty"`
+	PageSize   int               `json:"page_size,omitempty"`
+}
+
+// SegmentProgress is where a segment walk is: the heartbeat details that let a retried activity resume after the
+// last member done, and its result.
+type SegmentProgress struct {
+	Cursor  string `json:"cursor"`
+	Members int64  `json:"members"`
+	Sent    int64  `json:"sent"`
+	Skipped int64  `json:"skipped"`
+	Failed  int64  `json:"failed"`
+	Points  int64  `json:"points"`
+}

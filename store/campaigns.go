@@ -161,9 +161,9 @@ func (s *Store) SetCampaignStatus(ctx context.Context, id, status string, endsAt
 	return nil
 }
 
-// AddAnnounced counts members a campaign's announcement reached.
-func (s *Store) AddAnnounced(ctx context.Context, id string, n int64) error {
-	_, err := s.pool.Exec(ctx, `UPDATE campaigns SET announced = announced + $2, updated_at = now() WHERE campaign_id = $1`, id, n)
+// SetAnnounced records how many members a campaign's announcement reached so far.
+func (s *Store) SetAnnounced(ctx context.Context, id string, n int64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE campaigns SET announced = GREATEST(announced, $2), updated_at = now() WHERE campaign_id = $1`, id, n)
 	return wrap("count announced", err)
 }
 

@@ -1,0 +1,358 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/perkflow/perkflow/domain"
+)
+
+// CampaignWorkflow runs one campaign from its schedule to its end. Its timers are durable (a campaign scheduled for
+// next month survives restarts), its rule is in force only while it is active, and pause, resume, extend and cancel
+// arrive as signals, each recorded in its history and its state query.
+func CampaignWorkflow(ctx workflow.Context, in CampaignInput) error {
+	if in.Campaign.ID == "" {
+		return temporal.NewNonRetryableApplicationError("campaign without an id", ErrTypeInvalid, nil)
+	}
+	c := &campaign{in: in}
+	if in.State != nil {
+		c.state = *in.State
+	} else {
+		c.state = CampaignState{CampaignID: in.Campaign.ID, Status: domain.CampaignScheduled, EndsAt: in.Campaign.EndsAt, Events: []string{}}
+	}
+	if c.in.BudgetCheckEvery <= 0 {
+		c.in.BudgetCheckEvery = DefaultBudgetCheckEvery
+	}
+	if err := c.setup(ctx); err != nil {
+		return err
+	}
+	return c.run(ctx)
+}
+
+type campaign struct {
+	in    CampaignInput
+	state CampaignState
+
+	pause, resume, cancel, extend workflow.ReceiveChannel
+	// walks are the announcement and bonus activities under way.
+	walks   int
+	pending []*pendingWalk
+}
+
+func (c *campaign) setup(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CampaignState, error) { return c.state, nil }); err != nil {
+		return err
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttrCampaignID.ValueSet(c.in.Campaign.ID)); err != nil {
+		workflow.GetLogger(ctx).Warn("campaign search attribute not set", "Error", err)
+	}
+	c.pause = workflow.GetSignalChannel(ctx, CampaignSignalPause)
+	c.resume = workflow.GetSignalChannel(ctx, CampaignSignalResume)
+	c.cancel = workflow.GetSignalChannel(ctx, CampaignSignalCancel)
+	c.extend = workflow.GetSignalChannel(ctx, CampaignSignalExtend)
+	return nil
+}
+
+func (c *campaign) event(ctx workflow.Context, format string, args ...any) {
+	c.state.Events = append(c.state.Events, workflow.Now(ctx).UTC().Format(time.RFC3339)+" "+fmt.Sprintf(format, args...))
+	if len(c.state.Events) > 50 {
+		c.state.Events = c.state.Events[len(c.state.Events)-50:]
+	}
+}
+
+func (c *campaign) done() bool {
+	return c.state.Status == domain.CampaignCompleted || c.state.Status == domain.CampaignCancelled
+}
+
+func (c *campaign) run(ctx workflow.Context) error {
+	cp := c.in.Campaign
+	if c.in.State == nil {
+		var size int64
+		if err := workflow.ExecuteActivity(c.quick(ctx, "Record campaign "+cp.Name+" as scheduled"), ActivitySaveCampaign, cp).Get(ctx, &size); err != nil {
+			return err
+		}
+		c.state.SegmentSize = size
+		c.event(ctx, "scheduled from %s to %s for %d members", cp.StartsAt.UTC().Format(time.RFC3339), c.state.EndsAt.UTC().Format(time.RFC3339), size)
+	}
+	for !c.done() {
+		now := workflow.Now(ctx)
+		deadline := c.state.EndsAt
+		if !c.state.Started {
+			deadline = cp.StartsAt
+		}
+		if !now.Before(deadline) {
+			var err error
+			if !c.state.Started {
+				err = c.start(ctx)
+			} else {
+				err = c.finish(ctx, domain.CampaignCompleted, "ended on time")
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if c.walks == 0 && c.shouldContinueAsNew(ctx) {
+			return c.continueAsNew(ctx)
+		}
+		if err := c.wait(ctx, deadline.Sub(now)); err != nil {
+			return err
+		}
+	}
+	// Let an announcement under way finish: it was promised to the segment.
+	for c.walks > 0 {
+		if err := c.wait(ctx, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wait blocks until the deadline timer (0: none), a signal, a budget check or a segment walk; the timers are
+// cancelled afterwards, so none outlives its wait.
+func (c *campaign) wait(ctx workflow.Context, d time.Duration) error {
+	tctx, cancelTimers := workflow.WithCancel(ctx)
+	defer cancelTimers()
+	sel := workflow.NewSelector(ctx)
+	var err error
+	if d > 0 {
+		sel.AddFuture(workflow.NewTimer(tctx, d), func(workflow.Future) {})
+	}
+	if c.state.Status == domain.CampaignActive && c.in.Campaign.BudgetPoints != nil && !c.state.BudgetExhausted && !c.done() {
+		sel.AddFuture(workflow.NewTimer(tctx, c.in.BudgetCheckEvery), func(workflow.Future) { err = c.checkBudget(ctx) })
+	}
+	sel.AddReceive(c.pause, func(ch workflow.ReceiveChannel, _ bool) {
+		ch.Receive(ctx, nil)
+		err = c.onPause(ctx)
+	})
+	sel.AddReceive(c.resume, func(ch workflow.ReceiveChannel, _ bool) {
+		ch.Receive(ctx, nil)
+		err = c.onResume(ctx)
+	})
+	sel.AddReceive(c.cancel, func(ch workflow.ReceiveChannel, _ bool) {
+		ch.Receive(ctx, nil)
+		if !c.done() {
+			err = c.finish(ctx, domain.CampaignCancelled, "cancelled")
+		}
+	})
+	sel.AddReceive(c.extend, func(ch workflow.ReceiveChannel, _ bool) {
+		var x CampaignExtension
+		ch.Receive(ctx, &x)
+		err = c.onExtend(ctx, x)
+	})
+	for _, f := range c.pending {
+		sel.AddFuture(f.future, f.onDone)
+	}
+	sel.Select(ctx)
+	return err
+}
+
+func (c *campaign) onPause(ctx workflow.Context) error {
+	switch c.state.Status {
+	case domain.CampaignActive:
+		if err := c.setRule(ctx, false); err != nil {
+			return err
+		}
+		fallthrough
+	case domain.CampaignScheduled:
+		c.event(ctx, "paused")
+		return c.setStatus(ctx, domain.CampaignPaused, "paused by a marketer")
+	}
+	return nil
+}
+
+func (c *campaign) onResume(ctx workflow.Context) error {
+	if c.state.Status != domain.CampaignPaused {
+		return nil
+	}
+	c.event(ctx, "resumed")
+	if !c.state.Started {
+		return c.setStatus(ctx, domain.CampaignScheduled, "resumed before its start")
+	}
+	if !c.state.BudgetExhausted {
+		if err := c.setRule(ctx, true); err != nil {
+			return err
+		}
+	}
+	return c.setStatus(ctx, domain.CampaignActive, "resumed by a marketer")
+}
+
+func (c *campaign) onExtend(ctx workflow.Context, x CampaignExtension) error {
+	if c.done() || !x.EndsAt.After(c.state.EndsAt) || x.EndsAt.Sub(c.in.Campaign.StartsAt) > domain.MaxCampaignDuration {
+		c.event(ctx, "extension to %s refused", x.EndsAt.UTC().Format(time.RFC3339))
+		return nil
+	}
+	c.state.EndsAt = x.EndsAt.UTC()
+	c.event(ctx, "extended to %s", c.state.EndsAt.Format(time.RFC3339))
+	if c.state.RuleInForce {
+		if err := c.setRule(ctx, true); err != nil { // the rule carries the new end
+			return err
+		}
+	}
+	return c.setStatus(ctx, c.state.Status, "extended")
+}
+
+// start activates the campaign: its rule in force, its bonus and its announcement under way.
+func (c *campaign) start(ctx workflow.Context) error {
+	cp := c.in.Campaign
+	c.state.Started = true
+	if c.state.Status == domain.CampaignPaused {
+		c.event(ctx, "start reached while paused")
+		return nil
+	}
+	c.event(ctx, "started")
+	if cp.Kind == domain.CampaignMultiplier {
+		if err := c.setRule(ctx, true); err != nil {
+			return err
+		}
+	}
+	if err := c.setStatus(ctx, domain.CampaignActive, "started"); err != nil {
+		return err
+	}
+	if cp.Kind == domain.CampaignBonus && !c.state.BonusDone {
+		c.walk(ctx, ActivityGrantCampaignBonus, fmt.Sprintf("Give %d bonus points to each member of campaign %s's segment", cp.BonusPoints, cp.Name),
+			domain.SegmentWalk{CampaignID: cp.ID, Segment: cp.Segment, At: workflow.Now(ctx), Points: cp.BonusPoints},
+			func(p domain.SegmentProgress) {
+				c.state.BonusDone, c.state.BonusPoints = true, p.Points
+				c.event(ctx, "bonus given: %d points to %d members", p.Points, p.Members)
+			})
+	}
+	if a := cp.Announcement; a != nil && !c.state.AnnounceDone {
+		c.walk(ctx, ActivityAnnounceCampaign, fmt.Sprintf("Announce campaign %s by %s to %d members", cp.Name, a.Channel, c.state.SegmentSize),
+			domain.SegmentWalk{CampaignID: cp.ID, Segment: cp.Segment, At: workflow.Now(ctx), Channel: a.Channel, Template: a.Template,
+				Data: map[string]string{"campaign": cp.Name, "starts": cp.StartsAt.UTC().Format("2 Jan 2006"), "ends": c.state.EndsAt.UTC().Format("2 Jan 2006")}},
+			func(p domain.SegmentProgress) {
+				c.state.AnnounceDone, c.state.Announced = true, p.Sent
+				c.event(ctx, "announced to %d members (%d without consent, %d refused by the provider)", p.Sent, p.Skipped, p.Failed)
+			})
+	}
+	return nil
+}
+
+// finish ends the campaign: its rule out of force and its final status recorded.
+func (c *campaign) finish(ctx workflow.Context, status, why string) error {
+	if c.state.RuleInForce {
+		if err := c.setRule(ctx, false); err != nil {
+			return err
+		}
+	}
+	c.event(ctx, "%s", why)
+	return c.setStatus(ctx, status, why)
+}
+
+func (c *campaign) checkBudget(ctx workflow.Context) error {
+	var b domain.CampaignBudget
+	if err := workflow.ExecuteActivity(c.quick(ctx, "Check the budget of campaign "+c.in.Campaign.Name), ActivityCampaignBudget, c.in.Campaign.ID).Get(ctx, &b); err != nil {
+		return err
+	}
+	if !b.Exhausted {
+		return nil
+	}
+	c.state.BudgetExhausted = true
+	// The cap in the database already stopped the points; this ends the rule and tells the marketer.
+	return c.finish(ctx, domain.CampaignCompleted, fmt.Sprintf("budget of %d points spent", b.Issued))
+}
+
+func (c *campaign) setRule(ctx workflow.Context, inForce bool) error {
+	ch := domain.CampaignRuleChange{CampaignID: c.in.Campaign.ID, At: workflow.Now(ctx)}
+	summary := "End the earning rule of campaign " + c.in.Campaign.Name
+	if inForce {
+		r := c.in.Campaign.EarningRule()
+		starts, ends := c.in.Campaign.StartsAt.UTC(), c.state.EndsAt.UTC()
+		r.StartsAt, r.EndsAt = &starts, &ends
+		ch.Rule = &r
+		summary = "Put the earning rule of campaign " + c.in.Campaign.Name + " in force until " + ends.Format(time.RFC3339)
+	}
+	if err := workflow.ExecuteActivity(c.quick(ctx, summary), ActivityChangeCampaignRule, ch).Get(ctx, nil); err != nil {
+		return err
+	}
+	c.state.RuleInForce = inForce
+	return nil
+}
+
+func (c *campaign) setStatus(ctx workflow.Context, status, why string) error {
+	c.state.Status = status
+	ch := domain.CampaignStatusChange{CampaignID: c.in.Campaign.ID, Status: status, EndsAt: c.state.EndsAt, Reason: why}
+	return workflow.ExecuteActivity(c.quick(ctx, "Mark campaign "+c.in.Campaign.Name+" "+status+": "+why), ActivitySetCampaignStatus, ch).Get(ctx, nil)
+}
+
+// quick is the options of the campaign's short database activities: retried until they succeed.
+func (c *campaign) quick(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+		Summary:             summary,
+	})
+}
+
+type pendingWalk struct {
+	future workflow.Future
+	onDone func(workflow.Future)
+}
+
+// walk starts a segment walk (bonus or announcement): long, heartbeating, retried with backoff while it makes
+// progress; a walk that fails for good is recorded and does not stop the campaign.
+func (c *campaign) walk(ctx workflow.Context, activity, summary string, w domain.SegmentWalk, ok func(domain.SegmentProgress)) {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 6 * time.Hour,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute, MaximumAttempts: 50},
+		Summary:             summary,
+	})
+	f := workflow.ExecuteActivity(actx, activity, w)
+	c.walks++
+	pw := &pendingWalk{future: f}
+	pw.onDone = func(f workflow.Future) {
+		c.walks--
+		c.removePending(pw)
+		var p domain.SegmentProgress
+		if err := f.Get(ctx, &p); err != nil {
+			c.event(ctx, "%s failed: %v", activity, err)
+			return
+		}
+		ok(p)
+	}
+	c.pending = append(c.pending, pw)
+}
+
+func (c *campaign) removePending(pw *pendingWalk) {
+	for i, p := range c.pending {
+		if p == pw {
+			c.pending = append(c.pending[:i], c.pending[i+1:]...)
+			return
+		}
+	}
+}
+
+func (c *campaign) shouldContinueAsNew(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	return info.GetCurrentHistoryLength() >= campaignHistoryLimit || info.GetContinueAsNewSuggested()
+}
+
+// continueAsNew carries the state into a fresh run once no walk is under way, taking every signal delivered first.
+func (c *campaign) continueAsNew(ctx workflow.Context) error {
+	for {
+		drained := false
+		for _, ch := range []workflow.ReceiveChannel{c.pause, c.resume, c.cancel, c.extend} {
+			if ch.Len() > 0 {
+				drained = true
+			}
+		}
+		if !drained {
+			break
+		}
+		if err := c.wait(ctx, 0); err != nil {
+			return err
+		}
+		if c.done() {
+			return nil
+		}
+	}
+	next := c.in
+	st := c.state
+	next.State = &st
+	return workflow.NewContinueAsNewError(ctx, CampaignWorkflowName, next)
+}

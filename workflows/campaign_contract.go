@@ -1,0 +1,74 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/perkflow/perkflow/domain"
+)
+
+// Campaign contract: a campaign is one workflow, campaign/<campaign id>, that sleeps until its start, puts its rule
+// in force (or gives its bonus), announces it to its segment, watches its budget, obeys pause, resume, extend and
+// cancel, and ends on time. The API and the worker import these names; nobody types them twice.
+const (
+	CampaignWorkflowName = "Campaign"
+
+	// CampaignSignalPause stops the campaign's rule applying until resumed (no payload).
+	CampaignSignalPause = "pause"
+	// CampaignSignalResume puts a paused campaign's rule back in force (no payload).
+	CampaignSignalResume = "resume"
+	// CampaignSignalCancel ends the campaign now, for good (no payload).
+	CampaignSignalCancel = "cancel"
+	// CampaignSignalExtend moves the campaign's end later (payload CampaignExtension).
+	CampaignSignalExtend = "extend"
+
+	ActivitySaveCampaign       = "SaveCampaign"
+	ActivitySetCampaignStatus  = "SetCampaignStatus"
+	ActivityChangeCampaignRule = "ChangeCampaignRule"
+	ActivityCampaignBudget     = "CampaignBudget"
+	ActivityGrantCampaignBonus = "GrantCampaignBonus"
+	ActivityAnnounceCampaign   = "AnnounceCampaign"
+
+	// DefaultBudgetCheckEvery is how often an active campaign with a budget checks whether it is spent.
+	DefaultBudgetCheckEvery = time.Minute
+	// campaignHistoryLimit is where a campaign continues as new (a long campaign checking its budget every minute).
+	campaignHistoryLimit = 4000
+)
+
+// SearchAttrCampaignID lets support find a campaign's workflow in the Temporal UI (`CampaignId = "…"`).
+var SearchAttrCampaignID = temporal.NewSearchAttributeKeyKeyword("CampaignId")
+
+// CampaignWorkflowID names a campaign's workflow.
+func CampaignWorkflowID(campaignID string) string { return "campaign/" + campaignID }
+
+// CampaignInput starts (or continues) a campaign.
+type CampaignInput struct {
+	Campaign domain.Campaign `json:"campaign"`
+	// BudgetCheckEvery is how often an active campaign with a budget checks it (DefaultBudgetCheckEvery when 0).
+	BudgetCheckEvery time.Duration `json:"budget_check_every,omitempty"`
+	// State carries the campaign over Continue-As-New.
+	State *CampaignState `json:"state,omitempty"`
+}
+
+// CampaignExtension is the payload of CampaignSignalExtend.
+type CampaignExtension struct {
+	EndsAt time.Time `json:"ends_at"`
+}
+
+// CampaignState is the answer to the campaign's QueryState.
+type CampaignState struct {
+	CampaignID      string    `json:"campaign_id"`
+	Status          string    `json:"status"`
+	Started         bool      `json:"started"`
+	EndsAt          time.Time `json:"ends_at"`
+	RuleInForce     bool      `json:"rule_in_force"`
+	SegmentSize     int64     `json:"segment_size"`
+	BudgetExhausted bool      `json:"budget_exhausted"`
+	BonusDone       bool      `json:"bonus_done"`
+	AnnounceDone    bool      `json:"announce_done"`
+	Announced       int64     `json:"announced"`
+	BonusPoints     int64     `json:"bonus_points_given"`
+	// Events lists what happened, in words, for support and the marketer.
+	Events []string `json:"events"`
+}

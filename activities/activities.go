@@ -20,6 +20,8 @@ type Activities struct {
 	Store    *store.Store
 	Notifier Notifier
 	Log      *slog.Logger
+	// Rewards holds the redemption saga's payment provider and code issuer.
+	Rewards Rewards
 	// Campaigns tunes the campaign activities (announcement pacing).
 	Campaigns CampaignOptions
 }

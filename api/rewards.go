@@ -1,6 +1,376 @@
 package api
 
-import "github.com/go-chi/chi/v5"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
 
-// rewardRoutes mounts the routes of the rewards catalog and redemption saga (offers, claims, redemptions, Stripe webhook) under /v1.
-func (s *Server) rewardRoutes(r chi.Router) {}
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+	"github.com/stripe/stripe-go/v76"
+	"github.com/stripe/stripe-go/v76/webhook"
+	enums "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/workflows"
+)
+
+// RewardsConfig configures the rewards catalog and the redemption saga.
+type RewardsConfig struct {
+	// PaymentsEnabled says whether Stripe is configured; without it, claims of offers with a cash price are refused.
+	PaymentsEnabled bool
+	// StripeWebhookSecret verifies the Stripe-Signature of webhook events (whsec_…); empty refuses every event.
+	StripeWebhookSecret string
+	// PaymentWait is how long a 3-D Secure payment may wait for the member (0 = the workflow's default).
+	PaymentWait time.Duration
+}
+
+// rewardRoutes mounts the routes of the rewards catalog and redemption saga (offers, claims, redemptions) under /v1.
+// The Stripe webhook authenticates by signature and is mounted outside the authenticated group (server.go).
+func (s *Server) rewardRoutes(r chi.Router) {
+	r.With(allow(RoleMarketer, RoleAdmin)).Post("/offers", s.createOffer)
+	r.With(allow(RoleMember)).Get("/offers/available", s.availableOffers)
+	r.With(allow(RoleMember)).Post("/offers/{offerId}/claim", s.claimOffer)
+	r.With(allow(RoleMember, RoleSupport, RoleAdmin)).Get("/redemptions/{redemptionId}", s.getRedemption)
+	r.With(allow(RoleMember, RoleSupport, RoleAdmin)).Post("/redemptions/{redemptionId}/cancel", s.cancelRedemption)
+}
+
+// offerRequest is the body of POST /v1/offers.
+type offerRequest struct {
+	Title               string        `json:"title"`
+	Description         string        `json:"description"`
+	PointsCost          int64         `json:"points_cost"`
+	CashPrice           *domain.Money `json:"cash_price"`
+	Stock               *int64        `json:"stock"`
+	StartsAt            *time.Time    `json:"starts_at"`
+	EndsAt              *time.Time    `json:"ends_at"`
+	EligibleTiers       []string      `json:"eligible_tiers"`
+	CancelWindowMinutes *int64        `json:"cancel_window_minutes"`
+}
+
+// createOffer adds an offer to the catalog. The catalog is reference data that no workflow owns, like an API key;
+// the store writes it in one statement.
+func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) {
+	var req offerRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	o := domain.Offer{ID: uuid.NewString(), Title: strings.TrimSpace(req.Title), Description: req.Description, PointsCost: req.PointsCost,
+		CashPrice: req.CashPrice, Stock: req.Stock, StartsAt: req.StartsAt, EndsAt: req.EndsAt, EligibleTiers: req.EligibleTiers,
+		CancelWindowMinutes: domain.DefaultCancelWindowMinutes}
+	if req.CancelWindowMinutes != nil {
+		o.CancelWindowMinutes = *req.CancelWindowMinutes
+	}
+	if o.EligibleTiers == nil {
+		o.EligibleTiers = []string{}
+	}
+	if err := o.Validate(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p, _ := principalFrom(r.Context())
+	created, err := s.cfg.Store.CreateOffer(r.Context(), o, p.Actor())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/offers/"+created.ID)
+	writeJSON(w, http.StatusCreated, created)
+}
+
+type offerPage struct {
+	Items      []domain.Offer `json:"items"`
+	NextCursor string         `json:"next_cursor,omitempty"`
+}
+
+// memberTierCode is the member's tier code, the program's entry tier when none is stored.
+func (s *Server) memberTierCode(ctx context.Context, memberID string) (string, error) {
+	t, err := s.cfg.Store.GetMemberTier(ctx, memberID)
+	if err != nil || t.Code != "" {
+		return t.Code, err
+	}
+	pv, err := s.cfg.Store.ProgramAt(ctx, s.now())
+	if err != nil {
+		return "", err
+	}
+	if len(pv.Program.Tiers) > 0 {
+		return pv.Program.Tiers[0].Code, nil
+	}
+	return "", nil
+}
+
+// availableOffers lists what the calling member can claim now: open dates, their tier, stock left, enough points.
+func (s *Server) availableOffers(w http.ResponseWriter, r *http.Request) {
+	limit, cursor, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
+	p, _ := principalFrom(r.Context())
+	bal, err := s.cfg.Store.GetBalance(r.Context(), p.MemberID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tier, err := s.memberTierCode(r.Context(), p.MemberID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	offers, next, err := s.cfg.Store.AvailableOffers(r.Context(), tier, bal.Available, s.now(), cursor, limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if offers == nil {
+		offers = []domain.Offer{}
+	}
+	writeJSON(w, http.StatusOK, offerPage{Items: offers, NextCursor: next})
+}
+
+// claimRequest is the (optional) body of POST /v1/offers/{offerId}/claim.
+type claimRequest struct {
+	// PaymentMethod is a Stripe PaymentMethod id (pm_…) for the cash part.
+	PaymentMethod string `json:"payment_method"`
+}
+
+// redemptionView is a redemption as the API shows it.
+type redemptionView struct {
+	domain.Redemption
+}
+
+func redemptionViewOf(r domain.Redemption) redemptionView {
+	if r.Status.Final() {
+		r.Code = "" // a cancelled or failed redemption's code is void
+	}
+	return redemptionView{r}
+}
+
+// claimOffer starts the redemption saga for the calling member and waits, within the budget, for it to complete,
+// fail, or ask for 3-D Secure: 201 with the redemption, else 202 with its Location. The same Idempotency-Key
+// (per member) names the same redemption, so a retried claim never claims twice.
+func (s *Server) claimOffer(w http.ResponseWriter, r *http.Request) {
+	p, _ := principalFrom(r.Context())
+	var req claimRequest
+	if r.ContentLength != 0 && !decodeJSON(w, r, &req) {
+		return
+	}
+	offer, err := s.cfg.Store.GetOffer(r.Context(), chi.URLParam(r, "offerId"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	now := s.now()
+	if offer.NeedsPayment() {
+		if !s.cfg.Rewards.PaymentsEnabled {
+			writeProblem(w, http.StatusUnprocessableEntity, "this offer has a cash price and card payments are not configured (STRIPE_SECRET_KEY)")
+			return
+		}
+		if !strings.HasPrefix(req.PaymentMethod, "pm_") || len(req.PaymentMethod) > 255 {
+			writeProblem(w, http.StatusBadRequest, "this offer has a cash price: send a Stripe payment_method (pm_…)",
+				domain.FieldError{Field: "payment_method", Message: "is required for an offer with a cash price"})
+			return
+		}
+	} else if req.PaymentMethod != "" {
+		writeProblem(w, http.StatusBadRequest, "this offer has no cash price", domain.FieldError{Field: "payment_method", Message: "must be empty for a points-only offer"})
+		return
+	}
+	tier, err := s.memberTierCode(r.Context(), p.MemberID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	bal, err := s.cfg.Store.GetBalance(r.Context(), p.MemberID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	switch {
+	case !offer.OpenAt(now):
+		writeProblem(w, http.StatusUnprocessableEntity, "this offer is not open now")
+		return
+	case !offer.OpenToTier(tier):
+		writeProblem(w, http.StatusUnprocessableEntity, "this offer is not open to your tier")
+		return
+	case !offer.InStock():
+		writeProblem(w, http.StatusUnprocessableEntity, "this offer is out of stock")
+		return
+	case bal.Available < offer.PointsCost:
+		writeProblem(w, http.StatusUnprocessableEntity, "you do not have enough points available for this offer")
+		return
+	}
+	id := uuid.NewString()
+	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		id = uuid.NewSHA1(redemptionNamespace, []byte(p.MemberID+"|"+offer.ID+"|"+key)).String()
+	}
+	claim := domain.RedemptionClaim{RedemptionID: id, OfferID: offer.ID, MemberID: p.MemberID, Title: offer.Title,
+		Points: offer.PointsCost, Cash: offer.CashPrice, PaymentMethod: req.PaymentMethod,
+		CancelUntil: now.Add(time.Duration(offer.CancelWindowMinutes) * time.Minute).UTC(), ClaimedAt: now.UTC()}
+	opts := workflows.RedemptionStartOptions(claim, s.cfg.TaskQueue)
+	opts.WorkflowIDConflictPolicy = enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+	opts.WorkflowIDReusePolicy = enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
+	_, err = s.cfg.Temporal.ExecuteWorkflow(r.Context(), opts, workflows.RedemptionWorkflowName,
+		workflows.RedemptionInput{Claim: claim, PaymentWait: s.cfg.Rewards.PaymentWait})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if err != nil && !errors.As(err, &started) {
+		s.temporalUnavailable(w, r, err)
+		return
+	}
+	s.answerRedemption(w, r, id, http.StatusCreated, domain.RedemptionStatus.Settled)
+}
+
+// redemptionNamespace names redemption ids derived from a member's Idempotency-Key.
+var redemptionNamespace = uuid.MustParse("7d0c5d55-4f0e-4c37-9f38-2f1c3a8f0b6e")
+
+// answerRedemption waits, within the budget, for the redemption to reach a status done accepts, and answers status
+// with it, or 202 with its Location.
+func (s *Server) answerRedemption(w http.ResponseWriter, r *http.Request, id string, status int, done func(domain.RedemptionStatus) bool) {
+	w.Header().Set("Location", "/v1/redemptions/"+id)
+	red, ok, err := s.waitRedemption(r.Context(), id, s.waitBudget(r), done)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !ok {
+		st := domain.RedemptionPending
+		if red.ID != "" {
+			st = red.Status
+		}
+		writeJSON(w, http.StatusAccepted, map[string]string{"redemption_id": id, "status": string(st)})
+		return
+	}
+	writeJSON(w, status, redemptionViewOf(red))
+}
+
+// waitRedemption reads the redemption until done accepts its status or the budget runs out; the store announces
+// each change (pg_notify), and a slow poll covers a lost listener.
+func (s *Server) waitRedemption(ctx context.Context, id string, budget time.Duration, done func(domain.RedemptionStatus) bool) (domain.Redemption, bool, error) {
+	deadline := time.NewTimer(budget)
+	defer deadline.Stop()
+	var last domain.Redemption
+	for {
+		ch, unsubscribe := s.waiter.subscribe(domain.RedemptionEventKey(id))
+		red, err := s.cfg.Store.GetRedemption(ctx, id)
+		switch {
+		case err == nil:
+			last = red
+			if done(red.Status) {
+				unsubscribe()
+				return red, true, nil
+			}
+		case domain.CodeOf(err) != domain.ErrNotFound:
+			unsubscribe()
+			return red, false, err
+		}
+		select {
+		case <-ch:
+		case <-time.After(250 * time.Millisecond):
+		case <-deadline.C:
+			unsubscribe()
+			return last, false, nil
+		case <-ctx.Done():
+			unsubscribe()
+			return last, false, nil
+		}
+		unsubscribe()
+	}
+}
+
+// redemptionFor reads a redemption the caller may see: a member sees only their own (another's → 404).
+func (s *Server) redemptionFor(w http.ResponseWriter, r *http.Request) (domain.Redemption, bool) {
+	red, err := s.cfg.Store.GetRedemption(r.Context(), chi.URLParam(r, "redemptionId"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return red, false
+	}
+	if p, _ := principalFrom(r.Context()); p.Role == RoleMember && p.MemberID != red.MemberID {
+		writeProblem(w, http.StatusNotFound, "no such redemption")
+		return red, false
+	}
+	return red, true
+}
+
+func (s *Server) getRedemption(w http.ResponseWriter, r *http.Request) {
+	red, ok := s.redemptionFor(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, redemptionViewOf(red))
+}
+
+// cancelRedemption asks the saga to cancel and compensate, within the offer's cancel window: 200 with the cancelled
+// redemption, or 202 while the compensation runs. Ended already → 409; window closed → 422.
+func (s *Server) cancelRedemption(w http.ResponseWriter, r *http.Request) {
+	red, ok := s.redemptionFor(w, r)
+	if !ok {
+		return
+	}
+	if red.Status.Final() {
+		writeProblem(w, http.StatusConflict, "this redemption has already ended ("+string(red.Status)+")")
+		return
+	}
+	if s.now().After(red.CancelUntil) {
+		writeProblem(w, http.StatusUnprocessableEntity, "the cancel window of this redemption closed at "+red.CancelUntil.Format(time.RFC3339))
+		return
+	}
+	p, _ := principalFrom(r.Context())
+	err := s.cfg.Temporal.SignalWorkflow(r.Context(), workflows.RedemptionWorkflowID(red.ID), "", workflows.SignalRedemptionCancel,
+		workflows.CancelRequest{Actor: p.Actor()})
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		writeProblem(w, http.StatusUnprocessableEntity, "the cancel window of this redemption has closed")
+		return
+	}
+	if err != nil {
+		s.temporalUnavailable(w, r, err)
+		return
+	}
+	s.answerRedemption(w, r, red.ID, http.StatusOK, domain.RedemptionStatus.Final)
+}
+
+// stripeWebhook receives Stripe's payment events. It authenticates by the Stripe-Signature header (bad → 400), then
+// signals the redemption named in the PaymentIntent's metadata; the saga re-reads the PaymentIntent from Stripe.
+func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		writeProblem(w, http.StatusRequestEntityTooLarge, "the body must be at most 1 MiB")
+		return
+	}
+	if s.cfg.Rewards.StripeWebhookSecret == "" {
+		writeProblem(w, http.StatusBadRequest, "Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)")
+		return
+	}
+	ev, err := webhook.ConstructEventWithOptions(body, r.Header.Get("Stripe-Signature"), s.cfg.Rewards.StripeWebhookSecret,
+		webhook.ConstructEventOptions{IgnoreAPIVersionMismatch: true})
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, "the Stripe-Signature is missing or does not match")
+		return
+	}
+	ack := map[string]any{"received": true}
+	if !strings.HasPrefix(string(ev.Type), "payment_intent.") || ev.Data == nil {
+		writeJSON(w, http.StatusOK, ack)
+		return
+	}
+	var pi stripe.PaymentIntent
+	if err := json.Unmarshal(ev.Data.Raw, &pi); err != nil || pi.ID == "" {
+		writeProblem(w, http.StatusBadRequest, "the event does not hold a PaymentIntent")
+		return
+	}
+	id := pi.Metadata["redemption_id"]
+	if !domain.ValidMemberID(id) {
+		writeJSON(w, http.StatusOK, ack) // not one of ours
+		return
+	}
+	err = s.cfg.Temporal.SignalWorkflow(r.Context(), workflows.RedemptionWorkflowID(id), "", workflows.SignalRedemptionPayment,
+		workflows.PaymentEvent{EventID: ev.ID, Type: string(ev.Type), PaymentIntentID: pi.ID})
+	var notFound *serviceerror.NotFound
+	if err != nil && !errors.As(err, &notFound) {
+		s.temporalUnavailable(w, r, err) // 503: Stripe delivers it again
+		return
+	}
+	writeJSON(w, http.StatusOK, ack)
+}

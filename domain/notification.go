@@ -18,3 +18,15 @@ func TierChangeKey(memberID, tier string, reviewAt time.Time) string {
 
 // WelcomeKey is the key of a member's welcome message: one per member, ever.
 func WelcomeKey(memberID string) string { return TemplateWelcome + ":" + memberID }
+
+// Templates of redemption messages.
+const (
+	TemplateRedemptionCompleted = "redemption_completed"
+	TemplateRedemptionFailed    = "redemption_failed"
+	TemplateRedemptionCancelled = "redemption_cancelled"
+)
+
+// RedemptionNotificationKey is the key of a message about a redemption's outcome: one per redemption and outcome.
+func RedemptionNotificationKey(template, redemptionID string) string {
+	return template + ":" + redemptionID
+}

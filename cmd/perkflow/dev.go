@@ -175,7 +175,12 @@ func printBanner(cfg config.Config, uiURL, pgSource string, keys []devKey, took 
 		fmt.Fprintf(&b, "  Temporal UI  %s\n", uiURL)
 	}
 	fmt.Fprintf(&b, "  Postgres     %s\n", pgSource)
-	fmt.Fprintf(&b, "  State        %s/ (delete it to start over)\n\n", cfg.DataDir)
+	fmt.Fprintf(&b, "  State        %s/ (delete it to start over)\n", cfg.DataDir)
+	if cfg.StripeSecretKey == "" {
+		fmt.Fprintf(&b, "  Payments     none: points-only offers work; cash offers need STRIPE_SECRET_KEY (Stripe test mode, or stripe-mock with STRIPE_API_BASE)\n\n")
+	} else {
+		fmt.Fprintf(&b, "  Payments     Stripe at %s\n\n", cfg.StripeAPIBase)
+	}
 	fmt.Fprintf(&b, "API keys for this run (shown once; the previous run's are revoked):\n")
 	for _, k := range keys {
 		fmt.Fprintf(&b, "  %-9s %s\n", k.role, k.key)

@@ -128,6 +128,7 @@ func listenAPI(cfg config.Config) (net.Listener, error) {
 func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, tc client.Client, jwt api.JWTConfig, ln net.Listener) error {
 	srv := api.New(api.Config{
 		Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, WaitBudget: cfg.WaitBudget, JWT: jwt, Log: log,
+		Rewards: api.RewardsConfig{PaymentsEnabled: cfg.StripeSecretKey != "", StripeWebhookSecret: cfg.StripeWebhookSecret},
 	})
 	hs := api.NewHTTPServer(cfg.HTTPAddr, srv.Handler())
 	lctx, cancel := context.WithCancel(ctx)
@@ -150,7 +151,12 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 }
 
 func newActivities(st *store.Store, log *slog.Logger) *activities.Activities {
-	return &activities.Activities{Store: st, Notifier: activities.LogNotifier{Log: log}, Log: log}
+	acts := &activities.Activities{Store: st, Notifier: activities.LogNotifier{Log: log}, Log: log}
+	// Cash offers are paid through Stripe (or stripe-mock); without a key only points-only offers can be claimed.
+	if key := config.Lookup("STRIPE_SECRET_KEY"); key != "" {
+		acts.Rewards.Payments = activities.NewStripePayments(activities.StripeConfig{SecretKey: key, APIBase: config.Lookup("STRIPE_API_BASE")})
+	}
+	return acts
 }
 
 // startWorker registers search attributes and starts polling; stop it with Stop.

@@ -33,6 +33,9 @@ var Vars = []Var{
 	{Name: "PERKFLOW_WAIT_BUDGET", Default: "2s", Doc: "How long a request waits for asynchronous work before answering 202 (clients may ask for another with `Prefer: wait=N`)."},
 	{Name: "PERKFLOW_LOG_FORMAT", Default: "json", Doc: "`json` or `text`; `perkflow dev` defaults to text."},
 	{Name: "PERKFLOW_LOG_LEVEL", Default: "info", Doc: "`debug`, `info`, `warn` or `error`."},
+	{Name: "STRIPE_SECRET_KEY", Default: "", Doc: "Stripe secret key (`sk_test_…` for test mode; any `sk_…` for stripe-mock). Without it, offers with a cash price cannot be claimed; points-only offers work.", Secret: true},
+	{Name: "STRIPE_API_BASE", Default: "https://api.stripe.com", Doc: "Base URL of the Stripe API: Stripe itself, or stripe-mock (`http://127.0.0.1:12111`)."},
+	{Name: "STRIPE_WEBHOOK_SECRET", Default: "", Doc: "Signing secret (`whsec_…`) of the Stripe webhook endpoint `POST /v1/webhooks/stripe`; without it every event is refused (400).", Secret: true},
 }
 
 // Config is the resolved configuration.
@@ -50,6 +53,10 @@ type Config struct {
 	WaitBudget        time.Duration
 	LogFormat         string
 	LogLevel          string
+	// StripeSecretKey, StripeAPIBase and StripeWebhookSecret configure card payments of cash offers.
+	StripeSecretKey     string
+	StripeAPIBase       string
+	StripeWebhookSecret string
 	// DatabaseURLSet is true when DATABASE_URL came from the environment rather than the default.
 	DatabaseURLSet bool
 }
@@ -70,18 +77,21 @@ func Lookup(name string) string {
 // FromEnv reads the configuration from the environment.
 func FromEnv() (Config, error) {
 	c := Config{
-		DatabaseURL:       Lookup("DATABASE_URL"),
-		TemporalAddress:   Lookup("TEMPORAL_ADDRESS"),
-		TemporalNamespace: Lookup("TEMPORAL_NAMESPACE"),
-		TaskQueue:         Lookup("PERKFLOW_TASK_QUEUE"),
-		HTTPAddr:          Lookup("PERKFLOW_HTTP_ADDR"),
-		UIAddr:            Lookup("PERKFLOW_UI_ADDR"),
-		DataDir:           Lookup("PERKFLOW_DATA_DIR"),
-		JWTSecret:         Lookup("PERKFLOW_JWT_SECRET"),
-		JWTIssuer:         Lookup("PERKFLOW_JWT_ISSUER"),
-		JWTAudience:       Lookup("PERKFLOW_JWT_AUDIENCE"),
-		LogFormat:         Lookup("PERKFLOW_LOG_FORMAT"),
-		LogLevel:          Lookup("PERKFLOW_LOG_LEVEL"),
+		DatabaseURL:         Lookup("DATABASE_URL"),
+		TemporalAddress:     Lookup("TEMPORAL_ADDRESS"),
+		TemporalNamespace:   Lookup("TEMPORAL_NAMESPACE"),
+		TaskQueue:           Lookup("PERKFLOW_TASK_QUEUE"),
+		HTTPAddr:            Lookup("PERKFLOW_HTTP_ADDR"),
+		UIAddr:              Lookup("PERKFLOW_UI_ADDR"),
+		DataDir:             Lookup("PERKFLOW_DATA_DIR"),
+		JWTSecret:           Lookup("PERKFLOW_JWT_SECRET"),
+		JWTIssuer:           Lookup("PERKFLOW_JWT_ISSUER"),
+		JWTAudience:         Lookup("PERKFLOW_JWT_AUDIENCE"),
+		LogFormat:           Lookup("PERKFLOW_LOG_FORMAT"),
+		LogLevel:            Lookup("PERKFLOW_LOG_LEVEL"),
+		StripeSecretKey:     Lookup("STRIPE_SECRET_KEY"),
+		StripeAPIBase:       Lookup("STRIPE_API_BASE"),
+		StripeWebhookSecret: Lookup("STRIPE_WEBHOOK_SECRET"),
 	}
 	_, c.DatabaseURLSet = os.LookupEnv("DATABASE_URL")
 	wb := Lookup("PERKFLOW_WAIT_BUDGET")

@@ -1,0 +1,261 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/perkflow/perkflow/domain"
+)
+
+const offerColumns = `offer_id::text, title, description, points_cost, cash_amount, cash_currency, stock_total, stock_remaining,
+	starts_at, ends_at, eligible_tiers, cancel_window_seconds, created_at`
+
+func scanOffer(row pgx.Row) (domain.Offer, error) {
+	var o domain.Offer
+	var cashAmount *int64
+	var cashCurrency *string
+	var window int64
+	err := row.Scan(&o.ID, &o.Title, &o.Description, &o.PointsCost, &cashAmount, &cashCurrency, &o.Stock, &o.StockRemaining,
+		&o.StartsAt, &o.EndsAt, &o.EligibleTiers, &window, &o.CreatedAt)
+	if err != nil {
+		return o, err
+	}
+	if cashAmount != nil && cashCurrency != nil {
+		o.CashPrice = &domain.Money{Amount: *cashAmount, Currency: *cashCurrency}
+	}
+	if o.EligibleTiers == nil {
+		o.EligibleTiers = []string{}
+	}
+	o.CancelWindowMinutes = window / 60
+	o.CreatedAt = o.CreatedAt.UTC()
+	return o, nil
+}
+
+// CreateOffer adds an offer to the catalog, its whole stock remaining. Creating the same offer id again (a retry)
+// returns the first.
+func (s *Store) CreateOffer(ctx context.Context, o domain.Offer, actor string) (domain.Offer, error) {
+	var amount *int64
+	var currency *string
+	if o.CashPrice != nil {
+		amount, currency = &o.CashPrice.Amount, &o.CashPrice.Currency
+	}
+	tiers := o.EligibleTiers
+	if tiers == nil {
+		tiers = []string{}
+	}
+	if _, err := s.pool.Exec(ctx, `
+		INSERT INTO offers (offer_id, title, description, points_cost, cash_amount, cash_currency, stock_total, stock_remaining,
+		                    starts_at, ends_at, eligible_tiers, cancel_window_seconds, actor)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12) ON CONFLICT (offer_id) DO NOTHING`,
+		o.ID, o.Title, o.Description, o.PointsCost, amount, currency, o.Stock, o.StartsAt, o.EndsAt, tiers,
+		o.CancelWindowMinutes*60, actor); err != nil {
+		return domain.Offer{}, wrap("create offer", err)
+	}
+	return s.GetOffer(ctx, o.ID)
+}
+
+// GetOffer reads an offer; unknown → domain.ErrNotFound.
+func (s *Store) GetOffer(ctx context.Context, id string) (domain.Offer, error) {
+	if !domain.ValidMemberID(id) { // offer ids are UUIDs too
+		return domain.Offer{}, domain.Errorf(domain.ErrNotFound, "offer %s not found", id)
+	}
+	o, err := scanOffer(s.pool.QueryRow(ctx, `SELECT `+offerColumns+` FROM offers WHERE offer_id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return o, domain.Errorf(domain.ErrNotFound, "offer %s not found", id)
+	}
+	return o, wrap("read offer", err)
+}
+
+// AvailableOffers lists, oldest first after the cursor (an offer id), the offers a member of the tier with the
+// available points could claim at now: open dates, their tier, stock left and enough points.
+func (s *Store) AvailableOffers(ctx context.Context, tier string, available int64, now time.Time, cursor string, limit int) ([]domain.Offer, string, error) {
+	var after *time.Time
+	if cursor != "" {
+		c, err := s.GetOffer(ctx, cursor)
+		if err != nil {
+			return nil, "", domain.Errorf(domain.ErrInvalid, "unknown cursor")
+		}
+		after = &c.CreatedAt
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+offerColumns+` FROM offers
+		WHERE (starts_at IS NULL OR starts_at <= $1) AND (ends_at IS NULL OR ends_at > $1)
+		  AND (cardinality(eligible_tiers) = 0 OR $2 = ANY (eligible_tiers))
+		  AND (stock_remaining IS NULL OR stock_remaining > 0)
+		  AND points_cost <= $3
+		  AND ($4::timestamptz IS NULL OR (created_at, offer_id::text) > ($4, $5))
+		ORDER BY created_at, offer_id::text LIMIT $6`, now, tier, available, after, cursor, limit+1)
+	if err != nil {
+		return nil, "", wrap("list offers", err)
+	}
+	offers, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Offer, error) { return scanOffer(r) })
+	if err != nil {
+		return nil, "", wrap("list offers", err)
+	}
+	next := ""
+	if len(offers) > limit {
+		offers = offers[:limit]
+		next = offers[limit-1].ID
+	}
+	return offers, next, nil
+}
+
+// ReserveStock takes one unit of the offer's stock for the redemption (nothing for unlimited offers), and marks the
+// redemption reserved. None left → domain.ErrUnprocessable. Idempotent on the redemption.
+func (s *Store) ReserveStock(ctx context.Context, redemptionID, offerID string) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO offer_reservations (redemption_id, offer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, redemptionID, offerID)
+		if err != nil {
+			return wrap("record reservation", err)
+		}
+		if tag.RowsAffected() == 1 {
+			tag, err = tx.Exec(ctx, `UPDATE offers SET stock_remaining = stock_remaining - 1
+				WHERE offer_id = $1 AND (stock_remaining IS NULL OR stock_remaining > 0)`, offerID)
+			if err != nil {
+				return wrap("take stock", err)
+			}
+			if tag.RowsAffected() == 0 {
+				return domain.Errorf(domain.ErrUnprocessable, "this reward is out of stock")
+			}
+		}
+		return setRedemptionStatus(ctx, tx, redemptionID, domain.RedemptionReserved, "")
+	})
+	return wrap("reserve stock for "+redemptionID, err)
+}
+
+// ReleaseStock gives the redemption's unit back to the offer's stock, once. Idempotent; nothing reserved, nothing
+// released.
+func (s *Store) ReleaseStock(ctx context.Context, redemptionID string) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var offerID string
+		err := tx.QueryRow(ctx, `UPDATE offer_reservations SET released = true, released_at = now()
+			WHERE redemption_id = $1 AND NOT released RETURNING offer_id::text`, redemptionID).Scan(&offerID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return wrap("release reservation", err)
+		}
+		_, err = tx.Exec(ctx, `UPDATE offers SET stock_remaining = stock_remaining + 1 WHERE offer_id = $1 AND stock_remaining IS NOT NULL`, offerID)
+		return wrap("return stock", err)
+	})
+	return wrap("release stock of "+redemptionID, err)
+}
+
+// OpenRedemption records a claim as pending. Idempotent on the redemption id.
+func (s *Store) OpenRedemption(ctx context.Context, c domain.RedemptionClaim) error {
+	var amount *int64
+	var currency *string
+	if c.Cash != nil {
+		amount, currency = &c.Cash.Amount, &c.Cash.Currency
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO redemptions (redemption_id, offer_id, member_id, status, points, cash_amount, cash_currency, cancel_until, created_at)
+			VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8) ON CONFLICT (redemption_id) DO NOTHING`,
+			c.RedemptionID, c.OfferID, c.MemberID, c.Points, amount, currency, c.CancelUntil, c.ClaimedAt); err != nil {
+			return wrap("record redemption", err)
+		}
+		return notify(ctx, tx, domain.RedemptionEventKey(c.RedemptionID))
+	})
+	return wrap("open redemption "+c.RedemptionID, err)
+}
+
+// RecordPayment records a charge attempt's outcome: charged when it succeeded, awaiting_payment (with the client
+// secret the member's app needs) when the card asks for authentication.
+func (s *Store) RecordPayment(ctx context.Context, redemptionID string, p domain.PaymentOutcome) error {
+	status := domain.RedemptionAwaitingPayment
+	if p.Status == "succeeded" {
+		status = domain.RedemptionCharged
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE redemptions SET payment_intent_id = $2, client_secret = NULLIF($3, '') WHERE redemption_id = $1`,
+			redemptionID, p.PaymentIntentID, p.ClientSecret); err != nil {
+			return wrap("record payment", err)
+		}
+		return setRedemptionStatus(ctx, tx, redemptionID, status, "")
+	})
+	return wrap("record payment of "+redemptionID, err)
+}
+
+// RecordRefund records the refund of a redemption's payment.
+func (s *Store) RecordRefund(ctx context.Context, redemptionID, refundID string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE redemptions SET refund_id = NULLIF($2, ''), updated_at = now() WHERE redemption_id = $1`, redemptionID, refundID)
+	return wrap("record refund of "+redemptionID, err)
+}
+
+// FulfilRedemption gives the redemption its coupon code, keeping the first one on a retry, and marks it fulfilled.
+func (s *Store) FulfilRedemption(ctx context.Context, redemptionID, code string) (string, error) {
+	var kept string
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `UPDATE redemptions SET code = COALESCE(code, $2) WHERE redemption_id = $1 RETURNING code`,
+			redemptionID, code).Scan(&kept); err != nil {
+			return wrap("record code", err)
+		}
+		return setRedemptionStatus(ctx, tx, redemptionID, domain.RedemptionFulfilled, "")
+	})
+	return kept, wrap("fulfil "+redemptionID, err)
+}
+
+// SetRedemptionStatus moves a redemption to status (with a reason a member can read, for failures).
+func (s *Store) SetRedemptionStatus(ctx context.Context, redemptionID string, status domain.RedemptionStatus, reason string) error {
+	return wrap("set status of "+redemptionID, s.inTx(ctx, func(tx pgx.Tx) error {
+		return setRedemptionStatus(ctx, tx, redemptionID, status, reason)
+	}))
+}
+
+func setRedemptionStatus(ctx context.Context, tx pgx.Tx, redemptionID string, status domain.RedemptionStatus, reason string) error {
+	// A redemption that ended stays ended: a late retry of an earlier step cannot revive it.
+	if _, err := tx.Exec(ctx, `UPDATE redemptions SET status = $2, failure_reason = NULLIF($3, ''), updated_at = now()
+		WHERE redemption_id = $1 AND (status NOT IN ('failed', 'cancelled') OR $2 IN ('failed', 'cancelled'))`,
+		redemptionID, status, reason); err != nil {
+		return wrap("set redemption status", err)
+	}
+	return notify(ctx, tx, domain.RedemptionEventKey(redemptionID))
+}
+
+// GetRedemption reads a redemption; unknown → domain.ErrNotFound.
+func (s *Store) GetRedemption(ctx context.Context, id string) (domain.Redemption, error) {
+	var r domain.Redemption
+	if !domain.ValidMemberID(id) {
+		return r, domain.Errorf(domain.ErrNotFound, "redemption %s not found", id)
+	}
+	var amount *int64
+	var currency, code, secret, reason *string
+	err := s.pool.QueryRow(ctx, `SELECT redemption_id::text, offer_id::text, member_id::text, status, points, cash_amount,
+		cash_currency, code, client_secret, failure_reason, cancel_until, created_at, updated_at FROM redemptions WHERE redemption_id = $1`, id).
+		Scan(&r.ID, &r.OfferID, &r.MemberID, &r.Status, &r.Points, &amount, &currency, &code, &secret, &reason,
+			&r.CancelUntil, &r.CreatedAt, &r.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, domain.Errorf(domain.ErrNotFound, "redemption %s not found", id)
+	}
+	if err != nil {
+		return r, wrap("read redemption", err)
+	}
+	if amount != nil && currency != nil {
+		r.Cash = &domain.Money{Amount: *amount, Currency: *currency}
+	}
+	r.Code, r.FailureReason = deref(code), deref(reason)
+	if r.Status == domain.RedemptionAwaitingPayment {
+		r.ClientSecret = deref(secret)
+	}
+	r.CancelUntil, r.CreatedAt, r.UpdatedAt = r.CancelUntil.UTC(), r.CreatedAt.UTC(), r.UpdatedAt.UTC()
+	return r, nil
+}
+
+// RedemptionResources is what a redemption holds, for tests and support: its stock reservation and points hold.
+type RedemptionResources struct {
+	StockReserved bool
+	HoldStatus    string // held, committed, released or "" (none)
+}
+
+// GetRedemptionResources reads what the redemption holds now.
+func (s *Store) GetRedemptionResources(ctx context.Context, id string) (RedemptionResources, error) {
+	var r RedemptionResources
+	err := s.pool.QueryRow(ctx, `SELECT
+		EXISTS (SELECT 1 FROM offer_reservations WHERE redemption_id = $1 AND NOT released),
+		COALESCE((SELECT status FROM points_holds WHERE redemption_id = $1), '')`, id).Scan(&r.StockReserved, &r.HoldStatus)
+	return r, wrap("read resources of "+id, err)
+}

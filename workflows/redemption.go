@@ -1,0 +1,316 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/perkflow/perkflow/domain"
+)
+
+// RedemptionWorkflow is the saga of one claim: hold the points, reserve a unit of stock, charge the cash part
+// (waiting for 3-D Secure when the card asks for it), issue the coupon code, commit the points and tell the member.
+// Any failure — or a cancel, by signal within the offer's cancel window or by cancelling the workflow — gives back
+// everything taken, in reverse order, on a disconnected context so that it survives cancellation, each step retried
+// until it succeeds: refund the payment, release the stock, release the points. A completed redemption stays open
+// (and cancellable) until its cancel window closes.
+func RedemptionWorkflow(ctx workflow.Context, in RedemptionInput) (RedemptionState, error) {
+	c := in.Claim
+	if c.RedemptionID == "" || c.MemberID == "" || c.OfferID == "" || c.Points < 0 || (c.Points == 0 && c.Cash == nil) {
+		return RedemptionState{}, temporal.NewNonRetryableApplicationError("invalid redemption claim", ErrTypeInvalid, nil)
+	}
+	if in.PaymentWait <= 0 {
+		in.PaymentWait = DefaultRedemptionPaymentWait
+	}
+	r := &redemptionImpl{in: in, state: RedemptionState{
+		RedemptionID: c.RedemptionID, MemberID: c.MemberID, OfferID: c.OfferID, Status: domain.RedemptionPending, Held: []string{},
+	}}
+	if err := r.setup(ctx); err != nil {
+		return r.state, err
+	}
+	return r.run(ctx)
+}
+
+type redemptionImpl struct {
+	in    RedemptionInput
+	state RedemptionState
+	// compensations are what to undo, in the order taken.
+	compensations []compensation
+	cancel        *CancelRequest
+	payment       *PaymentEvent
+}
+
+type compensation struct {
+	what string
+	do   func(ctx workflow.Context) error
+}
+
+// errCancelled ends the forward path when a cancel was asked for.
+var errCancelled = errors.New("cancelled")
+
+func (r *redemptionImpl) setup(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryRedemptionState, func() (RedemptionState, error) { return r.state, nil }); err != nil {
+		return err
+	}
+	cancelCh := workflow.GetSignalChannel(ctx, SignalRedemptionCancel)
+	paymentCh := workflow.GetSignalChannel(ctx, SignalRedemptionPayment)
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		for {
+			sel := workflow.NewSelector(gctx)
+			sel.AddReceive(cancelCh, func(ch workflow.ReceiveChannel, _ bool) {
+				var req CancelRequest
+				ch.Receive(gctx, &req)
+				// Outside the window a cancel is ignored (the API refuses it before it gets here).
+				if r.cancel == nil && !workflow.Now(gctx).After(r.in.Claim.CancelUntil) {
+					r.cancel = &req
+				}
+			})
+			sel.AddReceive(paymentCh, func(ch workflow.ReceiveChannel, _ bool) {
+				var ev PaymentEvent
+				ch.Receive(gctx, &ev)
+				if ev.PaymentIntentID != "" && ev.PaymentIntentID == r.state.PaymentIntentID {
+					r.payment = &ev
+				}
+			})
+			sel.Select(gctx)
+		}
+	})
+	return nil
+}
+
+func (r *redemptionImpl) setStatus(ctx workflow.Context, s domain.RedemptionStatus) {
+	r.state.Status = s
+	// Support searches by status; a failure to index is not a reason to stop the saga.
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttrRedemptionStatus.ValueSet(string(s))); err != nil {
+		workflow.GetLogger(ctx).Warn("cannot index redemption status", "error", err)
+	}
+}
+
+// step runs one forward activity with a summary in words.
+func (r *redemptionImpl) step(ctx workflow.Context, summary string, opts workflow.ActivityOptions, name string, result any, args ...any) error {
+	opts.Summary = summary
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), name, args...).Get(ctx, result)
+	if err == nil && r.cancel != nil {
+		return errCancelled
+	}
+	return err
+}
+
+func (r *redemptionImpl) run(ctx workflow.Context) (RedemptionState, error) {
+	c := r.in.Claim
+	quick := workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumInterval: 10 * time.Second},
+	}
+	err := r.step(ctx, "Record the claim of "+c.Title, quick, ActivityOpenRedemption, nil, c)
+	if err == nil && c.Points > 0 {
+		r.push("points", fmt.Sprintf("Release the %d points held", c.Points), ActivityReleasePoints, c.RedemptionID)
+		err = r.step(ctx, fmt.Sprintf("Hold %d points of member %s", c.Points, c.MemberID), quick, ActivityHoldPoints, nil, c)
+	}
+	if err == nil {
+		r.push("stock", "Give the reserved unit of "+c.Title+" back to stock", ActivityReleaseStock, c.RedemptionID)
+		err = r.step(ctx, "Reserve one unit of "+c.Title, quick, ActivityReserveStock, nil, c)
+	}
+	if err == nil {
+		r.setStatus(ctx, domain.RedemptionReserved)
+		if c.Cash != nil && c.Cash.Amount > 0 {
+			err = r.pay(ctx)
+		}
+	}
+	if err == nil {
+		var code string
+		fulfil := quick
+		fulfil.RetryPolicy = &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, MaximumInterval: 5 * time.Second, MaximumAttempts: 5}
+		err = r.step(ctx, "Issue the coupon code for "+c.Title, fulfil, ActivityFulfilRedemption, &code, c)
+		if err == nil || errors.Is(err, errCancelled) {
+			r.state.Code = code
+		}
+		if err == nil {
+			r.setStatus(ctx, domain.RedemptionFulfilled)
+		}
+	}
+	if err == nil {
+		err = r.step(ctx, "Spend the held points and complete the redemption", quick, ActivityCommitRedemption, nil, c)
+	}
+	if err == nil {
+		r.setStatus(ctx, domain.RedemptionCompleted)
+		r.notify(ctx, domain.TemplateRedemptionCompleted, map[string]string{"offer": c.Title, "code": r.state.Code})
+		// The member may still change their mind within the cancel window.
+		if wait := c.CancelUntil.Sub(workflow.Now(ctx)); wait > 0 {
+			if _, werr := workflow.AwaitWithTimeout(ctx, wait, func() bool { return r.cancel != nil }); werr != nil && !temporal.IsCanceledError(werr) {
+				return r.state, werr
+			}
+		}
+		if r.cancel == nil && ctx.Err() == nil {
+			return r.state, nil
+		}
+		err = errCancelled
+	}
+	return r.compensate(ctx, err)
+}
+
+// pay charges the cash part and, for 3-D Secure, waits for the member.
+func (r *redemptionImpl) pay(ctx workflow.Context) error {
+	c := r.in.Claim
+	// The refund is registered before the charge: a charge whose answer was lost may still have taken the money.
+	r.compensations = append(r.compensations, compensation{what: "payment", do: func(dctx workflow.Context) error {
+		if r.state.PaymentIntentID == "" {
+			return nil
+		}
+		return r.compensateWith(dctx, fmt.Sprintf("Refund %s to the member's card", c.Cash), ActivityRefundPayment, c.RedemptionID, r.state.PaymentIntentID)
+	}})
+	r.state.Held = append(r.state.Held, "payment")
+	charge := workflow.ActivityOptions{
+		// Stripe outages are retried until Stripe answers; the idempotency key makes every retry the same charge.
+		StartToCloseTimeout:    10 * time.Second,
+		ScheduleToCloseTimeout: 30 * time.Minute,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
+	}
+	var p domain.PaymentOutcome
+	err := r.step(ctx, fmt.Sprintf("Charge %s by card for %s", c.Cash, c.Title), charge, ActivityChargePayment, &p, c)
+	if p.PaymentIntentID != "" {
+		r.state.PaymentIntentID = p.PaymentIntentID
+	}
+	if err != nil {
+		return err
+	}
+	if p.Status == "succeeded" {
+		r.setStatus(ctx, domain.RedemptionCharged)
+		return nil
+	}
+	r.setStatus(ctx, domain.RedemptionAwaitingPayment)
+	deadline := workflow.Now(ctx).Add(r.in.PaymentWait)
+	for {
+		left := deadline.Sub(workflow.Now(ctx))
+		ok := false
+		if left > 0 {
+			var werr error
+			ok, werr = workflow.AwaitWithTimeout(ctx, left, func() bool { return r.payment != nil || r.cancel != nil })
+			if werr != nil {
+				return werr
+			}
+		}
+		if r.cancel != nil {
+			return errCancelled
+		}
+		if !ok {
+			return temporal.NewNonRetryableApplicationError("The payment was not completed in time.", ErrTypePaymentTimeout, nil)
+		}
+		ev := *r.payment
+		r.payment = nil
+		if err := r.step(ctx, "Check the authenticated payment with Stripe", charge, ActivityConfirmPayment, &p, c.RedemptionID, ev.PaymentIntentID); err != nil {
+			return err
+		}
+		switch p.Status {
+		case "succeeded":
+			r.setStatus(ctx, domain.RedemptionCharged)
+			return nil
+		case "requires_payment_method", "canceled":
+			return temporal.NewNonRetryableApplicationError("The card payment was not authenticated.", ErrTypePaymentDeclinedWF, nil)
+		}
+		// Still requires_action or processing: keep waiting for the next event.
+	}
+}
+
+// Application error types the saga raises itself.
+const (
+	ErrTypePaymentTimeout    = "payment_timeout"
+	ErrTypePaymentDeclinedWF = "payment_declined"
+)
+
+func (r *redemptionImpl) push(what, summary, activity string, args ...any) {
+	r.compensations = append(r.compensations, compensation{what: what, do: func(dctx workflow.Context) error {
+		return r.compensateWith(dctx, summary, activity, args...)
+	}})
+	r.state.Held = append(r.state.Held, what)
+}
+
+func (r *redemptionImpl) compensateWith(dctx workflow.Context, summary, activity string, args ...any) error {
+	opts := workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		// No attempt limit: money, stock and points must come back.
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+		Summary:     summary,
+	}
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, opts), activity, args...).Get(dctx, nil)
+}
+
+// compensate undoes everything taken, newest first, and ends the redemption failed (with a reason a member can
+// read) or cancelled.
+func (r *redemptionImpl) compensate(ctx workflow.Context, cause error) (RedemptionState, error) {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	status, reason := domain.RedemptionFailed, reasonOf(cause)
+	if errors.Is(cause, errCancelled) || temporal.IsCanceledError(cause) || ctx.Err() != nil {
+		status, reason = domain.RedemptionCancelled, ""
+		if r.cancel != nil {
+			r.state.CancelledBy = r.cancel.Actor
+		}
+	}
+	for i := len(r.compensations) - 1; i >= 0; i-- {
+		comp := r.compensations[i]
+		for {
+			err := comp.do(dctx)
+			if err == nil {
+				break
+			}
+			// Only an activity that keeps failing past its retries lands here: wait and try again.
+			workflow.GetLogger(dctx).Error("compensation failed; retrying", "step", comp.what, "error", err)
+			_ = workflow.Sleep(dctx, time.Minute)
+		}
+		r.state.Held = r.state.Held[:i]
+	}
+	r.compensations = nil
+	r.state.FailureReason = reason
+	fopts := workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, MaximumInterval: time.Minute},
+		Summary:             fmt.Sprintf("Mark the redemption %s", status),
+	}
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, fopts), ActivityFinishRedemption,
+		r.in.Claim.RedemptionID, status, reason).Get(dctx, nil); err != nil {
+		return r.state, err
+	}
+	r.setStatus(dctx, status)
+	tmpl := domain.TemplateRedemptionFailed
+	if status == domain.RedemptionCancelled {
+		tmpl = domain.TemplateRedemptionCancelled
+	}
+	r.notify(dctx, tmpl, map[string]string{"offer": r.in.Claim.Title, "reason": reason})
+	return r.state, nil
+}
+
+// notify tells the member, best effort: a message that cannot be sent does not undo the redemption.
+func (r *redemptionImpl) notify(ctx workflow.Context, template string, data map[string]string) {
+	opts := workflow.ActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: 10 * time.Minute,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+		Summary:                "Tell the member: " + template,
+	}
+	n := domain.Notification{Key: domain.RedemptionNotificationKey(template, r.in.Claim.RedemptionID), MemberID: r.in.Claim.MemberID,
+		Template: template, Data: data}
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ActivitySendNotification, n).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("redemption notification not sent", "error", err)
+	}
+}
+
+// reasonOf turns a saga failure into words a member can read.
+func reasonOf(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		switch appErr.Type() {
+		case string(domain.ErrUnprocessable), "payment_declined", ErrTypePaymentTimeout, "payments_unavailable":
+			return appErr.Message()
+		case "fulfilment_failed":
+			return "The reward could not be issued; any payment has been refunded and your points are back."
+		}
+	}
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) {
+		return "The payment service did not answer in time; nothing was charged and your points are back."
+	}
+	return "The reward could not be issued; nothing was charged and your points are back."
+}

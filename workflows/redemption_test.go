@@ -1,0 +1,262 @@
+package workflows
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/perkflow/perkflow/domain"
+)
+
+// sagaFakes are the saga's activities, recording the order of calls; each step can be made to fail.
+type sagaFakes struct {
+	mu     sync.Mutex
+	calls  []string
+	fail   map[string]error
+	charge domain.PaymentOutcome
+	// confirm is what ConfirmPayment reads from Stripe after 3-D Secure.
+	confirm  domain.PaymentOutcome
+	statuses []domain.RedemptionStatus
+}
+
+func (f *sagaFakes) record(name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, name)
+	return f.fail[name]
+}
+
+func (f *sagaFakes) register(env *testsuite.TestWorkflowEnvironment) {
+	claimStep := func(name string) {
+		env.RegisterActivityWithOptions(func(context.Context, domain.RedemptionClaim) error { return f.record(name) },
+			activity.RegisterOptions{Name: name})
+	}
+	for _, n := range []string{ActivityOpenRedemption, ActivityHoldPoints, ActivityReserveStock, ActivityCommitRedemption} {
+		claimStep(n)
+	}
+	env.RegisterActivityWithOptions(func(context.Context, domain.RedemptionClaim) (domain.PaymentOutcome, error) {
+		return f.charge, f.record(ActivityChargePayment)
+	}, activity.RegisterOptions{Name: ActivityChargePayment})
+	env.RegisterActivityWithOptions(func(context.Context, string, string) (domain.PaymentOutcome, error) {
+		return f.confirm, f.record(ActivityConfirmPayment)
+	}, activity.RegisterOptions{Name: ActivityConfirmPayment})
+	env.RegisterActivityWithOptions(func(context.Context, domain.RedemptionClaim) (string, error) {
+		return "CODE-1234", f.record(ActivityFulfilRedemption)
+	}, activity.RegisterOptions{Name: ActivityFulfilRedemption})
+	env.RegisterActivityWithOptions(func(_ context.Context, _, pi string) (string, error) {
+		return "re_1", f.record(ActivityRefundPayment + ":" + pi)
+	}, activity.RegisterOptions{Name: ActivityRefundPayment})
+	env.RegisterActivityWithOptions(func(context.Context, string) error { return f.record(ActivityReleaseStock) },
+		activity.RegisterOptions{Name: ActivityReleaseStock})
+	env.RegisterActivityWithOptions(func(context.Context, string) (int64, error) { return 0, f.record(ActivityReleasePoints) },
+		activity.RegisterOptions{Name: ActivityReleasePoints})
+	env.RegisterActivityWithOptions(func(_ context.Context, _ string, s domain.RedemptionStatus, _ string) error {
+		f.mu.Lock()
+		f.statuses = append(f.statuses, s)
+		f.mu.Unlock()
+		return f.record(ActivityFinishRedemption)
+	}, activity.RegisterOptions{Name: ActivityFinishRedemption})
+	env.RegisterActivityWithOptions(func(context.Context, domain.Notification) error { return f.record(ActivitySendNotification) },
+		activity.RegisterOptions{Name: ActivitySendNotification})
+}
+
+func newSagaEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *sagaFakes) {
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(RedemptionWorkflow, workflow.RegisterOptions{Name: RedemptionWorkflowName})
+	f := &sagaFakes{fail: map[string]error{}, charge: domain.PaymentOutcome{PaymentIntentID: "pi_1", Status: "succeeded"}}
+	f.register(env)
+	return env, f
+}
+
+func testClaim(env *testsuite.TestWorkflowEnvironment, cash bool, window time.Duration) RedemptionInput {
+	c := domain.RedemptionClaim{RedemptionID: "00000000-0000-4000-8000-000000000001", OfferID: "00000000-0000-4000-8000-000000000002",
+		MemberID: memberID, Title: "Coffee", Points: 100, ClaimedAt: env.Now(), CancelUntil: env.Now().Add(window)}
+	if cash {
+		c.Cash = &domain.Money{Amount: 500, Currency: "EUR"}
+		c.PaymentMethod = "pm_card_visa"
+	}
+	return RedemptionInput{Claim: c, PaymentWait: 10 * time.Minute}
+}
+
+func sagaResult(t *testing.T, env *testsuite.TestWorkflowEnvironment) RedemptionState {
+	t.Helper()
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("the saga did not end")
+	}
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("saga error: %v", err)
+	}
+	var st RedemptionState
+	if err := env.GetWorkflowResult(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// forward is what a saga's steps look like when nothing fails.
+var forward = []string{ActivityOpenRedemption, ActivityHoldPoints, ActivityReserveStock, ActivityChargePayment, ActivityFulfilRedemption, ActivityCommitRedemption, ActivitySendNotification}
+
+func TestRedemptionHappyPathCommitsAndNotifies(t *testing.T) {
+	env, f := newSagaEnv(t)
+	env.ExecuteWorkflow(RedemptionWorkflowName, testClaim(env, true, 0))
+	st := sagaResult(t, env)
+	if st.Status != domain.RedemptionCompleted || st.Code != "CODE-1234" || st.PaymentIntentID != "pi_1" {
+		t.Fatalf("state %+v", st)
+	}
+	if !slices.Equal(f.calls, forward) {
+		t.Fatalf("calls %v, want %v", f.calls, forward)
+	}
+}
+
+func TestRedemptionPointsOnlyNeverCharges(t *testing.T) {
+	env, f := newSagaEnv(t)
+	env.ExecuteWorkflow(RedemptionWorkflowName, testClaim(env, false, 0))
+	if st := sagaResult(t, env); st.Status != domain.RedemptionCompleted {
+		t.Fatalf("state %+v", st)
+	}
+	if slices.Contains(f.calls, ActivityChargePayment) {
+		t.Fatalf("a points-only offer was charged: %v", f.calls)
+	}
+}
+
+// TestRedemptionCompensatesInReverseOrder: a failure at each step gives back exactly what was taken before it,
+// newest first, and ends failed with a reason a member can read.
+func TestRedemptionCompensatesInReverseOrder(t *testing.T) {
+	nonRetryable := func(typ, msg string) error { return temporal.NewNonRetryableApplicationError(msg, typ, nil) }
+	cases := []struct {
+		failAt string
+		err    error
+		undo   []string
+		reason string
+	}{
+		{ActivityHoldPoints, nonRetryable("unprocessable", "You do not have enough points available for this reward."),
+			[]string{ActivityReleasePoints}, "You do not have enough points available for this reward."},
+		{ActivityReserveStock, nonRetryable("unprocessable", "This reward is out of stock."),
+			[]string{ActivityReleaseStock, ActivityReleasePoints}, "This reward is out of stock."},
+		{ActivityChargePayment, nonRetryable("payment_declined", "Your card was declined."),
+			[]string{ActivityReleaseStock, ActivityReleasePoints}, "Your card was declined."},
+		{ActivityFulfilRedemption, nonRetryable("fulfilment_failed", "partner down"),
+			[]string{ActivityRefundPayment + ":pi_1", ActivityReleaseStock, ActivityReleasePoints},
+			"The reward could not be issued; any payment has been refunded and your points are back."},
+	}
+	for _, tc := range cases {
+		t.Run(tc.failAt, func(t *testing.T) {
+			env, f := newSagaEnv(t)
+			f.fail[tc.failAt] = tc.err
+			if tc.failAt == ActivityChargePayment {
+				f.charge = domain.PaymentOutcome{} // a decline has no PaymentIntent to refund
+			}
+			env.ExecuteWorkflow(RedemptionWorkflowName, testClaim(env, true, 0))
+			st := sagaResult(t, env)
+			if st.Status != domain.RedemptionFailed || st.FailureReason != tc.reason {
+				t.Fatalf("state %+v, want failed with %q", st, tc.reason)
+			}
+			i := slices.Index(f.calls, tc.failAt)
+			got := f.calls[i+1:]
+			want := append(append([]string{}, tc.undo...), ActivityFinishRedemption, ActivitySendNotification)
+			if !slices.Equal(got, want) {
+				t.Fatalf("after %s: %v, want %v", tc.failAt, got, want)
+			}
+			if len(st.Held) != 0 {
+				t.Fatalf("still holds %v", st.Held)
+			}
+		})
+	}
+}
+
+func TestRedemptionCancelWithinWindowAfterCompletionCompensatesFully(t *testing.T) {
+	env, f := newSagaEnv(t)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalRedemptionCancel, CancelRequest{Actor: "member:x"})
+	}, 10*time.Minute)
+	env.ExecuteWorkflow(RedemptionWorkflowName, testClaim(env, true, 30*time.Minute))
+	st := sagaResult(t, env)
+	if st.Status != domain.RedemptionCancelled || st.CancelledBy != "member:x" {
+		t.Fatalf("state %+v", st)
+	}
+	want := append(append([]string{}, forward...), ActivityRefundPayment+":pi_1", ActivityReleaseStock, ActivityReleasePoints, ActivityFinishRedemption, ActivitySendNotification)
+	if !slices.Equal(f.calls, want) {
+		t.Fatalf("calls %v, want %v", f.calls, want)
+	}
+}
+
+func TestRedemptionCancelAfterWindowIsIgnored(t *testing.T) {
+	env, f := newSagaEnv(t)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalRedemptionCancel, CancelRequest{Actor: "member:x"})
+	}, 31*time.Minute)
+	env.ExecuteWorkflow(RedemptionWorkflowName, testClaim(env, false, 30*time.Minute))
+	if st := sagaResult(t, env); st.Status != domain.RedemptionCompleted {
+		t.Fatalf("state %+v", st)
+	}
+	if slices.Contains(f.calls, ActivityReleasePoints) {
+		t.Fatalf("a late cancel compensated: %v", f.calls)
+	}
+}
+
+func TestRedemptionThreeDSecure(t *testing.T) {
+	t.Run("authenticated", func(t *testing.T) {
+		env, f := newSagaEnv(t)
+		f.charge = domain.PaymentOutcome{PaymentIntentID: "pi_3ds", Status: "requires_action", ClientSecret: "s"}
+		f.confirm = domain.PaymentOutcome{PaymentIntentID: "pi_3ds", Status: "succeeded"}
+		var during RedemptionState
+		env.RegisterDelayedCallback(func() {
+			v, err := env.QueryWorkflow(QueryRedemptionState)
+			if err == nil {
+				_ = v.Get(&during)
+			}
+			env.SignalWorkflow(SignalRedemptionPayment, PaymentEvent{Type: "payment_intent.succeeded", PaymentIntentID: "pi_other"})
+			env.SignalWorkflow(SignalRedemptionPayment, PaymentEvent{Type: "payment_intent.succeeded", PaymentIntentID: "pi_3ds"})
+		}, time.Minute)
+		env.ExecuteWorkflow(RedemptionWorkflowName, testClaim(env, true, 0))
+		if st := sagaResult(t, env); st.Status != domain.RedemptionCompleted {
+			t.Fatalf("state %+v", st)
+		}
+		if during.Status != domain.RedemptionAwaitingPayment {
+			t.Fatalf("while waiting: %+v", during)
+		}
+	})
+	t.Run("no answer in time", func(t *testing.T) {
+		env, f := newSagaEnv(t)
+		f.charge = domain.PaymentOutcome{PaymentIntentID: "pi_3ds", Status: "requires_action", ClientSecret: "s"}
+		env.ExecuteWorkflow(RedemptionWorkflowName, testClaim(env, true, 0))
+		st := sagaResult(t, env)
+		if st.Status != domain.RedemptionFailed || st.FailureReason != "The payment was not completed in time." {
+			t.Fatalf("state %+v", st)
+		}
+		// The unfinished PaymentIntent is cancelled (RefundPayment decides), then stock and points come back.
+		if !slices.Contains(f.calls, ActivityRefundPayment+":pi_3ds") || !slices.Contains(f.calls, ActivityReleasePoints) {
+			t.Fatalf("calls %v", f.calls)
+		}
+	})
+}
+
+// TestRedemptionWorkflowCancelledStillCompensates: cancelling the workflow itself (support, in the Temporal UI)
+// runs the compensation on a disconnected context.
+func TestRedemptionWorkflowCancelledStillCompensates(t *testing.T) {
+	env, f := newSagaEnv(t)
+	f.charge = domain.PaymentOutcome{PaymentIntentID: "pi_3ds", Status: "requires_action"}
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, time.Minute)
+	env.ExecuteWorkflow(RedemptionWorkflowName, testClaim(env, true, 0))
+	st := sagaResult(t, env)
+	if st.Status != domain.RedemptionCancelled {
+		t.Fatalf("state %+v", st)
+	}
+	for _, c := range []string{ActivityRefundPayment + ":pi_3ds", ActivityReleaseStock, ActivityReleasePoints, ActivityFinishRedemption} {
+		if !slices.Contains(f.calls, c) {
+			t.Fatalf("%s missing from %v", c, f.calls)
+		}
+	}
+}

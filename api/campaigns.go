@@ -1,6 +1,277 @@
 package api
 
-import "github.com/go-chi/chi/v5"
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/store"
+	"github.com/perkflow/perkflow/workflows"
+)
 
 // campaignRoutes mounts the routes of campaigns under /v1.
-func (s *Server) campaignRoutes(r chi.Router) {}
+func (s *Server) campaignRoutes(r chi.Router) {
+	r.With(allow(RoleMarketer, RoleAdmin)).Get("/campaigns", s.listCampaigns)
+	r.With(allow(RoleMarketer, RoleAdmin)).Post("/campaigns", s.createCampaign)
+	r.With(allow(RoleMarketer, RoleAdmin)).Post("/campaigns/preview", s.previewCampaign)
+	r.With(allow(RoleMarketer, RoleSupport, RoleAdmin)).Get("/campaigns/{campaignId}", s.getCampaign)
+	r.With(allow(RoleMarketer, RoleAdmin)).Get("/campaigns/{campaignId}/report", s.campaignReport)
+	r.With(allow(RoleMarketer, RoleAdmin)).Post("/campaigns/{campaignId}/pause", s.campaignSignal(workflows.CampaignSignalPause))
+	r.With(allow(RoleMarketer, RoleAdmin)).Post("/campaigns/{campaignId}/resume", s.campaignSignal(workflows.CampaignSignalResume))
+	r.With(allow(RoleMarketer, RoleAdmin)).Post("/campaigns/{campaignId}/cancel", s.campaignSignal(workflows.CampaignSignalCancel))
+	r.With(allow(RoleMarketer, RoleAdmin)).Post("/campaigns/{campaignId}/extend", s.campaignSignal(workflows.CampaignSignalExtend))
+}
+
+// campaignRequest is the body of POST /v1/campaigns.
+type campaignRequest struct {
+	Name         string               `json:"name"`
+	Kind         string               `json:"kind"`
+	Segment      domain.Segment       `json:"segment"`
+	StartsAt     time.Time            `json:"starts_at"`
+	EndsAt       time.Time            `json:"ends_at"`
+	Schedule     string               `json:"schedule"`
+	BudgetPoints *int64               `json:"budget_points"`
+	Rule         *domain.CampaignRule `json:"rule"`
+	BonusPoints  int64                `json:"bonus_points"`
+	Announcement *domain.Announcement `json:"announcement"`
+}
+
+// campaignView is a campaign as the API shows it.
+type campaignView struct {
+	store.CampaignRecord
+}
+
+type campaignPage struct {
+	Items      []store.CampaignRecord `json:"items"`
+	NextCursor string                 `json:"next_cursor,omitempty"`
+}
+
+// campaignNamespace names campaign ids derived from an Idempotency-Key.
+var campaignNamespace = uuid.MustParse("3f4c2a8e-6f0b-4d7e-9a51-0c8e2d9b7a14")
+
+func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
+	limit, cursor, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
+	items, err := s.cfg.Store.ListCampaigns(r.Context(), cursor, limit+1)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page := campaignPage{Items: items}
+	if len(items) > limit {
+		page.Items = items[:limit]
+		page.NextCursor = items[limit-1].ID
+	}
+	if page.Items == nil {
+		page.Items = []store.CampaignRecord{}
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// createCampaign starts the campaign's workflow, which records it and sleeps until its start: 201 with the campaign
+// (and the size of its segment) once recorded, else 202 with its Location. The same Idempotency-Key from the same
+// caller names the same campaign, so a retried create never schedules two.
+func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
+	var req campaignRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	p, _ := principalFrom(r.Context())
+	id := uuid.NewString()
+	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		id = uuid.NewSHA1(campaignNamespace, []byte(p.Actor()+"|"+key)).String()
+	}
+	c := domain.Campaign{ID: id, Name: req.Name, Kind: req.Kind, Segment: req.Segment, StartsAt: req.StartsAt.UTC(), EndsAt: req.EndsAt.UTC(),
+		Schedule: req.Schedule, BudgetPoints: req.BudgetPoints, Rule: req.Rule, BonusPoints: req.BonusPoints, Announcement: req.Announcement,
+		CreatedBy: p.Actor()}
+	if err := c.Validate(s.now()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if c.Schedule != "" {
+		s.writeError(w, r, domain.Errorf(domain.ErrUnprocessable, "recurring campaigns (schedule) are not available yet; schedule each occurrence as its own campaign"))
+		return
+	}
+	_, err := s.cfg.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{
+		ID: workflows.CampaignWorkflowID(id), TaskQueue: s.cfg.TaskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.SearchAttrCampaignID.ValueSet(id)),
+		StaticSummary:            "Campaign " + c.Name + " (" + c.Kind + ") by " + c.CreatedBy,
+	}, workflows.CampaignWorkflowName, workflows.CampaignInput{Campaign: c})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if err != nil && !errors.As(err, &started) {
+		s.temporalUnavailable(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/campaigns/"+id)
+	rec, ok := s.waitCampaign(r.Context(), id, s.waitBudget(r), func(store.CampaignRecord) bool { return true })
+	if !ok {
+		writeJSON(w, http.StatusAccepted, map[string]string{"campaign_id": id, "status": "accepted"})
+		return
+	}
+	writeJSON(w, http.StatusCreated, campaignView{rec})
+}
+
+// waitCampaign polls the campaign's record until done accepts it or the budget runs out.
+func (s *Server) waitCampaign(ctx context.Context, id string, budget time.Duration, done func(store.CampaignRecord) bool) (store.CampaignRecord, bool) {
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		rec, err := s.cfg.Store.GetCampaign(ctx, id)
+		if err == nil && done(rec) {
+			return rec, true
+		}
+		select {
+		case <-ctx.Done():
+			return rec, false
+		case <-tick.C:
+		}
+	}
+}
+
+// previewRequest is the body of POST /v1/campaigns/preview.
+type previewRequest struct {
+	Segment domain.Segment `json:"segment"`
+}
+
+// previewCampaign counts the members of a segment now, before a campaign is launched.
+func (s *Server) previewCampaign(w http.ResponseWriter, r *http.Request) {
+	var req previewRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	probe := domain.Campaign{Name: "preview", Kind: domain.CampaignAnnouncement, Announcement: &domain.Announcement{Channel: domain.ChannelEmail},
+		StartsAt: s.now(), EndsAt: s.now().Add(time.Hour), Segment: req.Segment}
+	if err := probe.Validate(s.now()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	n, err := s.cfg.Store.SegmentSize(r.Context(), req.Segment, s.now())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int64{"segment_size": n})
+}
+
+func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
+	rec, err := s.cfg.Store.GetCampaign(r.Context(), chi.URLParam(r, "campaignId"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, campaignView{rec})
+}
+
+func (s *Server) campaignReport(w http.ResponseWriter, r *http.Request) {
+	rep, err := s.cfg.Store.CampaignReport(r.Context(), chi.URLParam(r, "campaignId"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+// extendRequest is the body of POST /v1/campaigns/{campaignId}/extend.
+type extendRequest struct {
+	EndsAt time.Time `json:"ends_at"`
+}
+
+// campaignSignal signals the campaign's workflow: 200 with the campaign once its record shows the change, else 202
+// (the signal is durable: it will happen). A change the campaign's status does not allow → 409.
+func (s *Server) campaignSignal(signal string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := chi.URLParam(r, "campaignId")
+		var payload any
+		var ext extendRequest
+		if signal == workflows.CampaignSignalExtend {
+			if !decodeJSON(w, r, &ext) {
+				return
+			}
+			if ext.EndsAt.IsZero() {
+				var v domain.Validation
+				v.Add("ends_at", "is required")
+				s.writeError(w, r, v.Err())
+				return
+			}
+		} else if r.ContentLength > 0 {
+			var empty struct{}
+			if !decodeJSON(w, r, &empty) {
+				return
+			}
+		}
+		rec, err := s.cfg.Store.GetCampaign(r.Context(), id)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		want, msg := campaignTransition(signal, rec, ext.EndsAt)
+		if msg != "" {
+			s.writeError(w, r, domain.Errorf(domain.ErrConflict, "%s", msg))
+			return
+		}
+		if signal == workflows.CampaignSignalExtend {
+			payload = workflows.CampaignExtension{EndsAt: ext.EndsAt.UTC()}
+		}
+		if err := s.cfg.Temporal.SignalWorkflow(r.Context(), workflows.CampaignWorkflowID(id), "", signal, payload); err != nil {
+			var nf *serviceerror.NotFound
+			if errors.As(err, &nf) {
+				s.writeError(w, r, domain.Errorf(domain.ErrConflict, "campaign %s is over", id))
+				return
+			}
+			s.temporalUnavailable(w, r, err)
+			return
+		}
+		w.Header().Set("Location", "/v1/campaigns/"+id)
+		got, ok := s.waitCampaign(r.Context(), id, s.waitBudget(r), want)
+		if !ok {
+			writeJSON(w, http.StatusAccepted, map[string]string{"campaign_id": id, "status": "accepted"})
+			return
+		}
+		writeJSON(w, http.StatusOK, campaignView{got})
+	}
+}
+
+// campaignTransition says what the record will show once the signal is applied, or why the signal is refused.
+func campaignTransition(signal string, rec store.CampaignRecord, endsAt time.Time) (func(store.CampaignRecord) bool, string) {
+	over := rec.Status == domain.CampaignCompleted || rec.Status == domain.CampaignCancelled
+	if over {
+		return nil, "campaign " + rec.ID + " is " + rec.Status
+	}
+	switch signal {
+	case workflows.CampaignSignalPause:
+		if rec.Status == domain.CampaignPaused {
+			return nil, "campaign " + rec.ID + " is paused already"
+		}
+		return func(c store.CampaignRecord) bool { return c.Status == domain.CampaignPaused }, ""
+	case workflows.CampaignSignalResume:
+		if rec.Status != domain.CampaignPaused {
+			return nil, "campaign " + rec.ID + " is not paused"
+		}
+		return func(c store.CampaignRecord) bool { return c.Status != domain.CampaignPaused }, ""
+	case workflows.CampaignSignalCancel:
+		return func(c store.CampaignRecord) bool { return c.Status == domain.CampaignCancelled }, ""
+	default: // extend
+		if !endsAt.After(rec.EndsAt) {
+			return nil, "ends_at must be after the campaign's current end, " + rec.EndsAt.Format(time.RFC3339)
+		}
+		if endsAt.Sub(rec.StartsAt) > domain.MaxCampaignDuration {
+			return nil, "a campaign lasts at most 366 days"
+		}
+		return func(c store.CampaignRecord) bool { return !c.EndsAt.Before(endsAt) }, ""
+	}
+}

@@ -1,0 +1,230 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/perkflow/perkflow/internal/itest"
+)
+
+type campaignView struct {
+	CampaignID      string    `json:"campaign_id"`
+	Status          string    `json:"status"`
+	SegmentSize     int64     `json:"segment_size"`
+	IssuedPoints    int64     `json:"issued_points"`
+	BudgetExhausted bool      `json:"budget_exhausted"`
+	EndsAt          time.Time `json:"ends_at"`
+}
+
+type campaignReport struct {
+	PointsIssued      int64  `json:"points_issued"`
+	PointsCut         int64  `json:"points_cut"`
+	Participants      int64  `json:"participants"`
+	Purchases         int64  `json:"purchases"`
+	BudgetUsedPercent *int64 `json:"budget_used_percent"`
+	BudgetExhausted   bool   `json:"budget_exhausted"`
+}
+
+// bookBought is a 10 EUR book bought at `at` (nanosecond precision: the campaign's rule comes into force at an
+// instant, and a purchase is priced by the rules in force at its occurred_at).
+func bookBought(txID, memberID string, at time.Time) map[string]any {
+	return map[string]any{
+		"transaction_id": txID, "member_id": memberID, "store_id": "store-1", "channel": "store",
+		"occurred_at": at.UTC().Format(time.RFC3339Nano),
+		"total":       map[string]any{"amount": 1000, "currency": "EUR"},
+		"items":       []map[string]any{line("BOOK-1", "books", 1, 1000)},
+	}
+}
+
+func earnOnBook(t *testing.T, s *itest.Stack, txID, memberID string) int64 {
+	t.Helper()
+	res := s.Do("POST", "/v1/transactions/accrue", s.Keys["pos"], bookBought(txID, memberID, time.Now()), "Prefer", "wait=20")
+	mustStatus(t, res, http.StatusCreated, "accrue "+txID)
+	var a accrual
+	res.Decode(t, &a)
+	return a.PointsEarned
+}
+
+func getCampaign(t *testing.T, s *itest.Stack, id string) campaignView {
+	t.Helper()
+	res := s.Do("GET", "/v1/campaigns/"+id, s.Keys["support"], nil)
+	mustStatus(t, res, http.StatusOK, "get campaign")
+	var c campaignView
+	res.Decode(t, &c)
+	return c
+}
+
+func doubleBooks(starts, ends time.Time, budget int64) map[string]any {
+	body := map[string]any{
+		"name": "Double points on books", "kind": "multiplier",
+		"starts_at": starts.UTC().Format(time.RFC3339Nano), "ends_at": ends.UTC().Format(time.RFC3339Nano),
+		"rule": map[string]any{"conditions": map[string]any{"categories": []string{"books"}}, "action": map[string]any{"type": "multiplier", "percent": 200}},
+	}
+	if budget > 0 {
+		body["budget_points"] = budget
+	}
+	return body
+}
+
+func TestMultiplierCampaignWindowPauseResumeAgainstRealServer(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{})
+	m := register(t, s, "campaign@example.com")
+	mk := s.Keys["marketer"]
+
+	res := s.Do("POST", "/v1/campaigns/preview", mk, map[string]any{"segment": map[string]any{"consent": "email"}})
+	mustStatus(t, res, http.StatusOK, "preview")
+	if string(res.Body) != `{"segment_size":1}`+"\n" && string(res.Body) != `{"segment_size":1}` {
+		t.Fatalf("preview %s", res.Body)
+	}
+
+	start := time.Now().Add(1500 * time.Millisecond)
+	res = s.Do("POST", "/v1/campaigns", mk, doubleBooks(start, start.Add(6*time.Second), 0), "Prefer", "wait=20")
+	mustStatus(t, res, http.StatusCreated, "create campaign")
+	var c campaignView
+	res.Decode(t, &c)
+	if c.Status != "scheduled" || c.SegmentSize != 1 || res.Header.Get("Location") != "/v1/campaigns/"+c.CampaignID {
+		t.Fatalf("created %+v, Location %q", c, res.Header.Get("Location"))
+	}
+	if got := earnOnBook(t, s, "T-before", m); got != 10 {
+		t.Fatalf("before the start: %d points, want 10", got)
+	}
+	eventually(t, 15*time.Second, "the campaign to start", func() bool { return getCampaign(t, s, c.CampaignID).Status == "active" })
+	if got := earnOnBook(t, s, "T-during", m); got != 20 {
+		t.Fatalf("during the campaign: %d points, want 20", got)
+	}
+	mustStatus(t, s.Do("POST", "/v1/campaigns/"+c.CampaignID+"/pause", mk, nil, "Prefer", "wait=20"), http.StatusOK, "pause")
+	if got := earnOnBook(t, s, "T-paused", m); got != 10 {
+		t.Fatalf("while paused: %d points, want 10", got)
+	}
+	mustStatus(t, s.Do("POST", "/v1/campaigns/"+c.CampaignID+"/pause", mk, nil), http.StatusConflict, "pause twice")
+	mustStatus(t, s.Do("POST", "/v1/campaigns/"+c.CampaignID+"/resume", mk, nil, "Prefer", "wait=20"), http.StatusOK, "resume")
+	if got := earnOnBook(t, s, "T-resumed", m); got != 20 {
+		t.Fatalf("resumed: %d points, want 20", got)
+	}
+	eventually(t, 20*time.Second, "the campaign to end", func() bool { return getCampaign(t, s, c.CampaignID).Status == "completed" })
+	if got := earnOnBook(t, s, "T-after", m); got != 10 {
+		t.Fatalf("after the end: %d points, want 10", got)
+	}
+	mustStatus(t, s.Do("POST", "/v1/campaigns/"+c.CampaignID+"/cancel", mk, nil), http.StatusConflict, "cancel a completed campaign")
+	res = s.Do("GET", "/v1/campaigns/"+c.CampaignID+"/report", mk, nil)
+	mustStatus(t, res, http.StatusOK, "report")
+	var rep campaignReport
+	res.Decode(t, &rep)
+	if rep.PointsIssued != 20 || rep.Participants != 1 || rep.Purchases != 2 || rep.BudgetUsedPercent != nil {
+		t.Fatalf("report %s", res.Body)
+	}
+	s.LedgerInvariants()
+}
+
+func TestCancelledCampaignStopsApplying(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{})
+	m := register(t, s, "cancel@example.com")
+	mk := s.Keys["marketer"]
+	res := s.Do("POST", "/v1/campaigns", mk, doubleBooks(time.Now(), time.Now().Add(time.Hour), 0), "Prefer", "wait=20")
+	mustStatus(t, res, http.StatusCreated, "create campaign")
+	var c campaignView
+	res.Decode(t, &c)
+	eventually(t, 15*time.Second, "the campaign to start", func() bool { return getCampaign(t, s, c.CampaignID).Status == "active" })
+	if got := earnOnBook(t, s, "T-c1", m); got != 20 {
+		t.Fatalf("active: %d", got)
+	}
+	res = s.Do("POST", "/v1/campaigns/"+c.CampaignID+"/extend", mk, map[string]any{"ends_at": time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)}, "Prefer", "wait=20")
+	mustStatus(t, res, http.StatusOK, "extend")
+	mustStatus(t, s.Do("POST", "/v1/campaigns/"+c.CampaignID+"/cancel", mk, nil, "Prefer", "wait=20"), http.StatusOK, "cancel")
+	if got := earnOnBook(t, s, "T-c2", m); got != 10 {
+		t.Fatalf("cancelled: %d", got)
+	}
+}
+
+func TestCampaignBudgetUnderSixteenConcurrentAccruals(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{})
+	const budget = 75
+	res := s.Do("POST", "/v1/campaigns", s.Keys["admin"], doubleBooks(time.Now(), time.Now().Add(time.Hour), budget), "Prefer", "wait=20")
+	mustStatus(t, res, http.StatusCreated, "create campaign")
+	var c campaignView
+	res.Decode(t, &c)
+	eventually(t, 15*time.Second, "the campaign to start", func() bool { return getCampaign(t, s, c.CampaignID).Status == "active" })
+	members := make([]string, 16)
+	for i := range members {
+		members[i] = register(t, s, fmt.Sprintf("budget%d@example.com", i))
+	}
+	var wg sync.WaitGroup
+	earned := make([]int64, 16)
+	for i, m := range members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := s.Do("POST", "/v1/transactions/accrue", s.Keys["pos"], bookBought(fmt.Sprintf("T-bud-%d", i), m, time.Now()), "Prefer", "wait=30")
+			if res.Status == http.StatusCreated {
+				var a accrual
+				res.Decode(t, &a)
+				earned[i] = a.PointsEarned
+			} else {
+				t.Errorf("accrue: %d %s", res.Status, res.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	var total int64
+	for _, e := range earned {
+		total += e
+	}
+	if total != 16*10+budget {
+		t.Fatalf("16 members earned %d in all (%v), want %d base + %d campaign", total, earned, 16*10, budget)
+	}
+	res = s.Do("GET", "/v1/campaigns/"+c.CampaignID+"/report", s.Keys["marketer"], nil)
+	var rep campaignReport
+	res.Decode(t, &rep)
+	if rep.PointsIssued != budget || !rep.BudgetExhausted || *rep.BudgetUsedPercent != 100 || rep.PointsCut != 16*10-budget {
+		t.Fatalf("report %s", res.Body)
+	}
+	s.LedgerInvariants()
+}
+
+func TestCampaignBadRequests(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{NoWorker: true})
+	mk := s.Keys["marketer"]
+	now := time.Now()
+	ok := doubleBooks(now.Add(time.Hour), now.Add(2*time.Hour), 0)
+	with := func(k string, v any) map[string]any {
+		b := map[string]any{}
+		for kk, vv := range ok {
+			b[kk] = vv
+		}
+		b[k] = v
+		return b
+	}
+	for _, tc := range []struct {
+		name, method, path, key string
+		body                    any
+		want                    int
+	}{
+		{"pos may not", "POST", "/v1/campaigns", "pos", ok, 403},
+		{"support may not list", "GET", "/v1/campaigns", "support", nil, 403},
+		{"unknown field", "POST", "/v1/campaigns", "marketer", with("points", 5), 400},
+		{"bad kind", "POST", "/v1/campaigns", "marketer", with("kind", "lottery"), 400},
+		{"ends before start", "POST", "/v1/campaigns", "marketer", with("ends_at", now.Format(time.RFC3339)), 400},
+		{"bad budget", "POST", "/v1/campaigns", "marketer", with("budget_points", 0), 400},
+		{"bad consent", "POST", "/v1/campaigns", "marketer", with("segment", map[string]any{"consent": "fax"}), 400},
+		{"recurring", "POST", "/v1/campaigns", "marketer", with("schedule", "0 0 * * 5"), 422},
+		{"not json", "POST", "/v1/campaigns", "marketer", "{", 400},
+		{"unknown campaign", "GET", "/v1/campaigns/nope", "support", nil, 404},
+		{"unknown report", "GET", "/v1/campaigns/nope/report", "marketer", nil, 404},
+		{"pause unknown", "POST", "/v1/campaigns/nope/pause", "marketer", nil, 404},
+		{"extend without end", "POST", "/v1/campaigns/nope/extend", "marketer", map[string]any{}, 400},
+		{"bad limit", "GET", "/v1/campaigns?limit=0", "marketer", nil, 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := s.Do(tc.method, tc.path, s.Keys[tc.key], tc.body)
+			mustStatus(t, res, tc.want, tc.name)
+		})
+	}
+	res := s.Do("GET", "/v1/campaigns", mk, nil)
+	mustStatus(t, res, http.StatusOK, "list")
+	if string(res.Body) != `{"items":[]}`+"\n" && string(res.Body) != `{"items":[]}` {
+		t.Fatalf("nothing was written: %s", res.Body)
+	}
+}

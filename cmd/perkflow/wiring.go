@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -151,12 +152,31 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 }
 
 func newActivities(st *store.Store, log *slog.Logger) *activities.Activities {
-	acts := &activities.Activities{Store: st, Notifier: activities.LogNotifier{Log: log}, Log: log}
+	acts := &activities.Activities{Store: st, Notifier: newNotifier(log), Log: log}
+	acts.Campaigns.AnnouncePerSecond, _ = strconv.Atoi(config.Lookup("PERKFLOW_ANNOUNCE_RATE"))
 	// Cash offers are paid through Stripe (or stripe-mock); without a key only points-only offers can be claimed.
 	if key := config.Lookup("STRIPE_SECRET_KEY"); key != "" {
 		acts.Rewards.Payments = activities.NewStripePayments(activities.StripeConfig{SecretKey: key, APIBase: config.Lookup("STRIPE_API_BASE")})
 	}
 	return acts
+}
+
+// newNotifier sends email through SendGrid and SMS through Twilio when their keys are set, and whatever has no
+// provider to the log.
+func newNotifier(log *slog.Logger) activities.Notifier {
+	logged := activities.LogNotifier{Log: log}
+	ch := activities.Channels{Fallback: logged}
+	if key, from := config.Lookup("SENDGRID_API_KEY"), config.Lookup("SENDGRID_FROM"); key != "" && from != "" {
+		ch.Email = &activities.SendGrid{APIKey: key, BaseURL: config.Lookup("SENDGRID_API_BASE"), From: from, FromName: config.Lookup("SENDGRID_FROM_NAME")}
+	} else if key != "" {
+		log.Warn("SENDGRID_API_KEY is set without SENDGRID_FROM: emails go to the log")
+	}
+	if sid, from := config.Lookup("TWILIO_ACCOUNT_SID"), config.Lookup("TWILIO_FROM"); sid != "" && from != "" {
+		ch.SMS = &activities.Twilio{AccountSID: sid, AuthToken: config.Lookup("TWILIO_AUTH_TOKEN"), From: from, BaseURL: config.Lookup("TWILIO_API_BASE")}
+	} else if sid != "" {
+		log.Warn("TWILIO_ACCOUNT_SID is set without TWILIO_FROM: SMS go to the log")
+	}
+	return ch
 }
 
 // startWorker registers search attributes and starts polling; stop it with Stop.

@@ -36,6 +36,15 @@ var Vars = []Var{
 	{Name: "STRIPE_SECRET_KEY", Default: "", Doc: "Stripe secret key (`sk_test_…` for test mode; any `sk_…` for stripe-mock). Without it, offers with a cash price cannot be claimed; points-only offers work.", Secret: true},
 	{Name: "STRIPE_API_BASE", Default: "https://api.stripe.com", Doc: "Base URL of the Stripe API: Stripe itself, or stripe-mock (`http://127.0.0.1:12111`)."},
 	{Name: "STRIPE_WEBHOOK_SECRET", Default: "", Doc: "Signing secret (`whsec_…`) of the Stripe webhook endpoint `POST /v1/webhooks/stripe`; without it every event is refused (400).", Secret: true},
+	{Name: "SENDGRID_API_KEY", Default: "", Doc: "SendGrid API key. With it (and SENDGRID_FROM) emails go through SendGrid; without it, to the log.", Secret: true},
+	{Name: "SENDGRID_API_BASE", Default: "https://api.sendgrid.com", Doc: "Base URL of the SendGrid API (tests point it at a local fake)."},
+	{Name: "SENDGRID_FROM", Default: "", Doc: "Sender address of emails; required with SENDGRID_API_KEY."},
+	{Name: "SENDGRID_FROM_NAME", Default: "perkflow", Doc: "Sender name of emails."},
+	{Name: "TWILIO_ACCOUNT_SID", Default: "", Doc: "Twilio account SID. With it, TWILIO_AUTH_TOKEN and TWILIO_FROM, SMS go through Twilio; without it, to the log."},
+	{Name: "TWILIO_AUTH_TOKEN", Default: "", Doc: "Twilio auth token.", Secret: true},
+	{Name: "TWILIO_API_BASE", Default: "https://api.twilio.com", Doc: "Base URL of the Twilio API (tests point it at a local fake)."},
+	{Name: "TWILIO_FROM", Default: "", Doc: "Sender number (E.164) or messaging service of SMS; required with TWILIO_ACCOUNT_SID."},
+	{Name: "PERKFLOW_ANNOUNCE_RATE", Default: "50", Doc: "Campaign announcements sent per second at most, per worker, to stay inside the providers' rate limits."},
 }
 
 // Config is the resolved configuration.

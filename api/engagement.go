@@ -1,6 +1,235 @@
 package api
 
-import "github.com/go-chi/chi/v5"
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/workflows"
+)
 
 // engagementRoutes mounts the routes of gamification (challenges, leaderboard) under /v1.
-func (s *Server) engagementRoutes(r chi.Router) {}
+func (s *Server) engagementRoutes(r chi.Router) {
+	r.With(allow(RoleMember, RoleMarketer, RoleSupport, RoleAdmin)).Get("/challenges", s.listChallenges)
+	r.With(allow(RoleMarketer, RoleAdmin)).Post("/challenges", s.createChallenge)
+	r.With(allow(RoleMember)).Post("/challenges/{challengeId}/join", s.joinChallenge)
+	r.With(allow(RoleMember, RoleSupport, RoleAdmin)).Get("/members/{memberId}/challenges", s.memberChallenges)
+	r.With(allow(RoleMember, RoleMarketer, RoleSupport, RoleAdmin)).Get("/gamification/leaderboard", s.leaderboard)
+}
+
+// challengeRequest is the body of POST /v1/challenges.
+type challengeRequest struct {
+	Name         string               `json:"name"`
+	Goal         domain.ChallengeGoal `json:"goal"`
+	StartsAt     *time.Time           `json:"starts_at"`
+	EndsAt       *time.Time           `json:"ends_at"`
+	WindowDays   int                  `json:"window_days"`
+	RewardPoints int64                `json:"reward_points"`
+	Badge        string               `json:"badge"`
+	AutoEnroll   bool                 `json:"auto_enroll"`
+}
+
+type challengePage struct {
+	Items      []domain.Challenge `json:"items"`
+	NextCursor string             `json:"next_cursor,omitempty"`
+}
+
+func (s *Server) listChallenges(w http.ResponseWriter, r *http.Request) {
+	limit, cursor, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
+	cs, err := s.cfg.Store.ListChallenges(r.Context(), cursor, limit+1)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page := challengePage{Items: cs}
+	if len(cs) > limit {
+		page.Items, page.NextCursor = cs[:limit], cs[limit-1].ID
+	}
+	if page.Items == nil {
+		page.Items = []domain.Challenge{}
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// createChallenge records a challenge definition; enrolments are workflows of their own.
+func (s *Server) createChallenge(w http.ResponseWriter, r *http.Request) {
+	var req challengeRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	c := domain.Challenge{ID: uuid.NewString(), Name: strings.TrimSpace(req.Name), Goal: req.Goal, StartsAt: req.StartsAt,
+		EndsAt: req.EndsAt, WindowDays: req.WindowDays, RewardPoints: req.RewardPoints, Badge: req.Badge,
+		AutoEnroll: req.AutoEnroll, CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
+	if err := c.Validate(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if c.EndsAt != nil && !c.EndsAt.After(s.now()) {
+		var v domain.Validation
+		v.Add("ends_at", "must be in the future")
+		s.writeError(w, r, v.Err())
+		return
+	}
+	p, _ := principalFrom(r.Context())
+	saved, err := s.cfg.Store.CreateChallenge(r.Context(), c, p.Actor())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/challenges/"+saved.ID)
+	writeJSON(w, http.StatusCreated, saved)
+}
+
+// joinChallenge enrols the member: it starts the enrolment's workflow (challenge/{challenge}/{member}) and waits,
+// within the budget, for the enrolment to be recorded: 201, or 202 when the worker has not recorded it yet (it
+// will). Joining again while enrolled answers the enrolment (200); after it ended, 409.
+func (s *Server) joinChallenge(w http.ResponseWriter, r *http.Request) {
+	p, _ := principalFrom(r.Context())
+	id := chi.URLParam(r, "challengeId")
+	c, err := s.cfg.Store.GetChallenge(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if e, ok, err := s.enrolment(r.Context(), p.MemberID, id); err != nil {
+		s.writeError(w, r, err)
+		return
+	} else if ok {
+		if e.Status == domain.EnrolmentActive {
+			writeJSON(w, http.StatusOK, e)
+		} else {
+			writeProblem(w, http.StatusConflict, "you took part in this challenge already ("+e.Status+")")
+		}
+		return
+	}
+	now := s.now().UTC()
+	if !c.OpenAt(now) {
+		writeProblem(w, http.StatusUnprocessableEntity, "this challenge is not open for enrolment now")
+		return
+	}
+	opts := workflows.ChallengeStartOptions(c.ID, p.MemberID, s.cfg.TaskQueue)
+	in := workflows.ChallengeInput{Challenge: c, MemberID: p.MemberID, EnrolledAt: now}
+	if _, err := s.cfg.Temporal.ExecuteWorkflow(r.Context(), opts, workflows.ChallengeWorkflowName, in); err != nil {
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) {
+			writeProblem(w, http.StatusConflict, "you took part in this challenge already")
+			return
+		}
+		s.temporalUnavailable(w, r, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.waitBudget(r))
+	defer cancel()
+	for {
+		e, ok, err := s.enrolment(ctx, p.MemberID, id)
+		if err == nil && ok {
+			w.Header().Set("Location", "/v1/members/"+p.MemberID+"/challenges")
+			writeJSON(w, http.StatusCreated, e)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			d := c.Deadline(now)
+			w.Header().Set("Location", "/v1/members/"+p.MemberID+"/challenges")
+			writeJSON(w, http.StatusAccepted, domain.ChallengeEnrolment{ChallengeID: c.ID, Name: c.Name, Kind: c.Goal.Kind,
+				Status: domain.EnrolmentActive, Target: c.Goal.Target, EnrolledAt: now, Deadline: &d,
+				RewardPoints: c.RewardPoints, Badge: c.Badge})
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// enrolment reads one of the member's enrolments.
+func (s *Server) enrolment(ctx context.Context, memberID, challengeID string) (domain.ChallengeEnrolment, bool, error) {
+	return s.cfg.Store.GetEnrolment(ctx, challengeID, memberID)
+}
+
+type memberChallengesPage struct {
+	Items      []domain.ChallengeEnrolment `json:"items"`
+	Badges     []string                    `json:"badges"`
+	NextCursor string                      `json:"next_cursor,omitempty"`
+}
+
+// memberChallenges lists the member's enrolments with their progress, and the badges they hold.
+func (s *Server) memberChallenges(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "memberId")
+	if !domain.ValidMemberID(id) {
+		writeProblem(w, http.StatusNotFound, "no such member")
+		return
+	}
+	limit, cursor, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
+	if _, err := s.cfg.Store.GetMember(r.Context(), id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	es, err := s.cfg.Store.MemberChallenges(r.Context(), id, cursor, limit+1)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page := memberChallengesPage{Items: es}
+	if len(es) > limit {
+		page.Items, page.NextCursor = es[:limit], es[limit-1].ChallengeID
+	}
+	if page.Items == nil {
+		page.Items = []domain.ChallengeEnrolment{}
+	}
+	if page.Badges, err = s.cfg.Store.MemberBadges(r.Context(), id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if page.Badges == nil {
+		page.Badges = []string{}
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+type leaderboardView struct {
+	Period      string                    `json:"period"`
+	PeriodStart string                    `json:"period_start"`
+	Items       []domain.LeaderboardEntry `json:"items"`
+}
+
+// leaderboard shows the top earners of the period by display name only.
+func (s *Server) leaderboard(w http.ResponseWriter, r *http.Request) {
+	period := r.URL.Query().Get("period")
+	if period == "" {
+		period = domain.PeriodWeek
+	}
+	start, ok := domain.PeriodStart(period, s.now())
+	if !ok {
+		writeProblem(w, http.StatusBadRequest, "period must be week, month or all",
+			domain.FieldError{Field: "period", Message: "must be week, month or all"})
+		return
+	}
+	limit, _, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
+	if r.URL.Query().Get("limit") == "" {
+		limit = 10
+	}
+	items, err := s.cfg.Store.Leaderboard(r.Context(), period, s.now(), limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if items == nil {
+		items = []domain.LeaderboardEntry{}
+	}
+	writeJSON(w, http.StatusOK, leaderboardView{Period: period, PeriodStart: start.Format(time.DateOnly), Items: items})
+}

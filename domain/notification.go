@@ -30,3 +30,10 @@ const (
 func RedemptionNotificationKey(template, redemptionID string) string {
 	return template + ":" + redemptionID
 }
+
+// Templates of engagement messages (the expiry reminder is TemplateExpiryReminder).
+const (
+	TemplateWinback            = "winback"
+	TemplateBirthday           = "birthday"
+	TemplateChallengeCompleted = "challenge_completed"
+)

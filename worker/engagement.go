@@ -1,6 +1,83 @@
 package worker
 
-import "github.com/perkflow/perkflow/activities"
+import (
+	"context"
+	"errors"
+	"fmt"
 
-// registerEngagement registers the workflows and activities of engagement.
-func registerEngagement(r Registry, acts *activities.Activities) {}
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	enums "go.temporal.io/api/enums/v1"
+
+	"github.com/perkflow/perkflow/activities"
+	"github.com/perkflow/perkflow/workflows"
+)
+
+// registerEngagement registers the workflows and activities of engagement: challenges, the member lifecycle's
+// birthday and win-back, and the daily points expiry.
+func registerEngagement(r Registry, acts *activities.Activities) {
+	r.RegisterWorkflowWithOptions(workflows.ChallengeWorkflow, workflow.RegisterOptions{Name: workflows.ChallengeWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.ExpiryWorkflow, workflow.RegisterOptions{Name: workflows.ExpiryWorkflowName})
+	for name, fn := range map[string]any{
+		workflows.ActivityRecordEnrolment:         acts.RecordEnrolment,
+		workflows.ActivityRecordChallengeProgress: acts.RecordChallengeProgress,
+		workflows.ActivityCompleteChallenge:       acts.CompleteChallenge,
+		workflows.ActivityExpireEnrolment:         acts.ExpireEnrolment,
+		workflows.ActivityChallengesForPurchase:   acts.ChallengesForPurchase,
+		workflows.ActivityMemberLifecycle:         acts.MemberLifecycle,
+		workflows.ActivityGrantBirthdayBonus:      acts.GrantBirthdayBonus,
+		workflows.ActivityRemindExpiringPoints:    acts.RemindExpiringPoints,
+		workflows.ActivityExpireLots:              acts.ExpireLots,
+	} {
+		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+}
+
+// ExpirySchedule is the daily schedule of the points expiry: every day at 02:00 UTC, one run at a time.
+func ExpirySchedule(taskQueue string) client.ScheduleOptions {
+	return client.ScheduleOptions{
+		ID:   workflows.ExpiryScheduleID,
+		Spec: client.ScheduleSpec{CronExpressions: []string{"0 2 * * *"}},
+		Action: &client.ScheduleWorkflowAction{
+			ID:        workflows.ExpiryScheduledWorkflowID,
+			Workflow:  workflows.ExpiryWorkflowName,
+			Args:      []any{workflows.ExpiryInput{}},
+			TaskQueue: taskQueue,
+		},
+		Overlap:        enums.SCHEDULE_OVERLAP_POLICY_SKIP,
+		CatchupWindow:  0,
+		Note:           "Daily points expiry: reminders, then lots past their date",
+		PauseOnFailure: false,
+	}
+}
+
+// EnsureExpirySchedule creates the daily expiry schedule, or brings an existing one to the current definition; it
+// is safe to call from every worker at every start.
+func EnsureExpirySchedule(ctx context.Context, c client.Client, taskQueue string) error {
+	opts := ExpirySchedule(taskQueue)
+	_, err := c.ScheduleClient().Create(ctx, opts)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("create expiry schedule: %w", err)
+	}
+	h := c.ScheduleClient().GetHandle(ctx, opts.ID)
+	err = h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+		s := in.Description.Schedule
+		s.Spec = &opts.Spec
+		s.Action = opts.Action
+		if s.Policy == nil {
+			s.Policy = &client.SchedulePolicies{}
+		}
+		s.Policy.Overlap = opts.Overlap
+		return &client.ScheduleUpdate{Schedule: &s}, nil
+	}})
+	if err != nil {
+		return fmt.Errorf("update expiry schedule: %w", err)
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	enums "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -21,6 +22,7 @@ func MemberWorkflow(ctx workflow.Context, in MemberInput) error {
 	m := &member{in: in, state: MemberState{MemberID: in.MemberID, Status: MemberStatusActive, Stats: in.Stats, TierReviewAt: in.TierReviewAt}}
 	m.state.Stats.Runs++
 	m.pending = append(m.pending, in.Pending...)
+	m.lastPurchaseAt, m.winbackFor = in.LastPurchaseAt, in.WinbackSentFor
 	m.returns = append(m.returns, in.Returns...)
 	if in.Registration != nil {
 		m.state.Status = MemberStatusRegistering
@@ -38,6 +40,17 @@ type member struct {
 	returns []domain.Return
 	// tiers is whether this run reviews tiers on their anniversary (versioned: runs recorded before it do not).
 	tiers bool
+	// engage is whether this run forwards purchases and returns to challenges and keeps the birthday and win-back
+	// timers (versioned like tiers).
+	engage bool
+	// engageCh feeds the engagement coroutine; engageQueued counts items it has not finished.
+	engageCh     workflow.Channel
+	engageQueued int
+	// life is what the birthday and win-back timers are armed from.
+	life *domain.MemberLifecycle
+	// lastPurchaseAt is the latest purchase accrued; winbackFor the purchase whose inactivity was announced.
+	lastPurchaseAt *time.Time
+	winbackFor     *time.Time
 	// registered is the member as created, for the registration update's answer.
 	registered *domain.Member
 }
@@ -129,6 +142,10 @@ func (m *member) run(ctx workflow.Context) error {
 		cancelReview = cancel
 	}
 	armReview()
+	m.engage = workflow.GetVersion(ctx, "engagement", workflow.DefaultVersion, 1) >= 1
+	if m.engage {
+		m.startEngagement(ctx)
+	}
 	for {
 		if len(m.pending) == 0 && len(m.returns) == 0 && !reviewDue {
 			sel := workflow.NewSelector(ctx)
@@ -153,17 +170,24 @@ func (m *member) run(ctx workflow.Context) error {
 		}
 		m.drain(purchases, returns)
 		if len(m.pending) > 0 {
-			changed, err := m.accrueBatch(ctx)
+			changed, accrued, err := m.accrueBatch(ctx)
 			if err != nil {
 				return err
 			}
 			if changed {
 				armReview()
 			}
+			if m.engage && len(accrued) > 0 {
+				m.enqueueEngagement(ctx, engagementItem{Purchases: accrued})
+			}
 		}
 		if len(m.pending) == 0 && len(m.returns) > 0 {
+			r := m.returns[0]
 			if err := m.applyReturn(ctx); err != nil {
 				return err
+			}
+			if m.engage {
+				m.enqueueEngagement(ctx, engagementItem{Return: &r})
 			}
 		}
 		if reviewDue {
@@ -178,18 +202,23 @@ func (m *member) run(ctx workflow.Context) error {
 	}
 }
 
-// accrueBatch accrues the oldest queued purchases in one activity and reports whether the tier changed.
-func (m *member) accrueBatch(ctx workflow.Context) (bool, error) {
+// accrueBatch accrues the oldest queued purchases in one activity and reports whether the tier changed, and the
+// purchases that were accrued (first time or replayed: challenges count each transaction once either way).
+func (m *member) accrueBatch(ctx workflow.Context) (bool, []domain.Purchase, error) {
 	n := min(len(m.pending), MaxPurchasesPerBatch)
 	batch := m.pending[:n]
 	var outcomes []domain.AccrualOutcome
 	actx := workflow.WithActivityOptions(ctx, accrualActivityOptions(batch))
 	if err := workflow.ExecuteActivity(actx, ActivityAccruePurchases, batch).Get(ctx, &outcomes); err != nil {
 		// Only cancellation ends the retries; the purchases stay queued for the next run.
-		return false, fmt.Errorf("accrue purchases: %w", err)
+		return false, nil, fmt.Errorf("accrue purchases: %w", err)
 	}
 	changed := false
-	for _, o := range outcomes {
+	var accrued []domain.Purchase
+	for i, o := range outcomes {
+		if i < len(batch) && o.Status == "accrued" && !o.Conflict && batch[i].TransactionID == o.TransactionID {
+			accrued = append(accrued, batch[i])
+		}
 		if o.Conflict {
 			workflow.GetLogger(ctx).Warn("transaction id reused with different content; not accrued again", "TransactionID", o.TransactionID)
 		}
@@ -204,7 +233,7 @@ func (m *member) accrueBatch(ctx workflow.Context) (bool, error) {
 		}
 	}
 	m.pending = append([]domain.Purchase(nil), m.pending[n:]...)
-	return changed, nil
+	return changed, accrued, nil
 }
 
 // applyReturn applies the oldest queued return.
@@ -349,7 +378,7 @@ func (m *member) historyFull(ctx workflow.Context) bool {
 // continueAsNew starts a fresh run carrying every purchase and return received and not yet processed, so none is
 // lost, and the tier review date.
 func (m *member) continueAsNew(ctx workflow.Context, purchases, returns workflow.ReceiveChannel) error {
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && m.engageQueued == 0 }); err != nil {
 		return err
 	}
 	m.drain(purchases, returns)
@@ -358,8 +387,286 @@ func (m *member) continueAsNew(ctx workflow.Context, purchases, returns workflow
 		Pending:          m.pending,
 		Returns:          m.returns,
 		TierReviewAt:     m.state.TierReviewAt,
+		LastPurchaseAt:   m.lastPurchaseAt,
+		WinbackSentFor:   m.winbackFor,
 		Stats:            m.state.Stats,
 		MaxHistoryEvents: m.in.MaxHistoryEvents,
 	}
 	return workflow.NewContinueAsNewError(ctx, MemberWorkflowName, next)
+}
+
+// engagementItem is work for the engagement coroutine: purchases accrued, or a return applied.
+type engagementItem struct {
+	Purchases []domain.Purchase
+	Return    *domain.Return
+}
+
+// maxEngagementQueue bounds the items waiting for the engagement coroutine (the main loop adds at most two per turn).
+const maxEngagementQueue = 1 << 16
+
+// startEngagement runs the member's engagement beside the main loop, so that neither a slow challenge nor a birthday
+// ever delays a purchase: it forwards purchases and returns to challenges in order, and keeps the birthday and
+// win-back timers.
+func (m *member) startEngagement(ctx workflow.Context) {
+	m.engageCh = workflow.NewBufferedChannel(ctx, maxEngagementQueue)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		lt := &lifecycleTimers{}
+		m.loadLifecycle(ctx)
+		m.armLifecycle(ctx, lt)
+		for {
+			var item engagementItem
+			got := false
+			sel := workflow.NewSelector(ctx)
+			sel.AddReceive(m.engageCh, func(c workflow.ReceiveChannel, _ bool) {
+				c.Receive(ctx, &item)
+				got = true
+			})
+			lt.addTo(ctx, sel)
+			sel.Select(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			switch {
+			case got && item.Return != nil:
+				m.forwardReturn(ctx, *item.Return)
+			case got:
+				m.forwardPurchases(ctx, item.Purchases)
+				if m.purchased(item.Purchases) {
+					m.armWinback(ctx, lt)
+				}
+			}
+			if got {
+				m.engageQueued--
+			}
+			// A Continue-As-New waits for these too, so that a bonus being credited is never dropped.
+			if lt.birthdayDue {
+				m.engageQueued++
+				m.birthday(ctx, lt)
+				m.engageQueued--
+			}
+			if lt.winbackDue {
+				m.engageQueued++
+				m.winback(ctx, lt)
+				m.engageQueued--
+			}
+		}
+	})
+}
+
+// enqueueEngagement hands an item to the engagement coroutine.
+func (m *member) enqueueEngagement(ctx workflow.Context, item engagementItem) {
+	m.engageQueued++
+	m.engageCh.Send(ctx, item)
+}
+
+// lifecycleTimers are the member's birthday and win-back timers.
+type lifecycleTimers struct {
+	birthday, winback             workflow.Future
+	cancelBirthday, cancelWinback workflow.CancelFunc
+	birthdayAt, winbackFor        time.Time
+	birthdayDue, winbackDue       bool
+}
+
+func (lt *lifecycleTimers) addTo(ctx workflow.Context, sel workflow.Selector) {
+	if lt.birthday != nil {
+		sel.AddFuture(lt.birthday, func(f workflow.Future) {
+			lt.birthday = nil
+			lt.birthdayDue = f.Get(ctx, nil) == nil
+		})
+	}
+	if lt.winback != nil {
+		sel.AddFuture(lt.winback, func(f workflow.Future) {
+			lt.winback = nil
+			lt.winbackDue = f.Get(ctx, nil) == nil
+		})
+	}
+}
+
+// engagementCtx runs a lifecycle or challenge activity: retried for a while, then given up (logged) so that a
+// broken engagement feature never stops the member from earning.
+func engagementCtx(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 10},
+		Summary:             summary,
+	})
+}
+
+// loadLifecycle reads the member's birthdate, the program's birthday and win-back settings and the last purchase.
+func (m *member) loadLifecycle(ctx workflow.Context) {
+	var life domain.MemberLifecycle
+	if err := workflow.ExecuteActivity(engagementCtx(ctx, "Read birthday and win-back settings"), ActivityMemberLifecycle, m.in.MemberID).Get(ctx, &life); err != nil {
+		workflow.GetLogger(ctx).Warn("member lifecycle not read; no birthday or win-back timers this run", "Error", err)
+		m.life = nil
+		return
+	}
+	m.life = &life
+	if m.lastPurchaseAt == nil && life.LastPurchaseAt != nil {
+		t := life.LastPurchaseAt.UTC()
+		m.lastPurchaseAt = &t
+	}
+}
+
+func (m *member) armLifecycle(ctx workflow.Context, lt *lifecycleTimers) {
+	m.armBirthday(ctx, lt)
+	m.armWinback(ctx, lt)
+}
+
+// armBirthday sets a timer for the member's next birthday (midnight in the program's time zone).
+func (m *member) armBirthday(ctx workflow.Context, lt *lifecycleTimers) {
+	if lt.cancelBirthday != nil {
+		lt.cancelBirthday()
+	}
+	lt.birthday, lt.cancelBirthday = nil, nil
+	if m.life == nil || !m.life.Active || m.life.BirthdayBonusPoints <= 0 || m.life.Birthdate == "" {
+		return
+	}
+	now := workflow.Now(ctx)
+	next, ok := domain.NextBirthday(m.life.Birthdate, now, domain.Program{TimeZone: m.life.TimeZone}.Location())
+	if !ok {
+		return
+	}
+	tctx, cancel := workflow.WithCancel(ctx)
+	lt.birthday = workflow.NewTimerWithOptions(tctx, next.Sub(now), workflow.TimerOptions{Summary: "Birthday bonus on " + next.Format(time.DateOnly)})
+	lt.cancelBirthday, lt.birthdayAt = cancel, next
+}
+
+// birthday credits the birthday bonus (once a year: keyed by the year) and wishes the member a happy birthday.
+func (m *member) birthday(ctx workflow.Context, lt *lifecycleTimers) {
+	lt.birthdayDue = false
+	year := lt.birthdayAt.Year()
+	var points int64
+	if err := workflow.ExecuteActivity(engagementCtx(ctx, fmt.Sprintf("Credit the %d birthday bonus", year)), ActivityGrantBirthdayBonus, m.in.MemberID, year).Get(ctx, &points); err != nil {
+		workflow.GetLogger(ctx).Warn("birthday bonus not credited", "Year", year, "Error", err)
+	} else if points > 0 {
+		m.notify(ctx, domain.Notification{Key: domain.BirthdayBonusKey(m.in.MemberID, year), MemberID: m.in.MemberID,
+			Template: domain.TemplateBirthday, Data: map[string]string{"points": fmt.Sprint(points)}}, "Wish the member a happy birthday")
+	}
+	m.loadLifecycle(ctx) // settings may have changed over the year
+	m.armBirthday(ctx, lt)
+}
+
+// armWinback sets a timer for the end of the program's win-back days after the last purchase, unless the member
+// was told about this stretch of inactivity already.
+func (m *member) armWinback(ctx workflow.Context, lt *lifecycleTimers) {
+	if lt.cancelWinback != nil {
+		lt.cancelWinback()
+	}
+	lt.winback, lt.cancelWinback = nil, nil
+	if m.life == nil || !m.life.Active || m.life.WinbackDays <= 0 || m.lastPurchaseAt == nil {
+		return
+	}
+	if m.winbackFor != nil && m.winbackFor.Equal(*m.lastPurchaseAt) {
+		return
+	}
+	due := m.lastPurchaseAt.AddDate(0, 0, m.life.WinbackDays)
+	tctx, cancel := workflow.WithCancel(ctx)
+	lt.winback = workflow.NewTimerWithOptions(tctx, max(due.Sub(workflow.Now(ctx)), time.Second),
+		workflow.TimerOptions{Summary: fmt.Sprintf("Win-back after %d days without a purchase", m.life.WinbackDays)})
+	lt.cancelWinback, lt.winbackFor = cancel, *m.lastPurchaseAt
+}
+
+// winback tells a member who has not bought for the program's win-back days that they are missed.
+func (m *member) winback(ctx workflow.Context, lt *lifecycleTimers) {
+	lt.winbackDue = false
+	last := lt.winbackFor
+	m.loadLifecycle(ctx)
+	if m.life == nil || m.life.WinbackDays <= 0 || m.lastPurchaseAt == nil || !m.lastPurchaseAt.Equal(last) {
+		m.armWinback(ctx, lt)
+		return
+	}
+	if workflow.Now(ctx).Before(last.AddDate(0, 0, m.life.WinbackDays)) {
+		m.armWinback(ctx, lt) // the program's win-back days grew
+		return
+	}
+	m.notify(ctx, domain.Notification{Key: domain.WinbackKey(m.in.MemberID, last), MemberID: m.in.MemberID,
+		Template: domain.TemplateWinback, Data: map[string]string{"days": fmt.Sprint(m.life.WinbackDays)}},
+		fmt.Sprintf("Win back the member after %d days without a purchase", m.life.WinbackDays))
+	m.winbackFor = &last
+}
+
+// purchased moves the last purchase forward to the latest accrued and reports whether it moved.
+func (m *member) purchased(ps []domain.Purchase) bool {
+	moved := false
+	for _, p := range ps {
+		t := p.OccurredAt.UTC()
+		if m.lastPurchaseAt == nil || t.After(*m.lastPurchaseAt) {
+			m.lastPurchaseAt, moved = &t, true
+		}
+	}
+	return moved
+}
+
+// forwardPurchases sends accrued purchases to the member's challenges: to enrolments that run, and to the
+// auto-enrolling challenges they open (starting the enrolment's workflow, which outlives this one).
+func (m *member) forwardPurchases(ctx workflow.Context, ps []domain.Purchase) {
+	var matches []domain.ChallengeMatch
+	if err := workflow.ExecuteActivity(engagementCtx(ctx, fmt.Sprintf("Find the challenges %d purchases count for", len(ps))),
+		ActivityChallengesForPurchase, m.in.MemberID, workflow.Now(ctx)).Get(ctx, &matches); err != nil {
+		workflow.GetLogger(ctx).Warn("purchases not forwarded to challenges", "Error", err)
+		return
+	}
+	var signals []workflow.Future
+	for _, match := range matches {
+		c := match.Challenge
+		var counted []domain.Purchase
+		for _, p := range ps {
+			if c.OpenAt(p.OccurredAt) {
+				counted = append(counted, p)
+			}
+		}
+		if len(counted) == 0 {
+			continue
+		}
+		id := ChallengeWorkflowID(c.ID, m.in.MemberID)
+		if !match.Enrolled {
+			enrolledAt := counted[0].OccurredAt.UTC()
+			for _, p := range counted {
+				if p.OccurredAt.Before(enrolledAt) {
+					enrolledAt = p.OccurredAt.UTC()
+				}
+			}
+			cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+				WorkflowID:            id,
+				ParentClosePolicy:     enums.PARENT_CLOSE_POLICY_ABANDON,
+				WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+				TypedSearchAttributes: temporal.NewSearchAttributes(SearchAttrMemberID.ValueSet(m.in.MemberID)),
+				StaticSummary:         "Challenge " + c.ID + " for member " + m.in.MemberID,
+			})
+			child := workflow.ExecuteChildWorkflow(cctx, ChallengeWorkflowName, ChallengeInput{Challenge: c, MemberID: m.in.MemberID, EnrolledAt: enrolledAt})
+			if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+				// Most often enrolled meanwhile (joined, or an earlier batch): the signals below reach it.
+				workflow.GetLogger(ctx).Info("challenge enrolment not started", "ChallengeID", c.ID, "Error", err)
+			}
+		}
+		for _, p := range counted {
+			signals = append(signals, workflow.SignalExternalWorkflow(ctx, id, "", SignalChallengePurchase, domain.ChallengePurchaseOf(p)))
+		}
+	}
+	for _, f := range signals {
+		if err := f.Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Info("purchase not delivered to a challenge (ended)", "Error", err)
+		}
+	}
+}
+
+// forwardReturn sends a return to the member's running enrolments, which undo what the purchase contributed.
+func (m *member) forwardReturn(ctx workflow.Context, r domain.Return) {
+	var matches []domain.ChallengeMatch
+	if err := workflow.ExecuteActivity(engagementCtx(ctx, "Find the challenges return "+r.ReturnID+" affects"),
+		ActivityChallengesForPurchase, m.in.MemberID, workflow.Now(ctx)).Get(ctx, &matches); err != nil {
+		workflow.GetLogger(ctx).Warn("return not forwarded to challenges", "Error", err)
+		return
+	}
+	var signals []workflow.Future
+	for _, match := range matches {
+		if match.Enrolled {
+			signals = append(signals, workflow.SignalExternalWorkflow(ctx, ChallengeWorkflowID(match.Challenge.ID, m.in.MemberID), "", SignalChallengeReturn, r))
+		}
+	}
+	for _, f := range signals {
+		if err := f.Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Info("return not delivered to a challenge (ended)", "Error", err)
+		}
+	}
 }

@@ -92,6 +92,10 @@ type MemberInput struct {
 	Returns []domain.Return `json:"returns,omitempty"`
 	// TierReviewAt is when the member's tier is next reviewed (nil at the entry tier).
 	TierReviewAt *time.Time `json:"tier_review_at,omitempty"`
+	// LastPurchaseAt is the latest purchase accrued (for the win-back timer); WinbackSentFor the purchase whose
+	// inactivity the member was last told about, so that one stretch of inactivity sends one message.
+	LastPurchaseAt *time.Time `json:"last_purchase_at,omitempty"`
+	WinbackSentFor *time.Time `json:"winback_sent_for,omitempty"`
 	// Stats carry the running totals across runs.
 	Stats MemberStats `json:"stats"`
 	// MaxHistoryEvents overrides DefaultMaxHistoryEvents (tests use a small bound).

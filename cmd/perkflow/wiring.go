@@ -184,6 +184,9 @@ func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 	if err := worker.EnsureSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
 		return nil, err
 	}
+	if err := worker.EnsureExpirySchedule(ctx, tc, cfg.TaskQueue); err != nil {
+		return nil, err
+	}
 	w := worker.New(tc, cfg.TaskQueue, newActivities(st, log), sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)

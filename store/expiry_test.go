@@ -1,0 +1,198 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/store"
+)
+
+// credit gives a member points at `at` through a manual adjustment: a lot that expires 24 months later (the default
+// program's policy).
+func credit(t *testing.T, st *store.Store, member, id string, points int64, at time.Time) {
+	t.Helper()
+	if _, err := st.Adjust(context.Background(), domain.Adjustment{AdjustmentID: id, MemberID: member, Points: points, Reason: "test credit", Actor: "test"}, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type lotRow struct {
+	id, points, remaining int64
+	expires               time.Time
+}
+
+func lotsOf(t *testing.T, st *store.Store, member string) []lotRow {
+	t.Helper()
+	rows, err := st.Pool().Query(context.Background(), `SELECT entry_id, points, remaining, expires_at FROM ledger_lots WHERE member_id = $1 ORDER BY entry_id`, member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []lotRow
+	for rows.Next() {
+		var l lotRow
+		if err := rows.Scan(&l.id, &l.points, &l.remaining, &l.expires); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// expireAll runs chunks from the start until none is left.
+func expireAll(t *testing.T, st *store.Store, now time.Time, opts store.ExpiryChunkOptions) domain.ExpiryStats {
+	t.Helper()
+	var total domain.ExpiryStats
+	cur := domain.ExpiryCursor{}
+	for {
+		next, stats, more, err := st.ExpireLotsChunk(context.Background(), now, cur, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total, cur = total.Add(stats), next
+		if !more {
+			return total
+		}
+	}
+}
+
+func TestLotsExpireExactlyAtTheirDateAfterFIFOConsumption(t *testing.T) {
+	st, db := setup(t)
+	ctx := context.Background()
+	m := newMember(t, st, "fifo@example.com")
+	t0 := time.Now().UTC().AddDate(-2, 0, -10).Truncate(time.Microsecond)
+	credit(t, st, m, "A1", 100, t0)               // expires first
+	credit(t, st, m, "A2", 50, t0.Add(time.Hour)) // an hour later
+	// Spending takes the soonest-expiring lot first.
+	if _, err := st.RedeemAtTill(ctx, domain.TillRedemption{RedemptionID: "R1", MemberID: m, Points: 30, StoreID: "s"}, t0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	lots := lotsOf(t, st, m)
+	if lots[0].remaining != 70 || lots[1].remaining != 50 {
+		t.Fatalf("lots after spending 30: %+v; want the first lot consumed first", lots)
+	}
+	first, second := lots[0].expires, lots[1].expires
+	if s := expireAll(t, st, first.Add(-time.Microsecond), store.ExpiryChunkOptions{}); s.LotsExpired != 0 {
+		t.Fatalf("a microsecond before the date, %d lots expired", s.LotsExpired)
+	}
+	s := expireAll(t, st, first, store.ExpiryChunkOptions{})
+	if s.LotsExpired != 1 || s.PointsExpired != 70 {
+		t.Fatalf("at the first lot's date: %+v; want its 70 remaining points expired", s)
+	}
+	if b, _ := st.GetBalance(ctx, m); b.Total != 50 {
+		t.Fatalf("balance %+v after the first expiry, want 50", b)
+	}
+	s = expireAll(t, st, second.Add(time.Minute), store.ExpiryChunkOptions{})
+	if s.LotsExpired != 1 || s.PointsExpired != 50 {
+		t.Fatalf("at the second lot's date: %+v", s)
+	}
+	var occurred time.Time
+	if err := st.Pool().QueryRow(ctx, `SELECT occurred_at FROM ledger_entries WHERE idempotency_key = $1`, domain.ExpiryKey(lots[1].id)).Scan(&occurred); err != nil || !occurred.Equal(second) {
+		t.Fatalf("the expiry entry is dated %v (%v), want the lot's date %v", occurred, err, second)
+	}
+	if s := expireAll(t, st, second.AddDate(1, 0, 0), store.ExpiryChunkOptions{}); s.LotsExpired != 0 {
+		t.Fatalf("a later run expired %d lots again", s.LotsExpired)
+	}
+	if n := checkLedger(t, db, m); n != 0 {
+		t.Fatalf("balance %d after everything expired", n)
+	}
+}
+
+func TestCrashInTheMiddleOfAChunkExpiresNoLotTwice(t *testing.T) {
+	st, _ := setup(t)
+	ctx := context.Background()
+	t0 := time.Now().UTC().AddDate(-2, 0, -10).Truncate(time.Microsecond)
+	const members, lotsPer = 30, 3
+	var want int64
+	for i := range members {
+		m := newMember(t, st, fmt.Sprintf("crash%d@example.com", i))
+		for j := range lotsPer {
+			pts := int64(10 + i + j)
+			credit(t, st, m, fmt.Sprintf("C-%d-%d", i, j), pts, t0.Add(time.Duration(j*members+i)*time.Minute))
+			want += pts
+		}
+	}
+	now := time.Now().UTC()
+	var calls atomic.Int64
+	crash := errors.New("worker killed")
+	opts := store.ExpiryChunkOptions{Limit: 40, Workers: 4, BeforeMember: func(string) error {
+		if calls.Add(1) > 9 {
+			return crash
+		}
+		return nil
+	}}
+	_, partial, _, err := st.ExpireLotsChunk(ctx, now, domain.ExpiryCursor{}, opts)
+	if !errors.Is(err, crash) {
+		t.Fatalf("want the injected crash, got %v", err)
+	}
+	if partial.LotsExpired == 0 || partial.LotsExpired >= members*lotsPer {
+		t.Fatalf("the crashed chunk expired %d lots; want some, not all", partial.LotsExpired)
+	}
+	// The retry starts again from the same cursor, as the activity does from its last heartbeat.
+	rest := expireAll(t, st, now, store.ExpiryChunkOptions{Limit: 40, Workers: 4})
+	if partial.LotsExpired+rest.LotsExpired != members*lotsPer || partial.PointsExpired+rest.PointsExpired != want {
+		t.Fatalf("expired %d+%d lots, %d+%d points; want %d lots, %d points", partial.LotsExpired, rest.LotsExpired,
+			partial.PointsExpired, rest.PointsExpired, members*lotsPer, want)
+	}
+	var entries, lots, left int64
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*), count(DISTINCT source_id) FROM ledger_entries WHERE kind = 'expiry'`).Scan(&entries, &lots); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Pool().QueryRow(ctx, `SELECT COALESCE(sum(remaining), 0) FROM ledger_lots`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if entries != members*lotsPer || lots != entries || left != 0 {
+		t.Fatalf("%d expiry entries for %d lots, %d points left; want one entry per lot and nothing left", entries, lots, left)
+	}
+}
+
+func TestExpiryRemindersOncePerLot(t *testing.T) {
+	st, _ := setup(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	a, b := newMember(t, st, "ra@example.com"), newMember(t, st, "rb@example.com")
+	// Lots expiring in 10 and 12 days (a), 20 days (b), and 40 days (a).
+	credit(t, st, a, "RA1", 100, now.AddDate(-2, 0, 10))
+	credit(t, st, a, "RA2", 20, now.AddDate(-2, 0, 12))
+	credit(t, st, b, "RB1", 5, now.AddDate(-2, 0, 20))
+	credit(t, st, a, "RA3", 7, now.AddDate(-2, 0, 40))
+	n, err := st.RecordExpiryReminders(ctx, now, now.AddDate(0, 0, 30), 2)
+	if err != nil || n != 2 {
+		t.Fatalf("first chunk recorded %d lots (%v), want 2", n, err)
+	}
+	if n, _ = st.RecordExpiryReminders(ctx, now, now.AddDate(0, 0, 30), 2); n != 1 {
+		t.Fatalf("second chunk recorded %d lots, want 1", n)
+	}
+	if n, _ = st.RecordExpiryReminders(ctx, now, now.AddDate(0, 0, 30), 2); n != 0 {
+		t.Fatalf("a lot was recorded twice (%d)", n)
+	}
+	notices, err := st.UnsentExpiryNotices(ctx, 10)
+	if err != nil || len(notices) != 2 {
+		t.Fatalf("notices %+v (%v), want one per member", notices, err)
+	}
+	byMember := map[string]store.ExpiryNotice{}
+	for _, n := range notices {
+		byMember[n.MemberID] = n
+		if err := st.MarkExpiryNoticeSent(ctx, n.Key, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if byMember[a].Points != 120 || byMember[b].Points != 5 {
+		t.Fatalf("notices %+v; want 120 points for a, 5 for b", byMember)
+	}
+	// The next day nothing new is due; eleven days on, the fourth lot is within 30 days and is announced alone.
+	if n, _ = st.RecordExpiryReminders(ctx, now.AddDate(0, 0, 1), now.AddDate(0, 0, 31), 10); n != 0 {
+		t.Fatalf("the next day announced %d lots again", n)
+	}
+	if n, _ = st.RecordExpiryReminders(ctx, now.AddDate(0, 0, 11), now.AddDate(0, 0, 41), 10); n != 1 {
+		t.Fatalf("eleven days on, %d lots announced; want the fourth only", n)
+	}
+	if notices, _ = st.UnsentExpiryNotices(ctx, 10); len(notices) != 1 || notices[0].Points != 7 || notices[0].MemberID != a {
+		t.Fatalf("notices %+v; want one of 7 points for a", notices)
+	}
+}

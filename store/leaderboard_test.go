@@ -1,0 +1,128 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/internal/pgtest"
+	"github.com/perkflow/perkflow/store"
+)
+
+// seedEarners inserts n members, each with one accrual earned at `at` (points = (i*7919) % 5000 + 1, so that many
+// members tie), a lot and a balance that agree, straight in SQL (a fixture: the ledger's trigger keeps the
+// leaderboard's aggregate as it does for every entry).
+func seedEarners(t testing.TB, st *store.Store, n int, at time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := st.Pool().Exec(ctx, `
+		WITH m AS (
+			INSERT INTO members (id, email, name, status)
+			SELECT md5('m' || i)::uuid, 'm' || i || '@example.com', 'First' || i || ' last' || i, 'active'
+			FROM generate_series(1, $1) i RETURNING id, email),
+		pts AS (SELECT id, (split_part(split_part(email, '@', 1), 'm', 2)::bigint * 7919) % 5000 + 1 AS p FROM m),
+		b AS (INSERT INTO member_balances (member_id, total, lifetime) SELECT id, p, p FROM pts),
+		e AS (
+			INSERT INTO ledger_entries (member_id, kind, points, available_at, source_type, source_id, idempotency_key,
+			                            balance_after, occurred_at, qualifying_points)
+			SELECT id, 'accrual', p, $2, 'purchase', 'seed-' || id, 'accrual:seed-' || id, p, $2, p FROM pts RETURNING id, member_id, points)
+		INSERT INTO ledger_lots (entry_id, member_id, points, remaining, available_at) SELECT id, member_id, points, points, $2 FROM e`,
+		n, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// truth computes the top of a period by scanning the ledger: what the aggregate must agree with.
+func truth(t *testing.T, st *store.Store, from time.Time, limit int) []domain.LeaderboardEntry {
+	t.Helper()
+	rows, err := st.Pool().Query(context.Background(), `
+		SELECT m.name, sum(e.points) FROM ledger_entries e JOIN members m ON m.id = e.member_id
+		WHERE e.kind IN ('accrual', 'bonus', 'return') AND e.occurred_at >= $1 AND m.status = 'active'
+		GROUP BY m.id, m.name HAVING sum(e.points) > 0 ORDER BY sum(e.points) DESC, m.id LIMIT $2`, from, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []domain.LeaderboardEntry
+	for rows.Next() {
+		var name string
+		e := domain.LeaderboardEntry{Rank: len(out) + 1}
+		if err := rows.Scan(&name, &e.Points); err != nil {
+			t.Fatal(err)
+		}
+		e.DisplayName = domain.DisplayName(name)
+		out = append(out, e)
+	}
+	return out
+}
+
+// setupLarge is setup without the invariant check at the end, which scans every member (slow on 100,000).
+func setupLarge(t *testing.T) *store.Store {
+	t.Helper()
+	db := pgtest.New(t)
+	st := store.New(db.Pool)
+	if _, err := st.SaveProgram(context.Background(), domain.DefaultProgram(), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), "test"); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestLeaderboardOnAHundredThousandMembers(t *testing.T) {
+	st := setupLarge(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	week, _ := domain.PeriodStart(domain.PeriodWeek, now)
+	month, _ := domain.PeriodStart(domain.PeriodMonth, now)
+	seedEarners(t, st, 100_000, week.Add(time.Hour))
+	// A big earner erased (not shown), and one whose points were earned last year (all time only).
+	if _, err := st.Pool().Exec(ctx, `UPDATE members SET status = 'erased', name = NULL, email = NULL WHERE id = md5('m1')::uuid`); err != nil {
+		t.Fatal(err)
+	}
+	old := newMember(t, st, "old@example.com")
+	if _, err := st.Adjust(ctx, domain.Adjustment{AdjustmentID: "not-earned", MemberID: old, Points: 9_000_000, Reason: "adjustments are not earnings", Actor: "t"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GrantBirthdayBonus(ctx, old, 1999, now.AddDate(-1, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		period string
+		from   time.Time
+	}{{domain.PeriodWeek, week}, {domain.PeriodMonth, month}, {domain.PeriodAll, time.Unix(0, 0)}} {
+		start := time.Now()
+		got, err := st.Leaderboard(ctx, c.period, now, 50)
+		took := time.Since(start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := truth(t, st, c.from, 50)
+		if len(got) != 50 || len(want) != 50 {
+			t.Fatalf("%s: %d ranks, truth %d", c.period, len(got), len(want))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%s rank %d: %+v, want %+v", c.period, i+1, got[i], want[i])
+			}
+		}
+		if got[0].Points != 5000 || got[1].Points != 5000 {
+			t.Fatalf("%s: top %+v; the top earners tie on 5000 points", c.period, got[:2])
+		}
+		t.Logf("leaderboard %s on 100,000 members: %v", c.period, took)
+	}
+	// The erased member (m1 earned 7920 % 5000 + 1 = 2921) is nowhere; the order of ties is the same on every call.
+	again, _ := st.Leaderboard(ctx, domain.PeriodAll, now, 200)
+	for _, e := range again {
+		if e.DisplayName == "First1 L." {
+			t.Fatal("an erased member is shown")
+		}
+	}
+	var plan string
+	if err := st.Pool().QueryRow(ctx, `EXPLAIN SELECT lp.points FROM leaderboard_points lp JOIN members m ON m.id = lp.member_id
+		WHERE lp.period = 'all' AND lp.period_start = '1970-01-01' AND lp.points > 0 AND m.status = 'active'
+		ORDER BY lp.points DESC, lp.member_id LIMIT 10`).Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("plan: %s", plan)
+}

@@ -1,0 +1,165 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/perkflow/perkflow/domain"
+)
+
+// ChallengeWorkflow is one member's enrolment in one challenge: it counts the purchases the member workflow
+// forwards (a return undoes what its purchase gave), records the progress for the member's reads, and either
+// completes — the reward and badge granted exactly once, the member told — or expires at the deadline.
+func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (ChallengeState, error) {
+	if !domain.ValidMemberID(in.MemberID) {
+		return ChallengeState{}, temporal.NewNonRetryableApplicationError("member id "+in.MemberID+" is not a UUID", ErrTypeInvalid, nil)
+	}
+	if err := in.Challenge.Validate(); err != nil {
+		return ChallengeState{}, temporal.NewNonRetryableApplicationError("challenge: "+err.Error(), ErrTypeInvalid, nil)
+	}
+	c := &challenge{in: in, progress: in.Progress, state: ChallengeState{
+		ChallengeID: in.Challenge.ID, MemberID: in.MemberID, Status: domain.EnrolmentActive, Kind: in.Challenge.Goal.Kind,
+		Target: in.Challenge.Goal.Target, EnrolledAt: in.EnrolledAt, Deadline: in.Challenge.Deadline(in.EnrolledAt),
+	}}
+	c.state.Progress = c.progress.Value(in.Challenge.Goal)
+	c.state.Purchases = len(c.progress.Purchases)
+	if err := workflow.SetQueryHandler(ctx, QueryChallengeState, func() (ChallengeState, error) { return c.state, nil }); err != nil {
+		return c.state, err
+	}
+	return c.run(ctx)
+}
+
+type challenge struct {
+	in       ChallengeInput
+	progress domain.ChallengeProgress
+	state    ChallengeState
+}
+
+func (c *challenge) activityCtx(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+		Summary:             summary,
+	})
+}
+
+func (c *challenge) update() domain.EnrolmentUpdate {
+	return domain.EnrolmentUpdate{Challenge: c.in.Challenge, MemberID: c.in.MemberID, EnrolledAt: c.in.EnrolledAt, Progress: c.state.Progress}
+}
+
+func (c *challenge) run(ctx workflow.Context) (ChallengeState, error) {
+	name := c.in.Challenge.Name
+	if !c.in.Continued {
+		if err := workflow.ExecuteActivity(c.activityCtx(ctx, "Enrol the member in "+name), ActivityRecordEnrolment, c.update()).Get(ctx, nil); err != nil {
+			return c.state, fmt.Errorf("record enrolment: %w", err)
+		}
+	}
+	purchases := workflow.GetSignalChannel(ctx, SignalChallengePurchase)
+	returns := workflow.GetSignalChannel(ctx, SignalChallengeReturn)
+	deadline := workflow.NewTimerWithOptions(ctx, max(c.state.Deadline.Sub(workflow.Now(ctx)), 0),
+		workflow.TimerOptions{Summary: "Deadline of challenge " + name})
+	expired := false
+	for {
+		changed := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(purchases, func(ch workflow.ReceiveChannel, _ bool) {
+			var p domain.ChallengePurchase
+			ch.Receive(ctx, &p)
+			changed = c.addPurchase(p) || changed
+		})
+		sel.AddReceive(returns, func(ch workflow.ReceiveChannel, _ bool) {
+			var r domain.Return
+			ch.Receive(ctx, &r)
+			changed = c.progress.ApplyReturn(r) || changed
+		})
+		sel.AddFuture(deadline, func(f workflow.Future) { expired = f.Get(ctx, nil) == nil })
+		sel.Select(ctx)
+		// Take every signal already delivered before acting, so that a purchase and its return cancel out.
+		for {
+			var p domain.ChallengePurchase
+			if !purchases.ReceiveAsync(&p) {
+				break
+			}
+			changed = c.addPurchase(p) || changed
+		}
+		for {
+			var r domain.Return
+			if !returns.ReceiveAsync(&r) {
+				break
+			}
+			changed = c.progress.ApplyReturn(r) || changed
+		}
+		c.state.Progress = c.progress.Value(c.in.Challenge.Goal)
+		c.state.Purchases = len(c.progress.Purchases)
+		if c.state.Progress >= c.state.Target {
+			return c.complete(ctx)
+		}
+		if expired {
+			c.state.Status = domain.EnrolmentExpired
+			err := workflow.ExecuteActivity(c.activityCtx(ctx, fmt.Sprintf("Expire: %d of %d reached by the deadline", c.state.Progress, c.state.Target)),
+				ActivityExpireEnrolment, c.update()).Get(ctx, nil)
+			return c.state, err
+		}
+		if changed {
+			if err := workflow.ExecuteActivity(c.activityCtx(ctx, fmt.Sprintf("Record progress %d of %d", c.state.Progress, c.state.Target)),
+				ActivityRecordChallengeProgress, c.update()).Get(ctx, nil); err != nil {
+				return c.state, fmt.Errorf("record progress: %w", err)
+			}
+		}
+		if historyFull(ctx, c.in.MaxHistoryEvents) {
+			next := c.in
+			next.Progress, next.Continued = c.progress, true
+			// Signals not yet received stay with the workflow id and reach the next run.
+			return c.state, workflow.NewContinueAsNewError(ctx, ChallengeWorkflowName, next)
+		}
+	}
+}
+
+// addPurchase counts a purchase made within the enrolment (from enrolling to the deadline, while the challenge runs).
+func (c *challenge) addPurchase(p domain.ChallengePurchase) bool {
+	if p.OccurredAt.Before(c.in.EnrolledAt) || !p.OccurredAt.Before(c.state.Deadline) || !c.in.Challenge.OpenAt(p.OccurredAt) {
+		return false
+	}
+	return c.progress.AddPurchase(p)
+}
+
+// complete grants the reward (once: the activity is keyed by challenge and member) and tells the member.
+func (c *challenge) complete(ctx workflow.Context) (ChallengeState, error) {
+	var r domain.ChallengeReward
+	summary := fmt.Sprintf("Reward %d points", c.in.Challenge.RewardPoints)
+	if c.in.Challenge.Badge != "" {
+		summary += " and badge " + c.in.Challenge.Badge
+	}
+	if err := workflow.ExecuteActivity(c.activityCtx(ctx, summary+" for completing "+c.in.Challenge.Name), ActivityCompleteChallenge, c.update()).Get(ctx, &r); err != nil {
+		return c.state, fmt.Errorf("complete challenge: %w", err)
+	}
+	now := workflow.Now(ctx)
+	c.state.Status, c.state.CompletedAt, c.state.PointsEarned = domain.EnrolmentCompleted, &now, r.Points
+	// Sent even when the reward was recorded by an earlier attempt: the key makes the message go once.
+	{
+		nctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: 30 * time.Second,
+			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute, MaximumAttempts: 10},
+			Summary:             "Tell the member they completed " + c.in.Challenge.Name,
+		})
+		n := domain.Notification{Key: domain.ChallengeCompletedKey(c.in.Challenge.ID, c.in.MemberID), MemberID: c.in.MemberID,
+			Template: domain.TemplateChallengeCompleted, Data: map[string]string{
+				"challenge": c.in.Challenge.Name, "points": fmt.Sprint(r.Points), "badge": c.in.Challenge.Badge}}
+		if err := workflow.ExecuteActivity(nctx, ActivitySendNotification, n).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("challenge notification not sent", "Key", n.Key, "Error", err)
+		}
+	}
+	return c.state, nil
+}
+
+// historyFull says whether a run should continue as new.
+func historyFull(ctx workflow.Context, limit int) bool {
+	info := workflow.GetInfo(ctx)
+	if limit <= 0 {
+		limit = DefaultMaxHistoryEvents
+	}
+	return info.GetCurrentHistoryLength() >= limit || info.GetContinueAsNewSuggested()
+}

@@ -1,0 +1,61 @@
+package workflows
+
+import (
+	"time"
+
+	"github.com/perkflow/perkflow/domain"
+)
+
+// Points expiry contract: a daily Temporal Schedule starts ExpiryWorkflow; support can start one by hand
+// (`perkflow expiry run --now`).
+const (
+	// ExpiryWorkflowName is the registered name of ExpiryWorkflow.
+	ExpiryWorkflowName = "PointsExpiry"
+	// ExpiryScheduleID is the daily schedule's id.
+	ExpiryScheduleID = "points-expiry-daily"
+	// ExpiryScheduledWorkflowID is the id prefix of the runs the schedule starts (Temporal appends the time).
+	ExpiryScheduledWorkflowID = "expiry/scheduled"
+
+	ActivityRemindExpiringPoints = "RemindExpiringPoints"
+	ActivityExpireLots           = "ExpireLots"
+
+	// DefaultExpiryChunk is how many lots one chunk takes.
+	DefaultExpiryChunk = 1000
+	// DefaultExpiryChunksPerActivity is how many chunks one activity call runs before the workflow records progress.
+	DefaultExpiryChunksPerActivity = 50
+)
+
+// ExpiryManualWorkflowID names a run started by hand at t.
+func ExpiryManualWorkflowID(t time.Time) string {
+	return "expiry/manual/" + t.UTC().Format("20060102T150405Z")
+}
+
+// ExpiryInput starts (or continues) an expiry run. Everything is optional.
+type ExpiryInput struct {
+	// Now is the run's reference time (lots with expires_at <= Now expire); zero means the workflow's start time.
+	Now       time.Time `json:"now,omitempty"`
+	ChunkSize int       `json:"chunk_size,omitempty"`
+	// ChunksPerActivity bounds one ExpireLots call.
+	ChunksPerActivity int `json:"chunks_per_activity,omitempty"`
+	// Carried across Continue-As-New.
+	Cursor   domain.ExpiryCursor `json:"cursor"`
+	Stats    domain.ExpiryStats  `json:"stats"`
+	Reminded bool                `json:"reminded,omitempty"`
+	// MaxHistoryEvents overrides DefaultMaxHistoryEvents (tests).
+	MaxHistoryEvents int `json:"max_history_events,omitempty"`
+}
+
+// Phases of an expiry run.
+const (
+	ExpiryPhaseReminding = "reminding"
+	ExpiryPhaseExpiring  = "expiring"
+	ExpiryPhaseDone      = "done"
+)
+
+// ExpiryState is the answer to the state query, and the run's result.
+type ExpiryState struct {
+	Phase  string              `json:"phase"`
+	Now    time.Time           `json:"now"`
+	Cursor domain.ExpiryCursor `json:"cursor"`
+	Stats  domain.ExpiryStats  `json:"stats"`
+}

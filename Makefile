@@ -17,7 +17,7 @@ dev:
 	$(GO) run ./cmd/perkflow dev
 
 ## test: vet, lint workflows for determinism, and run every test with the race detector
-test: vet lint
+test: vet lint $(BIN)/stripe-mock
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 ## test-short: unit tests only (no Postgres, no Temporal server)
@@ -44,6 +44,10 @@ $(BIN)/workflowcheck:
 
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# stripe-mock answers as the Stripe API does; the redemption tests start it themselves on a free port.
+$(BIN)/stripe-mock:
+	GOBIN=$(BIN) $(GO) install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

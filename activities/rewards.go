@@ -61,7 +61,12 @@ func (a *Activities) ChargePayment(ctx context.Context, c domain.RedemptionClaim
 	if p.Status != "succeeded" && p.Status != "requires_action" {
 		return p, temporal.NewNonRetryableApplicationError("The payment did not go through (status "+p.Status+").", ErrTypePaymentDeclined, nil)
 	}
-	return p, classify(a.Store.RecordPayment(ctx, c.RedemptionID, p))
+	if err := a.Store.RecordPayment(ctx, c.RedemptionID, p); err != nil {
+		return p, classify(err)
+	}
+	// The client secret goes to the member's app through the API (from the store), never into workflow history.
+	p.ClientSecret = ""
+	return p, nil
 }
 
 // ConfirmPayment reads the PaymentIntent from Stripe after 3-D Secure and records it when it succeeded.

@@ -164,6 +164,16 @@ func (s *Server) claimOffer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	id := uuid.NewString()
+	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		id = uuid.NewSHA1(redemptionNamespace, []byte(p.MemberID+"|"+offer.ID+"|"+key)).String()
+		// A retried claim answers with the redemption it started, whatever the member's points are now.
+		if _, err := s.cfg.Store.GetRedemption(r.Context(), id); err == nil {
+			w.Header().Set("Idempotent-Replayed", "true")
+			s.answerRedemption(w, r, id, http.StatusCreated, domain.RedemptionStatus.Settled)
+			return
+		}
+	}
 	now := s.now()
 	if offer.NeedsPayment() {
 		if !s.cfg.Rewards.PaymentsEnabled {
@@ -202,10 +212,6 @@ func (s *Server) claimOffer(w http.ResponseWriter, r *http.Request) {
 	case bal.Available < offer.PointsCost:
 		writeProblem(w, http.StatusUnprocessableEntity, "you do not have enough points available for this offer")
 		return
-	}
-	id := uuid.NewString()
-	if key := r.Header.Get("Idempotency-Key"); key != "" {
-		id = uuid.NewSHA1(redemptionNamespace, []byte(p.MemberID+"|"+offer.ID+"|"+key)).String()
 	}
 	claim := domain.RedemptionClaim{RedemptionID: id, OfferID: offer.ID, MemberID: p.MemberID, Title: offer.Title,
 		Points: offer.PointsCost, Cash: offer.CashPrice, PaymentMethod: req.PaymentMethod,

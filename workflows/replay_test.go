@@ -26,6 +26,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflowWithOptions(MemberWorkflow, workflow.RegisterOptions{Name: MemberWorkflowName})
+			r.RegisterWorkflowWithOptions(RedemptionWorkflow, workflow.RegisterOptions{Name: RedemptionWorkflowName})
 			logger := sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
 				t.Fatalf("replaying %s: %v", f, err)

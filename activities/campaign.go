@@ -2,11 +2,12 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"maps"
-	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"github.com/perkflow/perkflow/domain"
@@ -147,48 +148,39 @@ func (a *Activities) walkSegment(ctx context.Context, w domain.SegmentWalk,
 		if len(ids) == 0 {
 			return p, nil
 		}
-		// Each worker counts into its own progress; the page's counts join p only once the whole page is done. A
-		// failure stops handing out members but lets the ones in flight finish: cancelling a provider call midway
-		// would leave its outcome unknown, and such a message is never sent again.
+		// Each worker counts into its own progress; the page's counts join p only once the whole page is done.
 		parts := make([]domain.SegmentProgress, workers)
-		var (
-			mu       sync.Mutex
-			firstErr error
-			wg       sync.WaitGroup
-		)
-		failed := func() bool { mu.Lock(); defer mu.Unlock(); return firstErr != nil }
+		g, gctx := errgroup.WithContext(ctx)
 		next := make(chan string)
 		for i := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			g.Go(func() error {
 				for id := range next {
-					if err := do(ctx, id, &parts[i]); err != nil {
-						mu.Lock()
-						if firstErr == nil {
-							firstErr = err
-						}
-						mu.Unlock()
+					if err := do(gctx, id, &parts[i]); err != nil {
+						return err
 					}
 				}
-			}()
+				return nil
+			})
 		}
-		for _, id := range ids {
-			if failed() || ctx.Err() != nil {
-				break
+		g.Go(func() error {
+			defer close(next)
+			for _, id := range ids {
+				select {
+				case next <- id:
+				case <-gctx.Done():
+					return nil
+				}
 			}
-			next <- id
-		}
-		close(next)
-		wg.Wait()
-		if firstErr == nil && ctx.Err() != nil {
-			firstErr = ctx.Err()
-		}
-		if firstErr != nil {
+			return nil
+		})
+		if err := g.Wait(); err != nil {
 			if activity.IsActivity(ctx) {
 				activity.RecordHeartbeat(ctx, p)
 			}
-			return p, firstErr
+			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+				return p, ctx.Err()
+			}
+			return p, err
 		}
 		for _, q := range parts {
 			p.Sent += q.Sent

@@ -38,10 +38,9 @@ func (s *SendGrid) Send(ctx context.Context, m Message) (string, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
-	tctx, wrote := traceWrites(ctx)
-	resp, err := (&rest.Client{HTTPClient: hc}).SendWithContext(tctx, req)
+	resp, err := (&rest.Client{HTTPClient: hc}).SendWithContext(ctx, req)
 	if err != nil {
-		return "", transportError("sendgrid", err, wrote)
+		return "", &ProviderError{Provider: "sendgrid", Message: err.Error()}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
 		return "", &ProviderError{Provider: "sendgrid", Status: resp.StatusCode, Message: truncate(resp.Body, 300)}

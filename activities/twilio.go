@@ -26,8 +26,7 @@ type Twilio struct {
 
 // Send sends one SMS and returns Twilio's message SID.
 func (t *Twilio) Send(ctx context.Context, m Message) (string, error) {
-	tctx, wrote := traceWrites(ctx)
-	rt := &twilioTransport{ctx: tctx, next: t.Transport}
+	rt := &twilioTransport{ctx: ctx, next: t.Transport}
 	if rt.next == nil {
 		rt.next = http.DefaultTransport
 	}
@@ -49,14 +48,12 @@ func (t *Twilio) Send(ctx context.Context, m Message) (string, error) {
 	p.SetBody(m.Body)
 	res, err := c.Api.CreateMessage(p)
 	if err != nil {
+		pe := &ProviderError{Provider: "twilio", Status: int(rt.status.Load()), Message: err.Error()}
 		var te *twclient.TwilioRestError
-		switch {
-		case errors.As(err, &te):
-			return "", &ProviderError{Provider: "twilio", Status: te.Status, Message: te.Message}
-		case rt.status.Load() != 0: // an answer the SDK could not decode
-			return "", &ProviderError{Provider: "twilio", Status: int(rt.status.Load()), Message: err.Error()}
+		if errors.As(err, &te) {
+			pe.Status, pe.Message = te.Status, te.Message
 		}
-		return "", transportError("twilio", err, wrote)
+		return "", pe
 	}
 	if res.Sid == nil {
 		return "", nil

@@ -2,12 +2,11 @@ package activities
 
 import (
 	"context"
-	"errors"
 	"maps"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"github.com/perkflow/perkflow/domain"
@@ -148,39 +147,48 @@ func (a *Activities) walkSegment(ctx context.Context, w domain.SegmentWalk,
 		if len(ids) == 0 {
 			return p, nil
 		}
-		// Each worker counts into its own progress; the page's counts join p only once the whole page is done.
+		// Each worker counts into its own progress; the page's counts join p only once the whole page is done. A
+		// failure stops handing out members but lets the ones in flight finish: cancelling a provider call midway
+		// would leave its outcome unknown, and such a message is never sent again.
 		parts := make([]domain.SegmentProgress, workers)
-		g, gctx := errgroup.WithContext(ctx)
+		var (
+			mu       sync.Mutex
+			firstErr error
+			wg       sync.WaitGroup
+		)
+		failed := func() bool { mu.Lock(); defer mu.Unlock(); return firstErr != nil }
 		next := make(chan string)
 		for i := range workers {
-			g.Go(func() error {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
 				for id := range next {
-					if err := do(gctx, id, &parts[i]); err != nil {
-						return err
+					if err := do(ctx, id, &parts[i]); err != nil {
+						mu.Lock()
+						if firstErr == nil {
+							firstErr = err
+						}
+						mu.Unlock()
 					}
 				}
-				return nil
-			})
+			}()
 		}
-		g.Go(func() error {
-			defer close(next)
-			for _, id := range ids {
-				select {
-				case next <- id:
-				case <-gctx.Done():
-					return nil
-				}
+		for _, id := range ids {
+			if failed() || ctx.Err() != nil {
+				break
 			}
-			return nil
-		})
-		if err := g.Wait(); err != nil {
+			next <- id
+		}
+		close(next)
+		wg.Wait()
+		if firstErr == nil && ctx.Err() != nil {
+			firstErr = ctx.Err()
+		}
+		if firstErr != nil {
 			if activity.IsActivity(ctx) {
 				activity.RecordHeartbeat(ctx, p)
 			}
-			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-				return p, ctx.Err()
-			}
-			return p, err
+			return p, firstErr
 		}
 		for _, q := range parts {
 			p.Sent += q.Sent

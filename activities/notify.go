@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http/httptrace"
 	"strings"
+	"sync/atomic"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -34,6 +36,9 @@ type ProviderError struct {
 	Provider string
 	Status   int
 	Message  string
+	// Unknown is true when the request was sent but no answer came (a timeout, a cut connection): the provider may
+	// have taken the message, so it is not sent again.
+	Unknown bool
 }
 
 func (e *ProviderError) Error() string {
@@ -45,7 +50,21 @@ func (e *ProviderError) Error() string {
 
 // Retryable reports whether the message may still go through later: rate limits (429), provider outages (5xx) and
 // no answer at all. Other 4xx (a bad number, a refused address, bad credentials) fail the message for good.
-func (e *ProviderError) Retryable() bool { return e.Status == 0 || e.Status == 429 || e.Status >= 500 }
+func (e *ProviderError) Retryable() bool {
+	return !e.Unknown && (e.Status == 0 || e.Status == 429 || e.Status >= 500)
+}
+
+// transportError classifies an error without an HTTP answer: safe to retry when the request never left, unknown
+// otherwise.
+func transportError(provider string, err error, wrote *atomic.Bool) *ProviderError {
+	return &ProviderError{Provider: provider, Message: err.Error(), Unknown: wrote.Load()}
+}
+
+// traceWrites returns a context that records whether a request was written to the provider.
+func traceWrites(ctx context.Context) (context.Context, *atomic.Bool) {
+	var wrote atomic.Bool
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) }}), &wrote
+}
 
 // retryable reports whether err from a notifier is worth retrying; errors that are not provider errors are.
 func retryable(err error) bool {

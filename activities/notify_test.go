@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -200,5 +201,26 @@ func TestNoConsentOrErasedSendsNothing(t *testing.T) {
 	}
 	if reqs := f.fake.Requests(); len(reqs) != 0 {
 		t.Fatalf("sent %+v", reqs)
+	}
+}
+
+func TestUnknownOutcomeIsNotResent(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	m := f.member(t, "slow@example.com", "", domain.Consent{Email: true})
+	f.acts.Notifier = &activities.SendGrid{APIKey: sgKey, BaseURL: f.fake.URL, From: mailFrom, HTTP: &http.Client{Timeout: 100 * time.Millisecond}}
+	// The provider takes the message but answers too late: the sender cannot know whether it went.
+	f.fake.SetFault(func(string, int, providerfake.Request) int { time.Sleep(300 * time.Millisecond); return 0 })
+	n := domain.Notification{Key: "slow:" + m, MemberID: m, Template: domain.TemplateWelcome}
+	for range 3 {
+		if err := f.acts.SendNotification(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(f.fake.Requests()); got != 1 {
+		t.Fatalf("%d requests, want 1", got)
+	}
+	if rec := f.record(t, n.Key); rec.Status != store.NotificationFailed {
+		t.Fatalf("record %+v", rec)
 	}
 }

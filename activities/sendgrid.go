@@ -38,9 +38,10 @@ func (s *SendGrid) Send(ctx context.Context, m Message) (string, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
-	resp, err := (&rest.Client{HTTPClient: hc}).SendWithContext(ctx, req)
+	tctx, wrote := traceWrites(ctx)
+	resp, err := (&rest.Client{HTTPClient: hc}).SendWithContext(tctx, req)
 	if err != nil {
-		return "", &ProviderError{Provider: "sendgrid", Message: err.Error()}
+		return "", transportError("sendgrid", err, wrote)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
 		return "", &ProviderError{Provider: "sendgrid", Status: resp.StatusCode, Message: truncate(resp.Body, 300)}

@@ -26,7 +26,8 @@ type Twilio struct {
 
 // Send sends one SMS and returns Twilio's message SID.
 func (t *Twilio) Send(ctx context.Context, m Message) (string, error) {
-	rt := &twilioTransport{ctx: ctx, next: t.Transport}
+	tctx, wrote := traceWrites(ctx)
+	rt := &twilioTransport{ctx: tctx, next: t.Transport}
 	if rt.next == nil {
 		rt.next = http.DefaultTransport
 	}
@@ -48,12 +49,14 @@ func (t *Twilio) Send(ctx context.Context, m Message) (string, error) {
 	p.SetBody(m.Body)
 	res, err := c.Api.CreateMessage(p)
 	if err != nil {
-		pe := &ProviderError{Provider: "twilio", Status: int(rt.status.Load()), Message: err.Error()}
 		var te *twclient.TwilioRestError
-		if errors.As(err, &te) {
-			pe.Status, pe.Message = te.Status, te.Message
+		switch {
+		case errors.As(err, &te):
+			return "", &ProviderError{Provider: "twilio", Status: te.Status, Message: te.Message}
+		case rt.status.Load() != 0: // an answer the SDK could not decode
+			return "", &ProviderError{Provider: "twilio", Status: int(rt.status.Load()), Message: err.Error()}
 		}
-		return "", pe
+		return "", transportError("twilio", err, wrote)
 	}
 	if res.Sid == nil {
 		return "", nil

@@ -36,29 +36,24 @@ type NotificationRecord struct {
 // with the recorded status when the key was sent, failed for good or skipped — and when an earlier attempt stopped
 // in the middle of a provider call (its outcome unknown): that one is marked failed rather than risk a second send.
 func (s *Store) BeginNotification(ctx context.Context, n domain.Notification) (proceed bool, status string, err error) {
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO notifications (notification_key, member_id, template, status)
-			VALUES ($1, $2, $3, 'pending') ON CONFLICT (notification_key) DO NOTHING`, n.Key, n.MemberID, n.Template); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, `SELECT status FROM notifications WHERE notification_key = $1 FOR UPDATE`, n.Key).Scan(&status); err != nil {
-			return err
-		}
-		switch status {
-		case NotificationPending:
-			proceed = true
-			_, err := tx.Exec(ctx, `UPDATE notifications SET status = 'sending', attempts = attempts + 1, updated_at = now()
-				WHERE notification_key = $1`, n.Key)
-			return err
-		case NotificationSending:
-			status = NotificationFailed
-			_, err := tx.Exec(ctx, `UPDATE notifications SET status = 'failed', error = 'an attempt stopped during the provider call; not resent',
-				updated_at = now() WHERE notification_key = $1`, n.Key)
-			return err
-		}
-		return nil
-	})
-	return proceed, status, wrap("begin notification "+n.Key, err)
+	// One statement: a new key is claimed (sending); a pending one is claimed again; one left sending by an attempt
+	// that stopped is failed; any other keeps its status. The row lock of the upsert serialises concurrent claims.
+	err = s.pool.QueryRow(ctx, `
+		INSERT INTO notifications AS n (notification_key, member_id, template, status, attempts)
+		VALUES ($1, $2, $3, 'sending', 1)
+		ON CONFLICT (notification_key) DO UPDATE SET
+			status = CASE n.status WHEN 'pending' THEN 'sending' WHEN 'sending' THEN 'failed' ELSE n.status END,
+			attempts = n.attempts + CASE n.status WHEN 'pending' THEN 1 ELSE 0 END,
+			error = CASE n.status WHEN 'sending' THEN 'an attempt stopped during the provider call; not resent' ELSE n.error END,
+			updated_at = CASE WHEN n.status IN ('pending', 'sending') THEN now() ELSE n.updated_at END
+		RETURNING status`, n.Key, n.MemberID, n.Template).Scan(&status)
+	if err != nil {
+		return false, "", wrap("begin notification "+n.Key, err)
+	}
+	if status == NotificationSending {
+		return true, status, nil
+	}
+	return false, status, nil
 }
 
 // FinishNotification records the outcome of a send: sent (with the provider's message id), failed, skipped, or

@@ -1,13 +1,19 @@
 package api_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
 	"github.com/perkflow/perkflow/internal/itest"
+	"github.com/perkflow/perkflow/workflows"
 )
 
 type campaignView struct {
@@ -209,7 +215,7 @@ func TestCampaignBadRequests(t *testing.T) {
 		{"ends before start", "POST", "/v1/campaigns", "marketer", with("ends_at", now.Format(time.RFC3339)), 400},
 		{"bad budget", "POST", "/v1/campaigns", "marketer", with("budget_points", 0), 400},
 		{"bad consent", "POST", "/v1/campaigns", "marketer", with("segment", map[string]any{"consent": "fax"}), 400},
-		{"recurring", "POST", "/v1/campaigns", "marketer", with("schedule", "0 0 * * 5"), 422},
+		{"bad cron", "POST", "/v1/campaigns", "marketer", with("schedule", "every friday"), 400},
 		{"not json", "POST", "/v1/campaigns", "marketer", "{", 400},
 		{"unknown campaign", "GET", "/v1/campaigns/nope", "support", nil, 404},
 		{"unknown report", "GET", "/v1/campaigns/nope/report", "marketer", nil, 404},
@@ -226,5 +232,44 @@ func TestCampaignBadRequests(t *testing.T) {
 	mustStatus(t, res, http.StatusOK, "list")
 	if string(res.Body) != `{"items":[]}`+"\n" && string(res.Body) != `{"items":[]}` {
 		t.Fatalf("nothing was written: %s", res.Body)
+	}
+}
+
+func TestRecurringCampaignRunsFromItsSchedule(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{})
+	m := register(t, s, "recurring@example.com")
+	mk := s.Keys["marketer"]
+	ctx := context.Background()
+	// Every 1 January: it never fires during the test; each run is triggered by hand, as the Temporal UI can.
+	body := doubleBooks(time.Now(), time.Now().Add(3*time.Second), 0)
+	body["schedule"] = "0 0 1 1 *"
+	res := s.Do("POST", "/v1/campaigns", mk, body, "Prefer", "wait=20")
+	mustStatus(t, res, http.StatusCreated, "create recurring campaign")
+	var c campaignView
+	res.Decode(t, &c)
+	if c.Status != "scheduled" {
+		t.Fatalf("created %s", res.Body)
+	}
+	h := s.Temporal.ScheduleClient().GetHandle(ctx, workflows.CampaignScheduleID(c.CampaignID))
+	if err := h.Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "a run to start", func() bool { return getCampaign(t, s, c.CampaignID).Status == "active" })
+	if got := earnOnBook(t, s, "T-run1", m); got != 20 {
+		t.Fatalf("during a run: %d", got)
+	}
+	eventually(t, 15*time.Second, "the run to end", func() bool { return getCampaign(t, s, c.CampaignID).Status == "scheduled" })
+	if got := earnOnBook(t, s, "T-between", m); got != 10 {
+		t.Fatalf("between runs: %d", got)
+	}
+	mustStatus(t, s.Do("POST", "/v1/campaigns/"+c.CampaignID+"/pause", mk, nil, "Prefer", "wait=20"), http.StatusOK, "pause the series")
+	desc, err := h.Describe(ctx)
+	if err != nil || !desc.Schedule.State.Paused {
+		t.Fatalf("schedule after pause: %+v, %v", desc, err)
+	}
+	mustStatus(t, s.Do("POST", "/v1/campaigns/"+c.CampaignID+"/cancel", mk, nil, "Prefer", "wait=20"), http.StatusOK, "cancel the series")
+	var nf *serviceerror.NotFound
+	if _, err := h.Describe(ctx); !errors.As(err, &nf) {
+		t.Fatalf("schedule after cancel: %v", err)
 	}
 }

@@ -99,8 +99,7 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if c.Schedule != "" {
-		s.writeError(w, r, domain.Errorf(domain.ErrUnprocessable, "recurring campaigns (schedule) are not available yet; schedule each occurrence as its own campaign"))
+	if c.Schedule != "" && !s.scheduleCampaign(w, r, c) {
 		return
 	}
 	_, err := s.cfg.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{
@@ -122,6 +121,70 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, campaignView{rec})
+}
+
+// scheduleCampaign makes the Temporal Schedule of a recurring campaign: each time its cron expression fires (from
+// starts_at on), it starts one run of the campaign (campaign/<id>/run-<time>) lasting ends_at − starts_at; a run still
+// going when the next is due makes that one skip. A retried create finds the Schedule made. It answers the request
+// itself unless it returns true.
+func (s *Server) scheduleCampaign(w http.ResponseWriter, r *http.Request, c domain.Campaign) bool {
+	_, err := s.cfg.Temporal.ScheduleClient().Create(r.Context(), client.ScheduleOptions{
+		ID:      workflows.CampaignScheduleID(c.ID),
+		Spec:    client.ScheduleSpec{CronExpressions: []string{c.Schedule}, StartAt: c.StartsAt},
+		Overlap: enums.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Action: &client.ScheduleWorkflowAction{
+			ID: workflows.CampaignOccurrenceWorkflowID(c.ID), Workflow: workflows.CampaignWorkflowName, TaskQueue: s.cfg.TaskQueue,
+			Args:                  []any{workflows.CampaignInput{Campaign: c, Occurrence: true}},
+			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchAttrCampaignID.ValueSet(c.ID)),
+			StaticSummary:         "Run of recurring campaign " + c.Name,
+		},
+		Note: "Recurring campaign " + c.Name + " by " + c.CreatedBy,
+	})
+	var invalid *serviceerror.InvalidArgument
+	switch {
+	case err == nil || errors.Is(err, temporal.ErrScheduleAlreadyRunning):
+		return true
+	case errors.As(err, &invalid):
+		var v domain.Validation
+		v.Add("schedule", "is not a cron expression Temporal accepts: %s", invalid.Message)
+		s.writeError(w, r, v.Err())
+	default:
+		s.temporalUnavailable(w, r, err)
+	}
+	return false
+}
+
+// controlSchedule pauses, resumes or deletes a recurring campaign's Schedule and passes the signal to its runs under
+// way. It answers the request itself unless it returns true.
+func (s *Server) controlSchedule(w http.ResponseWriter, r *http.Request, id, signal string) bool {
+	h := s.cfg.Temporal.ScheduleClient().GetHandle(r.Context(), workflows.CampaignScheduleID(id))
+	desc, err := h.Describe(r.Context())
+	var nf *serviceerror.NotFound
+	if err != nil && !errors.As(err, &nf) {
+		s.temporalUnavailable(w, r, err)
+		return false
+	}
+	switch {
+	case err != nil: // gone already
+	case signal == workflows.CampaignSignalPause:
+		err = h.Pause(r.Context(), client.SchedulePauseOptions{Note: "paused through the API"})
+	case signal == workflows.CampaignSignalResume:
+		err = h.Unpause(r.Context(), client.ScheduleUnpauseOptions{Note: "resumed through the API"})
+	case signal == workflows.CampaignSignalCancel:
+		err = h.Delete(r.Context())
+	}
+	if err != nil && !errors.As(err, &nf) {
+		s.temporalUnavailable(w, r, err)
+		return false
+	}
+	if desc != nil {
+		for _, run := range desc.Info.RunningWorkflows {
+			if err := s.cfg.Temporal.SignalWorkflow(r.Context(), run.WorkflowID, "", signal, nil); err != nil && !errors.As(err, &nf) {
+				s.log.WarnContext(r.Context(), "signal to a campaign run failed", "workflow_id", run.WorkflowID, "error", err)
+			}
+		}
+	}
+	return true
 }
 
 // waitCampaign polls the campaign's record until done accepts it or the budget runs out.
@@ -225,7 +288,14 @@ func (s *Server) campaignSignal(signal string) http.HandlerFunc {
 			return
 		}
 		if signal == workflows.CampaignSignalExtend {
+			if rec.Schedule != "" {
+				s.writeError(w, r, domain.Errorf(domain.ErrConflict, "the runs of a recurring campaign keep their length"))
+				return
+			}
 			payload = workflows.CampaignExtension{EndsAt: ext.EndsAt.UTC()}
+		}
+		if rec.Schedule != "" && !s.controlSchedule(w, r, id, signal) {
+			return
 		}
 		if err := s.cfg.Temporal.SignalWorkflow(r.Context(), workflows.CampaignWorkflowID(id), "", signal, payload); err != nil {
 			var nf *serviceerror.NotFound

@@ -26,8 +26,17 @@ func CampaignWorkflow(ctx workflow.Context, in CampaignInput) error {
 	if c.in.BudgetCheckEvery <= 0 {
 		c.in.BudgetCheckEvery = DefaultBudgetCheckEvery
 	}
+	if in.Occurrence && in.State == nil {
+		// One run of a recurring campaign: its window opens now.
+		now := workflow.Now(ctx).UTC()
+		d := in.Campaign.EndsAt.Sub(in.Campaign.StartsAt)
+		c.in.Campaign.StartsAt, c.in.Campaign.EndsAt, c.state.EndsAt = now, now.Add(d), now.Add(d)
+	}
 	if err := c.setup(ctx); err != nil {
 		return err
+	}
+	if in.Campaign.Schedule != "" && !in.Occurrence {
+		return c.series(ctx)
 	}
 	return c.run(ctx)
 }
@@ -64,12 +73,12 @@ func (c *campaign) event(ctx workflow.Context, format string, args ...any) {
 }
 
 func (c *campaign) done() bool {
-	return c.state.Status == domain.CampaignCompleted || c.state.Status == domain.CampaignCancelled
+	return c.state.Ended || c.state.Status == domain.CampaignCompleted || c.state.Status == domain.CampaignCancelled
 }
 
 func (c *campaign) run(ctx workflow.Context) error {
 	cp := c.in.Campaign
-	if c.in.State == nil {
+	if c.in.State == nil && !c.in.Occurrence {
 		var size int64
 		if err := workflow.ExecuteActivity(c.quick(ctx, "Record campaign "+cp.Name+" as scheduled"), ActivitySaveCampaign, cp).Get(ctx, &size); err != nil {
 			return err
@@ -88,7 +97,7 @@ func (c *campaign) run(ctx workflow.Context) error {
 			if !c.state.Started {
 				err = c.start(ctx)
 			} else {
-				err = c.finish(ctx, domain.CampaignCompleted, "ended on time")
+				err = c.finish(ctx, c.endStatus(), "ended on time")
 			}
 			if err != nil {
 				return err
@@ -232,6 +241,63 @@ func (c *campaign) start(ctx workflow.Context) error {
 	return nil
 }
 
+// endStatus is where a campaign goes at its end: completed, or back to scheduled for a run of a recurring one.
+func (c *campaign) endStatus() string {
+	if c.in.Occurrence {
+		return domain.CampaignScheduled
+	}
+	return domain.CampaignCompleted
+}
+
+// series records a recurring campaign and follows its marketer's signals; its runs are started by its Temporal
+// Schedule (made by the API), and pausing, resuming and cancelling the Schedule is the API's part.
+func (c *campaign) series(ctx workflow.Context) error {
+	cp := c.in.Campaign
+	if c.in.State == nil {
+		var size int64
+		if err := workflow.ExecuteActivity(c.quick(ctx, "Record recurring campaign "+cp.Name+" ("+cp.Schedule+")"), ActivitySaveCampaign, cp).Get(ctx, &size); err != nil {
+			return err
+		}
+		c.state.SegmentSize = size
+		c.event(ctx, "scheduled to recur at %q", cp.Schedule)
+	}
+	for !c.done() {
+		if c.shouldContinueAsNew(ctx) {
+			return c.continueAsNew(ctx)
+		}
+		sel := workflow.NewSelector(ctx)
+		var err error
+		sel.AddReceive(c.pause, func(ch workflow.ReceiveChannel, _ bool) {
+			ch.Receive(ctx, nil)
+			if c.state.Status != domain.CampaignPaused {
+				c.event(ctx, "paused")
+				err = c.setStatus(ctx, domain.CampaignPaused, "series paused by a marketer")
+			}
+		})
+		sel.AddReceive(c.resume, func(ch workflow.ReceiveChannel, _ bool) {
+			ch.Receive(ctx, nil)
+			if c.state.Status == domain.CampaignPaused {
+				c.event(ctx, "resumed")
+				err = c.setStatus(ctx, domain.CampaignScheduled, "series resumed by a marketer")
+			}
+		})
+		sel.AddReceive(c.cancel, func(ch workflow.ReceiveChannel, _ bool) {
+			ch.Receive(ctx, nil)
+			c.event(ctx, "cancelled")
+			err = c.setStatus(ctx, domain.CampaignCancelled, "series cancelled")
+		})
+		sel.AddReceive(c.extend, func(ch workflow.ReceiveChannel, _ bool) {
+			ch.Receive(ctx, nil)
+			c.event(ctx, "extension refused: a recurring campaign's runs keep their length")
+		})
+		sel.Select(ctx)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // finish ends the campaign: its rule out of force and its final status recorded.
 func (c *campaign) finish(ctx workflow.Context, status, why string) error {
 	if c.state.RuleInForce {
@@ -240,6 +306,7 @@ func (c *campaign) finish(ctx workflow.Context, status, why string) error {
 		}
 	}
 	c.event(ctx, "%s", why)
+	c.state.Ended = true
 	return c.setStatus(ctx, status, why)
 }
 

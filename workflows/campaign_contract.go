@@ -49,7 +49,17 @@ type CampaignInput struct {
 	BudgetCheckEvery time.Duration `json:"budget_check_every,omitempty"`
 	// State carries the campaign over Continue-As-New.
 	State *CampaignState `json:"state,omitempty"`
+	// Occurrence marks one run of a recurring campaign, started by its Temporal Schedule: its window opens when it
+	// starts and lasts as long as the campaign's starts_at to ends_at; the campaign was recorded by its series.
+	Occurrence bool `json:"occurrence,omitempty"`
 }
+
+// CampaignScheduleID names the Temporal Schedule of a recurring campaign.
+func CampaignScheduleID(campaignID string) string { return "campaign-schedule/" + campaignID }
+
+// CampaignOccurrenceWorkflowID is the workflow id prefix of a recurring campaign's runs (the Schedule appends the
+// time of each run).
+func CampaignOccurrenceWorkflowID(campaignID string) string { return "campaign/" + campaignID + "/run" }
 
 // CampaignExtension is the payload of CampaignSignalExtend.
 type CampaignExtension struct {
@@ -58,9 +68,11 @@ type CampaignExtension struct {
 
 // CampaignState is the answer to the campaign's QueryState.
 type CampaignState struct {
-	CampaignID      string    `json:"campaign_id"`
-	Status          string    `json:"status"`
-	Started         bool      `json:"started"`
+	CampaignID string `json:"campaign_id"`
+	Status     string `json:"status"`
+	Started    bool   `json:"started"`
+	// Ended is true once the campaign (or this run of a recurring one) is over.
+	Ended           bool      `json:"ended"`
 	EndsAt          time.Time `json:"ends_at"`
 	RuleInForce     bool      `json:"rule_in_force"`
 	SegmentSize     int64     `json:"segment_size"`

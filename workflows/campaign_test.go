@@ -194,3 +194,44 @@ func TestBonusCampaignGivesAndAnnounces(t *testing.T) {
 }
 
 func workflowOpts(name string) workflow.RegisterOptions { return workflow.RegisterOptions{Name: name} }
+
+func TestRecurringCampaignRunOpensItsWindowWhenItStarts(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	runAt := t0.Add(72 * time.Hour) // the Schedule fires days after the campaign's first window
+	env.SetStartTime(runAt)
+	f := &campaignFakes{}
+	f.register(env)
+	c := doubleBooksCampaign(nil)
+	c.Schedule = "0 9 * * 5"
+	env.ExecuteWorkflow(CampaignWorkflowName, CampaignInput{Campaign: c, Occurrence: true})
+	if env.GetWorkflowError() != nil {
+		t.Fatal(env.GetWorkflowError())
+	}
+	if len(f.rules) != 2 || !f.rules[0].At.Equal(runAt) || f.rules[1].At.Sub(runAt) != 2*time.Hour || !f.rules[0].Rule.EndsAt.Equal(runAt.Add(2*time.Hour)) {
+		t.Fatalf("rule changes %+v", f.rules)
+	}
+	if fmt.Sprint(f.statuses) != "[active scheduled]" {
+		t.Fatalf("statuses %v", f.statuses)
+	}
+}
+
+func TestRecurringCampaignSeriesFollowsSignals(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.SetStartTime(t0)
+	f := &campaignFakes{}
+	f.register(env)
+	c := doubleBooksCampaign(nil)
+	c.Schedule = "0 9 * * 5"
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(CampaignSignalPause, nil) }, time.Hour)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(CampaignSignalResume, nil) }, 2*time.Hour)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(CampaignSignalCancel, nil) }, 30*24*time.Hour)
+	env.ExecuteWorkflow(CampaignWorkflowName, CampaignInput{Campaign: c})
+	if env.GetWorkflowError() != nil {
+		t.Fatal(env.GetWorkflowError())
+	}
+	if len(f.rules) != 0 || fmt.Sprint(f.statuses) != "[paused scheduled cancelled]" {
+		t.Fatalf("rules %+v, statuses %v", f.rules, f.statuses)
+	}
+}

@@ -123,6 +123,8 @@ func TestMultiplierCampaignWindowPauseResumeAgainstRealServer(t *testing.T) {
 		t.Fatalf("report %s", res.Body)
 	}
 	s.LedgerInvariants()
+	waitWorkflow(t, s, workflows.CampaignWorkflowID(c.CampaignID))
+	s.RecordHistory(workflows.CampaignWorkflowID(c.CampaignID), "", "campaign_multiplier_pause_resume")
 }
 
 func TestCancelledCampaignStopsApplying(t *testing.T) {
@@ -143,6 +145,8 @@ func TestCancelledCampaignStopsApplying(t *testing.T) {
 	if got := earnOnBook(t, s, "T-c2", m); got != 10 {
 		t.Fatalf("cancelled: %d", got)
 	}
+	waitWorkflow(t, s, workflows.CampaignWorkflowID(c.CampaignID))
+	s.RecordHistory(workflows.CampaignWorkflowID(c.CampaignID), "", "campaign_extend_cancel")
 }
 
 func TestCampaignBudgetUnderSixteenConcurrentAccruals(t *testing.T) {
@@ -271,5 +275,15 @@ func TestRecurringCampaignRunsFromItsSchedule(t *testing.T) {
 	var nf *serviceerror.NotFound
 	if _, err := h.Describe(ctx); !errors.As(err, &nf) {
 		t.Fatalf("schedule after cancel: %v", err)
+	}
+}
+
+// waitWorkflow waits for a workflow to close, so that its recorded history is complete.
+func waitWorkflow(t *testing.T, s *itest.Stack, id string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Temporal.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
+		t.Fatalf("workflow %s: %v", id, err)
 	}
 }

@@ -27,6 +27,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflowWithOptions(MemberWorkflow, workflow.RegisterOptions{Name: MemberWorkflowName})
 			r.RegisterWorkflowWithOptions(RedemptionWorkflow, workflow.RegisterOptions{Name: RedemptionWorkflowName})
+			r.RegisterWorkflowWithOptions(CampaignWorkflow, workflow.RegisterOptions{Name: CampaignWorkflowName})
 			logger := sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
 				t.Fatalf("replaying %s: %v", f, err)

@@ -21,6 +21,7 @@ Usage:
   perkflow apikey create --role ROLE --name NAME print a new API key (roles: pos, marketer, support, admin)
   perkflow apikey revoke --name NAME             revoke an API key
   perkflow token member MEMBER_ID [--ttl 24h]    print a member token (JWT)
+  perkflow expiry run --now [--wait 1h]          run the points expiry now (reminders, then lots past their date) and print what it did
   perkflow version                               print the version
 
 Configuration comes from the environment; see README.md.
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string) error {
 		return runAPIKey(ctx, args[1:])
 	case "token":
 		return runToken(ctx, args[1:])
+	case "expiry":
+		return runExpiry(ctx, args[1:])
 	case "version":
 		return runVersion()
 	case "help", "-h", "--help":

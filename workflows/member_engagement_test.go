@@ -1,0 +1,97 @@
+package workflows
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/perkflow/perkflow/domain"
+)
+
+func TestMemberBirthdayBonusOnceAYearAndWinbackAfterInactivity(t *testing.T) {
+	env := newEnv(t)
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	env.SetStartTime(start)
+	f := newFakeLedger()
+	f.register(env)
+	var mu sync.Mutex
+	var years []int
+	var notes []string
+	env.RegisterActivityWithOptions(func(context.Context, string) (domain.MemberLifecycle, error) {
+		return domain.MemberLifecycle{Birthdate: "1990-11-10", Active: true, BirthdayBonusPoints: 100, WinbackDays: 30, TimeZone: "UTC"}, nil
+	}, activity.RegisterOptions{Name: ActivityMemberLifecycle})
+	env.RegisterActivityWithOptions(func(_ context.Context, _ string, year int) (int64, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		years = append(years, year)
+		return 100, nil
+	}, activity.RegisterOptions{Name: ActivityGrantBirthdayBonus})
+	env.RegisterActivityWithOptions(func(context.Context, string, time.Time) ([]domain.ChallengeMatch, error) { return nil, nil },
+		activity.RegisterOptions{Name: ActivityChallengesForPurchase})
+	// Replace the welcome counter with one that keeps the keys.
+	env.RegisterActivityWithOptions(func(_ context.Context, n domain.Notification) error {
+		mu.Lock()
+		defer mu.Unlock()
+		notes = append(notes, n.Key)
+		return nil
+	}, activity.RegisterOptions{Name: ActivitySendNotification})
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPurchase, testPurchase(1)) }, time.Hour)
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 45*24*time.Hour)
+	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID})
+
+	if len(years) != 1 || years[0] != 2026 {
+		t.Fatalf("birthday bonus for years %v; want 2026 once", years)
+	}
+	wantWinback := domain.WinbackKey(memberID, testPurchase(1).OccurredAt)
+	var birthday, winback int
+	for _, k := range notes {
+		switch k {
+		case domain.BirthdayBonusKey(memberID, 2026):
+			birthday++
+		case wantWinback:
+			winback++
+		}
+	}
+	if birthday != 1 || winback != 1 || len(notes) != 2 {
+		t.Fatalf("notifications %v; want one birthday and one win-back (%s)", notes, wantWinback)
+	}
+}
+
+func TestMemberForwardsPurchasesToAnAutoEnrollingChallenge(t *testing.T) {
+	env := newEnv(t)
+	env.SetStartTime(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	f := newFakeLedger()
+	f.register(env)
+	eng := &fakeEngagement{credited: map[string]int{}}
+	eng.register(env)
+	c := domain.Challenge{ID: "auto", Name: "Two visits", Goal: domain.ChallengeGoal{Kind: domain.GoalPurchases, Target: 2},
+		WindowDays: 30, RewardPoints: 50, AutoEnroll: true}
+	var mu sync.Mutex
+	enrolled := false
+	env.RegisterActivityWithOptions(func(context.Context, string) (domain.MemberLifecycle, error) {
+		return domain.MemberLifecycle{Active: true, TimeZone: "UTC"}, nil
+	}, activity.RegisterOptions{Name: ActivityMemberLifecycle})
+	env.RegisterActivityWithOptions(func(context.Context, string, time.Time) ([]domain.ChallengeMatch, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		m := []domain.ChallengeMatch{{Challenge: c, Enrolled: enrolled}}
+		enrolled = true
+		return m, nil
+	}, activity.RegisterOptions{Name: ActivityChallengesForPurchase})
+	p0, p1 := testPurchase(0), testPurchase(1)
+	p0.OccurredAt, p1.OccurredAt = time.Date(2026, 11, 1, 1, 0, 0, 0, time.UTC), time.Date(2026, 11, 2, 1, 0, 0, 0, time.UTC)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPurchase, p0) }, 2*time.Hour)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPurchase, p0) }, 3*time.Hour) // the POS retries
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPurchase, p1) }, 26*time.Hour)
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 48*time.Hour)
+	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID})
+
+	eng.mu.Lock()
+	defer eng.mu.Unlock()
+	if n := eng.credited[domain.ChallengeRewardKey("auto", memberID)]; n != 1 {
+		t.Fatalf("challenge reward credited %d times; want once, after the two distinct purchases", n)
+	}
+}

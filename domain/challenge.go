@@ -230,9 +230,11 @@ func (p ChallengeProgress) Value(g ChallengeGoal) int64 {
 	case GoalDistinctStores:
 		return int64(len(stores))
 	case GoalWeeklyStreak:
+		// Walk the purchases (not the map: workflows must not depend on map order) for the starts of runs.
 		var best int64
-		for w := range weeks {
-			if weeks[w-1] {
+		for _, cp := range p.Purchases {
+			w := WeekIndex(cp.OccurredAt)
+			if cp.FullyReturned || weeks[w-1] {
 				continue // not the start of a run
 			}
 			var run int64

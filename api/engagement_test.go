@@ -1,11 +1,16 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/perkflow/perkflow/internal/itest"
+	"github.com/perkflow/perkflow/worker"
+	"github.com/perkflow/perkflow/workflows"
 )
 
 type enrolment struct {
@@ -113,4 +118,30 @@ func TestChallengeJoinProgressCompletionAndLeaderboard(t *testing.T) {
 		t.Fatalf("pos read the leaderboard: %d", r.Status)
 	}
 	s.LedgerInvariants()
+	s.RecordHistory(workflows.ChallengeWorkflowID(c.ChallengeID, ada), "", "challenge_join_complete")
+	s.RecordHistory(workflows.MemberWorkflowID(ada), "", "member_engagement_challenge")
+}
+
+func TestExpiryScheduleIsCreatedOnceAndUpdated(t *testing.T) {
+	ctx := context.Background()
+	c := temporal.Client
+	for range 2 { // every worker start calls it
+		if err := worker.EnsureExpirySchedule(ctx, c, "queue-a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := worker.EnsureExpirySchedule(ctx, c, "queue-b"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := c.ScheduleClient().GetHandle(ctx, workflows.ExpiryScheduleID).Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction)
+	if !ok || a.TaskQueue != "queue-b" || a.Workflow != workflows.ExpiryWorkflowName {
+		t.Fatalf("schedule action %+v; want the expiry workflow on the latest task queue", d.Schedule.Action)
+	}
+	if len(d.Schedule.Spec.CronExpressions) != 1 && len(d.Schedule.Spec.Calendars) == 0 {
+		t.Fatalf("schedule spec %+v; want a daily time", d.Schedule.Spec)
+	}
 }

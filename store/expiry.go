@@ -128,6 +128,12 @@ func (s *Store) expireLots(ctx context.Context, memberID string, lots []expiring
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		st = domain.ExpiryStats{}
+		// An expiry lost to a server crash right after its commit is simply redone by the next run (the lot is still
+		// open, and its key keeps it from being written twice), so the commit need not wait for the disk: this is
+		// what lets a run of a million lots finish in minutes.
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return wrap("expiry commit mode", err)
+		}
 		led, err := lockMember(ctx, tx, memberID)
 		if err != nil {
 			return err

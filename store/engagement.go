@@ -254,6 +254,10 @@ func (s *Store) GrantBirthdayBonus(ctx context.Context, memberID string, year in
 		if err != nil {
 			return err
 		}
+		var status string
+		if err := tx.QueryRow(ctx, `SELECT status FROM members WHERE id = $1`, memberID).Scan(&status); err != nil || status != string(domain.MemberActive) {
+			return wrap("member status", err) // an erased member gets nothing
+		}
 		key := domain.BirthdayBonusKey(memberID, year)
 		var done bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ledger_entries WHERE idempotency_key = $1)`, key).Scan(&done); err != nil || done {

@@ -112,6 +112,13 @@ func (s *Server) joinChallenge(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if m, err := s.cfg.Store.GetMember(r.Context(), p.MemberID); err != nil {
+		s.writeError(w, r, err)
+		return
+	} else if m.Status != domain.MemberActive {
+		writeProblem(w, http.StatusNotFound, "no such member")
+		return
+	}
 	now := s.now().UTC()
 	if !c.OpenAt(now) {
 		writeProblem(w, http.StatusUnprocessableEntity, "this challenge is not open for enrolment now")

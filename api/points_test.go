@@ -286,3 +286,10 @@ func TestSixteenClientsMixingOperationsOnOneMember(t *testing.T) {
 		t.Fatalf("balance went negative: %+v", *m.Balance)
 	}
 }
+
+func TestCampaignRulesCannotBeChangedThroughTheRulesAPI(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{})
+	rule := map[string]any{"name": "x", "priority": 1, "mode": "stackable", "action": map[string]any{"type": "bonus", "points": 1}}
+	mustStatus(t, s.Do("PUT", "/v1/rules/campaign:c1", s.Keys["marketer"], rule), 409, "update a campaign rule")
+	mustStatus(t, s.Do("DELETE", "/v1/rules/campaign:c1", s.Keys["marketer"], nil), 409, "delete a campaign rule")
+}

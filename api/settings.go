@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -178,8 +179,23 @@ func (s *Server) createRule(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, res.Rule)
 }
 
+// campaignRulePrefix marks the rules a campaign workflow saves and deletes as it starts, pauses and ends; only the
+// campaign may change them.
+const campaignRulePrefix = "campaign:"
+
+func refuseCampaignRule(w http.ResponseWriter, id string) bool {
+	if strings.HasPrefix(id, campaignRulePrefix) {
+		writeProblem(w, http.StatusConflict, "rule "+id+" belongs to a campaign: change it through /v1/campaigns")
+		return true
+	}
+	return false
+}
+
 func (s *Server) updateRule(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "ruleId")
+	if refuseCampaignRule(w, id) {
+		return
+	}
 	var req ruleRequest
 	if !decodeJSON(w, r, &req) {
 		return
@@ -202,6 +218,9 @@ func (s *Server) updateRule(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "ruleId")
+	if refuseCampaignRule(w, id) {
+		return
+	}
 	if _, err := s.cfg.Store.GetRule(r.Context(), id); err != nil {
 		s.writeError(w, r, err)
 		return

@@ -20,10 +20,10 @@ type Activities struct {
 	Store    *store.Store
 	Notifier Notifier
 	Log      *slog.Logger
-	// Rewards holds the redemption saga's payment provider and code issuer.
-	Rewards Rewards
 	// Campaigns tunes the campaign activities (announcement pacing).
 	Campaigns CampaignOptions
+	// Rewards holds the redemption saga's payment provider and code issuer.
+	Rewards Rewards
 }
 
 // RegisterMember creates the member and opens their balance. Creating the same member again (a retry) succeeds; an

@@ -79,7 +79,6 @@ func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("Location", "/v1/offers/"+created.ID)
 	writeJSON(w, http.StatusCreated, created)
 }
 

@@ -24,7 +24,7 @@ func TestMeasureClaimLatency(t *testing.T) {
 	}
 	base := stripefake.StartStripeMock(t)
 	rs := newRewardsStack(t, rewardsOptions{stripeBase: base})
-	_, tok := rs.memberWithPoints("latency@example.com", int64(n)*20)
+	_, tok := rs.memberWithPoints("latency@example.com", int64(n+10)*25)
 	for _, kind := range []struct {
 		name string
 		body map[string]any

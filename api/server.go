@@ -33,6 +33,8 @@ type Config struct {
 	MemberHistoryLimit int
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// Limits bound each caller's requests (rate, in flight, writes per member); nil means DefaultLimits().
+	Limits *Limits
 	// Rewards configures offers, redemptions and the Stripe webhook.
 	Rewards RewardsConfig
 }
@@ -63,7 +65,10 @@ func New(cfg Config) *Server {
 }
 
 // Run keeps the accrual listener going until ctx ends.
-func (s *Server) Run(ctx context.Context) { s.waiter.run(ctx) }
+func (s *Server) Run(ctx context.Context) {
+	go s.guards.run(ctx) // prunes idempotency keys, forgets idle rate-limit buckets
+	s.waiter.run(ctx)
+}
 
 // Handler is the root HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }

@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"time"
@@ -45,6 +46,13 @@ var Vars = []Var{
 	{Name: "TWILIO_API_BASE", Default: "https://api.twilio.com", Doc: "Base URL of the Twilio API (tests point it at a local fake)."},
 	{Name: "TWILIO_FROM", Default: "", Doc: "Sender number (E.164) or messaging service of SMS; required with TWILIO_ACCOUNT_SID."},
 	{Name: "PERKFLOW_ANNOUNCE_RATE", Default: "50", Doc: "Campaign announcements sent per second at most, per worker, to stay inside the providers' rate limits."},
+	{Name: "PERKFLOW_JWKS_URL", Default: "", Doc: "JWKS URL of the identity provider whose member tokens (RS/PS/ES/EdDSA) the API accepts; keys are cached and refreshed. https only (http to a loopback address)."},
+	{Name: "PERKFLOW_API_KEY_RPS", Default: "200", Doc: "Requests per second each API key may send on average (429 with Retry-After beyond); 0 = no limit."},
+	{Name: "PERKFLOW_API_KEY_BURST", Default: "400", Doc: "Requests each API key may send in a burst above its rate."},
+	{Name: "PERKFLOW_API_KEY_MAX_IN_FLIGHT", Default: "256", Doc: "Requests of one API key served at once (429 beyond); 0 = no limit."},
+	{Name: "PERKFLOW_MEMBER_RPS", Default: "10", Doc: "Requests per second each member token may send on average (429 beyond); 0 = no limit."},
+	{Name: "PERKFLOW_MEMBER_BURST", Default: "40", Doc: "Requests each member token may send in a burst above its rate."},
+	{Name: "PERKFLOW_MEMBER_MAX_WRITES", Default: "32", Doc: "Writes concerning one member served at once by one API process, whoever sends them (429 beyond); 0 = no limit."},
 }
 
 // Config is the resolved configuration.
@@ -68,6 +76,15 @@ type Config struct {
 	StripeWebhookSecret string
 	// DatabaseURLSet is true when DATABASE_URL came from the environment rather than the default.
 	DatabaseURLSet bool
+	// JWKSURL is where member tokens' verification keys are published ("" = HMAC secret only).
+	JWKSURL string
+	// Request limits; 0 means no limit of that kind.
+	APIKeyRPS         float64
+	APIKeyBurst       int
+	APIKeyMaxInFlight int
+	MemberRPS         float64
+	MemberBurst       int
+	MemberMaxWrites   int
 }
 
 // Lookup returns the value of a declared variable from the environment or its default.
@@ -122,5 +139,39 @@ func FromEnv() (Config, error) {
 	default:
 		return c, fmt.Errorf("PERKFLOW_LOG_FORMAT=%q: want json or text", c.LogFormat)
 	}
+	if err := readLimits(&c); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// readLimits reads the JWKS URL and the request limits: non-negative numbers, 0 meaning no limit.
+func readLimits(c *Config) error {
+	c.JWKSURL = Lookup("PERKFLOW_JWKS_URL")
+	rates := []struct {
+		name string
+		dst  *float64
+	}{{"PERKFLOW_API_KEY_RPS", &c.APIKeyRPS}, {"PERKFLOW_MEMBER_RPS", &c.MemberRPS}}
+	for _, r := range rates {
+		v, err := strconv.ParseFloat(Lookup(r.name), 64)
+		if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+			return fmt.Errorf("%s=%q: want a number of requests per second, 0 for no limit", r.name, Lookup(r.name))
+		}
+		*r.dst = v
+	}
+	counts := []struct {
+		name string
+		dst  *int
+	}{
+		{"PERKFLOW_API_KEY_BURST", &c.APIKeyBurst}, {"PERKFLOW_API_KEY_MAX_IN_FLIGHT", &c.APIKeyMaxInFlight},
+		{"PERKFLOW_MEMBER_BURST", &c.MemberBurst}, {"PERKFLOW_MEMBER_MAX_WRITES", &c.MemberMaxWrites},
+	}
+	for _, n := range counts {
+		v, err := strconv.Atoi(Lookup(n.name))
+		if err != nil || v < 0 {
+			return fmt.Errorf("%s=%q: want a whole number, 0 or more", n.name, Lookup(n.name))
+		}
+		*n.dst = v
+	}
+	return nil
 }

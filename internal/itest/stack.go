@@ -59,6 +59,8 @@ type Options struct {
 	WaitBudget time.Duration
 	// Log receives the API and worker logs (default: discarded).
 	Log *slog.Logger
+	// Limits are the API's request limits (default: api.DefaultLimits()).
+	Limits *api.Limits
 }
 
 // Stack is the API and worker over a fresh database, on a task queue of their own.
@@ -115,7 +117,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 	}
 	srv := api.New(api.Config{
 		Store: st, Temporal: tmp.Client, TaskQueue: s.TaskQueue, WaitBudget: wb, JWT: s.JWT, Log: log,
-		MemberHistoryLimit: opts.MemberHistoryLimit,
+		MemberHistoryLimit: opts.MemberHistoryLimit, Limits: opts.Limits,
 	})
 	lctx, cancel := context.WithCancel(ctx)
 	go srv.Run(lctx)
@@ -129,6 +131,13 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 		s.StartWorker()
 	}
 	return s
+}
+
+// For returns the stack reporting to t instead (a subtest, or the *testing.T of a fuzz target's function).
+func (s *Stack) For(t testing.TB) *Stack {
+	c := *s
+	c.T = t
+	return &c
 }
 
 // StartWorker starts the worker on the stack's task queue.

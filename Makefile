@@ -10,15 +10,34 @@ WORKFLOWCHECK_VERSION := v0.6.0
 STATICCHECK_VERSION   := v0.8.2
 STRIPE_MOCK_VERSION   := v0.203.0
 
-.PHONY: dev test test-short lint vet fmt build build-prod bench tools clean
+.PHONY: dev test test-short lint vet fmt build build-prod bench tools clean fuzz
 
 ## dev: run everything in one process (embedded Temporal + UI, worker, API, demo program)
 dev:
 	$(GO) run ./cmd/perkflow dev
 
-## test: vet, lint workflows for determinism, and run every test with the race detector
+## test: vet, lint workflows for determinism, run every test with the race detector, then a short fuzz pass
 test: vet lint $(BIN)/stripe-mock
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME)
+
+# Fuzz targets (api/fuzz_test.go): JSON bodies thrown at the real API (Postgres, Temporal, worker); no 5xx, nothing
+# written when a request is refused. `make fuzz` explores each for FUZZTIME, `make test` for CI_FUZZTIME (which
+# includes the ~10 s a target takes to start its stack and replay its corpus). The instrumented test binary is built
+# once for all targets. Inputs that fail are saved under api/testdata/fuzz/<target>/: commit them with the fix.
+FUZZ_TARGETS := FuzzAccrue FuzzRegister FuzzWriteRoutes
+FUZZTIME     ?= 1m
+CI_FUZZTIME  ?= 15s
+
+## fuzz: run each fuzz target for FUZZTIME (one worker: each runs its own Temporal server and database)
+fuzz:
+	$(GO) test -c -fuzz=Fuzz -o $(BIN)/api-fuzz.test ./api/
+	@cache="$$($(GO) env GOCACHE)/fuzz/github.com/perkflow/perkflow/api"; \
+	for target in $(FUZZ_TARGETS); do \
+		echo "fuzz $$target for $(FUZZTIME)"; \
+		(cd api && $(BIN)/api-fuzz.test -test.run='^$$' -test.fuzz="^$$target$$" -test.fuzztime=$(FUZZTIME) \
+			-test.parallel=1 -test.fuzzminimizetime=2s -test.fuzzcachedir="$$cache") || exit 1; \
+	done
 
 ## test-short: unit tests only (no Postgres, no Temporal server)
 test-short:

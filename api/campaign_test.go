@@ -87,7 +87,8 @@ func TestMultiplierCampaignWindowPauseResumeAgainstRealServer(t *testing.T) {
 	}
 
 	start := time.Now().Add(1500 * time.Millisecond)
-	res = s.Do("POST", "/v1/campaigns", mk, doubleBooks(start, start.Add(6*time.Second), 0), "Prefer", "wait=20")
+	// The window must hold the steps below even on a loaded machine under the race detector.
+	res = s.Do("POST", "/v1/campaigns", mk, doubleBooks(start, start.Add(25*time.Second), 0), "Prefer", "wait=20")
 	mustStatus(t, res, http.StatusCreated, "create campaign")
 	var c campaignView
 	res.Decode(t, &c)
@@ -110,7 +111,7 @@ func TestMultiplierCampaignWindowPauseResumeAgainstRealServer(t *testing.T) {
 	if got := earnOnBook(t, s, "T-resumed", m); got != 20 {
 		t.Fatalf("resumed: %d points, want 20", got)
 	}
-	eventually(t, 20*time.Second, "the campaign to end", func() bool { return getCampaign(t, s, c.CampaignID).Status == "completed" })
+	eventually(t, 60*time.Second, "the campaign to end", func() bool { return getCampaign(t, s, c.CampaignID).Status == "completed" })
 	if got := earnOnBook(t, s, "T-after", m); got != 10 {
 		t.Fatalf("after the end: %d points, want 10", got)
 	}

@@ -55,7 +55,8 @@ type Options struct {
 	NoWorker bool
 	// MemberHistoryLimit is passed to the API for the member workflows it starts.
 	MemberHistoryLimit int
-	// WaitBudget is the API's wait budget (default 5s: generous for the race detector).
+	// WaitBudget is the API's wait budget (default 30s: generous for the race detector on a loaded machine; tests of
+	// 202 answers set a short one or run without a worker).
 	WaitBudget time.Duration
 	// Log receives the API and worker logs (default: discarded).
 	Log *slog.Logger
@@ -113,7 +114,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 	}
 	wb := opts.WaitBudget
 	if wb == 0 {
-		wb = 5 * time.Second
+		wb = 30 * time.Second
 	}
 	srv := api.New(api.Config{
 		Store: st, Temporal: tmp.Client, TaskQueue: s.TaskQueue, WaitBudget: wb, JWT: s.JWT, Log: log,

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -71,119 +72,242 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
 	return true
 }
 
-// checkStrictJSON closes the gaps encoding/json leaves open, walking the (already decoded, so well-formed) body
-// against the type it was decoded into: a field name must match a field's JSON name exactly (encoding/json would
-// take "EMAIL" for "email"), no object may name a field twice (encoding/json keeps the last, another parser the
-// first), null is only accepted where the type can hold it (pointers and interfaces), and no string may contain
-// U+0000, which Postgres cannot store. It returns the first problem found.
+// checkStrictJSON closes the gaps encoding/json leaves open, walking the body (already decoded, so one well-formed
+// JSON value) against the type it was decoded into: a field name must match a field's JSON name exactly
+// (encoding/json would take "EMAIL" for "email"), no object may name a field twice (encoding/json keeps the last,
+// another parser the first), null is only accepted where the type can hold it (pointers, interfaces, raw JSON), and
+// no string may contain U+0000, which Postgres cannot store. It returns the first problem found. It scans the bytes
+// itself rather than through json.Decoder.Token, which costs several times the decoding.
 func checkStrictJSON(body []byte, t reflect.Type) *domain.FieldError {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem() // dst itself: the body must be its value, not null
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	w := strictWalker{dec: dec}
-	if err := w.value(t, ""); err != nil {
-		return err
+	w := strictWalker{b: body}
+	return w.value(t, nil)
+}
+
+// jsonPath is where the walker is, built into a field name only for an error.
+type jsonPath struct {
+	parent *jsonPath
+	key    string
+	index  int // for array elements, when key is ""
+}
+
+func (p *jsonPath) String() string {
+	if p == nil {
+		return ""
 	}
-	return nil
+	parent := p.parent.String()
+	if p.key == "" {
+		return parent + "[" + strconv.Itoa(p.index) + "]"
+	}
+	if parent == "" {
+		return p.key
+	}
+	return parent + "." + p.key
+}
+
+func problemAt(p *jsonPath, msg string) *domain.FieldError {
+	return &domain.FieldError{Field: fieldName(p.String()), Message: msg}
 }
 
 type strictWalker struct {
-	dec *json.Decoder
+	b []byte
+	i int
 }
 
-var rawMessageType = reflect.TypeFor[json.RawMessage]()
+var (
+	rawMessageType  = reflect.TypeFor[json.RawMessage]()
+	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	nulEscape       = []byte(`\u0000`)
+)
 
-func (w *strictWalker) value(t reflect.Type, path string) *domain.FieldError {
-	tok, err := w.dec.Token()
-	if err != nil {
-		return &domain.FieldError{Field: fieldName(path), Message: "is not valid JSON"}
+// shape is what the walker needs to know of a type, cached per type.
+type shape struct {
+	nullable bool
+	kind     reflect.Kind // Struct, Map, Slice/Array, or Invalid for anything whose inside is not checked
+	fields   map[string]reflect.Type
+	elem     reflect.Type
+}
+
+var shapes sync.Map // reflect.Type → shape
+
+func shapeOf(t reflect.Type) shape {
+	if t == nil {
+		return shape{nullable: true}
 	}
-	nullable := t == nil
-	for t != nil && t.Kind() == reflect.Pointer {
-		t, nullable = t.Elem(), true
+	if sh, ok := shapes.Load(t); ok {
+		return sh.(shape)
 	}
-	if t != nil && (t.Kind() == reflect.Interface || t == rawMessageType) {
-		t, nullable = nil, true
+	var sh shape
+	u := t
+	for u.Kind() == reflect.Pointer {
+		u, sh.nullable = u.Elem(), true
 	}
-	if t != nil && reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]()) {
-		t = nil // decodes itself (time.Time…): still walked for keys and NULs, as an unknown shape
+	switch {
+	case u.Kind() == reflect.Interface || u == rawMessageType:
+		sh.nullable = true
+	case reflect.PointerTo(u).Implements(unmarshalerType):
+		// decodes itself (time.Time…): still walked for keys and NULs, as an unknown shape
+	case u.Kind() == reflect.Struct:
+		sh.kind, sh.fields = reflect.Struct, jsonFields(u)
+	case u.Kind() == reflect.Map:
+		sh.kind, sh.elem = reflect.Map, u.Elem()
+	case u.Kind() == reflect.Slice || u.Kind() == reflect.Array:
+		sh.kind, sh.elem = reflect.Slice, u.Elem()
 	}
-	switch v := tok.(type) {
-	case nil:
-		if !nullable {
-			return &domain.FieldError{Field: fieldName(path), Message: "must not be null"}
+	shapes.Store(t, sh)
+	return sh
+}
+
+func (w *strictWalker) space() {
+	for w.i < len(w.b) {
+		switch w.b[w.i] {
+		case ' ', '\t', '\n', '\r':
+			w.i++
+		default:
+			return
 		}
-	case string:
-		if strings.ContainsRune(v, 0) {
-			return &domain.FieldError{Field: fieldName(path), Message: "must not contain the NUL character"}
+	}
+}
+
+// str reads the string starting at w.i (its opening quote): its raw content and whether it has escapes.
+func (w *strictWalker) str() (raw []byte, escaped bool) {
+	start := w.i + 1
+	for j := start; j < len(w.b); j++ {
+		switch w.b[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			w.i = j + 1
+			return w.b[start:j], escaped
 		}
-	case json.Delim:
-		switch v {
-		case '{':
-			return w.object(t, path)
-		case '[':
-			var elem reflect.Type
-			if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
-				elem = t.Elem()
+	}
+	w.i = len(w.b)
+	return w.b[start:], escaped
+}
+
+// unescape decodes a string's raw content.
+func unescape(raw []byte, escaped bool) string {
+	if !escaped {
+		return string(raw)
+	}
+	var s string
+	_ = json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &s)
+	return s
+}
+
+// hasNUL: a JSON string can only hold U+0000 as an escape.
+func hasNUL(raw []byte, escaped bool) bool {
+	return escaped && bytes.Contains(raw, nulEscape) && strings.ContainsRune(unescape(raw, true), 0)
+}
+
+func (w *strictWalker) value(t reflect.Type, path *jsonPath) *domain.FieldError {
+	w.space()
+	if w.i >= len(w.b) {
+		return problemAt(path, "is not valid JSON")
+	}
+	sh := shapeOf(t)
+	switch w.b[w.i] {
+	case '{':
+		w.i++
+		return w.object(sh, path)
+	case '[':
+		w.i++
+		var elem reflect.Type
+		if sh.kind == reflect.Slice {
+			elem = sh.elem
+		}
+		w.space()
+		if w.i < len(w.b) && w.b[w.i] == ']' {
+			w.i++
+			return nil
+		}
+		for n := 0; ; n++ {
+			if err := w.value(elem, &jsonPath{parent: path, index: n}); err != nil {
+				return err
 			}
-			for i := 0; w.dec.More(); i++ {
-				if err := w.value(elem, path+"["+strconv.Itoa(i)+"]"); err != nil {
-					return err
-				}
+			w.space()
+			if w.i >= len(w.b) || w.b[w.i] != ',' {
+				w.i++ // ]
+				return nil
 			}
-			_, _ = w.dec.Token() // ]
+			w.i++
+		}
+	case '"':
+		if raw, esc := w.str(); hasNUL(raw, esc) {
+			return problemAt(path, "must not contain the NUL character")
+		}
+	case 'n':
+		w.i += len("null")
+		if !sh.nullable {
+			return problemAt(path, "must not be null")
+		}
+	default: // a number, true or false
+		for w.i < len(w.b) && !strings.ContainsRune(",]} \t\r\n", rune(w.b[w.i])) {
+			w.i++
 		}
 	}
 	return nil
 }
 
-func (w *strictWalker) object(t reflect.Type, path string) *domain.FieldError {
-	var fields map[string]reflect.Type
-	var elem reflect.Type
-	if t != nil && t.Kind() == reflect.Struct {
-		fields = jsonFields(t)
-	} else if t != nil && t.Kind() == reflect.Map {
-		elem = t.Elem()
+func (w *strictWalker) object(sh shape, path *jsonPath) *domain.FieldError {
+	var seen []string
+	w.space()
+	if w.i < len(w.b) && w.b[w.i] == '}' {
+		w.i++
+		return nil
 	}
-	seen := map[string]bool{}
-	for w.dec.More() {
-		tok, err := w.dec.Token()
-		if err != nil {
-			return &domain.FieldError{Field: fieldName(path), Message: "is not valid JSON"}
+	for {
+		w.space()
+		raw, esc := w.str()
+		if hasNUL(raw, esc) {
+			return problemAt(path, "has a field name with the NUL character")
 		}
-		key, _ := tok.(string)
-		sub := key
-		if path != "" {
-			sub = path + "." + key
-		}
-		if strings.ContainsRune(key, 0) {
-			return &domain.FieldError{Field: fieldName(path), Message: "has a field name with the NUL character"}
-		}
-		if seen[key] {
-			return &domain.FieldError{Field: fieldName(sub), Message: "appears twice"}
-		}
-		seen[key] = true
-		ft := elem
-		if fields != nil {
-			var ok bool
-			if ft, ok = fields[key]; !ok {
-				return &domain.FieldError{Field: fieldName(sub), Message: "is not a known field (names are case-sensitive)"}
+		key := unescape(raw, esc)
+		sub := &jsonPath{parent: path, key: key}
+		for _, k := range seen {
+			if k == key {
+				return problemAt(sub, "appears twice")
 			}
 		}
+		seen = append(seen, key)
+		var ft reflect.Type
+		switch sh.kind {
+		case reflect.Struct:
+			var ok bool
+			if ft, ok = sh.fields[key]; !ok {
+				return problemAt(sub, "is not a known field (names are case-sensitive)")
+			}
+		case reflect.Map:
+			ft = sh.elem
+		}
+		w.space()
+		w.i++ // :
 		if err := w.value(ft, sub); err != nil {
 			return err
 		}
+		w.space()
+		if w.i >= len(w.b) || w.b[w.i] != ',' {
+			w.i++ // }
+			return nil
+		}
+		w.i++
 	}
-	_, _ = w.dec.Token() // }
-	return nil
 }
+
+// fieldsOf caches jsonFields per struct type.
+var fieldsOf sync.Map // reflect.Type → map[string]reflect.Type
 
 // jsonFields maps the JSON names of a struct's fields, as encoding/json sees them (embedded structs' fields
 // promoted; the shallower field wins), to their types.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldsOf.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
 	out := map[string]reflect.Type{}
+	defer fieldsOf.Store(t, out)
 	var walk func(t reflect.Type, depth int, depthOf map[string]int)
 	walk = func(t reflect.Type, depth int, depthOf map[string]int) {
 		for i := 0; i < t.NumField(); i++ {

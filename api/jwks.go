@@ -57,6 +57,13 @@ type publicJWK struct {
 	alg string // "" when the set does not pin the key's algorithm
 }
 
+// CheckJWKSURL says whether a JWKS URL is one the API accepts (https, or http to a loopback address), so that the
+// command line can refuse a bad PERKFLOW_JWKS_URL at start instead of the API refusing every member token.
+func CheckJWKSURL(rawURL string) error {
+	_, err := newJWKSCache(rawURL, slog.Default(), time.Now)
+	return err
+}
+
 // newJWKSCache checks the URL: https, or http only to a loopback address (tests, a sidecar).
 func newJWKSCache(rawURL string, log *slog.Logger, now func() time.Time) (*jwksCache, error) {
 	u, err := url.Parse(rawURL)

@@ -415,3 +415,40 @@ func TestSpecDocumentsLimitsAndIdempotency(t *testing.T) {
 		}
 	}
 }
+
+// TestPageSizeIsCapped: every list the document gives a `limit` takes at most 200 a page, and refuses more with a
+// 400 naming `limit` — lists added later included.
+func TestPageSizeIsCapped(t *testing.T) {
+	doc, _ := loadSpec(t)
+	s := itest.NewStack(t, temporal, itest.Options{})
+	id := register(t, s, "pages@example.com")
+	routes, err := api.RoutesOf(s.API.Config.Handler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists := 0
+	for _, rt := range routes {
+		if rt.Method != http.MethodGet || rt.Access == nil {
+			continue
+		}
+		op := doc.Paths.Find(rt.Pattern).GetOperation(rt.Method)
+		p := op.Parameters.GetByInAndName("query", "limit")
+		if p == nil {
+			continue
+		}
+		lists++
+		if max := p.Schema.Value.Max; max == nil || *max > 200 {
+			t.Errorf("%s: the document lets limit go beyond 200", rt.Pattern)
+		}
+		for _, limit := range []string{"201", "100000", "-1", "0", "1e3"} {
+			res := s.Do("GET", fillPath(rt.Pattern, id)+"?limit="+limit, tokenFor(s, rt.Access, id), nil)
+			if res.Status != http.StatusBadRequest || !strings.Contains(string(res.Body), `"field":"limit"`) {
+				t.Errorf("%s?limit=%s: %d %s, want 400 naming limit", rt.Pattern, limit, res.Status, res.Body)
+			}
+		}
+	}
+	if lists == 0 {
+		t.Fatal("no list found")
+	}
+	t.Logf("%d lists checked", lists)
+}

@@ -47,8 +47,8 @@ func runAPI(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(jwt.Secret) == 0 {
-		log.Warn("PERKFLOW_JWT_SECRET is not set: member tokens are refused")
+	if len(jwt.Secret) == 0 && jwt.JWKSURL == "" {
+		log.Warn("neither PERKFLOW_JWT_SECRET nor PERKFLOW_JWKS_URL is set: member tokens are refused")
 	}
 	tc, err := dialTemporal(ctx, cfg, log)
 	if err != nil {

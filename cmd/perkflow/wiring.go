@@ -35,10 +35,12 @@ func newLogger(cfg config.Config) *slog.Logger {
 		lvl = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
+	// Every component's logs (API, worker, Temporal SDK) go through the redactor: keys, tokens, emails and phone
+	// numbers never reach a log in clear.
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+		return slog.New(api.NewRedactingHandler(slog.NewTextHandler(os.Stderr, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	return slog.New(api.NewRedactingHandler(slog.NewJSONHandler(os.Stderr, opts)))
 }
 
 func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
@@ -85,7 +87,12 @@ func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) (cli
 // jwtConfig resolves the member-token secret: PERKFLOW_JWT_SECRET, else (dev and the token command) the secret kept
 // under the data dir, created when create is true.
 func jwtConfig(cfg config.Config, create bool) (api.JWTConfig, error) {
-	j := api.JWTConfig{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience}
+	j := api.JWTConfig{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, JWKSURL: cfg.JWKSURL}
+	if j.JWKSURL != "" {
+		if err := api.CheckJWKSURL(j.JWKSURL); err != nil {
+			return j, fmt.Errorf("PERKFLOW_JWKS_URL: %w", err)
+		}
+	}
 	if cfg.JWTSecret != "" {
 		j.Secret = []byte(cfg.JWTSecret)
 		if len(j.Secret) < 32 {
@@ -130,6 +137,12 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	srv := api.New(api.Config{
 		Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, WaitBudget: cfg.WaitBudget, JWT: jwt, Log: log,
 		Rewards: api.RewardsConfig{PaymentsEnabled: cfg.StripeSecretKey != "", StripeWebhookSecret: cfg.StripeWebhookSecret},
+		Limits: &api.Limits{
+			APIKey:         api.Rate{PerSecond: cfg.APIKeyRPS, Burst: cfg.APIKeyBurst},
+			Member:         api.Rate{PerSecond: cfg.MemberRPS, Burst: cfg.MemberBurst},
+			APIKeyInFlight: cfg.APIKeyMaxInFlight,
+			MemberWrites:   cfg.MemberMaxWrites,
+		},
 	})
 	hs := api.NewHTTPServer(cfg.HTTPAddr, srv.Handler())
 	lctx, cancel := context.WithCancel(ctx)

@@ -20,14 +20,20 @@ func (f *fakeLedger) registerOps(env *testsuite.TestWorkflowEnvironment, calls *
 		return domain.OperationOutcome{ID: r.ReturnID, Status: "applied", Points: 5}, nil
 	}, activity.RegisterOptions{Name: ActivityReturnPurchase})
 	env.RegisterActivityWithOptions(func(_ context.Context, r domain.TillRedemption) (domain.OperationOutcome, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
 		*calls = append(*calls, "redeem:"+r.RedemptionID)
 		return domain.OperationOutcome{ID: r.RedemptionID, Status: "applied", Points: r.Points}, nil
 	}, activity.RegisterOptions{Name: ActivityRedeemAtTill})
 	env.RegisterActivityWithOptions(func(_ context.Context, a domain.Adjustment) (domain.OperationOutcome, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
 		*calls = append(*calls, "adjust:"+a.AdjustmentID)
 		return domain.OperationOutcome{ID: a.AdjustmentID, Status: "applied", Points: a.Points}, nil
 	}, activity.RegisterOptions{Name: ActivityAdjustPoints})
 	env.RegisterActivityWithOptions(func(_ context.Context, member string, at time.Time) (domain.TierReview, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
 		*reviews = append(*reviews, env.Now())
 		next := at.AddDate(1, 0, 0)
 		return domain.TierReview{Tier: domain.MemberTier{Code: "silver", ReviewAt: &next},

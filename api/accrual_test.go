@@ -279,6 +279,47 @@ func TestContinueAsNewKeepsEveryPurchase(t *testing.T) {
 	s.LedgerInvariants()
 }
 
+// Purchases reaching a member one at a time cost its workflow a handful of history events each: the accrual and the
+// challenge lookup run as local activities in the workflow task the purchase arrives in, and the win-back timer is
+// not re-armed per purchase. (With regular activities and re-arming it was 18 per purchase; a regression there
+// shortens every run and doubles the server's work per purchase.)
+func TestMemberHistoryEventsPerPurchase(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{})
+	id := register(t, s, "steady@example.com")
+	ctx := context.Background()
+	state := func() workflows.MemberState {
+		t.Helper()
+		var st workflows.MemberState
+		eventually(t, 30*time.Second, "the member workflow's state", func() bool {
+			v, err := s.Temporal.QueryWorkflow(ctx, workflows.MemberWorkflowID(id), "", workflows.QueryState)
+			return err == nil && v.Get(&st) == nil
+		})
+		return st
+	}
+	first := "T-EV-000"
+	if res := s.Do("POST", "/v1/transactions/accrue", s.Keys["pos"], purchase(first, id, 1_000)); res.Status != http.StatusCreated {
+		t.Fatalf("accrue: %d %s", res.Status, res.Body)
+	}
+	before := state().HistoryLength
+	const n = 20
+	for i := 1; i <= n; i++ {
+		res := s.Do("POST", "/v1/transactions/accrue", s.Keys["pos"], purchase(fmt.Sprintf("T-EV-%03d", i), id, 1_000))
+		if res.Status != http.StatusCreated {
+			t.Fatalf("accrue %d: %d %s", i, res.Status, res.Body)
+		}
+	}
+	var after workflows.MemberState
+	eventually(t, 30*time.Second, "the workflow to finish the last purchase's task", func() bool {
+		after = state()
+		return after.Stats.PurchasesProcessed == n+1
+	})
+	per := float64(after.HistoryLength-before) / n
+	t.Logf("%.1f history events per purchase (%d → %d over %d purchases)", per, before, after.HistoryLength, n)
+	if per > 8 {
+		t.Fatalf("%.1f history events per purchase; want at most 8 (signal, workflow task, accrual and challenge markers)", per)
+	}
+}
+
 func TestTierUpgradeIsVisibleAndSearchable(t *testing.T) {
 	s := itest.NewStack(t, temporal, itest.Options{})
 	id := register(t, s, "gold@example.com")

@@ -96,8 +96,9 @@ type MemberInput struct {
 	// inactivity the member was last told about, so that one stretch of inactivity sends one message.
 	LastPurchaseAt *time.Time `json:"last_purchase_at,omitempty"`
 	WinbackSentFor *time.Time `json:"winback_sent_for,omitempty"`
-	// Stats carry the running totals across runs.
-	Stats MemberStats `json:"stats"`
+	// Stats carry the running totals across runs; Counted the latest transaction ids their points include.
+	Stats   MemberStats `json:"stats"`
+	Counted []string    `json:"counted,omitempty"`
 	// MaxHistoryEvents overrides DefaultMaxHistoryEvents (tests use a small bound).
 	MaxHistoryEvents int `json:"max_history_events,omitempty"`
 }

@@ -95,3 +95,47 @@ func TestMemberForwardsPurchasesToAnAutoEnrollingChallenge(t *testing.T) {
 		t.Fatalf("challenge reward credited %d times; want once, after the two distinct purchases", n)
 	}
 }
+
+// A purchase during a pending win-back timer moves the win-back to 30 days after it without re-arming the timer on
+// every purchase: the member who keeps buying is never told they are missed, and is told once 30 days after their
+// last purchase.
+func TestMemberWinbackCountsFromTheLatestPurchase(t *testing.T) {
+	env := newEnv(t)
+	env.SetStartTime(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	f := newFakeLedger()
+	f.register(env)
+	var mu sync.Mutex
+	var notes []string
+	var notedAt []time.Time
+	env.RegisterActivityWithOptions(func(context.Context, string) (domain.MemberLifecycle, error) {
+		return domain.MemberLifecycle{Active: true, WinbackDays: 30, TimeZone: "UTC"}, nil
+	}, activity.RegisterOptions{Name: ActivityMemberLifecycle})
+	env.RegisterActivityWithOptions(func(context.Context, string, time.Time) ([]domain.ChallengeMatch, error) { return nil, nil },
+		activity.RegisterOptions{Name: ActivityChallengesForPurchase})
+	env.RegisterActivityWithOptions(func(_ context.Context, n domain.Notification) error {
+		mu.Lock()
+		defer mu.Unlock()
+		notes = append(notes, n.Key)
+		notedAt = append(notedAt, env.Now())
+		return nil
+	}, activity.RegisterOptions{Name: ActivitySendNotification})
+	var last domain.Purchase
+	for day := 0; day <= 50; day += 10 { // a purchase every 10 days until day 50
+		p := testPurchase(day)
+		p.OccurredAt = time.Date(2026, 11, 1, 1, 0, 0, 0, time.UTC).AddDate(0, 0, day)
+		last = p
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPurchase, p) }, time.Hour+time.Duration(day)*24*time.Hour)
+	}
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 100*24*time.Hour)
+	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID})
+
+	mu.Lock()
+	defer mu.Unlock()
+	want := domain.WinbackKey(memberID, last.OccurredAt)
+	if len(notes) != 1 || notes[0] != want {
+		t.Fatalf("notifications %v; want one win-back for the last purchase (%s)", notes, want)
+	}
+	if due := last.OccurredAt.AddDate(0, 0, 30); notedAt[0].Before(due) || notedAt[0].After(due.Add(time.Hour)) {
+		t.Fatalf("win-back sent at %s; want 30 days after the last purchase, %s", notedAt[0], due)
+	}
+}

@@ -29,6 +29,10 @@ type fakeLedger struct {
 	batches  int
 	welcomes int
 	conflict bool
+	// local and regular count the accrual calls made as a local and as a regular activity; failLocal fails every
+	// local call, as a Postgres outage longer than the local activity's window does.
+	local, regular int
+	failLocal      bool
 }
 
 func newFakeLedger() *fakeLedger { return &fakeLedger{accrued: map[string]int64{}} }
@@ -46,9 +50,17 @@ func (f *fakeLedger) register(env *testsuite.TestWorkflowEnvironment) {
 		f.mu.Unlock()
 		return nil
 	}, activity.RegisterOptions{Name: ActivitySendNotification})
-	env.RegisterActivityWithOptions(func(_ context.Context, b []domain.Purchase) ([]domain.AccrualOutcome, error) {
+	env.RegisterActivityWithOptions(func(ctx context.Context, b []domain.Purchase) ([]domain.AccrualOutcome, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		if activity.GetInfo(ctx).IsLocalActivity {
+			f.local++
+			if f.failLocal {
+				return nil, temporal.NewNonRetryableApplicationError("connection refused", "unavailable", nil)
+			}
+		} else {
+			f.regular++
+		}
 		f.batches++
 		out := make([]domain.AccrualOutcome, len(b))
 		for i, p := range b {
@@ -127,6 +139,45 @@ func TestMemberRegistersWelcomesAndAccruesInOrder(t *testing.T) {
 	}
 	if f.batches >= 6 {
 		t.Fatalf("%d activity calls for 6 purchases delivered together; queued purchases should share a batch", f.batches)
+	}
+	if f.local != f.batches || f.regular != 0 {
+		t.Fatalf("%d local and %d regular accrual activities; want every batch in a local activity", f.local, f.regular)
+	}
+}
+
+// When the local activity cannot accrue a batch (Postgres down for longer than its window), the batch goes to a
+// regular activity, which accrues it; no purchase is lost or accrued twice.
+func TestMemberAccrualFallsBackToARegularActivity(t *testing.T) {
+	env := newEnv(t)
+	f := newFakeLedger()
+	f.failLocal = true
+	f.register(env)
+	env.RegisterDelayedCallback(func() {
+		for i := range 3 {
+			env.SignalWorkflow(SignalPurchase, testPurchase(i))
+		}
+	}, time.Second)
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(QueryState)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st MemberState
+		if err := v.Get(&st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Stats.PurchasesProcessed != 3 || st.Stats.PointsEarned != 30 || len(st.PendingTransactionIDs) != 0 {
+			t.Errorf("state = %+v; want 3 processed, 30 points, nothing pending", st)
+		}
+		env.CancelWorkflow()
+	}, time.Minute)
+	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID})
+
+	if len(f.order) != 3 || f.order[0] != "T-0000" || f.order[2] != "T-0002" {
+		t.Fatalf("accrued %v; want T-0000..T-0002 once each, in order", f.order)
+	}
+	if f.local == 0 || f.regular != f.local {
+		t.Fatalf("%d local and %d regular calls; want each failed local batch handed to one regular activity", f.local, f.regular)
 	}
 }
 

@@ -117,8 +117,8 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotFound, "no such member")
 		return
 	}
-	m, err := s.cfg.Store.GetMember(r.Context(), id)
-	if domain.CodeOf(err) == domain.ErrNotFound {
+	mv, err := s.cfg.Store.MemberView(r.Context(), id, s.now())
+	if domain.CodeOf(err) == domain.ErrNotFound && mv.Member.MemberID == "" { // the member row itself is missing
 		if s.memberWorkflowRunning(r.Context(), id) {
 			writeJSON(w, http.StatusOK, memberView{MemberID: id, Status: workflows.MemberStatusRegistering})
 			return
@@ -130,20 +130,11 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	v := viewOf(m)
-	bal, err := s.cfg.Store.GetBalance(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+	v := viewOf(mv.Member)
+	bal := mv.Balance
 	v.Balance = &bal
-	held, err := s.cfg.Store.GetMemberTier(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if pv, err := s.cfg.Store.ProgramAt(r.Context(), s.now()); err == nil {
-		t := pv.Program.TierStatusFor(held, bal.Qualifying)
+	if mv.ProgramErr == nil {
+		t := mv.Program.Program.TierStatusFor(mv.Tier, bal.Qualifying)
 		v.Tier = &t
 	}
 	writeJSON(w, http.StatusOK, v)

@@ -50,26 +50,36 @@ func (s *Store) CreateMember(ctx context.Context, r domain.Registration) (domain
 
 // GetMember reads a member; a missing one → domain.ErrNotFound.
 func (s *Store) GetMember(ctx context.Context, id string) (domain.Member, error) {
-	var (
-		m                    domain.Member
-		ext, email, ph, name *string
-		birth                *time.Time
-	)
-	err := s.pool.QueryRow(ctx, `
+	return memberQuery(id).run(ctx, s.pool)
+}
+
+// memberQuery reads a member; a missing one → domain.ErrNotFound.
+func memberQuery(id string) rowQuery[domain.Member] {
+	return rowQuery[domain.Member]{
+		sql: `
 		SELECT id::text, external_id, email, phone, name, birthdate, consent_email, consent_sms, status, joined_at
-		FROM members WHERE id = $1`, id).
-		Scan(&m.MemberID, &ext, &email, &ph, &name, &birth, &m.Consent.Email, &m.Consent.SMS, &m.Status, &m.JoinedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return m, domain.Errorf(domain.ErrNotFound, "member %s not found", id)
+		FROM members WHERE id = $1`,
+		args: []any{id},
+		scan: func(row pgx.Row) (domain.Member, error) {
+			var (
+				m                    domain.Member
+				ext, email, ph, name *string
+				birth                *time.Time
+			)
+			err := row.Scan(&m.MemberID, &ext, &email, &ph, &name, &birth, &m.Consent.Email, &m.Consent.SMS, &m.Status, &m.JoinedAt)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return m, domain.Errorf(domain.ErrNotFound, "member %s not found", id)
+			}
+			if err != nil {
+				return m, wrap("get member", err)
+			}
+			m.ExternalID, m.Email, m.Phone, m.Name = deref(ext), deref(email), deref(ph), deref(name)
+			if birth != nil {
+				m.Birthdate = birth.Format(time.DateOnly)
+			}
+			return m, nil
+		},
 	}
-	if err != nil {
-		return m, wrap("get member", err)
-	}
-	m.ExternalID, m.Email, m.Phone, m.Name = deref(ext), deref(email), deref(ph), deref(name)
-	if birth != nil {
-		m.Birthdate = birth.Format(time.DateOnly)
-	}
-	return m, nil
 }
 
 // GetBalance reads a member's balance now.
@@ -86,12 +96,35 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// rowQuery is a query of one row: its SQL text, its arguments and how its row is read. The same value runs alone
+// (run) or queued with others in one pgx.Batch (queue, then read in queue order), so that both paths share the SQL
+// and the scan.
+type rowQuery[T any] struct {
+	sql  string
+	args []any
+	scan func(pgx.Row) (T, error)
+}
+
+// run sends the query on its own: one round trip.
+func (q rowQuery[T]) run(ctx context.Context, db querier) (T, error) {
+	return q.scan(db.QueryRow(ctx, q.sql, q.args...))
+}
+
+// queue adds the query to b.
+func (q rowQuery[T]) queue(b *pgx.Batch) { b.Queue(q.sql, q.args...) }
+
+// read scans the query's row from the batch's next result.
+func (q rowQuery[T]) read(br pgx.BatchResults) (T, error) { return q.scan(br.QueryRow()) }
+
 // balance computes a member's balance at now in one round trip: available and pending from the open lots (less any
 // debt), qualifying over the tier window of the program in force.
 func balance(ctx context.Context, q querier, memberID string, now time.Time) (domain.Balance, error) {
-	var b domain.Balance
-	var debt, avail int64
-	err := q.QueryRow(ctx, `
+	return balanceQuery(memberID, now).run(ctx, q)
+}
+
+func balanceQuery(memberID string, now time.Time) rowQuery[domain.Balance] {
+	return rowQuery[domain.Balance]{
+		sql: `
 		WITH window_days AS (
 			SELECT COALESCE((SELECT (settings ->> 'tier_window_days')::int FROM program_settings
 			                 WHERE effective_from <= $2 ORDER BY effective_from DESC, version DESC LIMIT 1), 365) AS days
@@ -106,16 +139,63 @@ func balance(ctx context.Context, q querier, memberID string, now time.Time) (do
 		       COALESCE((SELECT sum(qualifying_points) FROM ledger_entries e, window_days w
 		                 WHERE e.member_id = mb.member_id AND e.qualifying_points <> 0
 		                   AND e.occurred_at > $2 - make_interval(days => w.days) AND e.occurred_at <= $2), 0)
-		FROM member_balances mb WHERE mb.member_id = $1`, memberID, now).
-		Scan(&b.Total, &b.Lifetime, &debt, &avail, &b.Pending, &b.Qualifying)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return b, domain.Errorf(domain.ErrNotFound, "member %s not found", memberID)
+		FROM member_balances mb WHERE mb.member_id = $1`,
+		args: []any{memberID, now},
+		scan: func(row pgx.Row) (domain.Balance, error) {
+			var b domain.Balance
+			var debt, avail int64
+			err := row.Scan(&b.Total, &b.Lifetime, &debt, &avail, &b.Pending, &b.Qualifying)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return b, domain.Errorf(domain.ErrNotFound, "member %s not found", memberID)
+			}
+			if err != nil {
+				return b, wrap("get balance", err)
+			}
+			b.Available = avail - debt
+			return b, nil
+		},
 	}
-	if err != nil {
-		return b, wrap("get balance", err)
+}
+
+// MemberView is what GET /v1/members/{id} shows: the member, their balance, the tier they hold and the program
+// version in force.
+type MemberView struct {
+	Member  domain.Member
+	Balance domain.Balance
+	Tier    domain.MemberTier
+	// Program is the version in force at the time asked for, valid only when ProgramErr is nil: the view is still
+	// complete without it (ProgramErr is what ProgramAt would have returned, e.g. domain.ErrNotFound).
+	Program    ProgramVersion
+	ProgramErr error
+}
+
+// MemberView reads in one round trip what GetMember, GetBalance, GetMemberTier and ProgramAt(now) read in four, with
+// the same queries (sent as one pipelined batch) and the same errors: a missing member → domain.ErrNotFound as from
+// GetMember, with an empty view; an error of the balance or the tier fails the view, which then holds the member
+// alone (so that a caller can tell these errors from a missing member); ProgramAt's error is returned in ProgramErr.
+// The balance is taken now by the store's clock, as GetBalance does.
+func (s *Store) MemberView(ctx context.Context, id string, now time.Time) (MemberView, error) {
+	var v MemberView
+	mq, bq, tq, pq := memberQuery(id), balanceQuery(id, time.Now()), memberTierQuery(id), programQuery(now)
+	var b pgx.Batch
+	mq.queue(&b)
+	bq.queue(&b)
+	tq.queue(&b)
+	pq.queue(&b)
+	br := s.pool.SendBatch(ctx, &b)
+	defer br.Close() // reads whatever an early return left unread and releases the connection
+	var err error
+	if v.Member, err = mq.read(br); err != nil {
+		return MemberView{}, err
 	}
-	b.Available = avail - debt
-	return b, nil
+	if v.Balance, err = bq.read(br); err != nil {
+		return MemberView{Member: v.Member}, err
+	}
+	if v.Tier, err = tq.read(br); err != nil {
+		return MemberView{Member: v.Member}, err
+	}
+	v.Program, v.ProgramErr = pq.read(br)
+	return v, nil
 }
 
 func deref(s *string) string {

@@ -37,24 +37,34 @@ func (s *Store) ProgramAt(ctx context.Context, t time.Time) (ProgramVersion, err
 }
 
 func programAt(ctx context.Context, q querier, t time.Time) (ProgramVersion, error) {
-	var v ProgramVersion
-	var raw []byte
-	err := q.QueryRow(ctx, `
+	return programQuery(t).run(ctx, q)
+}
+
+func programQuery(t time.Time) rowQuery[ProgramVersion] {
+	return rowQuery[ProgramVersion]{
+		sql: `
 		(SELECT version, effective_from, settings FROM program_settings
 		 WHERE effective_from <= $1 ORDER BY effective_from DESC, version DESC LIMIT 1)
 		UNION ALL
 		(SELECT version, effective_from, settings FROM program_settings ORDER BY effective_from, version LIMIT 1)
-		LIMIT 1`, t).Scan(&v.Version, &v.EffectiveFrom, &raw)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return v, domain.Errorf(domain.ErrNotFound, "no program settings: run perkflow migrate and configure the program")
+		LIMIT 1`,
+		args: []any{t},
+		scan: func(row pgx.Row) (ProgramVersion, error) {
+			var v ProgramVersion
+			var raw []byte
+			err := row.Scan(&v.Version, &v.EffectiveFrom, &raw)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return v, domain.Errorf(domain.ErrNotFound, "no program settings: run perkflow migrate and configure the program")
+			}
+			if err != nil {
+				return v, wrap("program settings", err)
+			}
+			if err := json.Unmarshal(raw, &v.Program); err != nil {
+				return v, wrap("decode program settings", err)
+			}
+			return v, nil
+		},
 	}
-	if err != nil {
-		return v, wrap("program settings", err)
-	}
-	if err := json.Unmarshal(raw, &v.Program); err != nil {
-		return v, wrap("decode program settings", err)
-	}
-	return v, nil
 }
 
 // SaveProgramIfChanged records a new version unless the latest version already holds these settings (a retried

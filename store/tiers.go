@@ -15,17 +15,27 @@ const tierAnniversary = 1 // year
 
 // memberTier reads the member's tier; a member who never rose above the entry tier has none stored.
 func memberTier(ctx context.Context, q querier, memberID string) (domain.MemberTier, error) {
-	var t domain.MemberTier
-	var review time.Time
-	err := q.QueryRow(ctx, `SELECT tier_code, review_at FROM member_tiers WHERE member_id = $1`, memberID).Scan(&t.Code, &review)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return t, nil
+	return memberTierQuery(memberID).run(ctx, q)
+}
+
+func memberTierQuery(memberID string) rowQuery[domain.MemberTier] {
+	return rowQuery[domain.MemberTier]{
+		sql:  `SELECT tier_code, review_at FROM member_tiers WHERE member_id = $1`,
+		args: []any{memberID},
+		scan: func(row pgx.Row) (domain.MemberTier, error) {
+			var t domain.MemberTier
+			var review time.Time
+			err := row.Scan(&t.Code, &review)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return t, nil
+			}
+			if err != nil {
+				return t, wrap("member tier", err)
+			}
+			t.ReviewAt = &review
+			return t, nil
+		},
 	}
-	if err != nil {
-		return t, wrap("member tier", err)
-	}
-	t.ReviewAt = &review
-	return t, nil
 }
 
 // GetMemberTier is the member's tier as stored (empty code: the program's entry tier).

@@ -1,0 +1,170 @@
+package store_test
+
+import (
+	"context"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/internal/pgtest"
+	"github.com/perkflow/perkflow/store"
+)
+
+// activeMember gives a member some ledger activity: a purchase that reaches gold, a smaller one, a till redemption
+// and a support credit.
+func activeMember(tb testing.TB, st *store.Store, now time.Time) string {
+	tb.Helper()
+	ctx := context.Background()
+	m := uuid.NewString()
+	if _, err := st.CreateMember(ctx, domain.Registration{MemberID: m, Email: m + "@example.com", Name: "View", Phone: "+33600000000",
+		Birthdate: "1990-04-01", Consent: domain.Consent{Email: true}}); err != nil {
+		tb.Fatal(err)
+	}
+	if r, err := st.AccruePurchase(ctx, basket("V-BIG-"+m, m, now.Add(-time.Hour), lineItem("A", "x", 1, 600_000)), now); err != nil {
+		tb.Fatal(err)
+	} else if r.TierChange == nil || r.TierChange.To != "gold" {
+		tb.Fatalf("no tier reached: %+v", r.TierChange)
+	}
+	if _, err := st.AccruePurchase(ctx, basket("V-SMALL-"+m, m, now.Add(-time.Minute), lineItem("B", "x", 2, 1_250)), now); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := st.RedeemAtTill(ctx, domain.TillRedemption{RedemptionID: "V-SPEND-" + m, MemberID: m, Points: 1234, StoreID: "s1"}, now); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := st.Adjust(ctx, domain.Adjustment{AdjustmentID: "V-ADJ-" + m, MemberID: m, Points: 77, Reason: "goodwill", Actor: "test"}, now); err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+// fourQueries is what GET /v1/members/{id} read before MemberView, one round trip each.
+func fourQueries(ctx context.Context, st *store.Store, id string, now time.Time) (store.MemberView, error) {
+	var v store.MemberView
+	var err error
+	if v.Member, err = st.GetMember(ctx, id); err != nil {
+		return store.MemberView{}, err
+	}
+	if v.Balance, err = st.GetBalance(ctx, id); err != nil {
+		return store.MemberView{Member: v.Member}, err
+	}
+	if v.Tier, err = st.GetMemberTier(ctx, id); err != nil {
+		return store.MemberView{Member: v.Member}, err
+	}
+	v.Program, v.ProgramErr = st.ProgramAt(ctx, now)
+	return v, nil
+}
+
+func TestMemberViewMatchesTheFourReads(t *testing.T) {
+	st, _ := setup(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	m := activeMember(t, st, now)
+
+	got, err := st.MemberView(ctx, m, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := fourQueries(ctx, st, m, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("MemberView:\n%+v\nfour reads:\n%+v", got, want)
+	}
+	// The fixture is what it claims to be: a tier held, points earned, spent and credited.
+	if got.Tier.Code != "gold" || got.Tier.ReviewAt == nil || got.Balance.Lifetime == 0 || got.Balance.Qualifying == 0 ||
+		got.Member.Birthdate != "1990-04-01" || got.Program.Version == 0 || got.ProgramErr != nil {
+		t.Fatalf("fixture: %+v", got)
+	}
+
+	// A member without a tier stored (the entry tier) and without activity.
+	plain := newMember(t, st, "plain-view@example.com")
+	got, err = st.MemberView(ctx, plain, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := fourQueries(ctx, st, plain, now); !reflect.DeepEqual(got, want) || got.Tier.Code != "" {
+		t.Fatalf("MemberView:\n%+v\nfour reads:\n%+v", got, want)
+	}
+
+	// An unknown member: the same not-found error as GetMember's, and nothing else.
+	unknown := uuid.NewString()
+	got, err = st.MemberView(ctx, unknown, now)
+	_, wantErr := st.GetMember(ctx, unknown)
+	if domain.CodeOf(err) != domain.ErrNotFound || err.Error() != wantErr.Error() || !reflect.DeepEqual(got, store.MemberView{}) {
+		t.Fatalf("unknown member: %+v, %v (GetMember: %v)", got, err, wantErr)
+	}
+	// The batch is fully read and its connection released: the pool still serves.
+	if _, err := st.MemberView(ctx, m, now); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMemberViewWithoutProgramSettings(t *testing.T) {
+	db := pgtest.New(t)
+	st := store.New(db.Pool)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	m := newMember(t, st, "noprogram@example.com")
+	got, err := st.MemberView(ctx, m, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, wantErr := st.ProgramAt(ctx, now)
+	if domain.CodeOf(got.ProgramErr) != domain.ErrNotFound || got.ProgramErr.Error() != wantErr.Error() {
+		t.Fatalf("program error %v, ProgramAt: %v", got.ProgramErr, wantErr)
+	}
+	if got.Member.MemberID != m {
+		t.Fatalf("member: %+v", got.Member)
+	}
+}
+
+// benchMember sets up a database with a program and one member with some activity.
+func benchMember(b *testing.B) (*store.Store, string) {
+	b.Helper()
+	db := pgtest.New(b)
+	st := store.New(db.Pool)
+	ctx := context.Background()
+	epoch := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := st.SaveProgram(ctx, domain.DefaultProgram(), epoch, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	for _, r := range domain.DefaultRules() {
+		if _, err := st.SaveRule(ctx, r, true, epoch, "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return st, activeMember(b, st, time.Now().UTC())
+}
+
+func benchView(b *testing.B, read func(context.Context, *store.Store, string, time.Time) (store.MemberView, error)) {
+	st, m := benchMember(b)
+	ctx := context.Background()
+	for range 20 { // warm the pool's connections and their statement caches
+		if _, err := read(ctx, st, m, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := read(ctx, st, m, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMemberView reads a member's view in one batch: one round trip.
+func BenchmarkMemberView(b *testing.B) {
+	benchView(b, func(ctx context.Context, st *store.Store, id string, now time.Time) (store.MemberView, error) {
+		return st.MemberView(ctx, id, now)
+	})
+}
+
+// BenchmarkMemberViewFourQueries reads the same with the four separate calls: four round trips.
+func BenchmarkMemberViewFourQueries(b *testing.B) {
+	benchView(b, fourQueries)
+}

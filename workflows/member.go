@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -209,8 +210,10 @@ func (m *member) run(ctx workflow.Context) error {
 			}
 			armReview()
 		}
-		if m.historyFull(ctx) {
-			return m.continueAsNew(ctx, purchases, returns)
+		if m.historyFull(ctx) && m.carryable() {
+			if err := m.continueAsNew(ctx, purchases, returns); !errors.Is(err, errBacklog) {
+				return err
+			}
 		}
 	}
 }
@@ -443,6 +446,30 @@ func (m *member) historyFull(ctx workflow.Context) bool {
 	return info.GetCurrentHistoryLength() >= limit || info.GetContinueAsNewSuggested()
 }
 
+// Temporal refuses a workflow task whose payloads pass 2 MiB, so a run hands at most this much to the next: with a
+// backlog above it (purchases arriving faster than one member's accruals commit), the run goes on accruing past its
+// history bound until the backlog fits. Carrying every purchase regardless once failed the Continue-As-New with
+// 10,000 purchases queued for one member, and the workflow stalled (BENCHMARKS.md, history bound).
+const (
+	maxCarriedItems = 500
+	maxCarriedBytes = 1 << 20
+)
+
+// carryable reports whether what is queued fits in the next run's input (runs before "local-accrual" carry all).
+func (m *member) carryable() bool {
+	if !m.local {
+		return true
+	}
+	if len(m.pending)+len(m.returns) > maxCarriedItems {
+		return false
+	}
+	b, err := json.Marshal(MemberInput{Pending: m.pending, Returns: m.returns})
+	return err != nil || len(b) <= maxCarriedBytes
+}
+
+// errBacklog is continueAsNew's answer when what is queued has outgrown the next run's input meanwhile.
+var errBacklog = errors.New("backlog too large to carry")
+
 // continueAsNew starts a fresh run carrying every purchase and return received and not yet processed, so none is
 // lost, and the tier review date.
 func (m *member) continueAsNew(ctx workflow.Context, purchases, returns workflow.ReceiveChannel) error {
@@ -450,6 +477,9 @@ func (m *member) continueAsNew(ctx workflow.Context, purchases, returns workflow
 		return err
 	}
 	m.drain(purchases, returns)
+	if !m.carryable() {
+		return errBacklog // more arrived while the handlers finished: accrue on
+	}
 	next := MemberInput{
 		MemberID:         m.in.MemberID,
 		Pending:          m.pending,

@@ -260,3 +260,38 @@ func TestMemberContinuesAsNewCarryingEveryPendingPurchase(t *testing.T) {
 		t.Fatalf("%d accrued + %d carried, want %d with some carried", len(f.order), len(next.Pending), trickle+burst)
 	}
 }
+
+// A backlog too large for the next run's input (Temporal refuses a workflow task whose payloads pass 2 MiB) is
+// accrued past the history bound until it fits, and only then carried: with 10,000 purchases queued for one member
+// a Continue-As-New carrying them all failed and the workflow stalled.
+func TestMemberAccruesABacklogDownBeforeCarryingIt(t *testing.T) {
+	env := newEnv(t)
+	f := newFakeLedger()
+	f.register(env)
+	const backlog = 3 * maxCarriedItems
+	// The run starts with the backlog queued (as a run before this bound could hand over) and its history full.
+	var queued []domain.Purchase
+	for i := range backlog {
+		queued = append(queued, testPurchase(i))
+	}
+	env.SetCurrentHistoryLength(100)
+	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID, MaxHistoryEvents: 100, Pending: queued})
+
+	var can *workflow.ContinueAsNewError
+	if err := env.GetWorkflowError(); !errorsAs(err, &can) {
+		t.Fatalf("workflow ended with %v, want continue-as-new", err)
+	}
+	var next MemberInput
+	if err := decodeInput(can, &next); err != nil {
+		t.Fatal(err)
+	}
+	if len(next.Pending) > maxCarriedItems {
+		t.Fatalf("%d purchases carried; want at most %d", len(next.Pending), maxCarriedItems)
+	}
+	if len(f.order)+len(next.Pending) != backlog {
+		t.Fatalf("%d accrued + %d carried, want %d", len(f.order), len(next.Pending), backlog)
+	}
+	if len(f.order) < backlog-maxCarriedItems {
+		t.Fatalf("only %d accrued before continuing as new", len(f.order))
+	}
+}

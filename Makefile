@@ -71,6 +71,12 @@ $(BIN)/stripe-mock:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+## bench: measure accrual against the Temporal and Postgres floors, reads, memory and the history bound on a stack
+## of its own (a few minutes); BENCH_FLAGS adds flags (see go run ./cmd/perkflow bench -h), BENCHMARKS.md has figures
+BENCH_FLAGS ?=
+bench:
+	$(GO) run ./cmd/perkflow bench --duration 10s --step 3s --retries 1 $(BENCH_FLAGS)
+
 ## build: the dev binary (includes `perkflow dev`); build-prod: the production binary without the Temporal server
 build:
 	$(GO) build -o $(BIN)/perkflow ./cmd/perkflow

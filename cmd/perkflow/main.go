@@ -22,6 +22,7 @@ Usage:
   perkflow apikey revoke --name NAME             revoke an API key
   perkflow token member MEMBER_ID [--ttl 24h]    print a member token (JWT)
   perkflow expiry run --now [--wait 1h]          run the points expiry now (reminders, then lots past their date) and print what it did
+  perkflow bench [flags]                         measure throughput and latency against the Temporal and Postgres floors (-h for flags)
   perkflow version                               print the version
 
 Configuration comes from the environment; see README.md.
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string) error {
 		return runToken(ctx, args[1:])
 	case "expiry":
 		return runExpiry(ctx, args[1:])
+	case "bench":
+		return runBench(ctx, args[1:])
 	case "version":
 		return runVersion()
 	case "help", "-h", "--help":

@@ -44,19 +44,9 @@ func newLogger(cfg config.Config) *slog.Logger {
 }
 
 func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	pcfg, err := pgxpool.ParseConfig(url)
+	pool, err := store.OpenPool(ctx, url)
 	if err != nil {
-		return nil, fmt.Errorf("DATABASE_URL is not a valid Postgres URL: %w", err)
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return nil, err
-	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := pool.Ping(pctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("cannot reach Postgres at %s: %w", redactURL(url), err)
+		return nil, fmt.Errorf("DATABASE_URL (%s): %w", redactURL(url), err)
 	}
 	return pool, nil
 }

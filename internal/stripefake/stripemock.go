@@ -1,20 +1,20 @@
 package stripefake
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/perkflow/perkflow/internal/stripemock"
 )
 
 // StripeMockVersion is the stripe-mock the tests run (make test installs it under bin/).
-const StripeMockVersion = "v0.203.0"
+const StripeMockVersion = stripemock.Version
 
 // StartStripeMock runs stripe-mock (bin/stripe-mock, else the one on PATH) on a free port for the test and returns
 // its base URL. stripe-mock answers every PaymentIntent with its bundled fixture, whose status is
@@ -28,7 +28,7 @@ func StartStripeMock(t testing.TB) string {
 		t.Skip("stripe-mock is not installed: run `make test` (or GOBIN=$PWD/bin go install github.com/stripe/stripe-mock@" + StripeMockVersion + ")")
 	}
 	args := []string{}
-	if fx, err := succeededFixtures(t.TempDir()); err == nil {
+	if fx, err := stripemock.SucceededFixtures(t.TempDir()); err == nil {
 		args = append(args, "-fixtures", fx)
 	} else {
 		t.Skipf("stripe-mock fixtures not found (%v): run `go install github.com/stripe/stripe-mock@%s`", err, StripeMockVersion)
@@ -67,34 +67,6 @@ func stripeMockBinary() string {
 		return p
 	}
 	return ""
-}
-
-// succeededFixtures writes stripe-mock's bundled fixtures, with a succeeded PaymentIntent, under dir.
-func succeededFixtures(dir string) (string, error) {
-	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
-	if err != nil {
-		return "", err
-	}
-	src := filepath.Join(strings.TrimSpace(string(out)), "github.com", "stripe", "stripe-mock@"+StripeMockVersion, "embedded", "openapi", "fixtures3.json")
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return "", err
-	}
-	var fx map[string]map[string]map[string]any
-	if err := json.Unmarshal(b, &fx); err != nil {
-		return "", err
-	}
-	pi, ok := fx["resources"]["payment_intent"]
-	if !ok {
-		return "", fmt.Errorf("no payment_intent fixture in %s", src)
-	}
-	pi["status"] = "succeeded"
-	b, err = json.Marshal(fx)
-	if err != nil {
-		return "", err
-	}
-	dst := filepath.Join(dir, "fixtures.json")
-	return dst, os.WriteFile(dst, b, 0o644)
 }
 
 func freePort() (int, error) {

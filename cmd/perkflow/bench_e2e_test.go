@@ -1,0 +1,86 @@
+//go:build !nodev
+
+package main_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBenchRunsEveryScenario runs `perkflow bench` for a few seconds at a low fixed rate on its own stack (the figures
+// mean nothing here; `make bench` measures): every scenario must run without a failed request, every acknowledged
+// purchase must be seen committed and the history bound must be measured, so that a broken bench shows in CI rather
+// than as a table of its own errors.
+func TestBenchRunsEveryScenario(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a whole stack")
+	}
+	report := filepath.Join(t.TempDir(), "bench.json")
+	args := []string{"bench", "--rate", "10", "--duration", "2s", "--step", "1s", "--retries", "0", "--members", "5",
+		"--read-rate", "100", "--redeem-rate", "2", "--history-purchases", "60", "--json", report}
+	if mock, err := filepath.Abs("../../bin/stripe-mock"); err == nil {
+		if _, err := os.Stat(mock); err == nil {
+			args = append(args, "--stripe-mock", mock)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("perkflow bench: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatalf("no JSON report: %v\n%s", err, out)
+	}
+	var rep struct {
+		Runs map[string]struct {
+			Sent      int            `json:"sent"`
+			Errors    int            `json:"errors"`
+			Samples   map[string]int `json:"error_samples"`
+			Completed int            `json:"completed"`
+			Missing   int            `json:"missing"`
+		} `json:"runs"`
+		History *struct {
+			Purchases        int   `json:"purchases"`
+			Processed        int64 `json:"purchases_processed"`
+			CurrentRunEvents int64 `json:"current_run_events"`
+		} `json:"history"`
+		Memory *struct {
+			API    *struct{} `json:"api"`
+			Worker *struct{} `json:"worker"`
+		} `json:"memory"`
+		Notes []string `json:"notes"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"accrual", "accrual-sync", "temporal-floor", "store", "pg-floor", "reads", "redemption-points"} {
+		r, ok := rep.Runs[name]
+		if !ok {
+			t.Errorf("no %s run in the report (notes: %v)", name, rep.Notes)
+			continue
+		}
+		if r.Sent == 0 || r.Errors != 0 || r.Missing != 0 || r.Completed != r.Sent {
+			t.Errorf("%s: sent %d, errors %d %v, completed %d, missing %d; want every operation to succeed", name, r.Sent, r.Errors, r.Samples, r.Completed, r.Missing)
+		}
+	}
+	if h := rep.History; h == nil || h.Purchases != 60 || h.Processed < 60 || h.CurrentRunEvents <= 0 {
+		t.Errorf("history bound = %+v (notes: %v); want 60 purchases processed and the current run's length", h, rep.Notes)
+	}
+	if rep.Memory == nil || rep.Memory.API == nil || rep.Memory.Worker == nil {
+		t.Errorf("memory of the api and worker not reported")
+	}
+	for _, n := range rep.Notes {
+		if strings.Contains(n, "died") || strings.Contains(n, "not measured: ") && !strings.Contains(n, "stripe-mock") {
+			t.Errorf("note: %s", n)
+		}
+	}
+}

@@ -151,7 +151,9 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 		{"redemption-cash", "redemption claim-to-completed, with cash (stripe-mock)"},
 	}
 	if len(r.Runs) > 0 {
-		if r.SameRate > 0 {
+		if r.SameRate > 0 && r.Settings.Rate > 0 {
+			p("#### Latency at %.0f/s (the rate given), %s each\n\n", r.SameRate, r.Settings.Duration)
+		} else if r.SameRate > 0 {
 			p("#### Latency at %.0f/s (half of perkflow's highest sustained accrual rate), %s each\n\n", r.SameRate, r.Settings.Duration)
 		} else {
 			p("#### Latency, %s each\n\n", r.Settings.Duration)

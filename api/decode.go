@@ -32,14 +32,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
 			return false
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		writeProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body must be at most %d bytes", MaxBodyBytes))
-		return false
-	}
-	if err != nil {
-		writeProblem(w, http.StatusBadRequest, "the body could not be read")
+	// The body a guard buffered already, or read now with the same limit and answers.
+	_, body, ok := bodyOf(w, r)
+	if !ok {
 		return false
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -297,17 +292,10 @@ func (w *strictWalker) object(sh shape, path *jsonPath) *domain.FieldError {
 	}
 }
 
-// fieldsOf caches jsonFields per struct type.
-var fieldsOf sync.Map // reflect.Type → map[string]reflect.Type
-
 // jsonFields maps the JSON names of a struct's fields, as encoding/json sees them (embedded structs' fields
-// promoted; the shallower field wins), to their types.
+// promoted; the shallower field wins), to their types. shapeOf caches it.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
-	if m, ok := fieldsOf.Load(t); ok {
-		return m.(map[string]reflect.Type)
-	}
 	out := map[string]reflect.Type{}
-	defer fieldsOf.Store(t, out)
 	var walk func(t reflect.Type, depth int, depthOf map[string]int)
 	walk = func(t reflect.Type, depth int, depthOf map[string]int) {
 		for i := 0; i < t.NumField(); i++ {

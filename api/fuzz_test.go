@@ -145,6 +145,26 @@ func FuzzWriteRoutes(f *testing.F) {
 		f.Add(uint8(i), []byte(`{}`), "")
 		f.Add(uint8(i), []byte(`{"member_id":"`+fz.member+`","points":1}`), "key-1")
 	}
+	// Seeds named by route, so that each reaches its handler whatever the routes' order: a seed keyed by position
+	// (a corpus file) drifts onto another route as soon as one is added.
+	seeds := []struct{ route, body string }{
+		{"POST /v1/members/{memberId}/adjustments", `{"adjustment_id":"ADJ-1","points":-9223372036854775808,"reason":"goodwill"}`},                                                                                                                                                                                          // adjustment
+		{"POST /v1/campaigns", `{"name":"Spring x2","kind":"multiplier","segment":{"tiers":["gold"]},"starts_at":"2026-04-01T00:00:00Z","ends_at":"2026-04-30T00:00:00Z","rule":{"conditions":{},"action":{"type":"multiplier","percent":200}}}`},                                                                           // campaign
+		{"POST /v1/challenges", `{"name":"Three visits","goal":{"kind":"purchases","target":3},"reward_points":100,"window_days":30}`},                                                                                                                                                                                      // challenge
+		{"POST /v1/offers", `{"title":"Free coffee","description":"Any size","points_cost":150,"cash_price":{"amount":199,"currency":"EUR"},"stock":100,"starts_at":"2026-01-01T00:00:00Z","ends_at":"2026-12-31T23:59:59Z","eligible_tiers":["silver","gold"]}`},                                                           // offer
+		{"PUT /v1/program", `{"currency":"EUR","pending_days":14,"expiry":{"months":24},"tier_window_days":365,"allow_negative_on_return":false,"tiers":[{"code":"member","name":"Member","threshold_points":0,"multiplier_percent":100},{"code":"gold","name":"Gold","threshold_points":1000,"multiplier_percent":150}]}`}, // program
+		{"POST /v1/transactions/redeem", `{"redemption_id":"R-1","member_id":"6f1c2a9e-0b7d-4c1e-9a53-2d8e4f6a7b10","points":100,"store_id":"paris-01"}`},                                                                                                                                                                   // redeem
+		{"POST /v1/transactions/{transactionId}/return", `{"return_id":"RET-1","items":[{"sku":"BOOK-1","quantity":1}]}`},                                                                                                                                                                                                   // return
+		{"POST /v1/rules", `{"name":"Double points on books at weekends","priority":10,"mode":"stackable","conditions":{"categories":["books"],"days_of_week":[6,7],"local_time_from":"10:00","local_time_to":"18:00","min_total":{"amount":1000,"currency":"EUR"}},"action":{"type":"multiplier","percent":200}}`},         // rule
+		{"POST /v1/rules", `{"name":"x","priority":-1,"mode":"both","conditions":{"days_of_week":[0,8],"local_time_from":"25:61"},"action":{"type":"earn_rate","points":1,"per_amount":0}}`},                                                                                                                                // rule-bad
+	}
+	for _, sd := range seeds {
+		i := slices.IndexFunc(routes, func(rt api.Route) bool { return rt.Method+" "+rt.Pattern == sd.route })
+		if i < 0 {
+			f.Fatalf("seed for %s: no such write route", sd.route)
+		}
+		f.Add(uint8(i), []byte(sd.body), "")
+	}
 	f.Fuzz(func(t *testing.T, route uint8, body []byte, idempotencyKey string) {
 		i := int(route) % len(routes)
 		rt := routes[i]

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,13 +23,6 @@ import (
 // redemption saga has settled (Prefer: wait=30), so the answer's latency is claim-to-completed. Points-only offers
 // run the saga's hold, reserve, fulfil and commit; cash offers also charge a card through Stripe, here stripe-mock.
 
-// stripeMock is a stripe-mock process whose PaymentIntents succeed.
-type stripeMock struct {
-	cmd  *exec.Cmd
-	url  string
-	done chan struct{}
-}
-
 // findStripeMock is the stripe-mock binary: the given path, bin/stripe-mock (make test installs it there), or PATH.
 func findStripeMock(path string) string {
 	if path != "" {
@@ -46,45 +38,17 @@ func findStripeMock(path string) string {
 	return ""
 }
 
-func startStripeMock(bin, dir string) (*stripeMock, error) {
-	fx, err := stripemock.SucceededFixtures(dir)
-	if err != nil {
-		return nil, err
-	}
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	_, port, _ := net.SplitHostPort(addr)
-	m := &stripeMock{url: "http://" + addr, done: make(chan struct{})}
-	m.cmd = exec.Command(bin, "-fixtures", fx, "-http-port", port, "-https-port", "0")
+// startStripeMock starts stripe-mock for cash claims, logging to dir/stripe-mock.log (open for the bench's life).
+func startStripeMock(bin, dir string) (*stripemock.Process, error) {
 	logf, err := os.Create(filepath.Join(dir, "stripe-mock.log"))
 	if err != nil {
 		return nil, err
 	}
-	m.cmd.Stdout, m.cmd.Stderr = logf, logf
-	dieWithParent(m.cmd)
-	if err := m.cmd.Start(); err != nil {
+	p, err := stripemock.Start(bin, dir, logf, dieWithParent)
+	if err != nil {
 		logf.Close()
-		return nil, err
 	}
-	go func() { _ = m.cmd.Wait(); logf.Close(); close(m.done) }()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return m, nil
-		}
-	}
-	m.stop()
-	return nil, errors.New("stripe-mock did not listen within 20 s")
-}
-
-func (m *stripeMock) stop() {
-	if m == nil || m.cmd.Process == nil {
-		return
-	}
-	_ = m.cmd.Process.Kill()
-	<-m.done
+	return p, err
 }
 
 // redemptionRun claims offers for members who have the points.

@@ -28,6 +28,7 @@ import (
 
 	"github.com/perkflow/perkflow/api"
 	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/internal/stripemock"
 	"github.com/perkflow/perkflow/migrations"
 	"github.com/perkflow/perkflow/store"
 )
@@ -52,7 +53,7 @@ type stack struct {
 	// marketerKey creates offers; jwt mints member tokens the API accepts.
 	marketerKey string
 	jwt         api.JWTConfig
-	stripe      *stripeMock
+	stripe      *stripemock.Process
 	taskQueue   string
 	api         *child
 	worker      *child
@@ -212,8 +213,8 @@ func startStack(ctx context.Context, opts Options, progress func(string, ...any)
 			if s.stripe, err = startStripeMock(bin, s.dir); err != nil {
 				progress("stripe-mock did not start (%v): cash redemptions are left out", err)
 			} else {
-				progress("started stripe-mock (%s) for cash redemptions", s.stripe.url)
-				env = append(env, "STRIPE_SECRET_KEY=sk_test_123", "STRIPE_API_BASE="+s.stripe.url)
+				progress("started stripe-mock (%s) for cash redemptions", s.stripe.URL)
+				env = append(env, "STRIPE_SECRET_KEY=sk_test_123", "STRIPE_API_BASE="+s.stripe.URL)
 			}
 		} else {
 			progress("stripe-mock is not installed (make test installs it in bin/): cash redemptions are left out")
@@ -336,7 +337,7 @@ func (s *stack) close() {
 		_ = s.store.RevokeAPIKey(context.Background(), s.keyName)
 		_ = s.store.RevokeAPIKey(context.Background(), "bench-marketer-"+s.runID)
 	}
-	s.stripe.stop()
+	s.stripe.Stop()
 	if s.external && s.trigger {
 		_ = removeVisibilityTrigger(context.Background(), s.pool)
 	}

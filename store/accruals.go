@@ -123,7 +123,7 @@ func (s *Store) AccruePurchase(ctx context.Context, p domain.Purchase, now time.
 			return err
 		}
 		if t.PointsEarned > 0 {
-			if res.TierChange, err = upgradeTier(ctx, tx, p.MemberID, pv.Program, now); err != nil {
+			if res.TierChange, err = upgradeTier(ctx, tx, p.MemberID, mt, pv.Program, now); err != nil {
 				return err
 			}
 		}

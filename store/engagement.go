@@ -44,18 +44,7 @@ func (s *Store) GetChallenge(ctx context.Context, id string) (domain.Challenge, 
 // ListChallenges lists challenges by id after cursor.
 func (s *Store) ListChallenges(ctx context.Context, cursor string, limit int) ([]domain.Challenge, error) {
 	rows, err := s.pool.Query(ctx, `SELECT definition FROM challenges WHERE challenge_id > $1 ORDER BY challenge_id LIMIT $2`, cursor, limit)
-	if err != nil {
-		return nil, wrap("list challenges", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Challenge, error) {
-		var raw []byte
-		var c domain.Challenge
-		if err := r.Scan(&raw); err != nil {
-			return c, err
-		}
-		return c, json.Unmarshal(raw, &c)
-	})
-	return out, wrap("list challenges", err)
+	return collectDefinitions[domain.Challenge]("list challenges", rows, err)
 }
 
 // ChallengesForPurchase are the challenges a purchase at t counts for: those the member is enrolled in and still
@@ -99,14 +88,6 @@ func (s *Store) RecordEnrolment(ctx context.Context, c domain.Challenge, memberI
 		INSERT INTO challenge_enrolments (challenge_id, member_id, status, target, enrolled_at, deadline)
 		VALUES ($1, $2, 'active', $3, $4, $5) ON CONFLICT DO NOTHING`, c.ID, memberID, c.Goal.Target, enrolledAt, deadline)
 	return wrap("record enrolment", err)
-}
-
-// EnrolmentExists says whether the member was ever enrolled in the challenge.
-func (s *Store) EnrolmentExists(ctx context.Context, challengeID, memberID string) (bool, error) {
-	var ok bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM challenge_enrolments WHERE challenge_id = $1 AND member_id = $2)`,
-		challengeID, memberID).Scan(&ok)
-	return ok, wrap("enrolment exists", err)
 }
 
 // RecordChallengeProgress stores an active enrolment's progress for reads.

@@ -76,7 +76,17 @@ func TestLeaderboardOnAHundredThousandMembers(t *testing.T) {
 	week, _ := domain.PeriodStart(domain.PeriodWeek, now)
 	month, _ := domain.PeriodStart(domain.PeriodMonth, now)
 	seedEarners(t, st, 100_000, week.Add(time.Hour))
-	// A big earner erased (not shown), and one whose points were earned last year (all time only).
+	// A big earner erased (not shown: they would top every period), and one whose points were earned last year (all
+	// time only).
+	if _, err := st.Pool().Exec(ctx, `
+		WITH e AS (
+			INSERT INTO ledger_entries (member_id, kind, points, available_at, source_type, source_id, idempotency_key,
+			                            balance_after, occurred_at, qualifying_points)
+			VALUES (md5('m1')::uuid, 'bonus', 1000000, $1, 'campaign', 'big', 'bonus:big', 1002921, $1, 1000000) RETURNING id)
+		INSERT INTO ledger_lots (entry_id, member_id, points, remaining, available_at)
+		SELECT id, md5('m1')::uuid, 1000000, 1000000, $1 FROM e`, week.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := st.Pool().Exec(ctx, `UPDATE members SET status = 'erased', name = NULL, email = NULL WHERE id = md5('m1')::uuid`); err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +127,26 @@ func TestLeaderboardOnAHundredThousandMembers(t *testing.T) {
 		if e.DisplayName == "First1 L." {
 			t.Fatal("an erased member is shown")
 		}
+	}
+	// The whole aggregate equals the ledger summed by period, entry by entry as the trigger adds them: nothing
+	// missing, nothing extra, every entry in the period of its occurred_at.
+	var drift int
+	if err := st.Pool().QueryRow(ctx, `
+		WITH truth AS (
+			SELECT p.period, p.start AS period_start, e.member_id, sum(e.points) AS points
+			FROM ledger_entries e
+			CROSS JOIN LATERAL (VALUES ('week', date_trunc('week', (e.occurred_at AT TIME ZONE 'UTC')::date)::date),
+			                           ('month', date_trunc('month', (e.occurred_at AT TIME ZONE 'UTC')::date)::date),
+			                           ('all', DATE '1970-01-01')) AS p (period, start)
+			WHERE e.kind IN ('accrual', 'bonus', 'return') AND e.points <> 0
+			GROUP BY p.period, p.start, e.member_id),
+		agg AS (SELECT period, period_start, member_id, points FROM leaderboard_points)
+		SELECT (SELECT count(*) FROM (SELECT * FROM truth EXCEPT SELECT * FROM agg) a) +
+		       (SELECT count(*) FROM (SELECT * FROM agg EXCEPT SELECT * FROM truth) b)`).Scan(&drift); err != nil {
+		t.Fatal(err)
+	}
+	if drift != 0 {
+		t.Fatalf("%d rows of leaderboard_points differ from the ledger summed by period", drift)
 	}
 	var plan string
 	if err := st.Pool().QueryRow(ctx, `EXPLAIN SELECT lp.points FROM leaderboard_points lp JOIN members m ON m.id = lp.member_id

@@ -46,18 +46,24 @@ func rulesByRef(ctx context.Context, q queryer, refs []domain.RuleRef) ([]domain
 }
 
 func collectRules(rows pgx.Rows, err error) ([]domain.Rule, error) {
+	return collectDefinitions[domain.Rule]("read rules", rows, err)
+}
+
+// collectDefinitions decodes rows of one JSON column (a rule's or a challenge's definition); op names the read in
+// errors.
+func collectDefinitions[T any](op string, rows pgx.Rows, err error) ([]T, error) {
 	if err != nil {
-		return nil, wrap("read rules", err)
+		return nil, wrap(op, err)
 	}
-	rules, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Rule, error) {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) {
 		var raw []byte
-		var rule domain.Rule
+		var v T
 		if err := r.Scan(&raw); err != nil {
-			return rule, err
+			return v, err
 		}
-		return rule, json.Unmarshal(raw, &rule)
+		return v, json.Unmarshal(raw, &v)
 	})
-	return rules, wrap("read rules", err)
+	return out, wrap(op, err)
 }
 
 // CurrentRules lists the rules in force now, newest version of each.

@@ -54,14 +54,11 @@ func qualifyingPoints(ctx context.Context, q querier, memberID string, windowDay
 }
 
 // upgradeTier raises the member's tier at once when their qualifying points reach a higher one; spending never
-// lowers it. The new tier is reviewed on its anniversary.
-func upgradeTier(ctx context.Context, tx pgx.Tx, memberID string, prog domain.Program, now time.Time) (*domain.TierChange, error) {
+// lowers it. The new tier is reviewed on its anniversary. cur is the tier the member holds, read under their lock
+// in the same transaction.
+func upgradeTier(ctx context.Context, tx pgx.Tx, memberID string, cur domain.MemberTier, prog domain.Program, now time.Time) (*domain.TierChange, error) {
 	if len(prog.Tiers) == 0 {
 		return nil, nil
-	}
-	cur, err := memberTier(ctx, tx, memberID)
-	if err != nil {
-		return nil, err
 	}
 	q, err := qualifyingPoints(ctx, tx, memberID, prog.TierWindowDays, now)
 	if err != nil {

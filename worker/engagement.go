@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/workflow"
 
 	enums "go.temporal.io/api/enums/v1"
 
@@ -19,9 +17,10 @@ import (
 // registerEngagement registers the workflows and activities of engagement: challenges, the member lifecycle's
 // birthday and win-back, and the daily points expiry.
 func registerEngagement(r Registry, acts *activities.Activities) {
-	r.RegisterWorkflowWithOptions(workflows.ChallengeWorkflow, workflow.RegisterOptions{Name: workflows.ChallengeWorkflowName})
-	r.RegisterWorkflowWithOptions(workflows.ExpiryWorkflow, workflow.RegisterOptions{Name: workflows.ExpiryWorkflowName})
-	for name, fn := range map[string]any{
+	register(r, map[string]any{
+		workflows.ChallengeWorkflowName: workflows.ChallengeWorkflow,
+		workflows.ExpiryWorkflowName:    workflows.ExpiryWorkflow,
+	}, map[string]any{
 		workflows.ActivityRecordEnrolment:         acts.RecordEnrolment,
 		workflows.ActivityRecordChallengeProgress: acts.RecordChallengeProgress,
 		workflows.ActivityCompleteChallenge:       acts.CompleteChallenge,
@@ -31,9 +30,7 @@ func registerEngagement(r Registry, acts *activities.Activities) {
 		workflows.ActivityGrantBirthdayBonus:      acts.GrantBirthdayBonus,
 		workflows.ActivityRemindExpiringPoints:    acts.RemindExpiringPoints,
 		workflows.ActivityExpireLots:              acts.ExpireLots,
-	} {
-		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
-	}
+	})
 }
 
 // ExpirySchedule is the daily schedule of the points expiry: every day at 02:00 UTC, one run at a time.

@@ -1,17 +1,15 @@
 package worker
 
 import (
-	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/workflow"
-
 	"github.com/perkflow/perkflow/activities"
 	"github.com/perkflow/perkflow/workflows"
 )
 
 // registerRewards registers the redemption saga and its activities.
 func registerRewards(r Registry, acts *activities.Activities) {
-	r.RegisterWorkflowWithOptions(workflows.RedemptionWorkflow, workflow.RegisterOptions{Name: workflows.RedemptionWorkflowName})
-	for name, fn := range map[string]any{
+	register(r, map[string]any{
+		workflows.RedemptionWorkflowName: workflows.RedemptionWorkflow,
+	}, map[string]any{
 		workflows.ActivityOpenRedemption:   acts.OpenRedemption,
 		workflows.ActivityHoldPoints:       acts.HoldPoints,
 		workflows.ActivityReserveStock:     acts.ReserveStock,
@@ -23,7 +21,5 @@ func registerRewards(r Registry, acts *activities.Activities) {
 		workflows.ActivityReleaseStock:     acts.ReleaseStock,
 		workflows.ActivityReleasePoints:    acts.ReleasePoints,
 		workflows.ActivityFinishRedemption: acts.FinishRedemption,
-	} {
-		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
-	}
+	})
 }

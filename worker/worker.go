@@ -43,16 +43,29 @@ func Register(r Registry, acts *activities.Activities) {
 	registerRewards(r, acts)
 	registerCampaigns(r, acts)
 	registerEngagement(r, acts)
-	r.RegisterWorkflowWithOptions(workflows.MemberWorkflow, workflow.RegisterOptions{Name: workflows.MemberWorkflowName})
-	r.RegisterWorkflowWithOptions(workflows.SettingsWorkflow, workflow.RegisterOptions{Name: workflows.SettingsWorkflowName})
-	r.RegisterActivityWithOptions(acts.ApplySettingsChange, activity.RegisterOptions{Name: workflows.ActivityApplySettingsChange})
-	r.RegisterActivityWithOptions(acts.RegisterMember, activity.RegisterOptions{Name: workflows.ActivityRegisterMember})
-	r.RegisterActivityWithOptions(acts.SendNotification, activity.RegisterOptions{Name: workflows.ActivitySendNotification})
-	r.RegisterActivityWithOptions(acts.AccruePurchases, activity.RegisterOptions{Name: workflows.ActivityAccruePurchases})
-	r.RegisterActivityWithOptions(acts.ReturnPurchase, activity.RegisterOptions{Name: workflows.ActivityReturnPurchase})
-	r.RegisterActivityWithOptions(acts.RedeemAtTill, activity.RegisterOptions{Name: workflows.ActivityRedeemAtTill})
-	r.RegisterActivityWithOptions(acts.AdjustPoints, activity.RegisterOptions{Name: workflows.ActivityAdjustPoints})
-	r.RegisterActivityWithOptions(acts.ReviewTier, activity.RegisterOptions{Name: workflows.ActivityReviewTier})
+	register(r, map[string]any{
+		workflows.MemberWorkflowName:   workflows.MemberWorkflow,
+		workflows.SettingsWorkflowName: workflows.SettingsWorkflow,
+	}, map[string]any{
+		workflows.ActivityApplySettingsChange: acts.ApplySettingsChange,
+		workflows.ActivityRegisterMember:      acts.RegisterMember,
+		workflows.ActivitySendNotification:    acts.SendNotification,
+		workflows.ActivityAccruePurchases:     acts.AccruePurchases,
+		workflows.ActivityReturnPurchase:      acts.ReturnPurchase,
+		workflows.ActivityRedeemAtTill:        acts.RedeemAtTill,
+		workflows.ActivityAdjustPoints:        acts.AdjustPoints,
+		workflows.ActivityReviewTier:          acts.ReviewTier,
+	})
+}
+
+// register adds workflows and activities under their names.
+func register(r Registry, wfs, acts map[string]any) {
+	for name, fn := range wfs {
+		r.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
+	}
+	for name, fn := range acts {
+		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
 }
 
 // EnsureSearchAttributes registers perkflow's search attributes in the namespace, leaving existing ones alone.

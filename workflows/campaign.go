@@ -46,9 +46,7 @@ type campaign struct {
 	state CampaignState
 
 	pause, resume, cancel, extend workflow.ReceiveChannel
-	// walks are the announcement and bonus activities under way.
-	walks   int
-	pending []*pendingWalk
+	pending                       []*pendingWalk
 }
 
 func (c *campaign) setup(ctx workflow.Context) error {
@@ -104,7 +102,7 @@ func (c *campaign) run(ctx workflow.Context) error {
 			}
 			continue
 		}
-		if c.walks == 0 && c.shouldContinueAsNew(ctx) {
+		if len(c.pending) == 0 && historyFull(ctx, campaignHistoryLimit) {
 			return c.continueAsNew(ctx)
 		}
 		if err := c.wait(ctx, deadline.Sub(now)); err != nil {
@@ -112,7 +110,7 @@ func (c *campaign) run(ctx workflow.Context) error {
 		}
 	}
 	// Let an announcement under way finish: it was promised to the segment.
-	for c.walks > 0 {
+	for len(c.pending) > 0 {
 		if err := c.wait(ctx, 0); err != nil {
 			return err
 		}
@@ -262,7 +260,7 @@ func (c *campaign) series(ctx workflow.Context) error {
 		c.event(ctx, "scheduled to recur at %q", cp.Schedule)
 	}
 	for !c.done() {
-		if c.shouldContinueAsNew(ctx) {
+		if historyFull(ctx, campaignHistoryLimit) {
 			return c.continueAsNew(ctx)
 		}
 		sel := workflow.NewSelector(ctx)
@@ -370,10 +368,8 @@ func (c *campaign) walk(ctx workflow.Context, activity, summary string, w domain
 		Summary:             summary,
 	})
 	f := workflow.ExecuteActivity(actx, activity, w)
-	c.walks++
 	pw := &pendingWalk{future: f}
 	pw.onDone = func(f workflow.Future) {
-		c.walks--
 		c.removePending(pw)
 		var p domain.SegmentProgress
 		if err := f.Get(ctx, &p); err != nil {
@@ -392,11 +388,6 @@ func (c *campaign) removePending(pw *pendingWalk) {
 			return
 		}
 	}
-}
-
-func (c *campaign) shouldContinueAsNew(ctx workflow.Context) bool {
-	info := workflow.GetInfo(ctx)
-	return info.GetCurrentHistoryLength() >= campaignHistoryLimit || info.GetContinueAsNewSuggested()
 }
 
 // continueAsNew carries the state into a fresh run once no walk is under way, taking every signal delivered first.

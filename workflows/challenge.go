@@ -139,23 +139,15 @@ func (c *challenge) complete(ctx workflow.Context) (ChallengeState, error) {
 	now := workflow.Now(ctx)
 	c.state.Status, c.state.CompletedAt, c.state.PointsEarned = domain.EnrolmentCompleted, &now, r.Points
 	// Sent even when the reward was recorded by an earlier attempt: the key makes the message go once.
-	{
-		nctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			StartToCloseTimeout: 30 * time.Second,
-			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute, MaximumAttempts: 10},
-			Summary:             "Tell the member they completed " + c.in.Challenge.Name,
-		})
-		n := domain.Notification{Key: domain.ChallengeCompletedKey(c.in.Challenge.ID, c.in.MemberID), MemberID: c.in.MemberID,
-			Template: domain.TemplateChallengeCompleted, Data: map[string]string{
-				"challenge": c.in.Challenge.Name, "points": fmt.Sprint(r.Points), "badge": c.in.Challenge.Badge}}
-		if err := workflow.ExecuteActivity(nctx, ActivitySendNotification, n).Get(ctx, nil); err != nil {
-			workflow.GetLogger(ctx).Warn("challenge notification not sent", "Key", n.Key, "Error", err)
-		}
-	}
+	notify(ctx, domain.Notification{Key: domain.ChallengeCompletedKey(c.in.Challenge.ID, c.in.MemberID), MemberID: c.in.MemberID,
+		Template: domain.TemplateChallengeCompleted, Data: map[string]string{
+			"challenge": c.in.Challenge.Name, "points": fmt.Sprint(r.Points), "badge": c.in.Challenge.Badge}},
+		"Tell the member they completed "+c.in.Challenge.Name)
 	return c.state, nil
 }
 
-// historyFull says whether a run should continue as new.
+// historyFull says whether a run should continue as new: its history has reached limit (DefaultMaxHistoryEvents
+// when 0) or Temporal suggests it.
 func historyFull(ctx workflow.Context, limit int) bool {
 	info := workflow.GetInfo(ctx)
 	if limit <= 0 {

@@ -23,6 +23,9 @@ type fakeEngagement struct {
 	expired     []int64
 	progress    []int64
 	notified    []string
+	// now, when set, is the test clock; completedAt is when the first completion ran.
+	now         func() time.Time
+	completedAt time.Time
 	// failFirstCompletion makes the first completion record the reward and then fail (the worker died before
 	// answering), so that the retry finds it recorded.
 	failFirstCompletion bool
@@ -48,6 +51,9 @@ func (f *fakeEngagement) register(env *testsuite.TestWorkflowEnvironment) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.completions++
+		if f.now != nil && f.completedAt.IsZero() {
+			f.completedAt = f.now()
+		}
 		key := domain.ChallengeRewardKey(e.Challenge.ID, e.MemberID)
 		if f.credited[key] > 0 {
 			return domain.ChallengeReward{Badge: e.Challenge.Badge, Replayed: true}, nil

@@ -210,7 +210,7 @@ func (m *member) run(ctx workflow.Context) error {
 			}
 			armReview()
 		}
-		if m.historyFull(ctx) && m.carryable() {
+		if historyFull(ctx, m.in.MaxHistoryEvents) && m.carryable() {
 			if err := m.continueAsNew(ctx, purchases, returns); !errors.Is(err, errBacklog) {
 				return err
 			}
@@ -232,22 +232,20 @@ func (m *member) accrueBatch(ctx workflow.Context) (bool, []domain.Purchase, err
 	n := min(len(m.pending), MaxPurchasesPerBatch)
 	batch := m.pending[:n]
 	var outcomes []domain.AccrualOutcome
-	done := false
+	opts := accrualActivityOptions(batch)
+	var err error
 	if m.local {
-		lctx := workflow.WithLocalActivityOptions(ctx, localAccrualOptions(batch))
-		err := workflow.ExecuteLocalActivity(lctx, ActivityAccruePurchases, batch).Get(ctx, &outcomes)
+		lctx := workflow.WithLocalActivityOptions(ctx, asLocal(opts, localAccrualWindow))
+		err = workflow.ExecuteLocalActivity(lctx, ActivityAccruePurchases, batch).Get(ctx, &outcomes)
 		if err != nil && ctx.Err() != nil {
 			return false, nil, fmt.Errorf("accrue purchases: %w", err)
 		}
 		if err != nil {
 			workflow.GetLogger(ctx).Warn("accrual did not succeed in a local activity; a regular activity retries it until it does", "Error", err)
-			outcomes = nil
 		}
-		done = err == nil
 	}
-	if !done {
-		actx := workflow.WithActivityOptions(ctx, accrualActivityOptions(batch))
-		if err := workflow.ExecuteActivity(actx, ActivityAccruePurchases, batch).Get(ctx, &outcomes); err != nil {
+	if !m.local || err != nil {
+		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ActivityAccruePurchases, batch).Get(ctx, &outcomes); err != nil {
 			// Only cancellation ends the retries; the purchases stay queued for the next run.
 			return false, nil, fmt.Errorf("accrue purchases: %w", err)
 		}
@@ -315,7 +313,7 @@ func (m *member) tierChanged(ctx workflow.Context, ch domain.TierChange) {
 	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttrTier.ValueSet(ch.To)); err != nil {
 		workflow.GetLogger(ctx).Warn("tier search attribute not updated", "Error", err)
 	}
-	m.notify(ctx, domain.Notification{
+	notify(ctx, domain.Notification{
 		Key: domain.TierChangeKey(m.in.MemberID, ch.To, ch.ReviewAt), MemberID: m.in.MemberID, Template: domain.TemplateTierChange,
 		Data: map[string]string{"from": ch.From, "to": ch.To},
 	}, "Tell the member about tier "+ch.To)
@@ -333,8 +331,8 @@ func (m *member) operation(ctx workflow.Context, activity, summary string, arg a
 	return out, err
 }
 
-// notify sends a notification; a provider failing for good must not stop the member's workflow.
-func (m *member) notify(ctx workflow.Context, n domain.Notification, summary string) {
+// notify sends a notification; a provider failing for good must not stop the workflow that sends it.
+func notify(ctx workflow.Context, n domain.Notification, summary string) {
 	nctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute, MaximumAttempts: 10},
@@ -366,7 +364,7 @@ func (m *member) register(ctx workflow.Context) error {
 	m.registered = &created
 	m.state.Status = MemberStatusActive
 	// The welcome is a courtesy: a provider failing for good must not stop the member from earning.
-	m.notify(ctx, domain.Notification{Key: domain.WelcomeKey(m.in.MemberID), MemberID: m.in.MemberID, Template: domain.TemplateWelcome},
+	notify(ctx, domain.Notification{Key: domain.WelcomeKey(m.in.MemberID), MemberID: m.in.MemberID, Template: domain.TemplateWelcome},
 		"Send the welcome message")
 	return nil
 }
@@ -409,11 +407,11 @@ func (m *member) countPoints(txID string) bool {
 // activity.
 const localAccrualWindow = 2 * time.Minute
 
-func localAccrualOptions(batch []domain.Purchase) workflow.LocalActivityOptions {
-	o := accrualActivityOptions(batch)
+// asLocal runs what o describes as a local activity, retried for at most window.
+func asLocal(o workflow.ActivityOptions, window time.Duration) workflow.LocalActivityOptions {
 	return workflow.LocalActivityOptions{
 		StartToCloseTimeout:    o.StartToCloseTimeout,
-		ScheduleToCloseTimeout: localAccrualWindow,
+		ScheduleToCloseTimeout: window,
 		RetryPolicy:            o.RetryPolicy,
 		Summary:                o.Summary,
 	}
@@ -435,15 +433,6 @@ func (m *member) drain(purchases, returns workflow.ReceiveChannel) {
 		}
 		m.returns = append(m.returns, r)
 	}
-}
-
-func (m *member) historyFull(ctx workflow.Context) bool {
-	info := workflow.GetInfo(ctx)
-	limit := m.in.MaxHistoryEvents
-	if limit <= 0 {
-		limit = DefaultMaxHistoryEvents
-	}
-	return info.GetCurrentHistoryLength() >= limit || info.GetContinueAsNewSuggested()
 }
 
 // Temporal refuses a workflow task whose payloads pass 2 MiB, so a run hands at most this much to the next: with a
@@ -598,17 +587,12 @@ func engagementCtx(ctx workflow.Context, summary string) workflow.Context {
 // locally: it runs in the same workflow task as the accrual).
 func (m *member) findChallenges(ctx workflow.Context, summary string, t time.Time) ([]domain.ChallengeMatch, error) {
 	var matches []domain.ChallengeMatch
+	actx := engagementCtx(ctx, summary)
 	if !m.local {
-		err := workflow.ExecuteActivity(engagementCtx(ctx, summary), ActivityChallengesForPurchase, m.in.MemberID, t).Get(ctx, &matches)
+		err := workflow.ExecuteActivity(actx, ActivityChallengesForPurchase, m.in.MemberID, t).Get(ctx, &matches)
 		return matches, err
 	}
-	o := workflow.GetActivityOptions(engagementCtx(ctx, summary))
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout:    o.StartToCloseTimeout,
-		ScheduleToCloseTimeout: 5 * time.Minute,
-		RetryPolicy:            o.RetryPolicy,
-		Summary:                summary,
-	})
+	lctx := workflow.WithLocalActivityOptions(ctx, asLocal(workflow.GetActivityOptions(actx), 5*time.Minute))
 	err := workflow.ExecuteLocalActivity(lctx, ActivityChallengesForPurchase, m.in.MemberID, t).Get(ctx, &matches)
 	return matches, err
 }
@@ -660,7 +644,7 @@ func (m *member) birthday(ctx workflow.Context, lt *lifecycleTimers) {
 	if err := workflow.ExecuteActivity(engagementCtx(ctx, fmt.Sprintf("Credit the %d birthday bonus", year)), ActivityGrantBirthdayBonus, m.in.MemberID, year).Get(ctx, &points); err != nil {
 		workflow.GetLogger(ctx).Warn("birthday bonus not credited", "Year", year, "Error", err)
 	} else if points > 0 {
-		m.notify(ctx, domain.Notification{Key: domain.BirthdayBonusKey(m.in.MemberID, year), MemberID: m.in.MemberID,
+		notify(ctx, domain.Notification{Key: domain.BirthdayBonusKey(m.in.MemberID, year), MemberID: m.in.MemberID,
 			Template: domain.TemplateBirthday, Data: map[string]string{"points": fmt.Sprint(points)}}, "Wish the member a happy birthday")
 	}
 	m.loadLifecycle(ctx) // settings may have changed over the year
@@ -700,7 +684,7 @@ func (m *member) winback(ctx workflow.Context, lt *lifecycleTimers) {
 		m.armWinback(ctx, lt) // the program's win-back days grew
 		return
 	}
-	m.notify(ctx, domain.Notification{Key: domain.WinbackKey(m.in.MemberID, last), MemberID: m.in.MemberID,
+	notify(ctx, domain.Notification{Key: domain.WinbackKey(m.in.MemberID, last), MemberID: m.in.MemberID,
 		Template: domain.TemplateWinback, Data: map[string]string{"days": fmt.Sprint(m.life.WinbackDays)}},
 		fmt.Sprintf("Win back the member after %d days without a purchase", m.life.WinbackDays))
 	m.winbackFor = &last

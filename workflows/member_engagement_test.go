@@ -65,7 +65,7 @@ func TestMemberForwardsPurchasesToAnAutoEnrollingChallenge(t *testing.T) {
 	env.SetStartTime(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
 	f := newFakeLedger()
 	f.register(env)
-	eng := &fakeEngagement{credited: map[string]int{}}
+	eng := &fakeEngagement{credited: map[string]int{}, now: env.Now}
 	eng.register(env)
 	c := domain.Challenge{ID: "auto", Name: "Two visits", Goal: domain.ChallengeGoal{Kind: domain.GoalPurchases, Target: 2},
 		WindowDays: 30, RewardPoints: 50, AutoEnroll: true}
@@ -93,6 +93,10 @@ func TestMemberForwardsPurchasesToAnAutoEnrollingChallenge(t *testing.T) {
 	defer eng.mu.Unlock()
 	if n := eng.credited[domain.ChallengeRewardKey("auto", memberID)]; n != 1 {
 		t.Fatalf("challenge reward credited %d times; want once, after the two distinct purchases", n)
+	}
+	// The retried p0 must not count: the goal of two purchases is reached only by p1, delivered at 26 h.
+	if start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC); eng.completedAt.Before(start.Add(26 * time.Hour)) {
+		t.Fatalf("challenge completed at %s, before the second distinct purchase arrived (a retried purchase counted twice)", eng.completedAt)
 	}
 }
 

@@ -6,7 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
+
+	"go.temporal.io/sdk/client"
 
 	"github.com/perkflow/perkflow/api"
 	"github.com/perkflow/perkflow/domain"
@@ -33,16 +36,30 @@ func production(ctx context.Context) (config.Config, *store.Store, func(), error
 	return cfg, store.New(pool), pool.Close, nil
 }
 
+// withTemporal is production plus the logger and a Temporal client, for the commands that drive workflows; closeAll
+// releases both connections.
+func withTemporal(ctx context.Context) (cfg config.Config, st *store.Store, log *slog.Logger, tc client.Client, closeAll func(), err error) {
+	cfg, st, closeDB, err := production(ctx)
+	if err != nil {
+		return cfg, nil, nil, nil, nil, err
+	}
+	log = newLogger(cfg)
+	if tc, err = dialTemporal(ctx, cfg, log); err != nil {
+		closeDB()
+		return cfg, nil, nil, nil, nil, err
+	}
+	return cfg, st, log, tc, func() { tc.Close(); closeDB() }, nil
+}
+
 func runAPI(ctx context.Context, args []string) error {
 	if len(args) != 0 {
 		return errUsage
 	}
-	cfg, st, closeDB, err := production(ctx)
+	cfg, st, log, tc, closeAll, err := withTemporal(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeDB()
-	log := newLogger(cfg)
+	defer closeAll()
 	jwt, err := jwtConfig(cfg, false)
 	if err != nil {
 		return err
@@ -50,11 +67,6 @@ func runAPI(ctx context.Context, args []string) error {
 	if len(jwt.Secret) == 0 && jwt.JWKSURL == "" {
 		log.Warn("neither PERKFLOW_JWT_SECRET nor PERKFLOW_JWKS_URL is set: member tokens are refused")
 	}
-	tc, err := dialTemporal(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
 	ln, err := listenAPI(cfg)
 	if err != nil {
 		return err
@@ -66,17 +78,11 @@ func runWorker(ctx context.Context, args []string) error {
 	if len(args) != 0 {
 		return errUsage
 	}
-	cfg, st, closeDB, err := production(ctx)
+	cfg, st, log, tc, closeAll, err := withTemporal(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeDB()
-	log := newLogger(cfg)
-	tc, err := dialTemporal(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
+	defer closeAll()
 	w, err := startWorker(ctx, cfg, log, st, tc)
 	if err != nil {
 		return err

@@ -27,17 +27,11 @@ func runExpiry(ctx context.Context, args []string) error {
 	if err := fs.Parse(args[1:]); err != nil || !*now || fs.NArg() != 0 {
 		return errUsage
 	}
-	cfg, _, closeDB, err := production(ctx)
+	cfg, _, _, tc, closeAll, err := withTemporal(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeDB()
-	log := newLogger(cfg)
-	tc, err := dialTemporal(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
+	defer closeAll()
 	at := time.Now().UTC()
 	id := workflows.ExpiryManualWorkflowID(at)
 	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{

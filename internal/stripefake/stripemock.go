@@ -1,14 +1,12 @@
 package stripefake
 
 import (
-	"fmt"
-	"net"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/perkflow/perkflow/internal/stripemock"
 )
@@ -27,34 +25,15 @@ func StartStripeMock(t testing.TB) string {
 	if bin == "" {
 		t.Skip("stripe-mock is not installed: run `make test` (or GOBIN=$PWD/bin go install github.com/stripe/stripe-mock@" + StripeMockVersion + ")")
 	}
-	args := []string{}
-	if fx, err := stripemock.SucceededFixtures(t.TempDir()); err == nil {
-		args = append(args, "-fixtures", fx)
-	} else {
-		t.Skipf("stripe-mock fixtures not found (%v): run `go install github.com/stripe/stripe-mock@%s`", err, StripeMockVersion)
+	p, err := stripemock.Start(bin, t.TempDir(), nil, nil)
+	if errors.Is(err, stripemock.ErrNoFixtures) {
+		t.Skipf("%v", err)
 	}
-	port, err := freePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	args = append(args, "-http-port", fmt.Sprint(port), "-https-port", "0")
-	cmd := exec.Command(bin, args...)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start stripe-mock: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-	}
-	t.Fatal("stripe-mock did not start listening within 20s")
-	return ""
+	t.Cleanup(p.Stop)
+	return p.URL
 }
 
 func stripeMockBinary() string {
@@ -67,13 +46,4 @@ func stripeMockBinary() string {
 		return p
 	}
 	return ""
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

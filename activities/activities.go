@@ -38,7 +38,7 @@ func (a *Activities) RegisterMember(ctx context.Context, r domain.Registration) 
 func (a *Activities) AccruePurchases(ctx context.Context, batch []domain.Purchase) ([]domain.AccrualOutcome, error) {
 	out := make([]domain.AccrualOutcome, 0, len(batch))
 	for _, p := range batch {
-		r, err := a.Store.AccruePurchase(ctx, p, time.Now())
+		r, err := a.Store.AccruePurchase(ctx, p, a.Store.Now())
 		if err != nil {
 			return nil, classify(err)
 		}
@@ -57,25 +57,25 @@ func (a *Activities) AccruePurchases(ctx context.Context, batch []domain.Purchas
 
 // ReturnPurchase reverses the points of returned lines, idempotent on the return id.
 func (a *Activities) ReturnPurchase(ctx context.Context, r domain.Return) (domain.OperationOutcome, error) {
-	o, err := a.Store.ReturnPurchase(ctx, r, time.Now())
+	o, err := a.Store.ReturnPurchase(ctx, r, a.Store.Now())
 	return o, classify(err)
 }
 
 // RedeemAtTill spends points at a till, idempotent on the redemption id; too few points → a rejected outcome.
 func (a *Activities) RedeemAtTill(ctx context.Context, r domain.TillRedemption) (domain.OperationOutcome, error) {
-	o, err := a.Store.RedeemAtTill(ctx, r, time.Now())
+	o, err := a.Store.RedeemAtTill(ctx, r, a.Store.Now())
 	return o, classify(err)
 }
 
 // AdjustPoints applies a manual credit or debit, idempotent on the adjustment id.
 func (a *Activities) AdjustPoints(ctx context.Context, adj domain.Adjustment) (domain.OperationOutcome, error) {
-	o, err := a.Store.Adjust(ctx, adj, time.Now())
+	o, err := a.Store.Adjust(ctx, adj, a.Store.Now())
 	return o, classify(err)
 }
 
 // ReviewTier reviews the member's tier on its anniversary; idempotent on the review date.
 func (a *Activities) ReviewTier(ctx context.Context, memberID string, reviewAt time.Time) (domain.TierReview, error) {
-	t, ch, err := a.Store.ReviewTier(ctx, memberID, reviewAt, time.Now())
+	t, ch, err := a.Store.ReviewTier(ctx, memberID, reviewAt, a.Store.Now())
 	return domain.TierReview{Tier: t, Change: ch}, classify(err)
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"maps"
 	"sync"
-	"time"
 
 	"go.temporal.io/sdk/activity"
 	"golang.org/x/time/rate"
@@ -25,7 +24,7 @@ const defaultPageSize = 500
 
 // SaveCampaign records a new campaign as scheduled, with the size of its segment now; a retry keeps the first record.
 func (a *Activities) SaveCampaign(ctx context.Context, c domain.Campaign) (int64, error) {
-	n, err := a.Store.SegmentSize(ctx, c.Segment, time.Now())
+	n, err := a.Store.SegmentSize(ctx, c.Segment, a.Store.Now())
 	if err != nil {
 		return 0, err
 	}
@@ -73,7 +72,7 @@ func (a *Activities) CampaignBudget(ctx context.Context, campaignID string) (dom
 // once whatever the retries.
 func (a *Activities) GrantCampaignBonus(ctx context.Context, w domain.SegmentWalk) (domain.SegmentProgress, error) {
 	return a.walkSegment(ctx, w, func(ctx context.Context, memberID string, p *domain.SegmentProgress) error {
-		n, err := a.Store.GrantCampaignBonus(ctx, w.CampaignID, memberID, w.Points, time.Now())
+		n, err := a.Store.GrantCampaignBonus(ctx, w.CampaignID, memberID, w.Points, a.Store.Now())
 		p.Points += n
 		return err
 	})

@@ -19,7 +19,7 @@ func (a *Activities) RecordChallengeProgress(ctx context.Context, e domain.Enrol
 
 // CompleteChallenge credits the reward and awards the badge, once per member and challenge.
 func (a *Activities) CompleteChallenge(ctx context.Context, e domain.EnrolmentUpdate) (domain.ChallengeReward, error) {
-	r, err := a.Store.CompleteChallenge(ctx, e.Challenge, e.MemberID, e.Progress, time.Now())
+	r, err := a.Store.CompleteChallenge(ctx, e.Challenge, e.MemberID, e.Progress, a.Store.Now())
 	return r, classify(err)
 }
 
@@ -43,12 +43,12 @@ func (a *Activities) ChallengesForPurchase(ctx context.Context, memberID string,
 
 // MemberLifecycle reads what the member workflow needs for its birthday and win-back timers.
 func (a *Activities) MemberLifecycle(ctx context.Context, memberID string) (domain.MemberLifecycle, error) {
-	l, err := a.Store.MemberLifecycle(ctx, memberID, time.Now())
+	l, err := a.Store.MemberLifecycle(ctx, memberID, a.Store.Now())
 	return l, classify(err)
 }
 
 // GrantBirthdayBonus credits the birthday bonus of the given year, once.
 func (a *Activities) GrantBirthdayBonus(ctx context.Context, memberID string, year int) (int64, error) {
-	n, err := a.Store.GrantBirthdayBonus(ctx, memberID, year, time.Now())
+	n, err := a.Store.GrantBirthdayBonus(ctx, memberID, year, a.Store.Now())
 	return n, classify(err)
 }

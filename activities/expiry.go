@@ -82,7 +82,7 @@ func (a *Activities) RemindExpiringPoints(ctx context.Context, req domain.Remind
 			if err != nil {
 				return st, err
 			}
-			if err := a.Store.MarkExpiryNoticeSent(ctx, n.Key, time.Now()); err != nil {
+			if err := a.Store.MarkExpiryNoticeSent(ctx, n.Key, a.Store.Now()); err != nil {
 				return st, classify(err)
 			}
 			st.NoticesSent++

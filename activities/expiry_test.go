@@ -17,14 +17,18 @@ import (
 	"github.com/perkflow/perkflow/store"
 )
 
+// expiryNow is the fixed moment the expiry tests run at (the last day of a leap February, near midnight), so that
+// "two years ago" and "in 30 days" fall on the same dates whatever day the tests run.
+var expiryNow = time.Date(2028, 2, 29, 23, 30, 0, 0, time.UTC)
+
 func TestExpireLotsResumesFromItsLastHeartbeat(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.New(t)
-	st := store.New(db.Pool)
+	st := store.New(db.Pool).WithClock(func() time.Time { return expiryNow })
 	if _, err := st.SaveProgram(ctx, domain.DefaultProgram(), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), "test"); err != nil {
 		t.Fatal(err)
 	}
-	t0 := time.Now().UTC().AddDate(-2, 0, -5).Truncate(time.Microsecond)
+	t0 := expiryNow.AddDate(-2, 0, -5).Truncate(time.Microsecond)
 	for i := range 6 {
 		m := domain.Registration{MemberID: uuid.NewString(), Email: fmt.Sprintf("h%d@example.com", i), Name: "H"}
 		if _, err := st.CreateMember(ctx, m); err != nil {
@@ -53,7 +57,7 @@ func TestExpireLotsResumesFromItsLastHeartbeat(t *testing.T) {
 	env.RegisterActivity(acts.ExpireLots)
 	// A previous attempt got through the first two lots before it died.
 	env.SetHeartbeatDetails(domain.ExpireLotsResult{Cursor: lots[1], Stats: domain.ExpiryStats{LotsExpired: 2}})
-	v, err := env.ExecuteActivity(acts.ExpireLots, domain.ExpireLotsRequest{Now: time.Now().UTC(), ChunkSize: 2, MaxChunks: 10})
+	v, err := env.ExecuteActivity(acts.ExpireLots, domain.ExpireLotsRequest{Now: expiryNow, ChunkSize: 2, MaxChunks: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,11 +77,11 @@ func TestExpireLotsResumesFromItsLastHeartbeat(t *testing.T) {
 func TestRemindExpiringPointsSendsOncePerLot(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.New(t)
-	st := store.New(db.Pool)
+	st := store.New(db.Pool).WithClock(func() time.Time { return expiryNow })
 	if _, err := st.SaveProgram(ctx, domain.DefaultProgram(), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), "test"); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now().UTC()
+	now := expiryNow
 	m := domain.Registration{MemberID: uuid.NewString(), Email: "rem@example.com", Name: "Rem", Consent: domain.Consent{Email: true}}
 	if _, err := st.CreateMember(ctx, m); err != nil {
 		t.Fatal(err)

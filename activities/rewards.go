@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -31,7 +30,7 @@ func (a *Activities) OpenRedemption(ctx context.Context, c domain.RedemptionClai
 
 // HoldPoints holds the claim's points (ledger key hold:<redemption id>); too few → non-retryable "unprocessable".
 func (a *Activities) HoldPoints(ctx context.Context, c domain.RedemptionClaim) error {
-	_, err := a.Store.HoldPoints(ctx, c.RedemptionID, c.MemberID, c.Points, time.Now())
+	_, err := a.Store.HoldPoints(ctx, c.RedemptionID, c.MemberID, c.Points, a.Store.Now())
 	if domain.CodeOf(err) == domain.ErrUnprocessable {
 		return temporal.NewNonRetryableApplicationError("You do not have enough points available for this reward.", string(domain.ErrUnprocessable), nil)
 	}
@@ -149,7 +148,7 @@ func (a *Activities) ReleaseStock(ctx context.Context, redemptionID string) erro
 
 // ReleasePoints gives the held points back to the lots they came from. Idempotent.
 func (a *Activities) ReleasePoints(ctx context.Context, redemptionID string) (int64, error) {
-	return a.Store.ReleasePoints(ctx, redemptionID, time.Now())
+	return a.Store.ReleasePoints(ctx, redemptionID, a.Store.Now())
 }
 
 // FinishRedemption records how a compensated redemption ended (failed or cancelled) and why.

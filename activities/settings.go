@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"time"
 
 	"github.com/perkflow/perkflow/domain"
 )
@@ -10,7 +9,7 @@ import (
 // ApplySettingsChange records a change to the program settings or the earning rules, in force from now. Repeating
 // it (a retry) records nothing new: a rule saved with the same definition keeps its version.
 func (a *Activities) ApplySettingsChange(ctx context.Context, c domain.SettingsChange) (domain.SettingsResult, error) {
-	now := time.Now().UTC()
+	now := a.Store.Now().UTC()
 	var res domain.SettingsResult
 	switch c.Kind {
 	case domain.SettingsProgram:

@@ -14,7 +14,7 @@ import (
 )
 
 func doubleBooks(id string, budget *int64) domain.Campaign {
-	now := time.Now().UTC()
+	now := testNow
 	return domain.Campaign{ID: id, Name: "Double books", Kind: domain.CampaignMultiplier, StartsAt: now.Add(-time.Hour),
 		EndsAt: now.Add(time.Hour), BudgetPoints: budget, CreatedBy: "test",
 		Rule: &domain.CampaignRule{Conditions: domain.Conditions{Categories: []string{"books"}}, Action: domain.Action{Type: domain.ActionMultiplier, Percent: 200}}}
@@ -46,7 +46,7 @@ func TestCampaignBudgetHoldsUnderConcurrentAccruals(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = st.AccruePurchase(ctx, basket(fmt.Sprintf("T-B-%d", i), m, time.Now().Add(-time.Minute), lineItem("BOOK", "books", 1, 4000)), time.Now())
+			results[i], errs[i] = st.AccruePurchase(ctx, basket(fmt.Sprintf("T-B-%d", i), m, testNow.Add(-time.Minute), lineItem("BOOK", "books", 1, 4000)), testNow)
 		}()
 	}
 	wg.Wait()
@@ -87,7 +87,7 @@ func TestCampaignWithoutBudgetGivesEverything(t *testing.T) {
 	ctx := context.Background()
 	activate(t, st, doubleBooks("c-free", nil))
 	m := newMember(t, st, "free@example.com")
-	r, err := st.AccruePurchase(ctx, basket("T-F", m, time.Now().Add(-time.Minute), lineItem("BOOK", "books", 1, 1000), lineItem("FOOD", "food", 1, 1000)), time.Now())
+	r, err := st.AccruePurchase(ctx, basket("T-F", m, testNow.Add(-time.Minute), lineItem("BOOK", "books", 1, 1000), lineItem("FOOD", "food", 1, 1000)), testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,10 +95,10 @@ func TestCampaignWithoutBudgetGivesEverything(t *testing.T) {
 		t.Fatalf("earned %d with %+v, want 20 base + 10 campaign", r.Transaction.PointsEarned, r.Transaction.Contributions)
 	}
 	// The rule ends (pause, end or cancel): a later purchase earns the base only.
-	if err := st.DeleteRule(ctx, domain.CampaignRuleID("c-free"), time.Now(), "campaign"); err != nil {
+	if err := st.DeleteRule(ctx, domain.CampaignRuleID("c-free"), testNow, "campaign"); err != nil {
 		t.Fatal(err)
 	}
-	r, err = st.AccruePurchase(ctx, basket("T-F2", m, time.Now(), lineItem("BOOK", "books", 1, 1000)), time.Now())
+	r, err = st.AccruePurchase(ctx, basket("T-F2", m, testNow, lineItem("BOOK", "books", 1, 1000)), testNow)
 	if err != nil || r.Transaction.PointsEarned != 10 {
 		t.Fatalf("after the campaign: %d, %v", r.Transaction.PointsEarned, err)
 	}
@@ -108,7 +108,7 @@ func TestBonusOncePerMemberWithinBudget(t *testing.T) {
 	st, _ := setup(t)
 	ctx := context.Background()
 	c := domain.Campaign{ID: "c-bonus", Name: "Bonus", Kind: domain.CampaignBonus, BonusPoints: 100, BudgetPoints: amountPtr(250),
-		StartsAt: time.Now().Add(-time.Hour), EndsAt: time.Now().Add(time.Hour), CreatedBy: "test"}
+		StartsAt: testNow.Add(-time.Hour), EndsAt: testNow.Add(time.Hour), CreatedBy: "test"}
 	if _, err := st.SaveCampaign(ctx, c, 3); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestBonusOncePerMemberWithinBudget(t *testing.T) {
 	for i := range 3 {
 		m := newMember(t, st, fmt.Sprintf("bonus%d@example.com", i))
 		for range 2 { // a retry gives nothing more
-			n, err := st.GrantCampaignBonus(ctx, "c-bonus", m, 100, time.Now())
+			n, err := st.GrantCampaignBonus(ctx, "c-bonus", m, 100, testNow)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,7 +131,7 @@ func TestBonusOncePerMemberWithinBudget(t *testing.T) {
 func TestSegments(t *testing.T) {
 	st, db := setup(t)
 	ctx := context.Background()
-	now := time.Now().UTC()
+	now := testNow
 	ids := map[string]string{}
 	for _, n := range []string{"a", "b", "c", "d"} {
 		r := domain.Registration{MemberID: uuid.NewString(), Email: n + "@seg.example.com", Name: n, Phone: "+33612345678",

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/perkflow/perkflow/domain"
 )
@@ -12,7 +11,7 @@ import (
 func TestChallengeRewardIsCreditedOnceUnderConcurrentRetries(t *testing.T) {
 	st, db := setup(t)
 	ctx := context.Background()
-	now := time.Now().UTC()
+	now := testNow
 	m := newMember(t, st, "ch@example.com")
 	c := domain.Challenge{ID: "five", Name: "Five", Goal: domain.ChallengeGoal{Kind: domain.GoalPurchases, Target: 5},
 		WindowDays: 30, RewardPoints: 300, Badge: "five", CreatedAt: now}
@@ -71,7 +70,7 @@ func TestBirthdayBonusOnceAYear(t *testing.T) {
 	st, db := setup(t)
 	ctx := context.Background()
 	m := newMember(t, st, "bday@example.com")
-	now := time.Now().UTC()
+	now := testNow
 	for range 3 {
 		if _, err := st.GrantBirthdayBonus(ctx, m, 2026, now); err != nil {
 			t.Fatal(err)

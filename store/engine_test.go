@@ -27,7 +27,7 @@ func amountPtr(a int64) *int64 { return &a }
 func TestReturnsReverseExactlyWhatTheLinesEarned(t *testing.T) {
 	st, _ := setup(t)
 	ctx := context.Background()
-	now := time.Now().UTC()
+	now := testNow
 	books := domain.Rule{ID: "books-x3", Name: "Books earn 3 per EUR", Priority: 10, Mode: domain.RuleStackable,
 		Conditions: domain.Conditions{Categories: []string{"books"}}, Action: domain.Action{Type: domain.ActionEarnRate, Points: 3, PerAmount: 100}}
 	if _, err := st.SaveRule(ctx, books, true, now.Add(-time.Hour), "test"); err != nil {
@@ -90,7 +90,7 @@ func TestReturnOfSpentPointsFollowsTheNegativePolicy(t *testing.T) {
 		t.Run(map[bool]string{false: "no negative", true: "negative allowed"}[allow], func(t *testing.T) {
 			st, _ := setup(t)
 			ctx := context.Background()
-			now := time.Now().UTC()
+			now := testNow
 			prog := domain.DefaultProgram()
 			prog.AllowNegativeOnReturn = allow
 			if _, err := st.SaveProgram(ctx, prog, now.Add(-time.Hour), "test"); err != nil {
@@ -133,7 +133,7 @@ func TestReturnOfSpentPointsFollowsTheNegativePolicy(t *testing.T) {
 func TestRedemptionsTakeSoonestExpiringLotsAndNeverOverspend(t *testing.T) {
 	st, _ := setup(t)
 	ctx := context.Background()
-	now := time.Now().UTC()
+	now := testNow
 	m := newMember(t, st, "fifo@example.com")
 	// Three purchases months apart: the oldest expires first (24 months after each).
 	for i, months := range []int{-10, -20, -5} {
@@ -175,7 +175,7 @@ func TestRedemptionsTakeSoonestExpiringLotsAndNeverOverspend(t *testing.T) {
 func TestConcurrentRedemptionsNeverOverspend(t *testing.T) {
 	st, _ := setup(t)
 	ctx := context.Background()
-	now := time.Now().UTC()
+	now := testNow
 	m := newMember(t, st, "race@example.com")
 	if _, err := st.AccruePurchase(ctx, basket("T-R", m, now.Add(-time.Minute), lineItem("A", "x", 1, 10_000)), now); err != nil {
 		t.Fatal(err)
@@ -205,7 +205,7 @@ func TestConcurrentRedemptionsNeverOverspend(t *testing.T) {
 func TestAdjustmentsAndExpiry(t *testing.T) {
 	st, _ := setup(t)
 	ctx := context.Background()
-	now := time.Now().UTC()
+	now := testNow
 	m := newMember(t, st, "adj@example.com")
 	credit := domain.Adjustment{AdjustmentID: "ADJ-1", MemberID: m, Points: 40, Reason: "goodwill for a late delivery", Actor: "apikey:support"}
 	if o, err := st.Adjust(ctx, credit, now); err != nil || o.Status != store.OpApplied {
@@ -236,7 +236,7 @@ func TestAdjustmentsAndExpiry(t *testing.T) {
 func TestTiersRiseAtOnceAndFallOneStepAtReview(t *testing.T) {
 	st, _ := setup(t)
 	ctx := context.Background()
-	now := time.Now().UTC()
+	now := testNow
 	m := newMember(t, st, "tier@example.com")
 	r, err := st.AccruePurchase(ctx, basket("T-BIG", m, now.Add(-time.Minute), lineItem("A", "x", 1, 600_000)), now)
 	if err != nil {
@@ -277,7 +277,7 @@ func TestTiersRiseAtOnceAndFallOneStepAtReview(t *testing.T) {
 func TestRulesAreJudgedAtOccurredAt(t *testing.T) {
 	st, _ := setup(t)
 	ctx := context.Background()
-	now := time.Now().UTC()
+	now := testNow
 	double := domain.Rule{ID: "double", Name: "Double", Priority: 5, Mode: domain.RuleStackable, Action: domain.Action{Type: domain.ActionMultiplier, Percent: 200}}
 	if _, err := st.SaveRule(ctx, double, true, now.Add(-time.Hour), "test"); err != nil {
 		t.Fatal(err)

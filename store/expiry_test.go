@@ -65,7 +65,7 @@ func TestLotsExpireExactlyAtTheirDateAfterFIFOConsumption(t *testing.T) {
 	st, db := setup(t)
 	ctx := context.Background()
 	m := newMember(t, st, "fifo@example.com")
-	t0 := time.Now().UTC().AddDate(-2, 0, -10).Truncate(time.Microsecond)
+	t0 := testNow.AddDate(-2, 0, -10).Truncate(time.Microsecond)
 	credit(t, st, m, "A1", 100, t0)               // expires first
 	credit(t, st, m, "A2", 50, t0.Add(time.Hour)) // an hour later
 	// Spending takes the soonest-expiring lot first.
@@ -106,7 +106,7 @@ func TestLotsExpireExactlyAtTheirDateAfterFIFOConsumption(t *testing.T) {
 func TestCrashInTheMiddleOfAChunkExpiresNoLotTwice(t *testing.T) {
 	st, _ := setup(t)
 	ctx := context.Background()
-	t0 := time.Now().UTC().AddDate(-2, 0, -10).Truncate(time.Microsecond)
+	t0 := testNow.AddDate(-2, 0, -10).Truncate(time.Microsecond)
 	const members, lotsPer = 30, 3
 	var want int64
 	for i := range members {
@@ -117,7 +117,7 @@ func TestCrashInTheMiddleOfAChunkExpiresNoLotTwice(t *testing.T) {
 			want += pts
 		}
 	}
-	now := time.Now().UTC()
+	now := testNow
 	var calls atomic.Int64
 	crash := errors.New("worker killed")
 	opts := store.ExpiryChunkOptions{Limit: 40, Workers: 4, BeforeMember: func(string) error {
@@ -154,7 +154,7 @@ func TestCrashInTheMiddleOfAChunkExpiresNoLotTwice(t *testing.T) {
 func TestExpiryRemindersOncePerLot(t *testing.T) {
 	st, _ := setup(t)
 	ctx := context.Background()
-	now := time.Now().UTC().Truncate(time.Microsecond)
+	now := testNow.Truncate(time.Microsecond)
 	a, b := newMember(t, st, "ra@example.com"), newMember(t, st, "rb@example.com")
 	// Lots expiring in 10 and 12 days (a), 20 days (b), and 40 days (a).
 	credit(t, st, a, "RA1", 100, now.AddDate(-2, 0, 10))

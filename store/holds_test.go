@@ -17,7 +17,7 @@ func TestPointsHoldAndReleaseRestoreExactlyTheLots(t *testing.T) {
 	st, db := setup(t)
 	ctx := context.Background()
 	m := newMember(t, st, "hold@example.com")
-	now := time.Now()
+	now := testNow
 	for i, pts := range []int64{60, 70} {
 		if _, err := st.Adjust(ctx, domain.Adjustment{AdjustmentID: uuid.NewString(), MemberID: m, Points: pts, Reason: "gift", Actor: "t"}, now.Add(-time.Duration(2-i)*time.Second)); err != nil {
 			t.Fatal(err)
@@ -79,7 +79,7 @@ func TestConcurrentHoldsNeverOverspend(t *testing.T) {
 	st, db := setup(t)
 	ctx := context.Background()
 	m := newMember(t, st, "race@example.com")
-	if _, err := st.Adjust(ctx, domain.Adjustment{AdjustmentID: uuid.NewString(), MemberID: m, Points: 250, Reason: "gift", Actor: "t"}, time.Now()); err != nil {
+	if _, err := st.Adjust(ctx, domain.Adjustment{AdjustmentID: uuid.NewString(), MemberID: m, Points: 250, Reason: "gift", Actor: "t"}, testNow); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -89,7 +89,7 @@ func TestConcurrentHoldsNeverOverspend(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := st.HoldPoints(ctx, uuid.NewString(), m, 100, time.Now())
+			_, err := st.HoldPoints(ctx, uuid.NewString(), m, 100, testNow)
 			if err == nil {
 				mu.Lock()
 				held++

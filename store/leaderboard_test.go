@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -62,7 +63,7 @@ func truth(t *testing.T, st *store.Store, from time.Time, limit int) []domain.Le
 func setupLarge(t *testing.T) *store.Store {
 	t.Helper()
 	db := pgtest.New(t)
-	st := store.New(db.Pool)
+	st := store.New(db.Pool).WithClock(testClock)
 	if _, err := st.SaveProgram(context.Background(), domain.DefaultProgram(), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -72,10 +73,13 @@ func setupLarge(t *testing.T) *store.Store {
 func TestLeaderboardOnAHundredThousandMembers(t *testing.T) {
 	st := setupLarge(t)
 	ctx := context.Background()
-	now := time.Now().UTC()
+	// A fixed day whose week began in the previous month (Tuesday 1 December 2026; the week began on Monday
+	// 30 November): every earning is seeded inside both the week and the month, whatever day the test runs on.
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	week, _ := domain.PeriodStart(domain.PeriodWeek, now)
 	month, _ := domain.PeriodStart(domain.PeriodMonth, now)
-	seedEarners(t, st, 100_000, week.Add(time.Hour))
+	earnedAt := latest(week, month).Add(time.Hour)
+	seedEarners(t, st, 100_000, earnedAt)
 	// A big earner erased (not shown: they would top every period), and one whose points were earned last year (all
 	// time only).
 	if _, err := st.Pool().Exec(ctx, `
@@ -84,7 +88,7 @@ func TestLeaderboardOnAHundredThousandMembers(t *testing.T) {
 			                            balance_after, occurred_at, qualifying_points)
 			VALUES (md5('m1')::uuid, 'bonus', 1000000, $1, 'campaign', 'big', 'bonus:big', 1002921, $1, 1000000) RETURNING id)
 		INSERT INTO ledger_lots (entry_id, member_id, points, remaining, available_at)
-		SELECT id, md5('m1')::uuid, 1000000, 1000000, $1 FROM e`, week.Add(time.Hour)); err != nil {
+		SELECT id, md5('m1')::uuid, 1000000, 1000000, $1 FROM e`, earnedAt); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Pool().Exec(ctx, `UPDATE members SET status = 'erased', name = NULL, email = NULL WHERE id = md5('m1')::uuid`); err != nil {
@@ -101,7 +105,7 @@ func TestLeaderboardOnAHundredThousandMembers(t *testing.T) {
 		period string
 		from   time.Time
 	}{{domain.PeriodWeek, week}, {domain.PeriodMonth, month}, {domain.PeriodAll, time.Unix(0, 0)}} {
-		start := time.Now()
+		start := time.Now() // a duration measured, not a date
 		got, err := st.Leaderboard(ctx, c.period, now, 50)
 		took := time.Since(start)
 		if err != nil {
@@ -155,4 +159,72 @@ func TestLeaderboardOnAHundredThousandMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("plan: %s", plan)
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// TestLeaderboardPeriodsAtCalendarEdges runs the leaderboard at fixed moments where weeks, months and years meet,
+// with purchases a microsecond either side of each period's start: each period holds exactly what the ledger holds
+// from its start, and PeriodStart names the start a person would.
+func TestLeaderboardPeriodsAtCalendarEdges(t *testing.T) {
+	utc := func(y int, mo time.Month, d, h, mi int) time.Time { return time.Date(y, mo, d, h, mi, 0, 0, time.UTC) }
+	for _, c := range []struct {
+		name             string
+		now, week, month time.Time
+	}{
+		{"a week that straddles two months", utc(2026, 12, 1, 10, 0), utc(2026, 11, 30, 0, 0), utc(2026, 12, 1, 0, 0)},
+		{"the first hour of a month that begins a week", utc(2027, 3, 1, 0, 30), utc(2027, 3, 1, 0, 0), utc(2027, 3, 1, 0, 0)},
+		{"the last minute of a year", utc(2026, 12, 31, 23, 59), utc(2026, 12, 28, 0, 0), utc(2026, 12, 1, 0, 0)},
+		{"the first instant of a year, its week begun in the last", utc(2027, 1, 1, 0, 0), utc(2026, 12, 28, 0, 0), utc(2027, 1, 1, 0, 0)},
+		{"a leap day", utc(2028, 2, 29, 12, 0), utc(2028, 2, 28, 0, 0), utc(2028, 2, 1, 0, 0)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, _ := setup(t)
+			ctx := context.Background()
+			for p, want := range map[string]time.Time{domain.PeriodWeek: c.week, domain.PeriodMonth: c.month} {
+				if got, _ := domain.PeriodStart(p, c.now); !got.Equal(want) {
+					t.Fatalf("PeriodStart(%s, %v) = %v, want %v", p, c.now, got, want)
+				}
+			}
+			// Each member earns once, at one of the moments that matter; amounts differ so the ranking is total.
+			moments := []time.Time{c.week.Add(-time.Microsecond), c.week, c.month.Add(-time.Microsecond), c.month,
+				c.now, c.now.AddDate(-1, 0, 0)}
+			for i, at := range moments {
+				m := newMember(t, st, fmt.Sprintf("edge%d@example.com", i))
+				p := basket(fmt.Sprintf("T-EDGE-%d", i), m, at, lineItem("A", "x", 1, int64(1000*(i+1))))
+				if _, err := st.AccruePurchase(ctx, p, c.now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, p := range []struct {
+				period string
+				from   time.Time
+			}{{domain.PeriodWeek, c.week}, {domain.PeriodMonth, c.month}, {domain.PeriodAll, time.Unix(0, 0)}} {
+				got, err := st.Leaderboard(ctx, p.period, c.now, 50)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := truth(t, st, p.from, 50)
+				in := 0
+				for _, at := range moments {
+					if !at.Before(p.from) {
+						in++
+					}
+				}
+				if len(want) != in || len(got) != len(want) {
+					t.Fatalf("%s from %v: %d ranks, truth %d, moments inside %d", p.period, p.from, len(got), len(want), in)
+				}
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("%s rank %d: %+v, want %+v", p.period, i+1, got[i], want[i])
+					}
+				}
+			}
+		})
+	}
 }

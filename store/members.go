@@ -23,10 +23,10 @@ func (s *Store) CreateMember(ctx context.Context, r domain.Registration) (domain
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
-			INSERT INTO members (id, external_id, email, phone, name, birthdate, consent_email, consent_sms)
-			VALUES ($1, NULLIF($2, ''), $3, NULLIF($4, ''), $5, $6, $7, $8)
+			INSERT INTO members (id, external_id, email, phone, name, birthdate, consent_email, consent_sms, joined_at)
+			VALUES ($1, NULLIF($2, ''), $3, NULLIF($4, ''), $5, $6, $7, $8, $9)
 			ON CONFLICT (id) DO NOTHING`,
-			r.MemberID, r.ExternalID, r.Email, r.Phone, r.Name, birth, r.Consent.Email, r.Consent.SMS)
+			r.MemberID, r.ExternalID, r.Email, r.Phone, r.Name, birth, r.Consent.Email, r.Consent.SMS, s.Now())
 		if c := uniqueViolation(err); c != "" {
 			if c == "members_external_id_key" {
 				return domain.Errorf(domain.ErrConflict, "a member with this external_id already exists")
@@ -84,7 +84,7 @@ func memberQuery(id string) rowQuery[domain.Member] {
 
 // GetBalance reads a member's balance now.
 func (s *Store) GetBalance(ctx context.Context, memberID string) (domain.Balance, error) {
-	return balance(ctx, s.pool, memberID, time.Now())
+	return balance(ctx, s.pool, memberID, s.Now())
 }
 
 // BalanceAt reads a member's balance as it stands at a given time.
@@ -176,7 +176,7 @@ type MemberView struct {
 // The balance is taken now by the store's clock, as GetBalance does.
 func (s *Store) MemberView(ctx context.Context, id string, now time.Time) (MemberView, error) {
 	var v MemberView
-	mq, bq, tq, pq := memberQuery(id), balanceQuery(id, time.Now()), memberTierQuery(id), programQuery(now)
+	mq, bq, tq, pq := memberQuery(id), balanceQuery(id, s.Now()), memberTierQuery(id), programQuery(now)
 	var b pgx.Batch
 	mq.queue(&b)
 	bq.queue(&b)

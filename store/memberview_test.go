@@ -60,7 +60,7 @@ func fourQueries(ctx context.Context, st *store.Store, id string, now time.Time)
 func TestMemberViewMatchesTheFourReads(t *testing.T) {
 	st, _ := setup(t)
 	ctx := context.Background()
-	now := time.Now().UTC()
+	now := testNow
 	m := activeMember(t, st, now)
 
 	got, err := st.MemberView(ctx, m, now)
@@ -105,9 +105,9 @@ func TestMemberViewMatchesTheFourReads(t *testing.T) {
 
 func TestMemberViewWithoutProgramSettings(t *testing.T) {
 	db := pgtest.New(t)
-	st := store.New(db.Pool)
+	st := store.New(db.Pool).WithClock(testClock)
 	ctx := context.Background()
-	now := time.Now().UTC()
+	now := testNow
 	m := newMember(t, st, "noprogram@example.com")
 	got, err := st.MemberView(ctx, m, now)
 	if err != nil {
@@ -126,7 +126,7 @@ func TestMemberViewWithoutProgramSettings(t *testing.T) {
 func benchMember(b *testing.B) (*store.Store, string) {
 	b.Helper()
 	db := pgtest.New(b)
-	st := store.New(db.Pool)
+	st := store.New(db.Pool).WithClock(testClock)
 	ctx := context.Background()
 	epoch := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := st.SaveProgram(ctx, domain.DefaultProgram(), epoch, "bench"); err != nil {
@@ -137,21 +137,21 @@ func benchMember(b *testing.B) (*store.Store, string) {
 			b.Fatal(err)
 		}
 	}
-	return st, activeMember(b, st, time.Now().UTC())
+	return st, activeMember(b, st, testNow)
 }
 
 func benchView(b *testing.B, read func(context.Context, *store.Store, string, time.Time) (store.MemberView, error)) {
 	st, m := benchMember(b)
 	ctx := context.Background()
 	for range 20 { // warm the pool's connections and their statement caches
-		if _, err := read(ctx, st, m, time.Now()); err != nil {
+		if _, err := read(ctx, st, m, testNow); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if _, err := read(ctx, st, m, time.Now()); err != nil {
+		if _, err := read(ctx, st, m, testNow); err != nil {
 			b.Fatal(err)
 		}
 	}

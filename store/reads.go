@@ -50,7 +50,7 @@ func (s *Store) getOperation(ctx context.Context, query, id string) (OperationRe
 	if err != nil {
 		return rec, wrap("read operation "+id, err)
 	}
-	o.Balance, err = balance(ctx, s.pool, rec.MemberID, time.Now())
+	o.Balance, err = balance(ctx, s.pool, rec.MemberID, s.Now())
 	return rec, err
 }
 

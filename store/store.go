@@ -19,11 +19,24 @@ const EventChannel = "perkflow_events"
 
 // Store wraps the connection pool.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	clock func() time.Time
 }
 
-// New returns a Store over pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+// New returns a Store over pool that reads the time from the system clock.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, clock: time.Now} }
+
+// WithClock returns a copy of the store that reads "now" from clock: where the store decides by the time itself (a
+// balance read now, the day a member joins), tests can fix the day instead of depending on the one they run on.
+// Writes that take a time argument are judged by that argument, not by the clock.
+func (s *Store) WithClock(clock func() time.Time) *Store {
+	c := *s
+	c.clock = clock
+	return &c
+}
+
+// Now is the store's clock.
+func (s *Store) Now() time.Time { return s.clock() }
 
 // Pool exposes the pool for health checks and listeners.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }

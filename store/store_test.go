@@ -14,10 +14,18 @@ import (
 	"github.com/perkflow/perkflow/store"
 )
 
+// testNow is the moment every store test runs at, whatever day it is: a leap day, half an hour before midnight at
+// the end of a month, so that date arithmetic (pending days, expiry months, tier windows, period starts, birthdays)
+// meets its edges on every run instead of on the few days a year they would by chance. The store's clock reads it
+// too (store.WithClock), so balances "now" and members' join dates agree with it.
+var testNow = time.Date(2028, 2, 29, 23, 30, 0, 0, time.UTC)
+
+func testClock() time.Time { return testNow }
+
 func setup(t *testing.T) (*store.Store, *pgtest.DB) {
 	t.Helper()
 	db := pgtest.New(t)
-	st := store.New(db.Pool)
+	st := store.New(db.Pool).WithClock(testClock)
 	epoch := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := st.SaveProgram(context.Background(), domain.DefaultProgram(), epoch, "test"); err != nil {
 		t.Fatal(err)
@@ -47,7 +55,7 @@ func newMember(t *testing.T, st *store.Store, email string) string {
 func purchase(tx, member string, cents int64) domain.Purchase {
 	return domain.Purchase{
 		TransactionID: tx, MemberID: member, StoreID: "s1", Channel: "store",
-		OccurredAt: time.Now().Add(-time.Minute).UTC().Truncate(time.Microsecond), Total: domain.Money{Amount: cents, Currency: "EUR"},
+		OccurredAt: testNow.Add(-time.Minute).UTC().Truncate(time.Microsecond), Total: domain.Money{Amount: cents, Currency: "EUR"},
 	}
 }
 
@@ -90,7 +98,7 @@ func TestAccrueSameTransactionConcurrentlyWritesOnce(t *testing.T) {
 	errs := make([]error, 20)
 	for i := range 20 {
 		wg.Add(1)
-		go func() { defer wg.Done(); results[i], errs[i] = st.AccruePurchase(context.Background(), p, time.Now()) }()
+		go func() { defer wg.Done(); results[i], errs[i] = st.AccruePurchase(context.Background(), p, testNow) }()
 	}
 	wg.Wait()
 	fresh := 0
@@ -113,7 +121,7 @@ func TestAccrueSameTransactionConcurrentlyWritesOnce(t *testing.T) {
 	}
 	other := p
 	other.Total.Amount = 1
-	r, err := st.AccruePurchase(context.Background(), other, time.Now())
+	r, err := st.AccruePurchase(context.Background(), other, testNow)
 	if err != nil || !r.Replayed || !r.Conflict || r.Transaction.PointsEarned != 42 {
 		t.Fatalf("reused id with other content: %+v %v", r, err)
 	}
@@ -128,7 +136,7 @@ func TestConcurrentAccrualsKeepBalanceEqualToEntries(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := st.AccruePurchase(context.Background(), purchase(fmt.Sprintf("T-%d", i), m, int64(100+i)), time.Now()); err != nil {
+			if _, err := st.AccruePurchase(context.Background(), purchase(fmt.Sprintf("T-%d", i), m, int64(100+i)), testNow); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -150,7 +158,7 @@ func TestConcurrentAccrualsKeepBalanceEqualToEntries(t *testing.T) {
 func TestLedgerIsAppendOnly(t *testing.T) {
 	st, db := setup(t)
 	m := newMember(t, st, "ao@example.com")
-	if _, err := st.AccruePurchase(context.Background(), purchase("T-AO", m, 1_000), time.Now()); err != nil {
+	if _, err := st.AccruePurchase(context.Background(), purchase("T-AO", m, 1_000), testNow); err != nil {
 		t.Fatal(err)
 	}
 	for _, sql := range []string{
@@ -172,16 +180,16 @@ func TestPendingPointsAreNotAvailable(t *testing.T) {
 	ctx := context.Background()
 	p := domain.DefaultProgram()
 	p.PendingDays = 30
-	if _, err := st.SaveProgram(ctx, p, time.Now().Add(-time.Hour), "test"); err != nil {
+	if _, err := st.SaveProgram(ctx, p, testNow.Add(-time.Hour), "test"); err != nil {
 		t.Fatal(err)
 	}
 	m := newMember(t, st, "pending@example.com")
 	old := purchase("T-OLD", m, 500)
-	old.OccurredAt = time.Now().AddDate(0, -2, 0) // judged by the version in force then: no pending period
-	if _, err := st.AccruePurchase(ctx, old, time.Now()); err != nil {
+	old.OccurredAt = testNow.AddDate(0, -2, 0) // judged by the version in force then: no pending period
+	if _, err := st.AccruePurchase(ctx, old, testNow); err != nil {
 		t.Fatal(err)
 	}
-	r, err := st.AccruePurchase(ctx, purchase("T-NEW", m, 1_000), time.Now())
+	r, err := st.AccruePurchase(ctx, purchase("T-NEW", m, 1_000), testNow)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/perkflow/perkflow/activities"
 	"github.com/perkflow/perkflow/domain"
-	"github.com/perkflow/perkflow/internal/itest"
-	"github.com/perkflow/perkflow/internal/providerfake"
+	"github.com/perkflow/perkflow/internal/testkit/itest"
+	"github.com/perkflow/perkflow/internal/testkit/providerfake"
 	"github.com/perkflow/perkflow/store"
 	"github.com/perkflow/perkflow/worker"
 	"github.com/perkflow/perkflow/workflows"

@@ -14,8 +14,8 @@ import (
 
 	"github.com/perkflow/perkflow/activities"
 	"github.com/perkflow/perkflow/domain"
-	"github.com/perkflow/perkflow/internal/itest"
-	"github.com/perkflow/perkflow/internal/pgtest"
+	"github.com/perkflow/perkflow/internal/testkit/itest"
+	"github.com/perkflow/perkflow/internal/testkit/pgtest"
 	"github.com/perkflow/perkflow/store"
 	"github.com/perkflow/perkflow/worker"
 	"github.com/perkflow/perkflow/workflows"

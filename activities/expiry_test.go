@@ -13,7 +13,7 @@ import (
 
 	"github.com/perkflow/perkflow/activities"
 	"github.com/perkflow/perkflow/domain"
-	"github.com/perkflow/perkflow/internal/pgtest"
+	"github.com/perkflow/perkflow/internal/testkit/pgtest"
 	"github.com/perkflow/perkflow/store"
 )
 

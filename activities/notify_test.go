@@ -15,8 +15,8 @@ import (
 
 	"github.com/perkflow/perkflow/activities"
 	"github.com/perkflow/perkflow/domain"
-	"github.com/perkflow/perkflow/internal/pgtest"
-	"github.com/perkflow/perkflow/internal/providerfake"
+	"github.com/perkflow/perkflow/internal/testkit/pgtest"
+	"github.com/perkflow/perkflow/internal/testkit/providerfake"
 	"github.com/perkflow/perkflow/store"
 )
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/perkflow/perkflow/api"
-	"github.com/perkflow/perkflow/internal/itest"
+	"github.com/perkflow/perkflow/internal/testkit/itest"
 )
 
 // The authorisation matrix is generated from the router itself: every route it serves, with the access rule its

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/perkflow/perkflow/internal/itest"
+	"github.com/perkflow/perkflow/internal/testkit/itest"
 )
 
 // rowCounts counts what a rejected request must not have written.

@@ -8,7 +8,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/perkflow/perkflow/internal/itest"
+	"github.com/perkflow/perkflow/internal/testkit/itest"
 	"github.com/perkflow/perkflow/worker"
 	"github.com/perkflow/perkflow/workflows"
 )

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/perkflow/perkflow/api"
-	"github.com/perkflow/perkflow/internal/itest"
+	"github.com/perkflow/perkflow/internal/testkit/itest"
 )
 
 // Fuzz targets: bodies thrown at the real API (real Postgres, real Temporal, real worker). Whatever the body:

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/perkflow/perkflow/api"
-	"github.com/perkflow/perkflow/internal/itest"
+	"github.com/perkflow/perkflow/internal/testkit/itest"
 )
 
 func idempotencyRows(t *testing.T, s *itest.Stack) int {

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/perkflow/perkflow/api"
-	"github.com/perkflow/perkflow/internal/itest"
+	"github.com/perkflow/perkflow/internal/testkit/itest"
 )
 
 // syncBuffer is a log sink that many goroutines can write.

@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/perkflow/perkflow/internal/itest"
+	"github.com/perkflow/perkflow/internal/testkit/itest"
 )
 
 // temporal is the in-process Temporal server this package's integration tests share; each test has its own

@@ -16,7 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/perkflow/perkflow/api"
-	"github.com/perkflow/perkflow/internal/itest"
+	"github.com/perkflow/perkflow/internal/testkit/itest"
 	"github.com/perkflow/perkflow/store"
 )
 

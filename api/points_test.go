@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/perkflow/perkflow/internal/itest"
+	"github.com/perkflow/perkflow/internal/testkit/itest"
 	"github.com/perkflow/perkflow/workflows"
 )
 

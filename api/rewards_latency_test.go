@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/perkflow/perkflow/internal/stripefake"
+	"github.com/perkflow/perkflow/internal/testkit/stripefake"
 )
 
 // TestMeasureClaimLatency measures claim-to-completed (the claim's request until its 201 with status completed) for

@@ -19,8 +19,8 @@ import (
 	"github.com/perkflow/perkflow/activities"
 	"github.com/perkflow/perkflow/api"
 	"github.com/perkflow/perkflow/domain"
-	"github.com/perkflow/perkflow/internal/itest"
-	"github.com/perkflow/perkflow/internal/stripefake"
+	"github.com/perkflow/perkflow/internal/testkit/itest"
+	"github.com/perkflow/perkflow/internal/testkit/stripefake"
 	"github.com/perkflow/perkflow/worker"
 	"github.com/perkflow/perkflow/workflows"
 )

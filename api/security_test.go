@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/perkflow/perkflow/api"
-	"github.com/perkflow/perkflow/internal/itest"
+	"github.com/perkflow/perkflow/internal/testkit/itest"
 )
 
 // tableFingerprint sums up every table's content (and api_keys by count, as authentication stamps last_used_at), so

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/perkflow/perkflow/domain"
-	"github.com/perkflow/perkflow/internal/pgtest"
+	"github.com/perkflow/perkflow/internal/testkit/pgtest"
 	"github.com/perkflow/perkflow/store"
 )
 

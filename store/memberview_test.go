@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/perkflow/perkflow/domain"
-	"github.com/perkflow/perkflow/internal/pgtest"
+	"github.com/perkflow/perkflow/internal/testkit/pgtest"
 	"github.com/perkflow/perkflow/store"
 )
 

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/perkflow/perkflow/internal/pgtest"
+	"github.com/perkflow/perkflow/internal/testkit/pgtest"
 )
 
 // These tests run the real binary as a newcomer would (`perkflow dev`), drive it over HTTP, stop it with SIGINT and

@@ -1,4 +1,4 @@
-// Package stripemock prepares github.com/stripe/stripe-mock for the tests (internal/stripefake) and perkflow bench:
+// Package stripemock prepares github.com/stripe/stripe-mock for the tests (internal/testkit/stripefake) and perkflow bench:
 // the version they run, and fixtures under which a PaymentIntent succeeds. It does not import testing, so the bench
 // in the perkflow binary can use it.
 package stripemock

@@ -22,7 +22,7 @@ import (
 	"github.com/perkflow/perkflow/activities"
 	"github.com/perkflow/perkflow/api"
 	"github.com/perkflow/perkflow/domain"
-	"github.com/perkflow/perkflow/internal/pgtest"
+	"github.com/perkflow/perkflow/internal/testkit/pgtest"
 	"github.com/perkflow/perkflow/store"
 	"github.com/perkflow/perkflow/worker"
 )

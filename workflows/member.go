@@ -45,6 +45,10 @@ type member struct {
 	returns []domain.Return
 	// tiers is whether this run reviews tiers on their anniversary (versioned: runs recorded before it do not).
 	tiers bool
+	// review is the tier review timer (nil when none runs), reviewDue whether it has fired.
+	review       workflow.Future
+	cancelReview workflow.CancelFunc
+	reviewDue    bool
 	// engage is whether this run forwards purchases and returns to challenges and keeps the birthday and win-back
 	// timers (versioned like tiers).
 	engage bool
@@ -68,6 +72,109 @@ type member struct {
 	registered *domain.Member
 }
 
+func (m *member) run(ctx workflow.Context) error {
+	if m.in.Registration != nil {
+		if err := m.register(ctx); err != nil {
+			return err
+		}
+		if m.state.Status == MemberStatusRejected {
+			// Nothing was created; let a pending registration update read the answer before the workflow closes.
+			return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+		}
+	}
+	// Runs recorded before tier reviews existed replay without them.
+	m.tiers = workflow.GetVersion(ctx, "tier-review", workflow.DefaultVersion, 1) >= 1
+	purchases := workflow.GetSignalChannel(ctx, SignalPurchase)
+	returns := workflow.GetSignalChannel(ctx, SignalReturn)
+	m.armReview(ctx)
+	m.engage = workflow.GetVersion(ctx, "engagement", workflow.DefaultVersion, 1) >= 1
+	m.local = workflow.GetVersion(ctx, "local-accrual", workflow.DefaultVersion, 1) >= 1
+	if m.engage {
+		m.startEngagement(ctx)
+	}
+	for {
+		if len(m.pending) == 0 && len(m.returns) == 0 && !m.reviewDue {
+			m.await(ctx, purchases, returns)
+		}
+		m.drain(purchases, returns)
+		if len(m.pending) > 0 {
+			changed, accrued, err := m.accrueBatch(ctx)
+			if err != nil {
+				return err
+			}
+			if changed {
+				m.armReview(ctx)
+			}
+			if m.engage && len(accrued) > 0 {
+				m.enqueueEngagement(ctx, engagementItem{Purchases: accrued})
+			}
+		}
+		if len(m.pending) == 0 && len(m.returns) > 0 {
+			r := m.returns[0]
+			if err := m.applyReturn(ctx); err != nil {
+				return err
+			}
+			if m.engage {
+				m.enqueueEngagement(ctx, engagementItem{Return: &r})
+			}
+		}
+		if m.reviewDue {
+			if err := m.reviewTier(ctx); err != nil {
+				return err
+			}
+			m.armReview(ctx)
+		}
+		if historyFull(ctx, m.in.MaxHistoryEvents) && m.carryable() {
+			if err := m.continueAsNew(ctx, purchases, returns); !errors.Is(err, errBacklog) {
+				return err
+			}
+		}
+	}
+}
+
+// await blocks until a purchase or a return arrives, or the tier review is due.
+func (m *member) await(ctx workflow.Context, purchases, returns workflow.ReceiveChannel) {
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(purchases, func(c workflow.ReceiveChannel, _ bool) {
+		var p domain.Purchase
+		c.Receive(ctx, &p)
+		m.pending = append(m.pending, p)
+	})
+	sel.AddReceive(returns, func(c workflow.ReceiveChannel, _ bool) {
+		var r domain.Return
+		c.Receive(ctx, &r)
+		m.returns = append(m.returns, r)
+	})
+	if m.review != nil {
+		sel.AddFuture(m.review, func(f workflow.Future) {
+			if f.Get(ctx, nil) == nil {
+				m.reviewDue = true
+			}
+		})
+	}
+	sel.Select(ctx)
+}
+
+// drain moves every purchase and return already delivered into the queues without blocking.
+func (m *member) drain(purchases, returns workflow.ReceiveChannel) {
+	for {
+		var p domain.Purchase
+		if !purchases.ReceiveAsync(&p) {
+			break
+		}
+		m.pending = append(m.pending, p)
+	}
+	for {
+		var r domain.Return
+		if !returns.ReceiveAsync(&r) {
+			break
+		}
+		m.returns = append(m.returns, r)
+	}
+}
+
+// The member workflow's registration, its state query, the updates that spend or adjust points, and returns.
+
 func (m *member) setup(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (MemberState, error) {
 		s := m.state
@@ -87,7 +194,8 @@ func (m *member) setup(ctx workflow.Context) error {
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRedeem,
 		func(ctx workflow.Context, r domain.TillRedemption) (domain.OperationOutcome, error) {
 			m.state.Stats.Redemptions++
-			return m.operation(ctx, ActivityRedeemAtTill, fmt.Sprintf("Redeem %d points at store %s (%s)", r.Points, r.StoreID, r.RedemptionID), r)
+			summary := fmt.Sprintf("Redeem %d points at store %s (%s)", r.Points, r.StoreID, r.RedemptionID)
+			return RedeemAtTill.Execute(withOptions(ctx, activityOptions.operation, summary), r).Get(ctx)
 		},
 		workflow.UpdateHandlerOptions{Validator: func(r domain.TillRedemption) error {
 			if r.MemberID != m.in.MemberID {
@@ -100,7 +208,8 @@ func (m *member) setup(ctx workflow.Context) error {
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAdjust,
 		func(ctx workflow.Context, a domain.Adjustment) (domain.OperationOutcome, error) {
 			m.state.Stats.Adjustments++
-			return m.operation(ctx, ActivityAdjustPoints, fmt.Sprintf("Adjust by %+d points (%s, by %s)", a.Points, a.AdjustmentID, a.Actor), a)
+			summary := fmt.Sprintf("Adjust by %+d points (%s, by %s)", a.Points, a.AdjustmentID, a.Actor)
+			return AdjustPoints.Execute(withOptions(ctx, activityOptions.operation, summary), a).Get(ctx)
 		},
 		workflow.UpdateHandlerOptions{Validator: func(a domain.Adjustment) error {
 			if a.MemberID != m.in.MemberID {
@@ -124,99 +233,44 @@ func (m *member) setup(ctx workflow.Context) error {
 	})
 }
 
-func (m *member) run(ctx workflow.Context) error {
-	if m.in.Registration != nil {
-		if err := m.register(ctx); err != nil {
-			return err
-		}
-		if m.state.Status == MemberStatusRejected {
-			// Nothing was created; let a pending registration update read the answer before the workflow closes.
-			return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
-		}
+// register creates the member and welcomes them. A conflicting email or external id rejects the registration.
+func (m *member) register(ctx workflow.Context) error {
+	actx := withOptions(ctx, activityOptions.registration, "Create member "+m.in.MemberID+" and open their balance")
+	created, err := RegisterMember.Execute(actx, *m.in.Registration).Get(ctx)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && (appErr.Type() == ErrTypeConflict || appErr.Type() == ErrTypeInvalid) {
+		m.state.Status, m.state.RejectReason = MemberStatusRejected, appErr.Message()
+		return nil
 	}
-	// Runs recorded before tier reviews existed replay without them.
-	m.tiers = workflow.GetVersion(ctx, "tier-review", workflow.DefaultVersion, 1) >= 1
-	purchases := workflow.GetSignalChannel(ctx, SignalPurchase)
-	returns := workflow.GetSignalChannel(ctx, SignalReturn)
-	var review workflow.Future
-	var cancelReview workflow.CancelFunc
-	reviewDue := false
-	armReview := func() {
-		if cancelReview != nil {
-			cancelReview()
-		}
-		review, cancelReview, reviewDue = nil, nil, false
-		if !m.tiers || m.state.TierReviewAt == nil {
-			return
-		}
-		tctx, cancel := workflow.WithCancel(ctx)
-		d := max(m.state.TierReviewAt.Sub(workflow.Now(ctx)), time.Second)
-		review = workflow.NewTimerWithOptions(tctx, d, workflow.TimerOptions{Summary: "Tier review on its anniversary"})
-		cancelReview = cancel
+	if err != nil {
+		return fmt.Errorf("register member: %w", err)
 	}
-	armReview()
-	m.engage = workflow.GetVersion(ctx, "engagement", workflow.DefaultVersion, 1) >= 1
-	m.local = workflow.GetVersion(ctx, "local-accrual", workflow.DefaultVersion, 1) >= 1
-	if m.engage {
-		m.startEngagement(ctx)
-	}
-	for {
-		if len(m.pending) == 0 && len(m.returns) == 0 && !reviewDue {
-			sel := workflow.NewSelector(ctx)
-			sel.AddReceive(purchases, func(c workflow.ReceiveChannel, _ bool) {
-				var p domain.Purchase
-				c.Receive(ctx, &p)
-				m.pending = append(m.pending, p)
-			})
-			sel.AddReceive(returns, func(c workflow.ReceiveChannel, _ bool) {
-				var r domain.Return
-				c.Receive(ctx, &r)
-				m.returns = append(m.returns, r)
-			})
-			if review != nil {
-				sel.AddFuture(review, func(f workflow.Future) {
-					if f.Get(ctx, nil) == nil {
-						reviewDue = true
-					}
-				})
-			}
-			sel.Select(ctx)
-		}
-		m.drain(purchases, returns)
-		if len(m.pending) > 0 {
-			changed, accrued, err := m.accrueBatch(ctx)
-			if err != nil {
-				return err
-			}
-			if changed {
-				armReview()
-			}
-			if m.engage && len(accrued) > 0 {
-				m.enqueueEngagement(ctx, engagementItem{Purchases: accrued})
-			}
-		}
-		if len(m.pending) == 0 && len(m.returns) > 0 {
-			r := m.returns[0]
-			if err := m.applyReturn(ctx); err != nil {
-				return err
-			}
-			if m.engage {
-				m.enqueueEngagement(ctx, engagementItem{Return: &r})
-			}
-		}
-		if reviewDue {
-			if err := m.reviewTier(ctx); err != nil {
-				return err
-			}
-			armReview()
-		}
-		if historyFull(ctx, m.in.MaxHistoryEvents) && m.carryable() {
-			if err := m.continueAsNew(ctx, purchases, returns); !errors.Is(err, errBacklog) {
-				return err
-			}
-		}
-	}
+	m.registered = &created
+	m.state.Status = MemberStatusActive
+	// The welcome is a courtesy: a provider failing for good must not stop the member from earning.
+	notify(ctx, activityOptions.notification, domain.Notification{Key: domain.WelcomeKey(m.in.MemberID), MemberID: m.in.MemberID,
+		Template: domain.TemplateWelcome}, "Send the welcome message")
+	return nil
 }
+
+// applyReturn applies the oldest queued return.
+func (m *member) applyReturn(ctx workflow.Context) error {
+	r := m.returns[0]
+	actx := withOptions(ctx, activityOptions.accrual, "Return "+r.ReturnID+" of purchase "+r.TransactionID)
+	if _, err := ReturnPurchase.Execute(actx, r).Get(ctx); err != nil {
+		return fmt.Errorf("return %s: %w", r.ReturnID, err)
+	}
+	m.state.Stats.ReturnsProcessed++
+	m.returns = m.returns[1:]
+	return nil
+}
+
+// localAccrualWindow is how long the local activity accruing a batch is retried before the batch goes to a regular
+// activity.
+const localAccrualWindow = 2 * time.Minute
+
+// carriedCounted is how many of the latest counted transaction ids a run hands to the next.
+const carriedCounted = 64
 
 // accrueBatch accrues the oldest queued purchases in one activity and reports whether the tier changed, and the
 // purchases that were accrued (first time or replayed: challenges count each transaction once either way).
@@ -231,12 +285,12 @@ func (m *member) run(ctx workflow.Context) error {
 func (m *member) accrueBatch(ctx workflow.Context) (bool, []domain.Purchase, error) {
 	n := min(len(m.pending), MaxPurchasesPerBatch)
 	batch := m.pending[:n]
+	summary := accrualSummary(batch)
 	var outcomes []domain.AccrualOutcome
-	opts := accrualActivityOptions(batch)
 	var err error
 	if m.local {
-		lctx := workflow.WithLocalActivityOptions(ctx, asLocal(opts, localAccrualWindow))
-		err = workflow.ExecuteLocalActivity(lctx, ActivityAccruePurchases, batch).Get(ctx, &outcomes)
+		lctx := withLocalOptions(ctx, activityOptions.accrual, summary, localAccrualWindow)
+		outcomes, err = AccruePurchases.ExecuteLocal(lctx, batch).Get(ctx)
 		if err != nil && ctx.Err() != nil {
 			return false, nil, fmt.Errorf("accrue purchases: %w", err)
 		}
@@ -245,7 +299,8 @@ func (m *member) accrueBatch(ctx workflow.Context) (bool, []domain.Purchase, err
 		}
 	}
 	if !m.local || err != nil {
-		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ActivityAccruePurchases, batch).Get(ctx, &outcomes); err != nil {
+		outcomes, err = AccruePurchases.Execute(withOptions(ctx, activityOptions.accrual, summary), batch).Get(ctx)
+		if err != nil {
 			// Only cancellation ends the retries; the purchases stay queued for the next run.
 			return false, nil, fmt.Errorf("accrue purchases: %w", err)
 		}
@@ -273,120 +328,16 @@ func (m *member) accrueBatch(ctx workflow.Context) (bool, []domain.Purchase, err
 	return changed, accrued, nil
 }
 
-// applyReturn applies the oldest queued return.
-func (m *member) applyReturn(ctx workflow.Context) error {
-	r := m.returns[0]
-	opts := accrualActivityOptions(nil)
-	opts.Summary = "Return " + r.ReturnID + " of purchase " + r.TransactionID
-	var out domain.OperationOutcome
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ActivityReturnPurchase, r).Get(ctx, &out); err != nil {
-		return fmt.Errorf("return %s: %w", r.ReturnID, err)
+// accrualSummary describes a batch in the Temporal UI.
+func accrualSummary(batch []domain.Purchase) string {
+	switch {
+	case len(batch) == 1:
+		return "Accrue purchase " + batch[0].TransactionID
+	case len(batch) > 1:
+		return fmt.Sprintf("Accrue %d purchases (%s … %s)", len(batch), batch[0].TransactionID, batch[len(batch)-1].TransactionID)
 	}
-	m.state.Stats.ReturnsProcessed++
-	m.returns = m.returns[1:]
-	return nil
+	return ""
 }
-
-// reviewTier reviews the member's tier on its anniversary.
-func (m *member) reviewTier(ctx workflow.Context) error {
-	at := *m.state.TierReviewAt
-	opts := accrualActivityOptions(nil)
-	opts.Summary = "Review tier " + m.state.Tier + " on its anniversary"
-	var rev domain.TierReview
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ActivityReviewTier, m.in.MemberID, at).Get(ctx, &rev); err != nil {
-		return fmt.Errorf("review tier: %w", err)
-	}
-	m.state.TierReviewAt = rev.Tier.ReviewAt
-	if rev.Change != nil {
-		m.tierChanged(ctx, *rev.Change)
-	} else if rev.Tier.Code != "" {
-		m.state.Tier = rev.Tier.Code
-	}
-	return nil
-}
-
-// tierChanged records a new tier, makes it searchable and tells the member.
-func (m *member) tierChanged(ctx workflow.Context, ch domain.TierChange) {
-	m.state.Tier = ch.To
-	at := ch.ReviewAt
-	m.state.TierReviewAt = &at
-	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttrTier.ValueSet(ch.To)); err != nil {
-		workflow.GetLogger(ctx).Warn("tier search attribute not updated", "Error", err)
-	}
-	notify(ctx, domain.Notification{
-		Key: domain.TierChangeKey(m.in.MemberID, ch.To, ch.ReviewAt), MemberID: m.in.MemberID, Template: domain.TemplateTierChange,
-		Data: map[string]string{"from": ch.From, "to": ch.To},
-	}, "Tell the member about tier "+ch.To)
-}
-
-// operation runs a member-initiated points operation for an update handler.
-func (m *member) operation(ctx workflow.Context, activity, summary string, arg any) (domain.OperationOutcome, error) {
-	var out domain.OperationOutcome
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 15 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
-		Summary:             summary,
-	})
-	err := workflow.ExecuteActivity(actx, activity, arg).Get(ctx, &out)
-	return out, err
-}
-
-// notify sends a notification; a provider failing for good must not stop the workflow that sends it.
-func notify(ctx workflow.Context, n domain.Notification, summary string) {
-	nctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute, MaximumAttempts: 10},
-		Summary:             summary,
-	})
-	if err := workflow.ExecuteActivity(nctx, ActivitySendNotification, n).Get(ctx, nil); err != nil {
-		workflow.GetLogger(ctx).Warn("notification not sent", "Key", n.Key, "Error", err)
-	}
-}
-
-// register creates the member and welcomes them. A conflicting email or external id rejects the registration.
-func (m *member) register(ctx workflow.Context) error {
-	reg := *m.in.Registration
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
-		Summary:             "Create member " + m.in.MemberID + " and open their balance",
-	})
-	var created domain.Member
-	err := workflow.ExecuteActivity(actx, ActivityRegisterMember, reg).Get(ctx, &created)
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && (appErr.Type() == ErrTypeConflict || appErr.Type() == ErrTypeInvalid) {
-		m.state.Status, m.state.RejectReason = MemberStatusRejected, appErr.Message()
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("register member: %w", err)
-	}
-	m.registered = &created
-	m.state.Status = MemberStatusActive
-	// The welcome is a courtesy: a provider failing for good must not stop the member from earning.
-	notify(ctx, domain.Notification{Key: domain.WelcomeKey(m.in.MemberID), MemberID: m.in.MemberID, Template: domain.TemplateWelcome},
-		"Send the welcome message")
-	return nil
-}
-
-func accrualActivityOptions(batch []domain.Purchase) workflow.ActivityOptions {
-	summary := ""
-	if len(batch) == 1 {
-		summary = "Accrue purchase " + batch[0].TransactionID
-	}
-	if len(batch) > 1 {
-		summary = fmt.Sprintf("Accrue %d purchases (%s … %s)", len(batch), batch[0].TransactionID, batch[len(batch)-1].TransactionID)
-	}
-	return workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		// A purchase must never be dropped: retry until Postgres is back, however long that takes.
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: time.Minute},
-		Summary:     summary,
-	}
-}
-
-// carriedCounted is how many of the latest counted transaction ids a run hands to the next.
-const carriedCounted = 64
 
 // countPoints reports whether a purchase's points are still to be added to Stats.PointsEarned, and marks them
 // counted. An outcome's Replayed flag cannot say: a local activity's result is lost with the workflow task it ran in
@@ -401,38 +352,6 @@ func (m *member) countPoints(txID string) bool {
 	m.counted[txID] = true
 	m.countedOrder = append(m.countedOrder, txID)
 	return true
-}
-
-// localAccrualWindow is how long the local activity accruing a batch is retried before the batch goes to a regular
-// activity.
-const localAccrualWindow = 2 * time.Minute
-
-// asLocal runs what o describes as a local activity, retried for at most window.
-func asLocal(o workflow.ActivityOptions, window time.Duration) workflow.LocalActivityOptions {
-	return workflow.LocalActivityOptions{
-		StartToCloseTimeout:    o.StartToCloseTimeout,
-		ScheduleToCloseTimeout: window,
-		RetryPolicy:            o.RetryPolicy,
-		Summary:                o.Summary,
-	}
-}
-
-// drain moves every purchase and return already delivered into the queues without blocking.
-func (m *member) drain(purchases, returns workflow.ReceiveChannel) {
-	for {
-		var p domain.Purchase
-		if !purchases.ReceiveAsync(&p) {
-			break
-		}
-		m.pending = append(m.pending, p)
-	}
-	for {
-		var r domain.Return
-		if !returns.ReceiveAsync(&r) {
-			break
-		}
-		m.returns = append(m.returns, r)
-	}
 }
 
 // Temporal refuses a workflow task whose payloads pass 2 MiB, so a run hands at most this much to the next: with a
@@ -483,6 +402,9 @@ func (m *member) continueAsNew(ctx workflow.Context, purchases, returns workflow
 	}
 	return workflow.NewContinueAsNewError(ctx, MemberWorkflowName, next)
 }
+
+// The member's engagement: a coroutine beside the main loop keeps the birthday and win-back timers and forwards
+// purchases and returns to challenges (member_challenges.go); the main loop reviews the tier on its anniversary.
 
 // engagementItem is work for the engagement coroutine: purchases accrued, or a return applied.
 type engagementItem struct {
@@ -573,34 +495,10 @@ func (lt *lifecycleTimers) addTo(ctx workflow.Context, sel workflow.Selector) {
 	}
 }
 
-// engagementCtx runs a lifecycle or challenge activity: retried for a while, then given up (logged) so that a
-// broken engagement feature never stops the member from earning.
-func engagementCtx(ctx workflow.Context, summary string) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 15 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 10},
-		Summary:             summary,
-	})
-}
-
-// findChallenges asks which of the member's challenges are open at t (in a local activity in runs that accrue
-// locally: it runs in the same workflow task as the accrual).
-func (m *member) findChallenges(ctx workflow.Context, summary string, t time.Time) ([]domain.ChallengeMatch, error) {
-	var matches []domain.ChallengeMatch
-	actx := engagementCtx(ctx, summary)
-	if !m.local {
-		err := workflow.ExecuteActivity(actx, ActivityChallengesForPurchase, m.in.MemberID, t).Get(ctx, &matches)
-		return matches, err
-	}
-	lctx := workflow.WithLocalActivityOptions(ctx, asLocal(workflow.GetActivityOptions(actx), 5*time.Minute))
-	err := workflow.ExecuteLocalActivity(lctx, ActivityChallengesForPurchase, m.in.MemberID, t).Get(ctx, &matches)
-	return matches, err
-}
-
 // loadLifecycle reads the member's birthdate, the program's birthday and win-back settings and the last purchase.
 func (m *member) loadLifecycle(ctx workflow.Context) {
-	var life domain.MemberLifecycle
-	if err := workflow.ExecuteActivity(engagementCtx(ctx, "Read birthday and win-back settings"), ActivityMemberLifecycle, m.in.MemberID).Get(ctx, &life); err != nil {
+	life, err := MemberLifecycle.Execute(withOptions(ctx, activityOptions.engagement, "Read birthday and win-back settings"), m.in.MemberID).Get(ctx)
+	if err != nil {
 		workflow.GetLogger(ctx).Warn("member lifecycle not read; no birthday or win-back timers this run", "Error", err)
 		m.life = nil
 		return
@@ -640,11 +538,11 @@ func (m *member) armBirthday(ctx workflow.Context, lt *lifecycleTimers) {
 func (m *member) birthday(ctx workflow.Context, lt *lifecycleTimers) {
 	lt.birthdayDue = false
 	year := lt.birthdayAt.Year()
-	var points int64
-	if err := workflow.ExecuteActivity(engagementCtx(ctx, fmt.Sprintf("Credit the %d birthday bonus", year)), ActivityGrantBirthdayBonus, m.in.MemberID, year).Get(ctx, &points); err != nil {
+	actx := withOptions(ctx, activityOptions.engagement, fmt.Sprintf("Credit the %d birthday bonus", year))
+	if points, err := GrantBirthdayBonus.Execute(actx, m.in.MemberID, year).Get(ctx); err != nil {
 		workflow.GetLogger(ctx).Warn("birthday bonus not credited", "Year", year, "Error", err)
 	} else if points > 0 {
-		notify(ctx, domain.Notification{Key: domain.BirthdayBonusKey(m.in.MemberID, year), MemberID: m.in.MemberID,
+		notify(ctx, activityOptions.notification, domain.Notification{Key: domain.BirthdayBonusKey(m.in.MemberID, year), MemberID: m.in.MemberID,
 			Template: domain.TemplateBirthday, Data: map[string]string{"points": fmt.Sprint(points)}}, "Wish the member a happy birthday")
 	}
 	m.loadLifecycle(ctx) // settings may have changed over the year
@@ -684,7 +582,7 @@ func (m *member) winback(ctx workflow.Context, lt *lifecycleTimers) {
 		m.armWinback(ctx, lt) // the program's win-back days grew
 		return
 	}
-	notify(ctx, domain.Notification{Key: domain.WinbackKey(m.in.MemberID, last), MemberID: m.in.MemberID,
+	notify(ctx, activityOptions.notification, domain.Notification{Key: domain.WinbackKey(m.in.MemberID, last), MemberID: m.in.MemberID,
 		Template: domain.TemplateWinback, Data: map[string]string{"days": fmt.Sprint(m.life.WinbackDays)}},
 		fmt.Sprintf("Win back the member after %d days without a purchase", m.life.WinbackDays))
 	m.winbackFor = &last
@@ -700,6 +598,65 @@ func (m *member) purchased(ps []domain.Purchase) bool {
 		}
 	}
 	return moved
+}
+
+// armReview sets a timer for the tier review on its anniversary, cancelling the one that ran.
+func (m *member) armReview(ctx workflow.Context) {
+	if m.cancelReview != nil {
+		m.cancelReview()
+	}
+	m.review, m.cancelReview, m.reviewDue = nil, nil, false
+	if !m.tiers || m.state.TierReviewAt == nil {
+		return
+	}
+	tctx, cancel := workflow.WithCancel(ctx)
+	d := max(m.state.TierReviewAt.Sub(workflow.Now(ctx)), time.Second)
+	m.review = workflow.NewTimerWithOptions(tctx, d, workflow.TimerOptions{Summary: "Tier review on its anniversary"})
+	m.cancelReview = cancel
+}
+
+// reviewTier reviews the member's tier on its anniversary.
+func (m *member) reviewTier(ctx workflow.Context) error {
+	at := *m.state.TierReviewAt
+	actx := withOptions(ctx, activityOptions.accrual, "Review tier "+m.state.Tier+" on its anniversary")
+	rev, err := ReviewTier.Execute(actx, m.in.MemberID, at).Get(ctx)
+	if err != nil {
+		return fmt.Errorf("review tier: %w", err)
+	}
+	m.state.TierReviewAt = rev.Tier.ReviewAt
+	if rev.Change != nil {
+		m.tierChanged(ctx, *rev.Change)
+	} else if rev.Tier.Code != "" {
+		m.state.Tier = rev.Tier.Code
+	}
+	return nil
+}
+
+// tierChanged records a new tier, makes it searchable and tells the member.
+func (m *member) tierChanged(ctx workflow.Context, ch domain.TierChange) {
+	m.state.Tier = ch.To
+	at := ch.ReviewAt
+	m.state.TierReviewAt = &at
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttrTier.ValueSet(ch.To)); err != nil {
+		workflow.GetLogger(ctx).Warn("tier search attribute not updated", "Error", err)
+	}
+	notify(ctx, activityOptions.notification, domain.Notification{
+		Key: domain.TierChangeKey(m.in.MemberID, ch.To, ch.ReviewAt), MemberID: m.in.MemberID, Template: domain.TemplateTierChange,
+		Data: map[string]string{"from": ch.From, "to": ch.To},
+	}, "Tell the member about tier "+ch.To)
+}
+
+// The member workflow forwards the purchases it accrued and the returns it applied to the member's challenges, from
+// its engagement coroutine (member_engagement.go).
+
+// findChallenges asks which of the member's challenges are open at t (in a local activity in runs that accrue
+// locally: it runs in the same workflow task as the accrual).
+func (m *member) findChallenges(ctx workflow.Context, summary string, t time.Time) ([]domain.ChallengeMatch, error) {
+	if !m.local {
+		return ChallengesForPurchase.Execute(withOptions(ctx, activityOptions.engagement, summary), m.in.MemberID, t).Get(ctx)
+	}
+	lctx := withLocalOptions(ctx, activityOptions.engagement, summary, 5*time.Minute)
+	return ChallengesForPurchase.ExecuteLocal(lctx, m.in.MemberID, t).Get(ctx)
 }
 
 // forwardPurchases sends accrued purchases to the member's challenges: to enrolments that run, and to the

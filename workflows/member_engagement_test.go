@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/activity"
-
 	"github.com/perkflow/perkflow/domain"
 )
 
@@ -20,24 +18,23 @@ func TestMemberBirthdayBonusOnceAYearAndWinbackAfterInactivity(t *testing.T) {
 	var mu sync.Mutex
 	var years []int
 	var notes []string
-	env.RegisterActivityWithOptions(func(context.Context, string) (domain.MemberLifecycle, error) {
+	MemberLifecycle.fake(env, func(context.Context, string) (domain.MemberLifecycle, error) {
 		return domain.MemberLifecycle{Birthdate: "1990-11-10", Active: true, BirthdayBonusPoints: 100, WinbackDays: 30, TimeZone: "UTC"}, nil
-	}, activity.RegisterOptions{Name: ActivityMemberLifecycle})
-	env.RegisterActivityWithOptions(func(_ context.Context, _ string, year int) (int64, error) {
+	})
+	GrantBirthdayBonus.fake(env, func(_ context.Context, _ string, year int) (int64, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		years = append(years, year)
 		return 100, nil
-	}, activity.RegisterOptions{Name: ActivityGrantBirthdayBonus})
-	env.RegisterActivityWithOptions(func(context.Context, string, time.Time) ([]domain.ChallengeMatch, error) { return nil, nil },
-		activity.RegisterOptions{Name: ActivityChallengesForPurchase})
+	})
+	ChallengesForPurchase.fake(env, func(context.Context, string, time.Time) ([]domain.ChallengeMatch, error) { return nil, nil })
 	// Replace the welcome counter with one that keeps the keys.
-	env.RegisterActivityWithOptions(func(_ context.Context, n domain.Notification) error {
+	SendNotification.fake(env, func(_ context.Context, n domain.Notification) error {
 		mu.Lock()
 		defer mu.Unlock()
 		notes = append(notes, n.Key)
 		return nil
-	}, activity.RegisterOptions{Name: ActivitySendNotification})
+	})
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPurchase, testPurchase(1)) }, time.Hour)
 	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 45*24*time.Hour)
 	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID})
@@ -71,16 +68,16 @@ func TestMemberForwardsPurchasesToAnAutoEnrollingChallenge(t *testing.T) {
 		WindowDays: 30, RewardPoints: 50, AutoEnroll: true}
 	var mu sync.Mutex
 	enrolled := false
-	env.RegisterActivityWithOptions(func(context.Context, string) (domain.MemberLifecycle, error) {
+	MemberLifecycle.fake(env, func(context.Context, string) (domain.MemberLifecycle, error) {
 		return domain.MemberLifecycle{Active: true, TimeZone: "UTC"}, nil
-	}, activity.RegisterOptions{Name: ActivityMemberLifecycle})
-	env.RegisterActivityWithOptions(func(context.Context, string, time.Time) ([]domain.ChallengeMatch, error) {
+	})
+	ChallengesForPurchase.fake(env, func(context.Context, string, time.Time) ([]domain.ChallengeMatch, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		m := []domain.ChallengeMatch{{Challenge: c, Enrolled: enrolled}}
 		enrolled = true
 		return m, nil
-	}, activity.RegisterOptions{Name: ActivityChallengesForPurchase})
+	})
 	p0, p1 := testPurchase(0), testPurchase(1)
 	p0.OccurredAt, p1.OccurredAt = time.Date(2026, 11, 1, 1, 0, 0, 0, time.UTC), time.Date(2026, 11, 2, 1, 0, 0, 0, time.UTC)
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPurchase, p0) }, 2*time.Hour)
@@ -111,18 +108,17 @@ func TestMemberWinbackCountsFromTheLatestPurchase(t *testing.T) {
 	var mu sync.Mutex
 	var notes []string
 	var notedAt []time.Time
-	env.RegisterActivityWithOptions(func(context.Context, string) (domain.MemberLifecycle, error) {
+	MemberLifecycle.fake(env, func(context.Context, string) (domain.MemberLifecycle, error) {
 		return domain.MemberLifecycle{Active: true, WinbackDays: 30, TimeZone: "UTC"}, nil
-	}, activity.RegisterOptions{Name: ActivityMemberLifecycle})
-	env.RegisterActivityWithOptions(func(context.Context, string, time.Time) ([]domain.ChallengeMatch, error) { return nil, nil },
-		activity.RegisterOptions{Name: ActivityChallengesForPurchase})
-	env.RegisterActivityWithOptions(func(_ context.Context, n domain.Notification) error {
+	})
+	ChallengesForPurchase.fake(env, func(context.Context, string, time.Time) ([]domain.ChallengeMatch, error) { return nil, nil })
+	SendNotification.fake(env, func(_ context.Context, n domain.Notification) error {
 		mu.Lock()
 		defer mu.Unlock()
 		notes = append(notes, n.Key)
 		notedAt = append(notedAt, env.Now())
 		return nil
-	}, activity.RegisterOptions{Name: ActivitySendNotification})
+	})
 	var last domain.Purchase
 	for day := 0; day <= 50; day += 10 { // a purchase every 10 days until day 50
 		p := testPurchase(day)

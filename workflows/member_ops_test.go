@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/perkflow/perkflow/domain"
@@ -13,32 +12,32 @@ import (
 
 // registerOps adds fakes of the return, redemption, adjustment and tier-review activities, recording calls.
 func (f *fakeLedger) registerOps(env *testsuite.TestWorkflowEnvironment, calls *[]string, reviews *[]time.Time) {
-	env.RegisterActivityWithOptions(func(_ context.Context, r domain.Return) (domain.OperationOutcome, error) {
+	ReturnPurchase.fake(env, func(_ context.Context, r domain.Return) (domain.OperationOutcome, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		*calls = append(*calls, "return:"+r.ReturnID)
 		return domain.OperationOutcome{ID: r.ReturnID, Status: "applied", Points: 5}, nil
-	}, activity.RegisterOptions{Name: ActivityReturnPurchase})
-	env.RegisterActivityWithOptions(func(_ context.Context, r domain.TillRedemption) (domain.OperationOutcome, error) {
+	})
+	RedeemAtTill.fake(env, func(_ context.Context, r domain.TillRedemption) (domain.OperationOutcome, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		*calls = append(*calls, "redeem:"+r.RedemptionID)
 		return domain.OperationOutcome{ID: r.RedemptionID, Status: "applied", Points: r.Points}, nil
-	}, activity.RegisterOptions{Name: ActivityRedeemAtTill})
-	env.RegisterActivityWithOptions(func(_ context.Context, a domain.Adjustment) (domain.OperationOutcome, error) {
+	})
+	AdjustPoints.fake(env, func(_ context.Context, a domain.Adjustment) (domain.OperationOutcome, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		*calls = append(*calls, "adjust:"+a.AdjustmentID)
 		return domain.OperationOutcome{ID: a.AdjustmentID, Status: "applied", Points: a.Points}, nil
-	}, activity.RegisterOptions{Name: ActivityAdjustPoints})
-	env.RegisterActivityWithOptions(func(_ context.Context, member string, at time.Time) (domain.TierReview, error) {
+	})
+	ReviewTier.fake(env, func(_ context.Context, member string, at time.Time) (domain.TierReview, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		*reviews = append(*reviews, env.Now())
 		next := at.AddDate(1, 0, 0)
 		return domain.TierReview{Tier: domain.MemberTier{Code: "silver", ReviewAt: &next},
 			Change: &domain.TierChange{From: "gold", To: "silver", ReviewAt: next}}, nil
-	}, activity.RegisterOptions{Name: ActivityReviewTier})
+	})
 }
 
 func TestMemberAppliesReturnsAfterTheirPurchaseAndServesUpdates(t *testing.T) {

@@ -38,19 +38,19 @@ type fakeLedger struct {
 func newFakeLedger() *fakeLedger { return &fakeLedger{accrued: map[string]int64{}} }
 
 func (f *fakeLedger) register(env *testsuite.TestWorkflowEnvironment) {
-	env.RegisterActivityWithOptions(func(_ context.Context, r domain.Registration) (domain.Member, error) {
+	RegisterMember.fake(env, func(_ context.Context, r domain.Registration) (domain.Member, error) {
 		if f.conflict {
 			return domain.Member{}, temporal.NewNonRetryableApplicationError("a member with this email already exists", ErrTypeConflict, nil)
 		}
 		return domain.Member{Registration: r, Status: domain.MemberActive}, nil
-	}, activity.RegisterOptions{Name: ActivityRegisterMember})
-	env.RegisterActivityWithOptions(func(context.Context, domain.Notification) error {
+	})
+	SendNotification.fake(env, func(context.Context, domain.Notification) error {
 		f.mu.Lock()
 		f.welcomes++
 		f.mu.Unlock()
 		return nil
-	}, activity.RegisterOptions{Name: ActivitySendNotification})
-	env.RegisterActivityWithOptions(func(ctx context.Context, b []domain.Purchase) ([]domain.AccrualOutcome, error) {
+	})
+	AccruePurchases.fake(env, func(ctx context.Context, b []domain.Purchase) ([]domain.AccrualOutcome, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		if activity.GetInfo(ctx).IsLocalActivity {
@@ -72,7 +72,7 @@ func (f *fakeLedger) register(env *testsuite.TestWorkflowEnvironment) {
 			out[i] = domain.AccrualOutcome{TransactionID: p.TransactionID, Status: "accrued", Points: p.Total.Amount / 100, Replayed: seen}
 		}
 		return out, nil
-	}, activity.RegisterOptions{Name: ActivityAccruePurchases})
+	})
 }
 
 func testPurchase(i int) domain.Purchase {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/perkflow/perkflow/domain"
@@ -78,23 +79,28 @@ func TestMemberAppliesReturnsAfterTheirPurchaseAndServesUpdates(t *testing.T) {
 	}
 }
 
-func TestMemberReviewsTierOnItsAnniversary(t *testing.T) {
+func TestMemberRejectedRegistrationEnds(t *testing.T) {
 	env := newEnv(t)
 	f := newFakeLedger()
+	f.conflict = true
 	f.register(env)
-	var calls []string
-	var reviews []time.Time
-	f.registerOps(env, &calls, &reviews)
-	start := env.Now()
-	reviewAt := start.AddDate(1, 0, 0)
-	// The member reached gold in a previous run: the review date is carried in the input.
-	env.RegisterDelayedCallback(env.CancelWorkflow, 400*24*time.Hour)
-	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID, TierReviewAt: &reviewAt})
-
-	if len(reviews) != 1 || reviews[0].Before(reviewAt) {
-		t.Fatalf("reviews at %v, want one on %v", reviews, reviewAt)
+	reg := domain.Registration{MemberID: memberID, Email: "taken@example.com", Name: "A"}
+	var updateErr error
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateRegistration, "reg-1", &testsuite.TestUpdateCallback{
+			OnAccept: func() {}, OnReject: func(err error) { updateErr = err },
+			OnComplete: func(_ any, err error) { updateErr = err },
+		})
+	}, 0)
+	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID, Registration: &reg})
+	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
+		t.Fatalf("workflow completed=%v err=%v; a refused registration ends the workflow cleanly", env.IsWorkflowCompleted(), env.GetWorkflowError())
 	}
-	if f.welcomes != 1 { // the fake counts every notification: here the tier-change message
-		t.Fatalf("%d notifications, want the tier change message", f.welcomes)
+	var appErr *temporal.ApplicationError
+	if !errorsAs(updateErr, &appErr) || appErr.Type() != ErrTypeConflict {
+		t.Fatalf("update error = %v, want a %s application error", updateErr, ErrTypeConflict)
+	}
+	if f.welcomes != 0 {
+		t.Fatal("a refused member was welcomed")
 	}
 }

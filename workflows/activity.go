@@ -121,6 +121,7 @@ type ActivitySpec struct {
 	Result reflect.Type
 }
 
+// String is the spec as the method it stands for would read.
 func (s ActivitySpec) String() string {
 	params := make([]string, len(s.Params))
 	for i, p := range s.Params {

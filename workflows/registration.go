@@ -2,8 +2,8 @@ package workflows
 
 // Definition is a workflow function and the name it is registered under, the name its contract gives starters.
 type Definition struct {
-	Name string
-	Func any
+	Name string // the *WorkflowName constant of its contract
+	Func any    // the workflow function
 }
 
 // Definitions are every workflow of the package, for the worker (and the replayer) to register. Their activities

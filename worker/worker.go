@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -17,13 +18,9 @@ import (
 	"github.com/perkflow/perkflow/workflows"
 )
 
-// SearchAttributes are the custom search attributes perkflow's workflows set; none carries personal data.
-var SearchAttributes = map[string]enums.IndexedValueType{
-	"MemberId":         enums.INDEXED_VALUE_TYPE_KEYWORD,
-	"Tier":             enums.INDEXED_VALUE_TYPE_KEYWORD,
-	"CampaignId":       enums.INDEXED_VALUE_TYPE_KEYWORD,
-	"RedemptionStatus": enums.INDEXED_VALUE_TYPE_KEYWORD,
-}
+// SearchAttributes are the custom search attributes perkflow's workflows set, by name and type, as the workflows
+// declare them (workflows.SearchAttributeKeys); none carries personal data.
+var SearchAttributes = searchAttributeTypes(workflows.SearchAttributeKeys())
 
 // New builds a worker polling taskQueue with every workflow and activity registered.
 func New(c client.Client, taskQueue string, acts *activities.Activities, opts sdkworker.Options) sdkworker.Worker {
@@ -38,34 +35,23 @@ type Registry interface {
 	RegisterActivityWithOptions(any, activity.RegisterOptions)
 }
 
-// Register adds perkflow's workflows and activities to a worker (or a replayer / test environment).
+// Register adds perkflow's workflows and activities to a worker (or a replayer / test environment): each workflow
+// under its contract's name, and every exported method of acts as an activity named for the method — the names the
+// workflows' activity stubs schedule (worker_test.go checks that each stub matches its method).
 func Register(r Registry, acts *activities.Activities) {
-	registerRewards(r, acts)
-	registerCampaigns(r, acts)
-	registerEngagement(r, acts)
-	register(r, map[string]any{
-		workflows.MemberWorkflowName:   workflows.MemberWorkflow,
-		workflows.SettingsWorkflowName: workflows.SettingsWorkflow,
-	}, map[string]any{
-		workflows.ActivityApplySettingsChange: acts.ApplySettingsChange,
-		workflows.ActivityRegisterMember:      acts.RegisterMember,
-		workflows.ActivitySendNotification:    acts.SendNotification,
-		workflows.ActivityAccruePurchases:     acts.AccruePurchases,
-		workflows.ActivityReturnPurchase:      acts.ReturnPurchase,
-		workflows.ActivityRedeemAtTill:        acts.RedeemAtTill,
-		workflows.ActivityAdjustPoints:        acts.AdjustPoints,
-		workflows.ActivityReviewTier:          acts.ReviewTier,
-	})
+	for _, d := range workflows.Definitions() {
+		r.RegisterWorkflowWithOptions(d.Func, workflow.RegisterOptions{Name: d.Name})
+	}
+	r.RegisterActivityWithOptions(acts, activity.RegisterOptions{})
 }
 
-// register adds workflows and activities under their names.
-func register(r Registry, wfs, acts map[string]any) {
-	for name, fn := range wfs {
-		r.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
+// searchAttributeTypes maps each key's name to its type, as the operator service registers them.
+func searchAttributeTypes(keys []temporal.SearchAttributeKey) map[string]enums.IndexedValueType {
+	types := make(map[string]enums.IndexedValueType, len(keys))
+	for _, k := range keys {
+		types[k.GetName()] = k.GetValueType()
 	}
-	for name, fn := range acts {
-		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
-	}
+	return types
 }
 
 // EnsureSearchAttributes registers perkflow's search attributes in the namespace, leaving existing ones alone.

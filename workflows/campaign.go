@@ -77,8 +77,8 @@ func (c *campaign) done() bool {
 func (c *campaign) run(ctx workflow.Context) error {
 	cp := c.in.Campaign
 	if c.in.State == nil && !c.in.Occurrence {
-		var size int64
-		if err := workflow.ExecuteActivity(c.quick(ctx, "Record campaign "+cp.Name+" as scheduled"), ActivitySaveCampaign, cp).Get(ctx, &size); err != nil {
+		size, err := SaveCampaign.Execute(c.quick(ctx, "Record campaign "+cp.Name+" as scheduled"), cp).Get(ctx)
+		if err != nil {
 			return err
 		}
 		c.state.SegmentSize = size
@@ -220,7 +220,7 @@ func (c *campaign) start(ctx workflow.Context) error {
 		return err
 	}
 	if cp.Kind == domain.CampaignBonus && !c.state.BonusDone {
-		c.walk(ctx, ActivityGrantCampaignBonus, fmt.Sprintf("Give %d bonus points to each member of campaign %s's segment", cp.BonusPoints, cp.Name),
+		c.walk(ctx, GrantCampaignBonus, fmt.Sprintf("Give %d bonus points to each member of campaign %s's segment", cp.BonusPoints, cp.Name),
 			domain.SegmentWalk{CampaignID: cp.ID, Segment: cp.Segment, At: workflow.Now(ctx), Points: cp.BonusPoints},
 			func(p domain.SegmentProgress) {
 				c.state.BonusDone, c.state.BonusPoints = true, p.Points
@@ -228,7 +228,7 @@ func (c *campaign) start(ctx workflow.Context) error {
 			})
 	}
 	if a := cp.Announcement; a != nil && !c.state.AnnounceDone {
-		c.walk(ctx, ActivityAnnounceCampaign, fmt.Sprintf("Announce campaign %s by %s to %d members", cp.Name, a.Channel, c.state.SegmentSize),
+		c.walk(ctx, AnnounceCampaign, fmt.Sprintf("Announce campaign %s by %s to %d members", cp.Name, a.Channel, c.state.SegmentSize),
 			domain.SegmentWalk{CampaignID: cp.ID, Segment: cp.Segment, At: workflow.Now(ctx), Channel: a.Channel, Template: a.Template,
 				Data: map[string]string{"campaign": cp.Name, "starts": cp.StartsAt.UTC().Format("2 Jan 2006"), "ends": c.state.EndsAt.UTC().Format("2 Jan 2006")}},
 			func(p domain.SegmentProgress) {
@@ -252,8 +252,8 @@ func (c *campaign) endStatus() string {
 func (c *campaign) series(ctx workflow.Context) error {
 	cp := c.in.Campaign
 	if c.in.State == nil {
-		var size int64
-		if err := workflow.ExecuteActivity(c.quick(ctx, "Record recurring campaign "+cp.Name+" ("+cp.Schedule+")"), ActivitySaveCampaign, cp).Get(ctx, &size); err != nil {
+		size, err := SaveCampaign.Execute(c.quick(ctx, "Record recurring campaign "+cp.Name+" ("+cp.Schedule+")"), cp).Get(ctx)
+		if err != nil {
 			return err
 		}
 		c.state.SegmentSize = size
@@ -309,8 +309,8 @@ func (c *campaign) finish(ctx workflow.Context, status, why string) error {
 }
 
 func (c *campaign) checkBudget(ctx workflow.Context) error {
-	var b domain.CampaignBudget
-	if err := workflow.ExecuteActivity(c.quick(ctx, "Check the budget of campaign "+c.in.Campaign.Name), ActivityCampaignBudget, c.in.Campaign.ID).Get(ctx, &b); err != nil {
+	b, err := CampaignBudget.Execute(c.quick(ctx, "Check the budget of campaign "+c.in.Campaign.Name), c.in.Campaign.ID).Get(ctx)
+	if err != nil {
 		return err
 	}
 	if !b.Exhausted {
@@ -331,7 +331,7 @@ func (c *campaign) setRule(ctx workflow.Context, inForce bool) error {
 		ch.Rule = &r
 		summary = "Put the earning rule of campaign " + c.in.Campaign.Name + " in force until " + ends.Format(time.RFC3339)
 	}
-	if err := workflow.ExecuteActivity(c.quick(ctx, summary), ActivityChangeCampaignRule, ch).Get(ctx, nil); err != nil {
+	if err := ChangeCampaignRule.Execute(c.quick(ctx, summary), ch).Get(ctx); err != nil {
 		return err
 	}
 	c.state.RuleInForce = inForce
@@ -341,16 +341,12 @@ func (c *campaign) setRule(ctx workflow.Context, inForce bool) error {
 func (c *campaign) setStatus(ctx workflow.Context, status, why string) error {
 	c.state.Status = status
 	ch := domain.CampaignStatusChange{CampaignID: c.in.Campaign.ID, Status: status, EndsAt: c.state.EndsAt, Reason: why}
-	return workflow.ExecuteActivity(c.quick(ctx, "Mark campaign "+c.in.Campaign.Name+" "+status+": "+why), ActivitySetCampaignStatus, ch).Get(ctx, nil)
+	return SetCampaignStatus.Execute(c.quick(ctx, "Mark campaign "+c.in.Campaign.Name+" "+status+": "+why), ch).Get(ctx)
 }
 
 // quick is the options of the campaign's short database activities: retried until they succeed.
 func (c *campaign) quick(ctx workflow.Context, summary string) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 15 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: time.Minute},
-		Summary:             summary,
-	})
+	return withOptions(ctx, activityOptions.campaignStep, summary)
 }
 
 type pendingWalk struct {
@@ -360,20 +356,15 @@ type pendingWalk struct {
 
 // walk starts a segment walk (bonus or announcement): long, heartbeating, retried with backoff while it makes
 // progress; a walk that fails for good is recorded and does not stop the campaign.
-func (c *campaign) walk(ctx workflow.Context, activity, summary string, w domain.SegmentWalk, ok func(domain.SegmentProgress)) {
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 6 * time.Hour,
-		HeartbeatTimeout:    time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute, MaximumAttempts: 50},
-		Summary:             summary,
-	})
-	f := workflow.ExecuteActivity(actx, activity, w)
-	pw := &pendingWalk{future: f}
-	pw.onDone = func(f workflow.Future) {
+func (c *campaign) walk(ctx workflow.Context, activity Activity[domain.SegmentWalk, domain.SegmentProgress], summary string, w domain.SegmentWalk,
+	ok func(domain.SegmentProgress)) {
+	f := activity.Execute(withOptions(ctx, activityOptions.segmentWalk, summary), w)
+	pw := &pendingWalk{future: f.Ready()}
+	pw.onDone = func(workflow.Future) {
 		c.removePending(pw)
-		var p domain.SegmentProgress
-		if err := f.Get(ctx, &p); err != nil {
-			c.event(ctx, "%s failed: %v", activity, err)
+		p, err := f.Get(ctx)
+		if err != nil {
+			c.event(ctx, "%s failed: %v", activity.Name(), err)
 			return
 		}
 		ok(p)

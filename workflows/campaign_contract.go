@@ -3,8 +3,6 @@ package workflows
 import (
 	"time"
 
-	"go.temporal.io/sdk/temporal"
-
 	"github.com/perkflow/perkflow/domain"
 )
 
@@ -23,21 +21,27 @@ const (
 	// CampaignSignalExtend moves the campaign's end later (payload CampaignExtension).
 	CampaignSignalExtend = "extend"
 
-	ActivitySaveCampaign       = "SaveCampaign"
-	ActivitySetCampaignStatus  = "SetCampaignStatus"
-	ActivityChangeCampaignRule = "ChangeCampaignRule"
-	ActivityCampaignBudget     = "CampaignBudget"
-	ActivityGrantCampaignBonus = "GrantCampaignBonus"
-	ActivityAnnounceCampaign   = "AnnounceCampaign"
-
 	// DefaultBudgetCheckEvery is how often an active campaign with a budget checks whether it is spent.
 	DefaultBudgetCheckEvery = time.Minute
 	// campaignHistoryLimit is where a campaign continues as new (a long campaign checking its budget every minute).
 	campaignHistoryLimit = 4000
 )
 
-// SearchAttrCampaignID lets support find a campaign's workflow in the Temporal UI (`CampaignId = "…"`).
-var SearchAttrCampaignID = temporal.NewSearchAttributeKeyKeyword("CampaignId")
+// Activities of a campaign (see activity.go).
+var (
+	// SaveCampaign records the campaign and answers its segment's size.
+	SaveCampaign = newActivity[domain.Campaign, int64]("SaveCampaign")
+	// SetCampaignStatus records the campaign's status.
+	SetCampaignStatus = newAction[domain.CampaignStatusChange]("SetCampaignStatus")
+	// ChangeCampaignRule puts the campaign's earning rule in force, or ends it.
+	ChangeCampaignRule = newAction[domain.CampaignRuleChange]("ChangeCampaignRule")
+	// CampaignBudget reads what the campaign has issued against its budget (campaign id).
+	CampaignBudget = newActivity[string, domain.CampaignBudget]("CampaignBudget")
+	// GrantCampaignBonus gives the bonus to each member of the segment, in pages.
+	GrantCampaignBonus = newActivity[domain.SegmentWalk, domain.SegmentProgress]("GrantCampaignBonus")
+	// AnnounceCampaign announces the campaign to each member of the segment, in pages.
+	AnnounceCampaign = newActivity[domain.SegmentWalk, domain.SegmentProgress]("AnnounceCampaign")
+)
 
 // CampaignWorkflowID names a campaign's workflow.
 func CampaignWorkflowID(campaignID string) string { return "campaign/" + campaignID }

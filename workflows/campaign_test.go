@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -25,32 +24,32 @@ type campaignFakes struct {
 
 func (f *campaignFakes) register(env *testsuite.TestWorkflowEnvironment) {
 	env.RegisterWorkflowWithOptions(CampaignWorkflow, workflowOpts(CampaignWorkflowName))
-	env.RegisterActivityWithOptions(func(context.Context, domain.Campaign) (int64, error) { return 10, nil }, activity.RegisterOptions{Name: ActivitySaveCampaign})
-	env.RegisterActivityWithOptions(func(_ context.Context, ch domain.CampaignStatusChange) error {
+	SaveCampaign.fake(env, func(context.Context, domain.Campaign) (int64, error) { return 10, nil })
+	SetCampaignStatus.fake(env, func(_ context.Context, ch domain.CampaignStatusChange) error {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.statuses = append(f.statuses, ch.Status)
 		return nil
-	}, activity.RegisterOptions{Name: ActivitySetCampaignStatus})
-	env.RegisterActivityWithOptions(func(_ context.Context, ch domain.CampaignRuleChange) error {
+	})
+	ChangeCampaignRule.fake(env, func(_ context.Context, ch domain.CampaignRuleChange) error {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.rules = append(f.rules, ch)
 		return nil
-	}, activity.RegisterOptions{Name: ActivityChangeCampaignRule})
-	env.RegisterActivityWithOptions(func(context.Context, string) (domain.CampaignBudget, error) {
+	})
+	CampaignBudget.fake(env, func(context.Context, string) (domain.CampaignBudget, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return f.budget, nil
-	}, activity.RegisterOptions{Name: ActivityCampaignBudget})
+	})
 	walk := func(_ context.Context, w domain.SegmentWalk) (domain.SegmentProgress, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.walks = append(f.walks, w)
 		return domain.SegmentProgress{Members: 10, Sent: 7, Skipped: 3, Points: 10 * w.Points}, nil
 	}
-	env.RegisterActivityWithOptions(walk, activity.RegisterOptions{Name: ActivityGrantCampaignBonus})
-	env.RegisterActivityWithOptions(walk, activity.RegisterOptions{Name: ActivityAnnounceCampaign})
+	GrantCampaignBonus.fake(env, walk)
+	AnnounceCampaign.fake(env, walk)
 }
 
 var t0 = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)

@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"fmt"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -39,11 +38,7 @@ type challenge struct {
 }
 
 func (c *challenge) activityCtx(ctx workflow.Context, summary string) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
-		Summary:             summary,
-	})
+	return withOptions(ctx, activityOptions.challenge, summary)
 }
 
 func (c *challenge) update() domain.EnrolmentUpdate {
@@ -53,7 +48,7 @@ func (c *challenge) update() domain.EnrolmentUpdate {
 func (c *challenge) run(ctx workflow.Context) (ChallengeState, error) {
 	name := c.in.Challenge.Name
 	if !c.in.Continued {
-		if err := workflow.ExecuteActivity(c.activityCtx(ctx, "Enrol the member in "+name), ActivityRecordEnrolment, c.update()).Get(ctx, nil); err != nil {
+		if err := RecordEnrolment.Execute(c.activityCtx(ctx, "Enrol the member in "+name), c.update()).Get(ctx); err != nil {
 			return c.state, fmt.Errorf("record enrolment: %w", err)
 		}
 	}
@@ -99,13 +94,13 @@ func (c *challenge) run(ctx workflow.Context) (ChallengeState, error) {
 		}
 		if expired {
 			c.state.Status = domain.EnrolmentExpired
-			err := workflow.ExecuteActivity(c.activityCtx(ctx, fmt.Sprintf("Expire: %d of %d reached by the deadline", c.state.Progress, c.state.Target)),
-				ActivityExpireEnrolment, c.update()).Get(ctx, nil)
+			err := ExpireEnrolment.Execute(c.activityCtx(ctx, fmt.Sprintf("Expire: %d of %d reached by the deadline", c.state.Progress, c.state.Target)),
+				c.update()).Get(ctx)
 			return c.state, err
 		}
 		if changed {
-			if err := workflow.ExecuteActivity(c.activityCtx(ctx, fmt.Sprintf("Record progress %d of %d", c.state.Progress, c.state.Target)),
-				ActivityRecordChallengeProgress, c.update()).Get(ctx, nil); err != nil {
+			if err := RecordChallengeProgress.Execute(c.activityCtx(ctx, fmt.Sprintf("Record progress %d of %d", c.state.Progress, c.state.Target)),
+				c.update()).Get(ctx); err != nil {
 				return c.state, fmt.Errorf("record progress: %w", err)
 			}
 		}
@@ -128,30 +123,20 @@ func (c *challenge) addPurchase(p domain.ChallengePurchase) bool {
 
 // complete grants the reward (once: the activity is keyed by challenge and member) and tells the member.
 func (c *challenge) complete(ctx workflow.Context) (ChallengeState, error) {
-	var r domain.ChallengeReward
 	summary := fmt.Sprintf("Reward %d points", c.in.Challenge.RewardPoints)
 	if c.in.Challenge.Badge != "" {
 		summary += " and badge " + c.in.Challenge.Badge
 	}
-	if err := workflow.ExecuteActivity(c.activityCtx(ctx, summary+" for completing "+c.in.Challenge.Name), ActivityCompleteChallenge, c.update()).Get(ctx, &r); err != nil {
+	r, err := CompleteChallenge.Execute(c.activityCtx(ctx, summary+" for completing "+c.in.Challenge.Name), c.update()).Get(ctx)
+	if err != nil {
 		return c.state, fmt.Errorf("complete challenge: %w", err)
 	}
 	now := workflow.Now(ctx)
 	c.state.Status, c.state.CompletedAt, c.state.PointsEarned = domain.EnrolmentCompleted, &now, r.Points
 	// Sent even when the reward was recorded by an earlier attempt: the key makes the message go once.
-	notify(ctx, domain.Notification{Key: domain.ChallengeCompletedKey(c.in.Challenge.ID, c.in.MemberID), MemberID: c.in.MemberID,
+	notify(ctx, activityOptions.notification, domain.Notification{Key: domain.ChallengeCompletedKey(c.in.Challenge.ID, c.in.MemberID), MemberID: c.in.MemberID,
 		Template: domain.TemplateChallengeCompleted, Data: map[string]string{
 			"challenge": c.in.Challenge.Name, "points": fmt.Sprint(r.Points), "badge": c.in.Challenge.Badge}},
 		"Tell the member they completed "+c.in.Challenge.Name)
 	return c.state, nil
-}
-
-// historyFull says whether a run should continue as new: its history has reached limit (DefaultMaxHistoryEvents
-// when 0) or Temporal suggests it.
-func historyFull(ctx workflow.Context, limit int) bool {
-	info := workflow.GetInfo(ctx)
-	if limit <= 0 {
-		limit = DefaultMaxHistoryEvents
-	}
-	return info.GetCurrentHistoryLength() >= limit || info.GetContinueAsNewSuggested()
 }

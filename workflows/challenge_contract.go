@@ -23,15 +23,16 @@ const (
 	QueryChallengeState = QueryState
 )
 
-// Activities of engagement: challenges and the member lifecycle.
-const (
-	ActivityRecordEnrolment         = "RecordEnrolment"
-	ActivityRecordChallengeProgress = "RecordChallengeProgress"
-	ActivityCompleteChallenge       = "CompleteChallenge"
-	ActivityExpireEnrolment         = "ExpireEnrolment"
-	ActivityChallengesForPurchase   = "ChallengesForPurchase"
-	ActivityMemberLifecycle         = "MemberLifecycle"
-	ActivityGrantBirthdayBonus      = "GrantBirthdayBonus"
+// Activities of a challenge enrolment (see activity.go).
+var (
+	// RecordEnrolment records the enrolment for the member's reads.
+	RecordEnrolment = newAction[domain.EnrolmentUpdate]("RecordEnrolment")
+	// RecordChallengeProgress records the enrolment's progress.
+	RecordChallengeProgress = newAction[domain.EnrolmentUpdate]("RecordChallengeProgress")
+	// CompleteChallenge grants the reward and badge, once.
+	CompleteChallenge = newActivity[domain.EnrolmentUpdate, domain.ChallengeReward]("CompleteChallenge")
+	// ExpireEnrolment records an enrolment that reached its deadline unfinished.
+	ExpireEnrolment = newAction[domain.EnrolmentUpdate]("ExpireEnrolment")
 )
 
 // ChallengeWorkflowID is the workflow id of a member's enrolment in a challenge.

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -33,21 +32,20 @@ type fakeEngagement struct {
 
 func (f *fakeEngagement) register(env *testsuite.TestWorkflowEnvironment) {
 	env.RegisterWorkflowWithOptions(ChallengeWorkflow, workflow.RegisterOptions{Name: ChallengeWorkflowName})
-	env.RegisterActivityWithOptions(func(context.Context, domain.EnrolmentUpdate) error { return nil },
-		activity.RegisterOptions{Name: ActivityRecordEnrolment})
-	env.RegisterActivityWithOptions(func(_ context.Context, e domain.EnrolmentUpdate) error {
+	RecordEnrolment.fake(env, func(context.Context, domain.EnrolmentUpdate) error { return nil })
+	RecordChallengeProgress.fake(env, func(_ context.Context, e domain.EnrolmentUpdate) error {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.progress = append(f.progress, e.Progress)
 		return nil
-	}, activity.RegisterOptions{Name: ActivityRecordChallengeProgress})
-	env.RegisterActivityWithOptions(func(_ context.Context, e domain.EnrolmentUpdate) error {
+	})
+	ExpireEnrolment.fake(env, func(_ context.Context, e domain.EnrolmentUpdate) error {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.expired = append(f.expired, e.Progress)
 		return nil
-	}, activity.RegisterOptions{Name: ActivityExpireEnrolment})
-	env.RegisterActivityWithOptions(func(_ context.Context, e domain.EnrolmentUpdate) (domain.ChallengeReward, error) {
+	})
+	CompleteChallenge.fake(env, func(_ context.Context, e domain.EnrolmentUpdate) (domain.ChallengeReward, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.completions++
@@ -63,13 +61,13 @@ func (f *fakeEngagement) register(env *testsuite.TestWorkflowEnvironment) {
 			return domain.ChallengeReward{}, errors.New("connection reset after commit")
 		}
 		return domain.ChallengeReward{Points: e.Challenge.RewardPoints, Badge: e.Challenge.Badge}, nil
-	}, activity.RegisterOptions{Name: ActivityCompleteChallenge})
-	env.RegisterActivityWithOptions(func(_ context.Context, n domain.Notification) error {
+	})
+	SendNotification.fake(env, func(_ context.Context, n domain.Notification) error {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.notified = append(f.notified, n.Key)
 		return nil
-	}, activity.RegisterOptions{Name: ActivitySendNotification})
+	})
 }
 
 var challengeStart = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC) // a Monday

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/perkflow/perkflow/domain"
@@ -27,18 +26,10 @@ func ExpiryWorkflow(ctx workflow.Context, in ExpiryInput) (ExpiryState, error) {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (ExpiryState, error) { return st, nil }); err != nil {
 		return st, err
 	}
-	actx := func(summary string) workflow.Context {
-		return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			StartToCloseTimeout: time.Hour,
-			HeartbeatTimeout:    time.Minute,
-			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
-			Summary:             summary,
-		})
-	}
 	if !in.Reminded {
-		var rs domain.ExpiryStats
-		if err := workflow.ExecuteActivity(actx("Remind members of points expiring soon"), ActivityRemindExpiringPoints,
-			domain.RemindExpiringRequest{Now: in.Now, ChunkSize: in.ChunkSize}).Get(ctx, &rs); err != nil {
+		rs, err := RemindExpiringPoints.Execute(withOptions(ctx, activityOptions.expiry, "Remind members of points expiring soon"),
+			domain.RemindExpiringRequest{Now: in.Now, ChunkSize: in.ChunkSize}).Get(ctx)
+		if err != nil {
 			return st, fmt.Errorf("remind expiring points: %w", err)
 		}
 		st.Stats = st.Stats.Add(rs)
@@ -46,10 +37,10 @@ func ExpiryWorkflow(ctx workflow.Context, in ExpiryInput) (ExpiryState, error) {
 	}
 	st.Phase = ExpiryPhaseExpiring
 	for {
-		var res domain.ExpireLotsResult
 		req := domain.ExpireLotsRequest{Now: in.Now, Cursor: st.Cursor, ChunkSize: in.ChunkSize, MaxChunks: in.ChunksPerActivity}
 		summary := fmt.Sprintf("Expire lots past %s, up to %d chunks of %d", in.Now.Format(time.RFC3339), in.ChunksPerActivity, in.ChunkSize)
-		if err := workflow.ExecuteActivity(actx(summary), ActivityExpireLots, req).Get(ctx, &res); err != nil {
+		res, err := ExpireLots.Execute(withOptions(ctx, activityOptions.expiry, summary), req).Get(ctx)
+		if err != nil {
 			return st, fmt.Errorf("expire lots: %w", err)
 		}
 		st.Cursor, st.Stats = res.Cursor, st.Stats.Add(res.Stats)

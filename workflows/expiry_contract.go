@@ -16,13 +16,18 @@ const (
 	// ExpiryScheduledWorkflowID is the id prefix of the runs the schedule starts (Temporal appends the time).
 	ExpiryScheduledWorkflowID = "expiry/scheduled"
 
-	ActivityRemindExpiringPoints = "RemindExpiringPoints"
-	ActivityExpireLots           = "ExpireLots"
-
 	// DefaultExpiryChunk is how many lots one chunk takes.
 	DefaultExpiryChunk = 1000
 	// DefaultExpiryChunksPerActivity is how many chunks one activity call runs before the workflow records progress.
 	DefaultExpiryChunksPerActivity = 50
+)
+
+// Activities of the expiry run (see activity.go).
+var (
+	// RemindExpiringPoints reminds members of points expiring within the program's reminder days, once per lot.
+	RemindExpiringPoints = newActivity[domain.RemindExpiringRequest, domain.ExpiryStats]("RemindExpiringPoints")
+	// ExpireLots expires lots past their date in chunks, heartbeating its cursor.
+	ExpireLots = newActivity[domain.ExpireLotsRequest, domain.ExpireLotsResult]("ExpireLots")
 )
 
 // ExpiryManualWorkflowID names a run started by hand at t.

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/perkflow/perkflow/domain"
@@ -16,19 +15,19 @@ func TestExpiryRemindsThenExpiresChunkByChunkAndContinuesAsNew(t *testing.T) {
 	env.RegisterWorkflowWithOptions(ExpiryWorkflow, workflow.RegisterOptions{Name: ExpiryWorkflowName})
 	now := time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC)
 	reminders := 0
-	env.RegisterActivityWithOptions(func(_ context.Context, r domain.RemindExpiringRequest) (domain.ExpiryStats, error) {
+	RemindExpiringPoints.fake(env, func(_ context.Context, r domain.RemindExpiringRequest) (domain.ExpiryStats, error) {
 		reminders++
 		if !r.Now.Equal(now) {
 			t.Errorf("reminders for %v, want the run's time", r.Now)
 		}
 		return domain.ExpiryStats{LotsReminded: 3, NoticesSent: 2}, nil
-	}, activity.RegisterOptions{Name: ActivityRemindExpiringPoints})
+	})
 	var cursors []domain.ExpiryCursor
-	env.RegisterActivityWithOptions(func(_ context.Context, r domain.ExpireLotsRequest) (domain.ExpireLotsResult, error) {
+	ExpireLots.fake(env, func(_ context.Context, r domain.ExpireLotsRequest) (domain.ExpireLotsResult, error) {
 		cursors = append(cursors, r.Cursor)
 		next := domain.ExpiryCursor{ExpiresAt: now, LotID: r.Cursor.LotID + 100}
 		return domain.ExpireLotsResult{Cursor: next, Stats: domain.ExpiryStats{LotsExpired: 100, Chunks: 1}, Done: next.LotID >= 1000}, nil
-	}, activity.RegisterOptions{Name: ActivityExpireLots})
+	})
 	env.SetCurrentHistoryLength(25) // past the bound: the run continues as new after its first expiry call
 	env.ExecuteWorkflow(ExpiryWorkflow, ExpiryInput{Now: now, MaxHistoryEvents: 20})
 	var can *workflow.ContinueAsNewError
@@ -50,14 +49,14 @@ func TestExpiryRemindsThenExpiresChunkByChunkAndContinuesAsNew(t *testing.T) {
 	// The next run finishes from the cursor without reminding again.
 	env2 := newEnv(t)
 	env2.RegisterWorkflowWithOptions(ExpiryWorkflow, workflow.RegisterOptions{Name: ExpiryWorkflowName})
-	env2.RegisterActivityWithOptions(func(context.Context, domain.RemindExpiringRequest) (domain.ExpiryStats, error) {
+	RemindExpiringPoints.fake(env2, func(context.Context, domain.RemindExpiringRequest) (domain.ExpiryStats, error) {
 		t.Error("reminded twice in one run")
 		return domain.ExpiryStats{}, nil
-	}, activity.RegisterOptions{Name: ActivityRemindExpiringPoints})
-	env2.RegisterActivityWithOptions(func(_ context.Context, r domain.ExpireLotsRequest) (domain.ExpireLotsResult, error) {
+	})
+	ExpireLots.fake(env2, func(_ context.Context, r domain.ExpireLotsRequest) (domain.ExpireLotsResult, error) {
 		next := domain.ExpiryCursor{ExpiresAt: now, LotID: r.Cursor.LotID + 100}
 		return domain.ExpireLotsResult{Cursor: next, Stats: domain.ExpiryStats{LotsExpired: 100, Chunks: 1}, Done: next.LotID >= 1000}, nil
-	}, activity.RegisterOptions{Name: ActivityExpireLots})
+	})
 	env2.ExecuteWorkflow(ExpiryWorkflow, next)
 	var st ExpiryState
 	if err := env2.GetWorkflowResult(&st); err != nil {

@@ -35,15 +35,28 @@ const (
 	QueryState = "state"
 )
 
-// Activity names, shared with the worker that registers the implementations.
-const (
-	ActivityRegisterMember   = "RegisterMember"
-	ActivitySendNotification = "SendNotification"
-	ActivityAccruePurchases  = "AccruePurchases"
-	ActivityReturnPurchase   = "ReturnPurchase"
-	ActivityRedeemAtTill     = "RedeemAtTill"
-	ActivityAdjustPoints     = "AdjustPoints"
-	ActivityReviewTier       = "ReviewTier"
+// Activities of the member workflow, by the name the worker registers them under (their method names on
+// activities.Activities). SendNotification, which every workflow uses, is in shared.go.
+var (
+	// RegisterMember creates the member and opens their balance.
+	RegisterMember = newActivity[domain.Registration, domain.Member]("RegisterMember")
+	// AccruePurchases accrues a batch of purchases, each once whatever the retries.
+	AccruePurchases = newActivity[[]domain.Purchase, []domain.AccrualOutcome]("AccruePurchases")
+	// ReturnPurchase takes back the points of a returned purchase.
+	ReturnPurchase = newActivity[domain.Return, domain.OperationOutcome]("ReturnPurchase")
+	// RedeemAtTill spends points at a till.
+	RedeemAtTill = newActivity[domain.TillRedemption, domain.OperationOutcome]("RedeemAtTill")
+	// AdjustPoints applies a manual credit or debit.
+	AdjustPoints = newActivity[domain.Adjustment, domain.OperationOutcome]("AdjustPoints")
+	// ReviewTier reviews the member's tier (member id, the review date) on its anniversary.
+	ReviewTier = newActivity2[string, time.Time, domain.TierReview]("ReviewTier")
+	// MemberLifecycle reads what the birthday and win-back timers are armed from (member id).
+	MemberLifecycle = newActivity[string, domain.MemberLifecycle]("MemberLifecycle")
+	// GrantBirthdayBonus credits the birthday bonus of a year (member id, year), once.
+	GrantBirthdayBonus = newActivity2[string, int, int64]("GrantBirthdayBonus")
+	// ChallengesForPurchase lists the member's challenges open at a time (member id, time): enrolled, or
+	// auto-enrolling.
+	ChallengesForPurchase = newActivity2[string, time.Time, []domain.ChallengeMatch]("ChallengesForPurchase")
 )
 
 // Application error types that cross from activities into workflows and on to the API: the domain's error codes.
@@ -58,12 +71,6 @@ const DefaultMaxHistoryEvents = 4000
 
 // MaxPurchasesPerBatch caps how many queued purchases one accrual activity processes.
 const MaxPurchasesPerBatch = 100
-
-// SearchAttrMemberID lets support find a member's workflow in the Temporal UI (`MemberId = "…"`). Never PII.
-var SearchAttrMemberID = temporal.NewSearchAttributeKeyKeyword("MemberId")
-
-// SearchAttrTier is the member's current tier code, kept up to date by the member workflow.
-var SearchAttrTier = temporal.NewSearchAttributeKeyKeyword("Tier")
 
 // MemberWorkflowID is the workflow id of a member's workflow.
 func MemberWorkflowID(memberID string) string { return "member/" + memberID }

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/activity"
-
 	"github.com/perkflow/perkflow/domain"
 )
 
@@ -20,24 +18,23 @@ func TestMemberBirthdayBonusOnceAYearAndWinbackAfterInactivity(t *testing.T) {
 	var mu sync.Mutex
 	var years []int
 	var notes []string
-	env.RegisterActivityWithOptions(func(context.Context, string) (domain.MemberLifecycle, error) {
+	MemberLifecycle.fake(env, func(context.Context, string) (domain.MemberLifecycle, error) {
 		return domain.MemberLifecycle{Birthdate: "1990-11-10", Active: true, BirthdayBonusPoints: 100, WinbackDays: 30, TimeZone: "UTC"}, nil
-	}, activity.RegisterOptions{Name: ActivityMemberLifecycle})
-	env.RegisterActivityWithOptions(func(_ context.Context, _ string, year int) (int64, error) {
+	})
+	GrantBirthdayBonus.fake(env, func(_ context.Context, _ string, year int) (int64, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		years = append(years, year)
 		return 100, nil
-	}, activity.RegisterOptions{Name: ActivityGrantBirthdayBonus})
-	env.RegisterActivityWithOptions(func(context.Context, string, time.Time) ([]domain.ChallengeMatch, error) { return nil, nil },
-		activity.RegisterOptions{Name: ActivityChallengesForPurchase})
+	})
+	ChallengesForPurchase.fake(env, func(context.Context, string, time.Time) ([]domain.ChallengeMatch, error) { return nil, nil })
 	// Replace the welcome counter with one that keeps the keys.
-	env.RegisterActivityWithOptions(func(_ context.Context, n domain.Notification) error {
+	SendNotification.fake(env, func(_ context.Context, n domain.Notification) error {
 		mu.Lock()
 		defer mu.Unlock()
 		notes = append(notes, n.Key)
 		return nil
-	}, activity.RegisterOptions{Name: ActivitySendNotification})
+	})
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPurchase, testPurchase(1)) }, time.Hour)
 	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 45*24*time.Hour)
 	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID})
@@ -60,46 +57,6 @@ func TestMemberBirthdayBonusOnceAYearAndWinbackAfterInactivity(t *testing.T) {
 	}
 }
 
-func TestMemberForwardsPurchasesToAnAutoEnrollingChallenge(t *testing.T) {
-	env := newEnv(t)
-	env.SetStartTime(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
-	f := newFakeLedger()
-	f.register(env)
-	eng := &fakeEngagement{credited: map[string]int{}, now: env.Now}
-	eng.register(env)
-	c := domain.Challenge{ID: "auto", Name: "Two visits", Goal: domain.ChallengeGoal{Kind: domain.GoalPurchases, Target: 2},
-		WindowDays: 30, RewardPoints: 50, AutoEnroll: true}
-	var mu sync.Mutex
-	enrolled := false
-	env.RegisterActivityWithOptions(func(context.Context, string) (domain.MemberLifecycle, error) {
-		return domain.MemberLifecycle{Active: true, TimeZone: "UTC"}, nil
-	}, activity.RegisterOptions{Name: ActivityMemberLifecycle})
-	env.RegisterActivityWithOptions(func(context.Context, string, time.Time) ([]domain.ChallengeMatch, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		m := []domain.ChallengeMatch{{Challenge: c, Enrolled: enrolled}}
-		enrolled = true
-		return m, nil
-	}, activity.RegisterOptions{Name: ActivityChallengesForPurchase})
-	p0, p1 := testPurchase(0), testPurchase(1)
-	p0.OccurredAt, p1.OccurredAt = time.Date(2026, 11, 1, 1, 0, 0, 0, time.UTC), time.Date(2026, 11, 2, 1, 0, 0, 0, time.UTC)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPurchase, p0) }, 2*time.Hour)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPurchase, p0) }, 3*time.Hour) // the POS retries
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPurchase, p1) }, 26*time.Hour)
-	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 48*time.Hour)
-	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID})
-
-	eng.mu.Lock()
-	defer eng.mu.Unlock()
-	if n := eng.credited[domain.ChallengeRewardKey("auto", memberID)]; n != 1 {
-		t.Fatalf("challenge reward credited %d times; want once, after the two distinct purchases", n)
-	}
-	// The retried p0 must not count: the goal of two purchases is reached only by p1, delivered at 26 h.
-	if start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC); eng.completedAt.Before(start.Add(26 * time.Hour)) {
-		t.Fatalf("challenge completed at %s, before the second distinct purchase arrived (a retried purchase counted twice)", eng.completedAt)
-	}
-}
-
 // A purchase during a pending win-back timer moves the win-back to 30 days after it without re-arming the timer on
 // every purchase: the member who keeps buying is never told they are missed, and is told once 30 days after their
 // last purchase.
@@ -111,18 +68,17 @@ func TestMemberWinbackCountsFromTheLatestPurchase(t *testing.T) {
 	var mu sync.Mutex
 	var notes []string
 	var notedAt []time.Time
-	env.RegisterActivityWithOptions(func(context.Context, string) (domain.MemberLifecycle, error) {
+	MemberLifecycle.fake(env, func(context.Context, string) (domain.MemberLifecycle, error) {
 		return domain.MemberLifecycle{Active: true, WinbackDays: 30, TimeZone: "UTC"}, nil
-	}, activity.RegisterOptions{Name: ActivityMemberLifecycle})
-	env.RegisterActivityWithOptions(func(context.Context, string, time.Time) ([]domain.ChallengeMatch, error) { return nil, nil },
-		activity.RegisterOptions{Name: ActivityChallengesForPurchase})
-	env.RegisterActivityWithOptions(func(_ context.Context, n domain.Notification) error {
+	})
+	ChallengesForPurchase.fake(env, func(context.Context, string, time.Time) ([]domain.ChallengeMatch, error) { return nil, nil })
+	SendNotification.fake(env, func(_ context.Context, n domain.Notification) error {
 		mu.Lock()
 		defer mu.Unlock()
 		notes = append(notes, n.Key)
 		notedAt = append(notedAt, env.Now())
 		return nil
-	}, activity.RegisterOptions{Name: ActivitySendNotification})
+	})
 	var last domain.Purchase
 	for day := 0; day <= 50; day += 10 { // a purchase every 10 days until day 50
 		p := testPurchase(day)
@@ -141,5 +97,26 @@ func TestMemberWinbackCountsFromTheLatestPurchase(t *testing.T) {
 	}
 	if due := last.OccurredAt.AddDate(0, 0, 30); notedAt[0].Before(due) || notedAt[0].After(due.Add(time.Hour)) {
 		t.Fatalf("win-back sent at %s; want 30 days after the last purchase, %s", notedAt[0], due)
+	}
+}
+
+func TestMemberReviewsTierOnItsAnniversary(t *testing.T) {
+	env := newEnv(t)
+	f := newFakeLedger()
+	f.register(env)
+	var calls []string
+	var reviews []time.Time
+	f.registerOps(env, &calls, &reviews)
+	start := env.Now()
+	reviewAt := start.AddDate(1, 0, 0)
+	// The member reached gold in a previous run: the review date is carried in the input.
+	env.RegisterDelayedCallback(env.CancelWorkflow, 400*24*time.Hour)
+	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID, TierReviewAt: &reviewAt})
+
+	if len(reviews) != 1 || reviews[0].Before(reviewAt) {
+		t.Fatalf("reviews at %v, want one on %v", reviews, reviewAt)
+	}
+	if f.welcomes != 1 { // the fake counts every notification: here the tier-change message
+		t.Fatalf("%d notifications, want the tier change message", f.welcomes)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/perkflow/perkflow/domain"
@@ -13,32 +13,32 @@ import (
 
 // registerOps adds fakes of the return, redemption, adjustment and tier-review activities, recording calls.
 func (f *fakeLedger) registerOps(env *testsuite.TestWorkflowEnvironment, calls *[]string, reviews *[]time.Time) {
-	env.RegisterActivityWithOptions(func(_ context.Context, r domain.Return) (domain.OperationOutcome, error) {
+	ReturnPurchase.fake(env, func(_ context.Context, r domain.Return) (domain.OperationOutcome, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		*calls = append(*calls, "return:"+r.ReturnID)
 		return domain.OperationOutcome{ID: r.ReturnID, Status: "applied", Points: 5}, nil
-	}, activity.RegisterOptions{Name: ActivityReturnPurchase})
-	env.RegisterActivityWithOptions(func(_ context.Context, r domain.TillRedemption) (domain.OperationOutcome, error) {
+	})
+	RedeemAtTill.fake(env, func(_ context.Context, r domain.TillRedemption) (domain.OperationOutcome, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		*calls = append(*calls, "redeem:"+r.RedemptionID)
 		return domain.OperationOutcome{ID: r.RedemptionID, Status: "applied", Points: r.Points}, nil
-	}, activity.RegisterOptions{Name: ActivityRedeemAtTill})
-	env.RegisterActivityWithOptions(func(_ context.Context, a domain.Adjustment) (domain.OperationOutcome, error) {
+	})
+	AdjustPoints.fake(env, func(_ context.Context, a domain.Adjustment) (domain.OperationOutcome, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		*calls = append(*calls, "adjust:"+a.AdjustmentID)
 		return domain.OperationOutcome{ID: a.AdjustmentID, Status: "applied", Points: a.Points}, nil
-	}, activity.RegisterOptions{Name: ActivityAdjustPoints})
-	env.RegisterActivityWithOptions(func(_ context.Context, member string, at time.Time) (domain.TierReview, error) {
+	})
+	ReviewTier.fake(env, func(_ context.Context, member string, at time.Time) (domain.TierReview, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		*reviews = append(*reviews, env.Now())
 		next := at.AddDate(1, 0, 0)
 		return domain.TierReview{Tier: domain.MemberTier{Code: "silver", ReviewAt: &next},
 			Change: &domain.TierChange{From: "gold", To: "silver", ReviewAt: next}}, nil
-	}, activity.RegisterOptions{Name: ActivityReviewTier})
+	})
 }
 
 func TestMemberAppliesReturnsAfterTheirPurchaseAndServesUpdates(t *testing.T) {
@@ -79,23 +79,28 @@ func TestMemberAppliesReturnsAfterTheirPurchaseAndServesUpdates(t *testing.T) {
 	}
 }
 
-func TestMemberReviewsTierOnItsAnniversary(t *testing.T) {
+func TestMemberRejectedRegistrationEnds(t *testing.T) {
 	env := newEnv(t)
 	f := newFakeLedger()
+	f.conflict = true
 	f.register(env)
-	var calls []string
-	var reviews []time.Time
-	f.registerOps(env, &calls, &reviews)
-	start := env.Now()
-	reviewAt := start.AddDate(1, 0, 0)
-	// The member reached gold in a previous run: the review date is carried in the input.
-	env.RegisterDelayedCallback(env.CancelWorkflow, 400*24*time.Hour)
-	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID, TierReviewAt: &reviewAt})
-
-	if len(reviews) != 1 || reviews[0].Before(reviewAt) {
-		t.Fatalf("reviews at %v, want one on %v", reviews, reviewAt)
+	reg := domain.Registration{MemberID: memberID, Email: "taken@example.com", Name: "A"}
+	var updateErr error
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateRegistration, "reg-1", &testsuite.TestUpdateCallback{
+			OnAccept: func() {}, OnReject: func(err error) { updateErr = err },
+			OnComplete: func(_ any, err error) { updateErr = err },
+		})
+	}, 0)
+	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID, Registration: &reg})
+	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
+		t.Fatalf("workflow completed=%v err=%v; a refused registration ends the workflow cleanly", env.IsWorkflowCompleted(), env.GetWorkflowError())
 	}
-	if f.welcomes != 1 { // the fake counts every notification: here the tier-change message
-		t.Fatalf("%d notifications, want the tier change message", f.welcomes)
+	var appErr *temporal.ApplicationError
+	if !errorsAs(updateErr, &appErr) || appErr.Type() != ErrTypeConflict {
+		t.Fatalf("update error = %v, want a %s application error", updateErr, ErrTypeConflict)
+	}
+	if f.welcomes != 0 {
+		t.Fatal("a refused member was welcomed")
 	}
 }

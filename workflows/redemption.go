@@ -89,30 +89,34 @@ func (r *redemptionImpl) setStatus(ctx workflow.Context, s domain.RedemptionStat
 	}
 }
 
-// step runs one forward activity with a summary in words.
-func (r *redemptionImpl) step(ctx workflow.Context, summary string, opts workflow.ActivityOptions, name string, result any, args ...any) error {
-	opts.Summary = summary
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), name, args...).Get(ctx, result)
+// stepped is the answer of a forward step that returned err: a cancel asked for meanwhile ends the forward path.
+func (r *redemptionImpl) stepped(err error) error {
 	if err == nil && r.cancel != nil {
 		return errCancelled
 	}
 	return err
 }
 
+// stepCtx is the context of a forward step, with its summary in words.
+func stepCtx(ctx workflow.Context, summary string) workflow.Context {
+	return withOptions(ctx, activityOptions.redemptionStep, summary)
+}
+
 func (r *redemptionImpl) run(ctx workflow.Context) (RedemptionState, error) {
 	c := r.in.Claim
-	quick := workflow.ActivityOptions{
-		StartToCloseTimeout: 15 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumInterval: 10 * time.Second},
-	}
-	err := r.step(ctx, "Record the claim of "+c.Title, quick, ActivityOpenRedemption, nil, c)
+	err := r.stepped(OpenRedemption.Execute(stepCtx(ctx, "Record the claim of "+c.Title), c).Get(ctx))
 	if err == nil && c.Points > 0 {
-		r.push("points", fmt.Sprintf("Release the %d points held", c.Points), ActivityReleasePoints, c.RedemptionID)
-		err = r.step(ctx, fmt.Sprintf("Hold %d points of member %s", c.Points, c.MemberID), quick, ActivityHoldPoints, nil, c)
+		r.push("points", fmt.Sprintf("Release the %d points held", c.Points), func(dctx workflow.Context) error {
+			_, err := ReleasePoints.Execute(dctx, c.RedemptionID).Get(dctx)
+			return err
+		})
+		err = r.stepped(HoldPoints.Execute(stepCtx(ctx, fmt.Sprintf("Hold %d points of member %s", c.Points, c.MemberID)), c).Get(ctx))
 	}
 	if err == nil {
-		r.push("stock", "Give the reserved unit of "+c.Title+" back to stock", ActivityReleaseStock, c.RedemptionID)
-		err = r.step(ctx, "Reserve one unit of "+c.Title, quick, ActivityReserveStock, nil, c)
+		r.push("stock", "Give the reserved unit of "+c.Title+" back to stock", func(dctx workflow.Context) error {
+			return ReleaseStock.Execute(dctx, c.RedemptionID).Get(dctx)
+		})
+		err = r.stepped(ReserveStock.Execute(stepCtx(ctx, "Reserve one unit of "+c.Title), c).Get(ctx))
 	}
 	if err == nil {
 		r.setStatus(ctx, domain.RedemptionReserved)
@@ -122,9 +126,8 @@ func (r *redemptionImpl) run(ctx workflow.Context) (RedemptionState, error) {
 	}
 	if err == nil {
 		var code string
-		fulfil := quick
-		fulfil.RetryPolicy = &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, MaximumInterval: 5 * time.Second, MaximumAttempts: 5}
-		err = r.step(ctx, "Issue the coupon code for "+c.Title, fulfil, ActivityFulfilRedemption, &code, c)
+		code, err = FulfilRedemption.Execute(withOptions(ctx, activityOptions.fulfilment, "Issue the coupon code for "+c.Title), c).Get(ctx)
+		err = r.stepped(err)
 		if err == nil || errors.Is(err, errCancelled) {
 			r.state.Code = code
 		}
@@ -133,7 +136,7 @@ func (r *redemptionImpl) run(ctx workflow.Context) (RedemptionState, error) {
 		}
 	}
 	if err == nil {
-		err = r.step(ctx, "Spend the held points and complete the redemption", quick, ActivityCommitRedemption, nil, c)
+		err = r.stepped(CommitRedemption.Execute(stepCtx(ctx, "Spend the held points and complete the redemption"), c).Get(ctx))
 	}
 	if err == nil {
 		r.setStatus(ctx, domain.RedemptionCompleted)
@@ -156,21 +159,15 @@ func (r *redemptionImpl) run(ctx workflow.Context) (RedemptionState, error) {
 func (r *redemptionImpl) pay(ctx workflow.Context) error {
 	c := r.in.Claim
 	// The refund is registered before the charge: a charge whose answer was lost may still have taken the money.
-	r.compensations = append(r.compensations, compensation{what: "payment", do: func(dctx workflow.Context) error {
+	r.push("payment", fmt.Sprintf("Refund %s to the member's card", c.Cash), func(dctx workflow.Context) error {
 		if r.state.PaymentIntentID == "" {
 			return nil
 		}
-		return r.compensateWith(dctx, fmt.Sprintf("Refund %s to the member's card", c.Cash), ActivityRefundPayment, c.RedemptionID, r.state.PaymentIntentID)
-	}})
-	r.state.Held = append(r.state.Held, "payment")
-	charge := workflow.ActivityOptions{
-		// Stripe outages are retried until Stripe answers; the idempotency key makes every retry the same charge.
-		StartToCloseTimeout:    10 * time.Second,
-		ScheduleToCloseTimeout: 30 * time.Minute,
-		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
-	}
-	var p domain.PaymentOutcome
-	err := r.step(ctx, fmt.Sprintf("Charge %s by card for %s", c.Cash, c.Title), charge, ActivityChargePayment, &p, c)
+		_, err := RefundPayment.Execute(dctx, c.RedemptionID, r.state.PaymentIntentID).Get(dctx)
+		return err
+	})
+	p, err := ChargePayment.Execute(withOptions(ctx, activityOptions.payment, fmt.Sprintf("Charge %s by card for %s", c.Cash, c.Title)), c).Get(ctx)
+	err = r.stepped(err)
 	if p.PaymentIntentID != "" {
 		r.state.PaymentIntentID = p.PaymentIntentID
 	}
@@ -201,7 +198,8 @@ func (r *redemptionImpl) pay(ctx workflow.Context) error {
 		}
 		ev := *r.payment
 		r.payment = nil
-		if err := r.step(ctx, "Check the authenticated payment with Stripe", charge, ActivityConfirmPayment, &p, c.RedemptionID, ev.PaymentIntentID); err != nil {
+		p, err = ConfirmPayment.Execute(withOptions(ctx, activityOptions.payment, "Check the authenticated payment with Stripe"), c.RedemptionID, ev.PaymentIntentID).Get(ctx)
+		if err := r.stepped(err); err != nil {
 			return err
 		}
 		switch p.Status {
@@ -221,21 +219,13 @@ const (
 	ErrTypePaymentDeclinedWF = "payment_declined"
 )
 
-func (r *redemptionImpl) push(what, summary, activity string, args ...any) {
+// push records what to give back if the saga fails from here on: undo runs on the disconnected context, with the
+// compensation options and summary.
+func (r *redemptionImpl) push(what, summary string, undo func(dctx workflow.Context) error) {
 	r.compensations = append(r.compensations, compensation{what: what, do: func(dctx workflow.Context) error {
-		return r.compensateWith(dctx, summary, activity, args...)
+		return undo(withOptions(dctx, activityOptions.compensation, summary))
 	}})
 	r.state.Held = append(r.state.Held, what)
-}
-
-func (r *redemptionImpl) compensateWith(dctx workflow.Context, summary, activity string, args ...any) error {
-	opts := workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		// No attempt limit: money, stock and points must come back.
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: time.Minute},
-		Summary:     summary,
-	}
-	return workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, opts), activity, args...).Get(dctx, nil)
 }
 
 // compensate undoes everything taken, newest first, and ends the redemption failed (with a reason a member can
@@ -264,13 +254,8 @@ func (r *redemptionImpl) compensate(ctx workflow.Context, cause error) (Redempti
 	}
 	r.compensations = nil
 	r.state.FailureReason = reason
-	fopts := workflow.ActivityOptions{
-		StartToCloseTimeout: 15 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, MaximumInterval: time.Minute},
-		Summary:             fmt.Sprintf("Mark the redemption %s", status),
-	}
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, fopts), ActivityFinishRedemption,
-		r.in.Claim.RedemptionID, status, reason).Get(dctx, nil); err != nil {
+	fctx := withOptions(dctx, activityOptions.redemptionEnd, fmt.Sprintf("Mark the redemption %s", status))
+	if err := FinishRedemption.Execute(fctx, r.in.Claim.RedemptionID, status, reason).Get(dctx); err != nil {
 		return r.state, err
 	}
 	r.setStatus(dctx, status)
@@ -284,17 +269,8 @@ func (r *redemptionImpl) compensate(ctx workflow.Context, cause error) (Redempti
 
 // notify tells the member, best effort: a message that cannot be sent does not undo the redemption.
 func (r *redemptionImpl) notify(ctx workflow.Context, template string, data map[string]string) {
-	opts := workflow.ActivityOptions{
-		StartToCloseTimeout:    30 * time.Second,
-		ScheduleToCloseTimeout: 10 * time.Minute,
-		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
-		Summary:                "Tell the member: " + template,
-	}
-	n := domain.Notification{Key: domain.RedemptionNotificationKey(template, r.in.Claim.RedemptionID), MemberID: r.in.Claim.MemberID,
-		Template: template, Data: data}
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ActivitySendNotification, n).Get(ctx, nil); err != nil {
-		workflow.GetLogger(ctx).Warn("redemption notification not sent", "error", err)
-	}
+	notify(ctx, activityOptions.redemptionNotification, domain.Notification{Key: domain.RedemptionNotificationKey(template, r.in.Claim.RedemptionID),
+		MemberID: r.in.Claim.MemberID, Template: template, Data: data}, "Tell the member: "+template)
 }
 
 // reasonOf turns a saga failure into words a member can read.

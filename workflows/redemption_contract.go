@@ -22,25 +22,34 @@ const (
 	QueryRedemptionState = QueryState
 )
 
-// Activity names of the saga.
-const (
-	ActivityOpenRedemption       = "OpenRedemption"
-	ActivityHoldPoints           = "HoldPoints"
-	ActivityReserveStock         = "ReserveStock"
-	ActivityChargePayment        = "ChargePayment"
-	ActivityConfirmPayment       = "ConfirmPayment"
-	ActivityFulfilRedemption     = "FulfilRedemption"
-	ActivityCommitRedemption     = "CommitRedemption"
-	ActivityRefundPayment        = "RefundPayment"
-	ActivityReleaseStock         = "ReleaseStock"
-	ActivityReleasePoints        = "ReleasePoints"
-	ActivityFinishRedemption     = "FinishRedemption"
-	DefaultRedemptionPaymentWait = 15 * time.Minute
-)
+// DefaultRedemptionPaymentWait is how long a payment that requires 3-D Secure waits for the member by default.
+const DefaultRedemptionPaymentWait = 15 * time.Minute
 
-// SearchAttrRedemptionStatus is the redemption's status, kept current by the saga so support can search
-// `RedemptionStatus = "failed"`.
-var SearchAttrRedemptionStatus = temporal.NewSearchAttributeKeyKeyword("RedemptionStatus")
+// Activities of the saga (see activity.go): the forward steps, then what compensates them.
+var (
+	// OpenRedemption records the claim.
+	OpenRedemption = newAction[domain.RedemptionClaim]("OpenRedemption")
+	// HoldPoints holds the claim's points.
+	HoldPoints = newAction[domain.RedemptionClaim]("HoldPoints")
+	// ReserveStock reserves one unit of the reward.
+	ReserveStock = newAction[domain.RedemptionClaim]("ReserveStock")
+	// ChargePayment charges the cash part by card (idempotency key from the redemption).
+	ChargePayment = newActivity[domain.RedemptionClaim, domain.PaymentOutcome]("ChargePayment")
+	// ConfirmPayment re-reads a payment (redemption id, PaymentIntent id) after 3-D Secure.
+	ConfirmPayment = newActivity2[string, string, domain.PaymentOutcome]("ConfirmPayment")
+	// FulfilRedemption issues the coupon code.
+	FulfilRedemption = newActivity[domain.RedemptionClaim, string]("FulfilRedemption")
+	// CommitRedemption spends the held points.
+	CommitRedemption = newAction[domain.RedemptionClaim]("CommitRedemption")
+	// RefundPayment refunds the payment (redemption id, PaymentIntent id).
+	RefundPayment = newActivity2[string, string, string]("RefundPayment")
+	// ReleaseStock gives the reserved unit back (redemption id).
+	ReleaseStock = newAction[string]("ReleaseStock")
+	// ReleasePoints releases the points held (redemption id).
+	ReleasePoints = newActivity[string, int64]("ReleasePoints")
+	// FinishRedemption records how the redemption ended (redemption id, status, reason).
+	FinishRedemption = newAction3[string, domain.RedemptionStatus, string]("FinishRedemption")
+)
 
 // RedemptionWorkflowID is the workflow id of a redemption.
 func RedemptionWorkflowID(redemptionID string) string { return "redemption/" + redemptionID }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -37,37 +36,30 @@ func (f *sagaFakes) record(name string) error {
 }
 
 func (f *sagaFakes) register(env *testsuite.TestWorkflowEnvironment) {
-	claimStep := func(name string) {
-		env.RegisterActivityWithOptions(func(context.Context, domain.RedemptionClaim) error { return f.record(name) },
-			activity.RegisterOptions{Name: name})
+	for _, a := range []Action[domain.RedemptionClaim]{OpenRedemption, HoldPoints, ReserveStock, CommitRedemption} {
+		a.fake(env, func(context.Context, domain.RedemptionClaim) error { return f.record(a.Name()) })
 	}
-	for _, n := range []string{ActivityOpenRedemption, ActivityHoldPoints, ActivityReserveStock, ActivityCommitRedemption} {
-		claimStep(n)
-	}
-	env.RegisterActivityWithOptions(func(context.Context, domain.RedemptionClaim) (domain.PaymentOutcome, error) {
-		return f.charge, f.record(ActivityChargePayment)
-	}, activity.RegisterOptions{Name: ActivityChargePayment})
-	env.RegisterActivityWithOptions(func(context.Context, string, string) (domain.PaymentOutcome, error) {
-		return f.confirm, f.record(ActivityConfirmPayment)
-	}, activity.RegisterOptions{Name: ActivityConfirmPayment})
-	env.RegisterActivityWithOptions(func(context.Context, domain.RedemptionClaim) (string, error) {
-		return "CODE-1234", f.record(ActivityFulfilRedemption)
-	}, activity.RegisterOptions{Name: ActivityFulfilRedemption})
-	env.RegisterActivityWithOptions(func(_ context.Context, _, pi string) (string, error) {
-		return "re_1", f.record(ActivityRefundPayment + ":" + pi)
-	}, activity.RegisterOptions{Name: ActivityRefundPayment})
-	env.RegisterActivityWithOptions(func(context.Context, string) error { return f.record(ActivityReleaseStock) },
-		activity.RegisterOptions{Name: ActivityReleaseStock})
-	env.RegisterActivityWithOptions(func(context.Context, string) (int64, error) { return 0, f.record(ActivityReleasePoints) },
-		activity.RegisterOptions{Name: ActivityReleasePoints})
-	env.RegisterActivityWithOptions(func(_ context.Context, _ string, s domain.RedemptionStatus, _ string) error {
+	ChargePayment.fake(env, func(context.Context, domain.RedemptionClaim) (domain.PaymentOutcome, error) {
+		return f.charge, f.record(ChargePayment.Name())
+	})
+	ConfirmPayment.fake(env, func(context.Context, string, string) (domain.PaymentOutcome, error) {
+		return f.confirm, f.record(ConfirmPayment.Name())
+	})
+	FulfilRedemption.fake(env, func(context.Context, domain.RedemptionClaim) (string, error) {
+		return "CODE-1234", f.record(FulfilRedemption.Name())
+	})
+	RefundPayment.fake(env, func(_ context.Context, _, pi string) (string, error) {
+		return "re_1", f.record(RefundPayment.Name() + ":" + pi)
+	})
+	ReleaseStock.fake(env, func(context.Context, string) error { return f.record(ReleaseStock.Name()) })
+	ReleasePoints.fake(env, func(context.Context, string) (int64, error) { return 0, f.record(ReleasePoints.Name()) })
+	FinishRedemption.fake(env, func(_ context.Context, _ string, s domain.RedemptionStatus, _ string) error {
 		f.mu.Lock()
 		f.statuses = append(f.statuses, s)
 		f.mu.Unlock()
-		return f.record(ActivityFinishRedemption)
-	}, activity.RegisterOptions{Name: ActivityFinishRedemption})
-	env.RegisterActivityWithOptions(func(context.Context, domain.Notification) error { return f.record(ActivitySendNotification) },
-		activity.RegisterOptions{Name: ActivitySendNotification})
+		return f.record(FinishRedemption.Name())
+	})
+	SendNotification.fake(env, func(context.Context, domain.Notification) error { return f.record(SendNotification.Name()) })
 }
 
 func newSagaEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *sagaFakes) {
@@ -106,7 +98,7 @@ func sagaResult(t *testing.T, env *testsuite.TestWorkflowEnvironment) Redemption
 }
 
 // forward is what a saga's steps look like when nothing fails.
-var forward = []string{ActivityOpenRedemption, ActivityHoldPoints, ActivityReserveStock, ActivityChargePayment, ActivityFulfilRedemption, ActivityCommitRedemption, ActivitySendNotification}
+var forward = []string{OpenRedemption.Name(), HoldPoints.Name(), ReserveStock.Name(), ChargePayment.Name(), FulfilRedemption.Name(), CommitRedemption.Name(), SendNotification.Name()}
 
 func TestRedemptionHappyPathCommitsAndNotifies(t *testing.T) {
 	env, f := newSagaEnv(t)
@@ -126,7 +118,7 @@ func TestRedemptionPointsOnlyNeverCharges(t *testing.T) {
 	if st := sagaResult(t, env); st.Status != domain.RedemptionCompleted {
 		t.Fatalf("state %+v", st)
 	}
-	if slices.Contains(f.calls, ActivityChargePayment) {
+	if slices.Contains(f.calls, ChargePayment.Name()) {
 		t.Fatalf("a points-only offer was charged: %v", f.calls)
 	}
 }
@@ -141,21 +133,21 @@ func TestRedemptionCompensatesInReverseOrder(t *testing.T) {
 		undo   []string
 		reason string
 	}{
-		{ActivityHoldPoints, nonRetryable("unprocessable", "You do not have enough points available for this reward."),
-			[]string{ActivityReleasePoints}, "You do not have enough points available for this reward."},
-		{ActivityReserveStock, nonRetryable("unprocessable", "This reward is out of stock."),
-			[]string{ActivityReleaseStock, ActivityReleasePoints}, "This reward is out of stock."},
-		{ActivityChargePayment, nonRetryable("payment_declined", "Your card was declined."),
-			[]string{ActivityReleaseStock, ActivityReleasePoints}, "Your card was declined."},
-		{ActivityFulfilRedemption, nonRetryable("fulfilment_failed", "partner down"),
-			[]string{ActivityRefundPayment + ":pi_1", ActivityReleaseStock, ActivityReleasePoints},
+		{HoldPoints.Name(), nonRetryable("unprocessable", "You do not have enough points available for this reward."),
+			[]string{ReleasePoints.Name()}, "You do not have enough points available for this reward."},
+		{ReserveStock.Name(), nonRetryable("unprocessable", "This reward is out of stock."),
+			[]string{ReleaseStock.Name(), ReleasePoints.Name()}, "This reward is out of stock."},
+		{ChargePayment.Name(), nonRetryable("payment_declined", "Your card was declined."),
+			[]string{ReleaseStock.Name(), ReleasePoints.Name()}, "Your card was declined."},
+		{FulfilRedemption.Name(), nonRetryable("fulfilment_failed", "partner down"),
+			[]string{RefundPayment.Name() + ":pi_1", ReleaseStock.Name(), ReleasePoints.Name()},
 			"The reward could not be issued; any payment has been refunded and your points are back."},
 	}
 	for _, tc := range cases {
 		t.Run(tc.failAt, func(t *testing.T) {
 			env, f := newSagaEnv(t)
 			f.fail[tc.failAt] = tc.err
-			if tc.failAt == ActivityChargePayment {
+			if tc.failAt == ChargePayment.Name() {
 				f.charge = domain.PaymentOutcome{} // a decline has no PaymentIntent to refund
 			}
 			env.ExecuteWorkflow(RedemptionWorkflowName, testClaim(env, true, 0))
@@ -165,7 +157,7 @@ func TestRedemptionCompensatesInReverseOrder(t *testing.T) {
 			}
 			i := slices.Index(f.calls, tc.failAt)
 			got := f.calls[i+1:]
-			want := append(append([]string{}, tc.undo...), ActivityFinishRedemption, ActivitySendNotification)
+			want := append(append([]string{}, tc.undo...), FinishRedemption.Name(), SendNotification.Name())
 			if !slices.Equal(got, want) {
 				t.Fatalf("after %s: %v, want %v", tc.failAt, got, want)
 			}
@@ -186,7 +178,7 @@ func TestRedemptionCancelWithinWindowAfterCompletionCompensatesFully(t *testing.
 	if st.Status != domain.RedemptionCancelled || st.CancelledBy != "member:x" {
 		t.Fatalf("state %+v", st)
 	}
-	want := append(append([]string{}, forward...), ActivityRefundPayment+":pi_1", ActivityReleaseStock, ActivityReleasePoints, ActivityFinishRedemption, ActivitySendNotification)
+	want := append(append([]string{}, forward...), RefundPayment.Name()+":pi_1", ReleaseStock.Name(), ReleasePoints.Name(), FinishRedemption.Name(), SendNotification.Name())
 	if !slices.Equal(f.calls, want) {
 		t.Fatalf("calls %v, want %v", f.calls, want)
 	}
@@ -201,7 +193,7 @@ func TestRedemptionCancelAfterWindowIsIgnored(t *testing.T) {
 	if st := sagaResult(t, env); st.Status != domain.RedemptionCompleted {
 		t.Fatalf("state %+v", st)
 	}
-	if slices.Contains(f.calls, ActivityReleasePoints) {
+	if slices.Contains(f.calls, ReleasePoints.Name()) {
 		t.Fatalf("a late cancel compensated: %v", f.calls)
 	}
 }
@@ -237,7 +229,7 @@ func TestRedemptionThreeDSecure(t *testing.T) {
 			t.Fatalf("state %+v", st)
 		}
 		// The unfinished PaymentIntent is cancelled (RefundPayment decides), then stock and points come back.
-		if !slices.Contains(f.calls, ActivityRefundPayment+":pi_3ds") || !slices.Contains(f.calls, ActivityReleasePoints) {
+		if !slices.Contains(f.calls, RefundPayment.Name()+":pi_3ds") || !slices.Contains(f.calls, ReleasePoints.Name()) {
 			t.Fatalf("calls %v", f.calls)
 		}
 	})
@@ -254,7 +246,7 @@ func TestRedemptionWorkflowCancelledStillCompensates(t *testing.T) {
 	if st.Status != domain.RedemptionCancelled {
 		t.Fatalf("state %+v", st)
 	}
-	for _, c := range []string{ActivityRefundPayment + ":pi_3ds", ActivityReleaseStock, ActivityReleasePoints, ActivityFinishRedemption} {
+	for _, c := range []string{RefundPayment.Name() + ":pi_3ds", ReleaseStock.Name(), ReleasePoints.Name(), FinishRedemption.Name()} {
 		if !slices.Contains(f.calls, c) {
 			t.Fatalf("%s missing from %v", c, f.calls)
 		}

@@ -36,7 +36,7 @@ func (s *Stack) RecordHistory(workflowID, runID, name string) {
 		s.T.Fatal(err)
 	}
 	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "workflows", "testdata")
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "workflows", "testdata")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		s.T.Fatal(err)
 	}

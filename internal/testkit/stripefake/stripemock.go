@@ -38,7 +38,7 @@ func StartStripeMock(t testing.TB) string {
 
 func stripeMockBinary() string {
 	_, file, _, _ := runtime.Caller(0)
-	local := filepath.Join(filepath.Dir(file), "..", "..", "bin", "stripe-mock")
+	local := filepath.Join(filepath.Dir(file), "..", "..", "..", "bin", "stripe-mock")
 	if fi, err := os.Stat(local); err == nil && !fi.IsDir() {
 		return local
 	}

@@ -10,28 +10,8 @@ import (
 
 	enums "go.temporal.io/api/enums/v1"
 
-	"github.com/perkflow/perkflow/activities"
 	"github.com/perkflow/perkflow/workflows"
 )
-
-// registerEngagement registers the workflows and activities of engagement: challenges, the member lifecycle's
-// birthday and win-back, and the daily points expiry.
-func registerEngagement(r Registry, acts *activities.Activities) {
-	register(r, map[string]any{
-		workflows.ChallengeWorkflowName: workflows.ChallengeWorkflow,
-		workflows.ExpiryWorkflowName:    workflows.ExpiryWorkflow,
-	}, map[string]any{
-		workflows.ActivityRecordEnrolment:         acts.RecordEnrolment,
-		workflows.ActivityRecordChallengeProgress: acts.RecordChallengeProgress,
-		workflows.ActivityCompleteChallenge:       acts.CompleteChallenge,
-		workflows.ActivityExpireEnrolment:         acts.ExpireEnrolment,
-		workflows.ActivityChallengesForPurchase:   acts.ChallengesForPurchase,
-		workflows.ActivityMemberLifecycle:         acts.MemberLifecycle,
-		workflows.ActivityGrantBirthdayBonus:      acts.GrantBirthdayBonus,
-		workflows.ActivityRemindExpiringPoints:    acts.RemindExpiringPoints,
-		workflows.ActivityExpireLots:              acts.ExpireLots,
-	})
-}
 
 // ExpirySchedule is the daily schedule of the points expiry: every day at 02:00 UTC, one run at a time.
 func ExpirySchedule(taskQueue string) client.ScheduleOptions {

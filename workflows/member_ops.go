@@ -1,0 +1,103 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/perkflow/perkflow/domain"
+)
+
+// The member workflow's registration, its state query, the updates that spend or adjust points, and returns.
+
+func (m *member) setup(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (MemberState, error) {
+		s := m.state
+		s.PendingTransactionIDs = make([]string, len(m.pending))
+		for i, p := range m.pending {
+			s.PendingTransactionIDs[i] = p.TransactionID
+		}
+		s.PendingReturnIDs = make([]string, len(m.returns))
+		for i, r := range m.returns {
+			s.PendingReturnIDs[i] = r.ReturnID
+		}
+		s.HistoryLength = workflow.GetInfo(ctx).GetCurrentHistoryLength()
+		return s, nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRedeem,
+		func(ctx workflow.Context, r domain.TillRedemption) (domain.OperationOutcome, error) {
+			m.state.Stats.Redemptions++
+			summary := fmt.Sprintf("Redeem %d points at store %s (%s)", r.Points, r.StoreID, r.RedemptionID)
+			return RedeemAtTill.Execute(withOptions(ctx, activityOptions.operation, summary), r).Get(ctx)
+		},
+		workflow.UpdateHandlerOptions{Validator: func(r domain.TillRedemption) error {
+			if r.MemberID != m.in.MemberID {
+				return fmt.Errorf("redemption for member %s sent to member %s", r.MemberID, m.in.MemberID)
+			}
+			return r.Validate()
+		}}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAdjust,
+		func(ctx workflow.Context, a domain.Adjustment) (domain.OperationOutcome, error) {
+			m.state.Stats.Adjustments++
+			summary := fmt.Sprintf("Adjust by %+d points (%s, by %s)", a.Points, a.AdjustmentID, a.Actor)
+			return AdjustPoints.Execute(withOptions(ctx, activityOptions.operation, summary), a).Get(ctx)
+		},
+		workflow.UpdateHandlerOptions{Validator: func(a domain.Adjustment) error {
+			if a.MemberID != m.in.MemberID {
+				return fmt.Errorf("adjustment for member %s sent to member %s", a.MemberID, m.in.MemberID)
+			}
+			return a.Validate()
+		}}); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandler(ctx, UpdateRegistration, func(ctx workflow.Context) (domain.Member, error) {
+		if err := workflow.Await(ctx, func() bool { return m.state.Status != MemberStatusRegistering }); err != nil {
+			return domain.Member{}, err
+		}
+		if m.state.Status == MemberStatusRejected {
+			return domain.Member{}, temporal.NewApplicationError(m.state.RejectReason, ErrTypeConflict)
+		}
+		if m.registered == nil {
+			return domain.Member{}, temporal.NewApplicationError("member "+m.in.MemberID+" was registered earlier", ErrTypeConflict)
+		}
+		return *m.registered, nil
+	})
+}
+
+// register creates the member and welcomes them. A conflicting email or external id rejects the registration.
+func (m *member) register(ctx workflow.Context) error {
+	actx := withOptions(ctx, activityOptions.registration, "Create member "+m.in.MemberID+" and open their balance")
+	created, err := RegisterMember.Execute(actx, *m.in.Registration).Get(ctx)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && (appErr.Type() == ErrTypeConflict || appErr.Type() == ErrTypeInvalid) {
+		m.state.Status, m.state.RejectReason = MemberStatusRejected, appErr.Message()
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("register member: %w", err)
+	}
+	m.registered = &created
+	m.state.Status = MemberStatusActive
+	// The welcome is a courtesy: a provider failing for good must not stop the member from earning.
+	notify(ctx, activityOptions.notification, domain.Notification{Key: domain.WelcomeKey(m.in.MemberID), MemberID: m.in.MemberID,
+		Template: domain.TemplateWelcome}, "Send the welcome message")
+	return nil
+}
+
+// applyReturn applies the oldest queued return.
+func (m *member) applyReturn(ctx workflow.Context) error {
+	r := m.returns[0]
+	actx := withOptions(ctx, activityOptions.accrual, "Return "+r.ReturnID+" of purchase "+r.TransactionID)
+	if _, err := ReturnPurchase.Execute(actx, r).Get(ctx); err != nil {
+		return fmt.Errorf("return %s: %w", r.ReturnID, err)
+	}
+	m.state.Stats.ReturnsProcessed++
+	m.returns = m.returns[1:]
+	return nil
+}

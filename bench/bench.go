@@ -226,10 +226,6 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if opts.APIURL == "" && opts.TemporalAddr == "" && !canEmbedTemporal {
-		_, err := startEmbeddedTemporal(ctx, "", "", "", nil)
-		return nil, err
-	}
 	if opts.APIURL == "" && (opts.Exe == "" || opts.ChildArgs == nil) {
 		return nil, errors.New("bench: Options.Exe and ChildArgs are needed to start perkflow api and worker")
 	}

@@ -2,7 +2,7 @@
 
 # Production image of perkflow: one static binary that runs `migrate`, `api` or `worker`
 # (see docker-compose.yml). Built with the `nodev` tag, so the embedded Temporal server and UI used only by
-# `perkflow dev` are left out.
+# `perkflow dev`, and `perkflow bench` with its load generator, are left out.
 
 # Exactly the Go that go.mod asks for (go 1.26.8); GOTOOLCHAIN=local forbids a silent toolchain download.
 FROM golang:1.26.8-bookworm AS build

@@ -49,12 +49,26 @@ vet:
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags nodev ./cmd/perkflow
 
-## lint: workflowcheck (determinism) and staticcheck; the production build must not link the Temporal server
+# What the production binary (-tags nodev) must not link: the embedded Temporal server and UI of perkflow dev, and
+# the bench with its load generator.
+DEV_ONLY_DEPS := go.temporal.io/server github.com/temporalio/ui-server github.com/perkflow/perkflow/devenv \
+	github.com/perkflow/perkflow/bench github.com/perkflow/perkflow/internal/stripemock github.com/tsenart/vegeta
+TESTKIT := github.com/perkflow/perkflow/internal/testkit
+
+## lint: workflowcheck (determinism) and staticcheck; the production build links no dev-only package, and no
+## production package imports a test harness (internal/testkit); internal/archtest checks the same and more in Go
 lint: tools
 	$(BIN)/workflowcheck ./workflows/...
 	$(BIN)/staticcheck $(PKGS)
-	@if $(GO) list -deps -tags nodev ./cmd/perkflow | grep -q '^go.temporal.io/server'; then \
-		echo "the nodev (production) build links go.temporal.io/server"; exit 1; fi
+	@deps=$$($(GO) list -deps -tags nodev ./cmd/perkflow) || exit 1; \
+	for p in $(DEV_ONLY_DEPS); do \
+		if grep -q "^$$p\(/\|$$\)" <<<"$$deps"; then echo "the nodev (production) build links $$p"; exit 1; fi; \
+	done
+	@for tags in "" nodev; do \
+		edges=$$($(GO) list -tags "$$tags" -f '{{$$p := .ImportPath}}{{range .Deps}}{{$$p}} {{.}}{{"\n"}}{{end}}' $(PKGS)) || exit 1; \
+		bad=$$(awk -v kit="$(TESTKIT)" 'index($$1, kit) != 1 && index($$2, kit) == 1' <<<"$$edges"); \
+		if [ -n "$$bad" ]; then echo "production packages depend on test harnesses (tags \"$$tags\"):"; echo "$$bad"; exit 1; fi; \
+	done
 
 tools: $(BIN)/workflowcheck $(BIN)/staticcheck
 

@@ -220,21 +220,6 @@ func (s *stack) cpuProbe() *cpuProbe {
 	return startCPUProbe(s.api.pid(), s.worker.pid(), s.dbNameOf(), s.baseline)
 }
 
-// readRun drives GET /v1/members/{id} (profile, balance and tier) at rate for dur.
-func (s *stack) readStep(ctx context.Context, members []string, rate float64, dur time.Duration) Step {
-	rec := newRecorder()
-	hdr := s.header()
-	hdr.Del("Content-Type")
-	probe := s.cpuProbe()
-	attackHTTP(ctx, rec, rate, dur, "reads", func(i uint64) httpTarget {
-		return httpTarget{method: http.MethodGet, url: s.apiURL + "/v1/members/" + members[int(i%uint64(len(members)))], header: hdr}
-	})
-	st := rec.result("reads", rate, dur, false)
-	st.CPU = probe.stop(st.Completed)
-	st.noteShortfall()
-	return st
-}
-
 // postAccrual sends one purchase without waiting for its commit; used to load one member with many purchases.
 func (s *stack) postAccrual(ctx context.Context, hc *http.Client, p domain.Purchase) error {
 	body, _ := json.Marshal(p)

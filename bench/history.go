@@ -181,3 +181,16 @@ func (s *stack) longestRun(ctx context.Context, workflowID string) int64 {
 		}
 	}
 }
+
+// measureHistory sends Options.HistoryPurchases purchases to one member and records the history bound.
+func (r *runner) measureHistory(ctx context.Context) {
+	r.progress("history: %d purchases for one member", r.opts.HistoryPurchases)
+	h, err := r.s.historyBound(ctx, r.opts.HistoryPurchases, r.progress)
+	if err != nil {
+		r.progress("  history bound failed: %v", err)
+		r.rep.Notes = append(r.rep.Notes, "history bound not measured: "+err.Error())
+		return
+	}
+	r.progress("  current run: %d events after %d purchases (%d runs)", h.CurrentRunEvents, h.Purchases, h.Runs)
+	r.rep.History = h
+}

@@ -161,3 +161,41 @@ func (r *redemptionRun) step(ctx context.Context, name, offer string, cash bool,
 	st.CPU = probe.stop(st.Completed)
 	return st
 }
+
+// runRedemptions measures claim-to-completed for a points-only offer and, with stripe-mock, a cash offer.
+func runRedemptions(ctx context.Context, s *stack, opts Options, rep *Report, progress func(string, ...any)) error {
+	n := 20
+	progress("redemption: registering %d members with 5,000 points each", n)
+	r, err := s.prepareRedemptions(ctx, n)
+	if err != nil {
+		rep.Notes = append(rep.Notes, "redemption not measured: "+err.Error())
+		progress("  not measured: %v", err)
+		return nil
+	}
+	kinds := []struct {
+		name   string
+		points int64
+		cash   int64
+	}{{"redemption-points", 100, 0}}
+	if s.stripe != nil {
+		kinds = append(kinds, struct {
+			name   string
+			points int64
+			cash   int64
+		}{"redemption-cash", 50, 500})
+	} else {
+		rep.Notes = append(rep.Notes, "cash redemptions not measured: stripe-mock is not installed (make test installs it in bin/)")
+	}
+	for _, k := range kinds {
+		offer, err := s.createOffer(ctx, "Bench "+k.name, k.points, k.cash)
+		if err != nil {
+			return err
+		}
+		progress("%s: claims at %.0f/s for %s, each answered when the saga settles", k.name, opts.RedeemRate, opts.Duration)
+		r.step(ctx, k.name+"-warmup", offer, k.cash > 0, opts.RedeemRate, min(opts.Step, 2*time.Second))
+		st := quiet(ctx, opts, progress, func() Step { return r.step(ctx, k.name, offer, k.cash > 0, opts.RedeemRate, opts.Duration) }, nil)
+		progress("  %s", st)
+		rep.Runs[k.name] = &st
+	}
+	return nil
+}

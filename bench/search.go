@@ -104,3 +104,8 @@ func searchRate(ctx context.Context, scenario string, start, maxRate float64, bo
 	}
 	return out
 }
+
+// pass judges a step of a search against bound, as the search does.
+func pass(bound time.Duration) func(Step) bool {
+	return func(s Step) bool { ok, _ := sustained(s, bound); return ok }
+}

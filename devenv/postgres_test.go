@@ -99,10 +99,34 @@ func TestEnsurePostgresThrowawayCluster(t *testing.T) {
 		t.Fatalf("kept = %d", n)
 	}
 
-	// 3. A server answering at DatabaseURL (DATABASE_URL unset) is used, and
-	//    its database created; Stop leaves it alone.
+	// 3 and 4. A server answering at DatabaseURL, and DATABASE_URL, are used as they are.
 	port := strings.TrimPrefix(pg.URL(), "postgres://postgres@127.0.0.1:")
 	port = port[:strings.Index(port, "/")]
+	checkGivenServersAreUsed(t, ctx, pg, port)
+
+	// 5. Stop stops the cluster.
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if conn, err := pgx.Connect(ctx, pg.URL()); err == nil {
+		conn.Close(ctx)
+		t.Fatal("cluster still answers after Stop")
+	}
+	if err := again.Stop(); err != nil { // already stopped: fine
+		t.Fatal(err)
+	}
+
+	// 6 and 7. Starting again reuses the cluster, and moves it off a remembered port that is taken.
+	checkRestartKeepsTheCluster(t, ctx, opts, pg, port)
+}
+
+// checkGivenServersAreUsed: a server answering at DatabaseURL (DATABASE_URL unset) is used and its database
+// created, DATABASE_URL is used as is with its database created, and Stop leaves both alone. The throwaway cluster pg
+// on port plays the server.
+func checkGivenServersAreUsed(t *testing.T, ctx context.Context, pg *Postgres, port string) {
+	t.Helper()
+	// 3. A server answering at DatabaseURL (DATABASE_URL unset) is used, and
+	//    its database created; Stop leaves it alone.
 	localURL := "postgres://postgres@127.0.0.1:" + port + "/probed?sslmode=disable"
 	local, err := EnsurePostgres(ctx, PostgresOptions{DatabaseURL: localURL, DataDir: t.TempDir()})
 	if err != nil {
@@ -133,21 +157,14 @@ func TestEnsurePostgresThrowawayCluster(t *testing.T) {
 	if n := queryInt(t, ctx, pg.URL(), "SELECT count(*) FROM pg_database WHERE datname IN ('probed', 'from_env')"); n != 2 {
 		t.Fatalf("%d of the databases probed and from_env exist, want 2", n)
 	}
+}
 
-	// 5. Stop stops the cluster.
-	if err := pg.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	if conn, err := pgx.Connect(ctx, pg.URL()); err == nil {
-		conn.Close(ctx)
-		t.Fatal("cluster still answers after Stop")
-	}
-	if err := again.Stop(); err != nil { // already stopped: fine
-		t.Fatal(err)
-	}
-
+// checkRestartKeepsTheCluster: once the cluster pg (on port) is stopped, starting again reuses the cluster, its port
+// and its data; when the remembered port is taken, the cluster moves to another one.
+func checkRestartKeepsTheCluster(t *testing.T, ctx context.Context, opts PostgresOptions, pg *Postgres, port string) {
+	t.Helper()
 	// 6. Starting again reuses the cluster, its port and its data.
-	began = time.Now()
+	began := time.Now()
 	pg2, err := EnsurePostgres(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -186,34 +203,9 @@ func TestEnsurePostgresThrowawayCluster(t *testing.T) {
 	}
 }
 
-func TestPostgresBinariesErrors(t *testing.T) {
-	msg := errNoPostgresBinaries.Error()
-	for _, want := range []string{"apt-get install postgresql", "DATABASE_URL"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("no-binaries error does not mention %q: %s", want, msg)
-		}
-	}
-	if _, err := findPostgresBin(context.Background(), ""); errors.Is(err, errNoPostgresBinaries) {
-		t.Skip("no Postgres binaries on this machine")
-	}
-	// A cluster made by a version that is not installed is not started with
-	// the wrong binaries.
-	_, err := findPostgresBin(context.Background(), "7.4")
-	if err == nil || !strings.Contains(err.Error(), "PostgreSQL 7.4") {
-		t.Fatalf("findPostgresBin(7.4): err = %v", err)
-	}
-}
-
 func TestEnsurePostgresEmptyDatabaseURL(t *testing.T) {
 	_, err := EnsurePostgres(context.Background(), PostgresOptions{DatabaseURLSet: true})
 	if err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Fatalf("err = %v", err)
-	}
-}
-
-func TestVersionLess(t *testing.T) {
-	dirs := []string{"/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/9.6/bin", "/usr/lib/postgresql/17/bin"}
-	if !versionLess(dirs[1], dirs[0]) || !versionLess(dirs[0], dirs[2]) || versionLess(dirs[2], dirs[0]) {
-		t.Fatal("versionLess orders versions wrongly")
 	}
 }

@@ -80,7 +80,6 @@ func TestTemporalDevServer(t *testing.T) {
 	defer cancel()
 
 	const ns = "perkflow-test"
-	memberID := temporal.NewSearchAttributeKeyKeyword("MemberId")
 	opts := TemporalOptions{
 		DataDir:      t.TempDir(),
 		FrontendAddr: freeAddr(t),
@@ -112,14 +111,7 @@ func TestTemporalDevServer(t *testing.T) {
 		t.Errorf("UIURL() = %q, want %q", srv.UIURL(), want)
 	}
 
-	c, err := client.Dial(client.Options{
-		HostPort:  srv.FrontendAddr(),
-		Namespace: ns,
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialTest(t, srv.FrontendAddr(), ns)
 	const tq = "devenv-test"
 	w := worker.New(c, tq, worker.Options{})
 	w.RegisterWorkflowWithOptions(greetWorkflow, workflow.RegisterOptions{Name: "Greet"})
@@ -127,101 +119,9 @@ func TestTemporalDevServer(t *testing.T) {
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
-
-	// A workflow with a typed search attribute runs to completion.
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                    "greet-1",
-		TaskQueue:             tq,
-		TypedSearchAttributes: temporal.NewSearchAttributes(memberID.ValueSet("x")),
-	}, "Greet", "perk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var greeting string
-	if err := run.Get(ctx, &greeting); err != nil {
-		t.Fatal(err)
-	}
-	if greeting != "hello perk" {
-		t.Fatalf("workflow returned %q", greeting)
-	}
-
-	// The search attribute is queryable (visibility may lag a little).
-	listIDs := func(query string) []string {
-		t.Helper()
-		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: ns, Query: query})
-		if err != nil {
-			t.Fatalf("ListWorkflow(%q): %v", query, err)
-		}
-		var ids []string
-		for _, e := range resp.GetExecutions() {
-			ids = append(ids, e.GetExecution().GetWorkflowId())
-		}
-		return ids
-	}
-	waitListed := func(query, id string) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			ids := listIDs(query)
-			if len(ids) == 1 && ids[0] == id {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("ListWorkflow(%q) = %v, want [%s]", query, ids, id)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	waitListed(`MemberId = "x"`, "greet-1")
-	if ids := listIDs(`MemberId = "y"`); len(ids) != 0 {
-		t.Fatalf(`ListWorkflow(MemberId = "y") = %v, want none`, ids)
-	}
-
-	// SignalWithStart, then Update-With-Start on the same workflow.
-	startOpts := client.StartWorkflowOptions{
-		ID:                       "counter-1",
-		TaskQueue:                tq,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}
-	counterRun, err := c.SignalWithStartWorkflow(ctx, "counter-1", "add", 3, startOpts, "Counter")
-	if err != nil {
-		t.Fatalf("SignalWithStart: %v", err)
-	}
-	upd, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: c.NewWithStartWorkflowOperation(startOpts, "Counter"),
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateName:   "add",
-			Args:         []any{7},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
-	if err != nil {
-		t.Fatalf("UpdateWithStart: %v", err)
-	}
-	var afterUpdate, total int
-	if err := upd.Get(ctx, &afterUpdate); err != nil {
-		t.Fatalf("update result: %v", err)
-	}
-	if err := counterRun.Get(ctx, &total); err != nil {
-		t.Fatal(err)
-	}
-	if afterUpdate != 10 || total != 10 {
-		t.Fatalf("update returned %d and workflow %d, want 10 and 10", afterUpdate, total)
-	}
-
-	// The UI answers.
-	resp, err := http.Get(srv.UIURL() + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s/ = %d", srv.UIURL(), resp.StatusCode)
-	}
-	if !strings.Contains(strings.ToLower(string(body)), "<html") {
-		t.Fatalf("GET %s/ did not return HTML: %.200q", srv.UIURL(), body)
-	}
+	run := checkSearchAttributeFindsWorkflow(ctx, t, c, ns, tq)
+	checkSignalThenUpdateWithStart(ctx, t, c, tq)
+	checkUIAnswers(t, srv.UIURL())
 
 	w.Stop()
 	c.Close()
@@ -253,14 +153,7 @@ func TestTemporalDevServer(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	c2, err := client.Dial(client.Options{
-		HostPort:  srv2.FrontendAddr(),
-		Namespace: ns,
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c2 := dialTest(t, srv2.FrontendAddr(), ns)
 	defer c2.Close()
 	desc, err := c2.DescribeWorkflowExecution(ctx, "greet-1", run.GetRunID())
 	if err != nil {
@@ -269,8 +162,130 @@ func TestTemporalDevServer(t *testing.T) {
 	if st := desc.GetWorkflowExecutionInfo().GetStatus(); st != enums.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 		t.Fatalf("greet-1 status after restart = %v", st)
 	}
-	c = c2
-	waitListed(`MemberId = "x"`, "greet-1")
+	waitListed(ctx, t, c2, ns, `MemberId = "x"`, "greet-1")
+}
+
+// dialTest dials the Temporal frontend at addr, namespace ns, with the SDK's logs discarded.
+func dialTest(t *testing.T, addr, ns string) client.Client {
+	t.Helper()
+	c, err := client.Dial(client.Options{
+		HostPort:  addr,
+		Namespace: ns,
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// checkSearchAttributeFindsWorkflow runs a workflow with a typed search attribute to completion, and finds it (and
+// only it) by that attribute.
+func checkSearchAttributeFindsWorkflow(ctx context.Context, t *testing.T, c client.Client, ns, tq string) client.WorkflowRun {
+	t.Helper()
+	memberID := temporal.NewSearchAttributeKeyKeyword("MemberId")
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                    "greet-1",
+		TaskQueue:             tq,
+		TypedSearchAttributes: temporal.NewSearchAttributes(memberID.ValueSet("x")),
+	}, "Greet", "perk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var greeting string
+	if err := run.Get(ctx, &greeting); err != nil {
+		t.Fatal(err)
+	}
+	if greeting != "hello perk" {
+		t.Fatalf("workflow returned %q", greeting)
+	}
+	waitListed(ctx, t, c, ns, `MemberId = "x"`, "greet-1")
+	if ids := listIDs(ctx, t, c, ns, `MemberId = "y"`); len(ids) != 0 {
+		t.Fatalf(`ListWorkflow(MemberId = "y") = %v, want none`, ids)
+	}
+	return run
+}
+
+// listIDs lists the ids of the workflows a visibility query matches.
+func listIDs(ctx context.Context, t *testing.T, c client.Client, ns, query string) []string {
+	t.Helper()
+	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: ns, Query: query})
+	if err != nil {
+		t.Fatalf("ListWorkflow(%q): %v", query, err)
+	}
+	var ids []string
+	for _, e := range resp.GetExecutions() {
+		ids = append(ids, e.GetExecution().GetWorkflowId())
+	}
+	return ids
+}
+
+// waitListed waits until a visibility query lists exactly the workflow id (visibility may lag a little).
+func waitListed(ctx context.Context, t *testing.T, c client.Client, ns, query, id string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ids := listIDs(ctx, t, c, ns, query)
+		if len(ids) == 1 && ids[0] == id {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ListWorkflow(%q) = %v, want [%s]", query, ids, id)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkSignalThenUpdateWithStart: SignalWithStart, then Update-With-Start on the same workflow.
+func checkSignalThenUpdateWithStart(ctx context.Context, t *testing.T, c client.Client, tq string) {
+	t.Helper()
+	startOpts := client.StartWorkflowOptions{
+		ID:                       "counter-1",
+		TaskQueue:                tq,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}
+	counterRun, err := c.SignalWithStartWorkflow(ctx, "counter-1", "add", 3, startOpts, "Counter")
+	if err != nil {
+		t.Fatalf("SignalWithStart: %v", err)
+	}
+	upd, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: c.NewWithStartWorkflowOperation(startOpts, "Counter"),
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateName:   "add",
+			Args:         []any{7},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	if err != nil {
+		t.Fatalf("UpdateWithStart: %v", err)
+	}
+	var afterUpdate, total int
+	if err := upd.Get(ctx, &afterUpdate); err != nil {
+		t.Fatalf("update result: %v", err)
+	}
+	if err := counterRun.Get(ctx, &total); err != nil {
+		t.Fatal(err)
+	}
+	if afterUpdate != 10 || total != 10 {
+		t.Fatalf("update returned %d and workflow %d, want 10 and 10", afterUpdate, total)
+	}
+}
+
+// checkUIAnswers: the Temporal UI serves its HTML page.
+func checkUIAnswers(t *testing.T, uiURL string) {
+	t.Helper()
+	resp, err := http.Get(uiURL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s/ = %d", uiURL, resp.StatusCode)
+	}
+	if !strings.Contains(strings.ToLower(string(body)), "<html") {
+		t.Fatalf("GET %s/ did not return HTML: %.200q", uiURL, body)
+	}
 }
 
 // sdkWorkerGoroutines waits up to timeout for goroutines of Temporal SDK

@@ -1,3 +1,5 @@
+//go:build !nodev
+
 package main
 
 import (
@@ -26,7 +28,9 @@ Flags:
 `
 
 // runBench is perkflow bench. "perkflow bench child ROLE" is how the bench runs perkflow api or perkflow worker with
-// a profiling endpoint; it is not meant to be typed.
+// a profiling endpoint; it is not meant to be typed. Like perkflow dev, the bench is in the default build only: it
+// embeds a Temporal server and links vegeta, and the production build (-tags nodev, bench_disabled.go) links
+// neither.
 func runBench(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "child" {
 		return runBenchChild(ctx, args[1:])

@@ -1,5 +1,5 @@
 // Command perkflow is the one binary of perkflow: the API, the worker, migrations, admin commands and, in builds
-// without the nodev tag, the embedded development stack.
+// without the nodev tag, the embedded development stack and the bench.
 package main
 
 import (

@@ -1,5 +1,3 @@
-//go:build !nodev
-
 package bench
 
 import (
@@ -10,10 +8,9 @@ import (
 	"github.com/perkflow/perkflow/worker"
 )
 
-// canEmbedTemporal is true in builds that link the Temporal server (all but -tags nodev).
-const canEmbedTemporal = true
-
-// startEmbeddedTemporal starts perkflow dev's embedded Temporal server (SQLite in dir, no UI) on addr.
+// startEmbeddedTemporal starts perkflow dev's embedded Temporal server (SQLite in dir, no UI) on addr. The bench is
+// linked only into the default build (cmd/perkflow/bench.go), never into the production one (-tags nodev), so it may
+// always embed the server.
 func startEmbeddedTemporal(ctx context.Context, dir, addr, namespace string, log *slog.Logger) (func() error, error) {
 	t, err := devenv.StartTemporal(ctx, devenv.TemporalOptions{
 		DataDir: dir, FrontendAddr: addr, Namespace: namespace, SearchAttributes: worker.SearchAttributes, Logger: log,

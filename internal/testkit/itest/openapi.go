@@ -30,7 +30,7 @@ var loadContract = sync.OnceValues(func() (*contract, error) {
 	if !ok {
 		return nil, errors.New("cannot locate the itest package's source to find api/openapi.yaml")
 	}
-	path := filepath.Join(filepath.Dir(here), "..", "..", "api", "openapi.yaml")
+	path := filepath.Join(filepath.Dir(here), "..", "..", "..", "api", "openapi.yaml")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

@@ -18,19 +18,6 @@ import (
 	"github.com/perkflow/perkflow/workflows"
 )
 
-// campaignRoutes mounts the routes of campaigns under /v1.
-func (s *Server) campaignRoutes(r chi.Router) {
-	r.With(allow(RoleMarketer, RoleAdmin)).Get("/campaigns", s.listCampaigns)
-	r.With(allow(RoleMarketer, RoleAdmin)).Post("/campaigns", s.createCampaign)
-	r.With(allow(RoleMarketer, RoleAdmin)).Post("/campaigns/preview", s.previewCampaign)
-	r.With(allow(RoleMarketer, RoleSupport, RoleAdmin)).Get("/campaigns/{campaignId}", s.getCampaign)
-	r.With(allow(RoleMarketer, RoleAdmin)).Get("/campaigns/{campaignId}/report", s.campaignReport)
-	r.With(allow(RoleMarketer, RoleAdmin)).Post("/campaigns/{campaignId}/pause", s.campaignSignal(workflows.CampaignSignalPause))
-	r.With(allow(RoleMarketer, RoleAdmin)).Post("/campaigns/{campaignId}/resume", s.campaignSignal(workflows.CampaignSignalResume))
-	r.With(allow(RoleMarketer, RoleAdmin)).Post("/campaigns/{campaignId}/cancel", s.campaignSignal(workflows.CampaignSignalCancel))
-	r.With(allow(RoleMarketer, RoleAdmin)).Post("/campaigns/{campaignId}/extend", s.campaignSignal(workflows.CampaignSignalExtend))
-}
-
 // campaignRequest is the body of POST /v1/campaigns.
 type campaignRequest struct {
 	Name         string               `json:"name"`
@@ -65,7 +52,7 @@ func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
 	}
 	items, err := s.cfg.Store.ListCampaigns(r.Context(), cursor, limit+1)
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	page := campaignPage{Items: items}
@@ -96,7 +83,7 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 		Schedule: req.Schedule, BudgetPoints: req.BudgetPoints, Rule: req.Rule, BonusPoints: req.BonusPoints, Announcement: req.Announcement,
 		CreatedBy: p.Actor()}
 	if err := c.Validate(s.now()); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	if c.Schedule != "" && !s.scheduleCampaign(w, r, c) {
@@ -111,7 +98,7 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 	}, workflows.CampaignWorkflowName, workflows.CampaignInput{Campaign: c})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {
-		s.temporalUnavailable(w, r, err)
+		fail(w, r, temporalRefused(err))
 		return
 	}
 	w.Header().Set("Location", "/v1/campaigns/"+id)
@@ -147,9 +134,9 @@ func (s *Server) scheduleCampaign(w http.ResponseWriter, r *http.Request, c doma
 	case errors.As(err, &invalid):
 		var v domain.Validation
 		v.Add("schedule", "is not a cron expression Temporal accepts: %s", invalid.Message)
-		s.writeError(w, r, v.Err())
+		fail(w, r, v.Err())
 	default:
-		s.temporalUnavailable(w, r, err)
+		fail(w, r, temporalRefused(err))
 	}
 	return false
 }
@@ -161,7 +148,7 @@ func (s *Server) controlSchedule(w http.ResponseWriter, r *http.Request, id, sig
 	desc, err := h.Describe(r.Context())
 	var nf *serviceerror.NotFound
 	if err != nil && !errors.As(err, &nf) {
-		s.temporalUnavailable(w, r, err)
+		fail(w, r, temporalRefused(err))
 		return false
 	}
 	switch {
@@ -174,7 +161,7 @@ func (s *Server) controlSchedule(w http.ResponseWriter, r *http.Request, id, sig
 		err = h.Delete(r.Context())
 	}
 	if err != nil && !errors.As(err, &nf) {
-		s.temporalUnavailable(w, r, err)
+		fail(w, r, temporalRefused(err))
 		return false
 	}
 	if desc != nil {
@@ -220,12 +207,12 @@ func (s *Server) previewCampaign(w http.ResponseWriter, r *http.Request) {
 	probe := domain.Campaign{Name: "preview", Kind: domain.CampaignAnnouncement, Announcement: &domain.Announcement{Channel: domain.ChannelEmail},
 		StartsAt: s.now(), EndsAt: s.now().Add(time.Hour), Segment: req.Segment}
 	if err := probe.Validate(s.now()); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	n, err := s.cfg.Store.SegmentSize(r.Context(), req.Segment, s.now())
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"segment_size": n})
@@ -234,7 +221,7 @@ func (s *Server) previewCampaign(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 	rec, err := s.cfg.Store.GetCampaign(r.Context(), chi.URLParam(r, "campaignId"))
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, campaignView{rec})
@@ -243,7 +230,7 @@ func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 func (s *Server) campaignReport(w http.ResponseWriter, r *http.Request) {
 	rep, err := s.cfg.Store.CampaignReport(r.Context(), chi.URLParam(r, "campaignId"))
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
@@ -268,7 +255,7 @@ func (s *Server) campaignSignal(signal string) http.HandlerFunc {
 			if ext.EndsAt.IsZero() {
 				var v domain.Validation
 				v.Add("ends_at", "is required")
-				s.writeError(w, r, v.Err())
+				fail(w, r, v.Err())
 				return
 			}
 		} else if r.ContentLength > 0 {
@@ -279,17 +266,17 @@ func (s *Server) campaignSignal(signal string) http.HandlerFunc {
 		}
 		rec, err := s.cfg.Store.GetCampaign(r.Context(), id)
 		if err != nil {
-			s.writeError(w, r, err)
+			fail(w, r, err)
 			return
 		}
 		want, msg := campaignTransition(signal, rec, ext.EndsAt)
 		if msg != "" {
-			s.writeError(w, r, domain.Errorf(domain.ErrConflict, "%s", msg))
+			fail(w, r, domain.Errorf(domain.ErrConflict, "%s", msg))
 			return
 		}
 		if signal == workflows.CampaignSignalExtend {
 			if rec.Schedule != "" {
-				s.writeError(w, r, domain.Errorf(domain.ErrConflict, "the runs of a recurring campaign keep their length"))
+				fail(w, r, domain.Errorf(domain.ErrConflict, "the runs of a recurring campaign keep their length"))
 				return
 			}
 			payload = workflows.CampaignExtension{EndsAt: ext.EndsAt.UTC()}
@@ -300,10 +287,10 @@ func (s *Server) campaignSignal(signal string) http.HandlerFunc {
 		if err := s.cfg.Temporal.SignalWorkflow(r.Context(), workflows.CampaignWorkflowID(id), "", signal, payload); err != nil {
 			var nf *serviceerror.NotFound
 			if errors.As(err, &nf) {
-				s.writeError(w, r, domain.Errorf(domain.ErrConflict, "campaign %s is over", id))
+				fail(w, r, domain.Errorf(domain.ErrConflict, "campaign %s is over", id))
 				return
 			}
-			s.temporalUnavailable(w, r, err)
+			fail(w, r, temporalRefused(err))
 			return
 		}
 		w.Header().Set("Location", "/v1/campaigns/"+id)

@@ -15,15 +15,6 @@ import (
 	"github.com/perkflow/perkflow/workflows"
 )
 
-// engagementRoutes mounts the routes of gamification (challenges, leaderboard) under /v1.
-func (s *Server) engagementRoutes(r chi.Router) {
-	r.With(allow(RoleMember, RoleMarketer, RoleSupport, RoleAdmin)).Get("/challenges", s.listChallenges)
-	r.With(allow(RoleMarketer, RoleAdmin)).Post("/challenges", s.createChallenge)
-	r.With(allow(RoleMember)).Post("/challenges/{challengeId}/join", s.joinChallenge)
-	r.With(allow(RoleMember, RoleSupport, RoleAdmin)).Get("/members/{memberId}/challenges", s.memberChallenges)
-	r.With(allow(RoleMember, RoleMarketer, RoleSupport, RoleAdmin)).Get("/gamification/leaderboard", s.leaderboard)
-}
-
 // challengeRequest is the body of POST /v1/challenges.
 type challengeRequest struct {
 	Name         string               `json:"name"`
@@ -48,7 +39,7 @@ func (s *Server) listChallenges(w http.ResponseWriter, r *http.Request) {
 	}
 	cs, err := s.cfg.Store.ListChallenges(r.Context(), cursor, limit+1)
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	page := challengePage{Items: cs}
@@ -71,19 +62,19 @@ func (s *Server) createChallenge(w http.ResponseWriter, r *http.Request) {
 		EndsAt: req.EndsAt, WindowDays: req.WindowDays, RewardPoints: req.RewardPoints, Badge: req.Badge,
 		AutoEnroll: req.AutoEnroll, CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
 	if err := c.Validate(); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	if c.EndsAt != nil && !c.EndsAt.After(s.now()) {
 		var v domain.Validation
 		v.Add("ends_at", "must be in the future")
-		s.writeError(w, r, v.Err())
+		fail(w, r, v.Err())
 		return
 	}
 	p, _ := principalFrom(r.Context())
 	saved, err := s.cfg.Store.CreateChallenge(r.Context(), c, p.Actor())
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	w.Header().Set("Location", "/v1/challenges/"+saved.ID)
@@ -98,30 +89,30 @@ func (s *Server) joinChallenge(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "challengeId")
 	c, err := s.cfg.Store.GetChallenge(r.Context(), id)
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	if e, ok, err := s.enrolment(r.Context(), p.MemberID, id); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	} else if ok {
 		if e.Status == domain.EnrolmentActive {
 			writeJSON(w, http.StatusOK, e)
 		} else {
-			writeProblem(w, http.StatusConflict, "you took part in this challenge already ("+e.Status+")")
+			fail(w, r, problem(domain.ErrConflict, "you took part in this challenge already ("+e.Status+")"))
 		}
 		return
 	}
 	if m, err := s.cfg.Store.GetMember(r.Context(), p.MemberID); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	} else if m.Status != domain.MemberActive {
-		writeProblem(w, http.StatusNotFound, "no such member")
+		fail(w, r, problem(domain.ErrNotFound, "no such member"))
 		return
 	}
 	now := s.now().UTC()
 	if !c.OpenAt(now) {
-		writeProblem(w, http.StatusUnprocessableEntity, "this challenge is not open for enrolment now")
+		fail(w, r, problem(domain.ErrUnprocessable, "this challenge is not open for enrolment now"))
 		return
 	}
 	opts := workflows.ChallengeStartOptions(c.ID, p.MemberID, s.cfg.TaskQueue)
@@ -129,10 +120,10 @@ func (s *Server) joinChallenge(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.cfg.Temporal.ExecuteWorkflow(r.Context(), opts, workflows.ChallengeWorkflowName, in); err != nil {
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) {
-			writeProblem(w, http.StatusConflict, "you took part in this challenge already")
+			fail(w, r, problem(domain.ErrConflict, "you took part in this challenge already"))
 			return
 		}
-		s.temporalUnavailable(w, r, err)
+		fail(w, r, temporalRefused(err))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.waitBudget(r))
@@ -172,7 +163,7 @@ type memberChallengesPage struct {
 func (s *Server) memberChallenges(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "memberId")
 	if !domain.ValidMemberID(id) {
-		writeProblem(w, http.StatusNotFound, "no such member")
+		fail(w, r, problem(domain.ErrNotFound, "no such member"))
 		return
 	}
 	limit, cursor, ok := pageParams(w, r)
@@ -180,12 +171,12 @@ func (s *Server) memberChallenges(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.cfg.Store.GetMember(r.Context(), id); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	es, err := s.cfg.Store.MemberChallenges(r.Context(), id, cursor, limit+1)
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	page := memberChallengesPage{Items: es}
@@ -196,7 +187,7 @@ func (s *Server) memberChallenges(w http.ResponseWriter, r *http.Request) {
 		page.Items = []domain.ChallengeEnrolment{}
 	}
 	if page.Badges, err = s.cfg.Store.MemberBadges(r.Context(), id); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	if page.Badges == nil {
@@ -219,8 +210,8 @@ func (s *Server) leaderboard(w http.ResponseWriter, r *http.Request) {
 	}
 	start, ok := domain.PeriodStart(period, s.now())
 	if !ok {
-		writeProblem(w, http.StatusBadRequest, "period must be week, month or all",
-			domain.FieldError{Field: "period", Message: "must be week, month or all"})
+		fail(w, r, problem(domain.ErrInvalid, "period must be week, month or all",
+			domain.FieldError{Field: "period", Message: "must be week, month or all"}))
 		return
 	}
 	limit, _, ok := pageParams(w, r)
@@ -232,7 +223,7 @@ func (s *Server) leaderboard(w http.ResponseWriter, r *http.Request) {
 	}
 	items, err := s.cfg.Store.Leaderboard(r.Context(), period, s.now(), limit)
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	if items == nil {

@@ -12,7 +12,6 @@ import (
 	enums "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/workflows"
@@ -51,6 +50,9 @@ func viewOf(m domain.Member) memberView {
 	}
 }
 
+// errIdentityTaken answers a registration whose email or external id another member holds.
+var errIdentityTaken = problem(domain.ErrConflict, "a member with this email or external_id already exists")
+
 // registerMember starts the member's workflow, whose first step creates the member, and waits (within the request's
 // budget) for that step: 201 with the member, 409 when the email or external id is taken, 202 when the workflow
 // has not finished registering yet — it will.
@@ -65,22 +67,22 @@ func (s *Server) registerMember(w http.ResponseWriter, r *http.Request) {
 	}
 	reg.Normalize()
 	if err := reg.Validate(s.now()); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	// A cheap early answer for the common duplicate; the registration activity is the real guard against races.
 	if taken, err := s.cfg.Store.MemberIdentityTaken(r.Context(), reg.Email, reg.ExternalID); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	} else if taken {
-		writeProblem(w, http.StatusConflict, "a member with this email or external_id already exists")
+		fail(w, r, errIdentityTaken)
 		return
 	}
 
 	opts := workflows.MemberStartOptions(reg.MemberID, s.cfg.TaskQueue)
 	in := workflows.MemberInput{MemberID: reg.MemberID, Registration: &reg, MaxHistoryEvents: s.cfg.MemberHistoryLimit}
 	if _, err := s.cfg.Temporal.ExecuteWorkflow(r.Context(), opts, workflows.MemberWorkflowName, in); err != nil {
-		s.temporalUnavailable(w, r, err)
+		fail(w, r, temporalRefused(err))
 		return
 	}
 	// The start is durable: from here on the member will be created, whatever happens to this request.
@@ -93,15 +95,14 @@ func (s *Server) registerMember(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = h.Get(ctx, &m)
 	}
-	var appErr *temporal.ApplicationError
-	switch {
+	switch code := codeOf(err); {
 	case err == nil:
 		w.Header().Set("Location", "/v1/members/"+m.MemberID)
 		writeJSON(w, http.StatusCreated, viewOf(m))
-	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeConflict:
-		writeProblem(w, http.StatusConflict, "a member with this email or external_id already exists")
-	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalid:
-		writeProblem(w, http.StatusBadRequest, appErr.Message())
+	case code == domain.ErrConflict:
+		fail(w, r, errIdentityTaken) // the workflow's own message may quote what is taken
+	case code == domain.ErrInvalid:
+		fail(w, r, err)
 	default:
 		// Most likely no worker answered within the budget.
 		s.log.InfoContext(r.Context(), "registration accepted, not finished within the wait budget", "member_id", reg.MemberID, "error", err)
@@ -114,7 +115,7 @@ func (s *Server) registerMember(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "memberId")
 	if !domain.ValidMemberID(id) {
-		writeProblem(w, http.StatusNotFound, "no such member")
+		fail(w, r, problem(domain.ErrNotFound, "no such member"))
 		return
 	}
 	mv, err := s.cfg.Store.MemberView(r.Context(), id, s.now())
@@ -123,11 +124,11 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, memberView{MemberID: id, Status: workflows.MemberStatusRegistering})
 			return
 		}
-		writeProblem(w, http.StatusNotFound, "no such member")
+		fail(w, r, problem(domain.ErrNotFound, "no such member"))
 		return
 	}
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	v := viewOf(mv.Member)
@@ -159,7 +160,7 @@ type historyPage struct {
 func (s *Server) memberHistory(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "memberId")
 	if !domain.ValidMemberID(id) {
-		writeProblem(w, http.StatusNotFound, "no such member")
+		fail(w, r, problem(domain.ErrNotFound, "no such member"))
 		return
 	}
 	limit, cursor, ok := pageParams(w, r)
@@ -167,21 +168,21 @@ func (s *Server) memberHistory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.cfg.Store.GetMember(r.Context(), id); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	var before int64
 	if cursor != "" {
 		n, err := strconv.ParseInt(cursor, 10, 64)
 		if err != nil || n <= 0 {
-			writeProblem(w, http.StatusBadRequest, "cursor is not valid", domain.FieldError{Field: "cursor", Message: "use the next_cursor of a previous page"})
+			fail(w, r, problem(domain.ErrInvalid, "cursor is not valid", domain.FieldError{Field: "cursor", Message: "use the next_cursor of a previous page"}))
 			return
 		}
 		before = n
 	}
 	items, err := s.cfg.Store.History(r.Context(), id, before, limit)
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	page := historyPage{Items: items}
@@ -203,7 +204,7 @@ func pageParams(w http.ResponseWriter, r *http.Request) (limit int, cursor strin
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxPageSize {
-			writeProblem(w, http.StatusBadRequest, "limit must be between 1 and 200", domain.FieldError{Field: "limit", Message: "must be between 1 and 200"})
+			fail(w, r, problem(domain.ErrInvalid, "limit must be between 1 and 200", domain.FieldError{Field: "limit", Message: "must be between 1 and 200"}))
 			return 0, "", false
 		}
 		limit = n
@@ -211,14 +212,12 @@ func pageParams(w http.ResponseWriter, r *http.Request) (limit int, cursor strin
 	return limit, q.Get("cursor"), true
 }
 
-// temporalUnavailable answers 503 when Temporal refused or could not be reached: nothing was accepted, retry.
-func (s *Server) temporalUnavailable(w http.ResponseWriter, r *http.Request, err error) {
-	var unavailable *serviceerror.Unavailable
-	if errors.As(err, &unavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		s.log.WarnContext(r.Context(), "temporal unavailable", "error", err)
-		w.Header().Set("Retry-After", "1")
-		writeProblem(w, http.StatusServiceUnavailable, "the workflow service is unavailable; nothing was accepted, retry shortly")
-		return
+// temporalRefused is the error of a call to Temporal that did not go through: when Temporal refused it or could not
+// be reached, a 503 with Retry-After (nothing was accepted, retry); any other error as it is.
+func temporalRefused(err error) error {
+	var u *serviceerror.Unavailable
+	if errors.As(err, &u) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return unavailable(unavailableRetryAfter, "the workflow service is unavailable; nothing was accepted, retry shortly", err)
 	}
-	s.writeError(w, r, err)
+	return err
 }

@@ -28,13 +28,13 @@ type operationView struct {
 
 // answerOperation writes a recorded operation: 201 when applied (Idempotent-Replayed when it was recorded before this
 // request), 422 with the reason when rejected, 409 when the id was first used with different content.
-func answerOperation(w http.ResponseWriter, rec store.OperationRecord, fingerprint string, replayed bool, location string) {
+func answerOperation(w http.ResponseWriter, r *http.Request, rec store.OperationRecord, fingerprint string, replayed bool, location string) {
 	if rec.Fingerprint != fingerprint {
-		writeProblem(w, http.StatusConflict, rec.Outcome.ID+" was already used with different content; it applies once")
+		fail(w, r, problem(domain.ErrConflict, rec.Outcome.ID+" was already used with different content; it applies once"))
 		return
 	}
 	if rec.Outcome.Status == store.OpRejected {
-		writeProblem(w, http.StatusUnprocessableEntity, rec.Outcome.Reason)
+		fail(w, r, problem(domain.ErrUnprocessable, rec.Outcome.Reason))
 		return
 	}
 	if replayed {
@@ -70,35 +70,35 @@ func (s *Server) returnPurchase(w http.ResponseWriter, r *http.Request) {
 		ret.Amount = &req.Amount.Amount
 	}
 	if err := ret.Validate(); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	ctx := r.Context()
 	fp := store.ReturnFingerprint(ret)
 	location := "/v1/transactions/" + url.PathEscape(txID)
 	if rec, err := s.cfg.Store.GetReturn(ctx, ret.ReturnID); err == nil {
-		answerOperation(w, rec, fp, true, location)
+		answerOperation(w, r, rec, fp, true, location)
 		return
 	} else if domain.CodeOf(err) != domain.ErrNotFound {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	t, err := s.cfg.Store.GetTransaction(ctx, txID)
 	if domain.CodeOf(err) == domain.ErrNotFound || !domain.ValidIdentifier(txID) {
-		writeProblem(w, http.StatusNotFound, "no accrued purchase "+txID+"; a return must follow its accrual")
+		fail(w, r, problem(domain.ErrNotFound, "no accrued purchase "+txID+"; a return must follow its accrual"))
 		return
 	}
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	if t.Status != store.TxAccrued {
-		writeProblem(w, http.StatusUnprocessableEntity, "the purchase was rejected and earned nothing to return")
+		fail(w, r, problem(domain.ErrUnprocessable, "the purchase was rejected and earned nothing to return"))
 		return
 	}
 	if req.Amount != nil && req.Amount.Currency != t.Total.Currency {
-		writeProblem(w, http.StatusUnprocessableEntity, "the purchase was paid in "+t.Total.Currency,
-			domain.FieldError{Field: "amount.currency", Message: "must be " + t.Total.Currency})
+		fail(w, r, problem(domain.ErrUnprocessable, "the purchase was paid in "+t.Total.Currency,
+			domain.FieldError{Field: "amount.currency", Message: "must be " + t.Total.Currency}))
 		return
 	}
 	ret.MemberID = t.MemberID
@@ -107,14 +107,14 @@ func (s *Server) returnPurchase(w http.ResponseWriter, r *http.Request) {
 	opts := workflows.MemberStartOptions(t.MemberID, s.cfg.TaskQueue)
 	in := workflows.MemberInput{MemberID: t.MemberID, MaxHistoryEvents: s.cfg.MemberHistoryLimit}
 	if _, err := s.cfg.Temporal.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalReturn, ret, opts, workflows.MemberWorkflowName, in); err != nil {
-		s.temporalUnavailable(w, r, err)
+		fail(w, r, temporalRefused(err))
 		return
 	}
 	rec, err := s.awaitOperation(ctx, done, s.waitBudget(r), func(ctx context.Context) (store.OperationRecord, error) {
 		return s.cfg.Store.GetReturn(ctx, ret.ReturnID)
 	})
 	if err == nil {
-		answerOperation(w, rec, fp, false, location)
+		answerOperation(w, r, rec, fp, false, location)
 		return
 	}
 	w.Header().Set("Location", location)
@@ -160,7 +160,7 @@ func (s *Server) redeemAtTill(w http.ResponseWriter, r *http.Request) {
 	}
 	red := domain.TillRedemption(req)
 	if err := red.Validate(); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	s.memberOperation(w, r, red.MemberID, red.RedemptionID, store.TillRedemptionFingerprint(red), workflows.UpdateRedeem, red,
@@ -178,7 +178,7 @@ type adjustmentRequest struct {
 func (s *Server) adjustPoints(w http.ResponseWriter, r *http.Request) {
 	memberID := chi.URLParam(r, "memberId")
 	if !domain.ValidMemberID(memberID) {
-		writeProblem(w, http.StatusNotFound, "no such member")
+		fail(w, r, problem(domain.ErrNotFound, "no such member"))
 		return
 	}
 	var req adjustmentRequest
@@ -188,7 +188,7 @@ func (s *Server) adjustPoints(w http.ResponseWriter, r *http.Request) {
 	p, _ := principalFrom(r.Context())
 	adj := domain.Adjustment{AdjustmentID: req.AdjustmentID, MemberID: memberID, Points: req.Points, Reason: req.Reason, Actor: p.Actor()}
 	if err := adj.Validate(); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	s.memberOperation(w, r, memberID, adj.AdjustmentID, store.AdjustmentFingerprint(adj), workflows.UpdateAdjust, adj,
@@ -202,14 +202,14 @@ func (s *Server) memberOperation(w http.ResponseWriter, r *http.Request, memberI
 	read func(context.Context, string) (store.OperationRecord, error)) {
 	ctx := r.Context()
 	if rec, err := read(ctx, id); err == nil {
-		answerOperation(w, rec, fingerprint, true, "")
+		answerOperation(w, r, rec, fingerprint, true, "")
 		return
 	} else if domain.CodeOf(err) != domain.ErrNotFound {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	if err := s.checkMemberCanEarn(ctx, memberID); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.waitBudget(r))
@@ -230,17 +230,16 @@ func (s *Server) memberOperation(w http.ResponseWriter, r *http.Request, memberI
 	if err != nil {
 		// The update may still complete later; the record is the truth.
 		if rec, rerr := read(ctx, id); rerr == nil {
-			answerOperation(w, rec, fingerprint, false, "")
+			answerOperation(w, r, rec, fingerprint, false, "")
 			return
 		}
 		s.log.WarnContext(ctx, "member operation not completed", "update", update, "error", err)
-		w.Header().Set("Retry-After", "2")
-		writeProblem(w, http.StatusServiceUnavailable, "the operation could not be completed now; retry with the same id")
+		fail(w, r, unavailable(2*time.Second, "the operation could not be completed now; retry with the same id", nil))
 		return
 	}
 	if out.Conflict {
-		writeProblem(w, http.StatusConflict, id+" was already used with different content; it applies once")
+		fail(w, r, problem(domain.ErrConflict, id+" was already used with different content; it applies once"))
 		return
 	}
-	answerOperation(w, store.OperationRecord{Outcome: out, MemberID: memberID, Fingerprint: fingerprint}, fingerprint, out.Replayed, "")
+	answerOperation(w, r, store.OperationRecord{Outcome: out, MemberID: memberID, Fingerprint: fingerprint}, fingerprint, out.Replayed, "")
 }

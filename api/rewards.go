@@ -30,16 +30,6 @@ type RewardsConfig struct {
 	PaymentWait time.Duration
 }
 
-// rewardRoutes mounts the routes of the rewards catalog and redemption saga (offers, claims, redemptions) under /v1.
-// The Stripe webhook authenticates by signature and is mounted outside the authenticated group (server.go).
-func (s *Server) rewardRoutes(r chi.Router) {
-	r.With(allow(RoleMarketer, RoleAdmin)).Post("/offers", s.createOffer)
-	r.With(allow(RoleMember)).Get("/offers/available", s.availableOffers)
-	r.With(allow(RoleMember)).Post("/offers/{offerId}/claim", s.claimOffer)
-	r.With(allow(RoleMember, RoleSupport, RoleAdmin)).Get("/redemptions/{redemptionId}", s.getRedemption)
-	r.With(allow(RoleMember, RoleSupport, RoleAdmin)).Post("/redemptions/{redemptionId}/cancel", s.cancelRedemption)
-}
-
 // offerRequest is the body of POST /v1/offers.
 type offerRequest struct {
 	Title               string        `json:"title"`
@@ -70,13 +60,13 @@ func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) {
 		o.EligibleTiers = []string{}
 	}
 	if err := o.Validate(); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	p, _ := principalFrom(r.Context())
 	created, err := s.cfg.Store.CreateOffer(r.Context(), o, p.Actor())
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, created)
@@ -112,17 +102,17 @@ func (s *Server) availableOffers(w http.ResponseWriter, r *http.Request) {
 	p, _ := principalFrom(r.Context())
 	bal, err := s.cfg.Store.GetBalance(r.Context(), p.MemberID)
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	tier, err := s.memberTierCode(r.Context(), p.MemberID)
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	offers, next, err := s.cfg.Store.AvailableOffers(r.Context(), tier, bal.Available, s.now(), cursor, limit)
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	if offers == nil {
@@ -160,7 +150,7 @@ func (s *Server) claimOffer(w http.ResponseWriter, r *http.Request) {
 	}
 	offer, err := s.cfg.Store.GetOffer(r.Context(), chi.URLParam(r, "offerId"))
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	id := uuid.NewString()
@@ -176,40 +166,40 @@ func (s *Server) claimOffer(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	if offer.NeedsPayment() {
 		if !s.cfg.Rewards.PaymentsEnabled {
-			writeProblem(w, http.StatusUnprocessableEntity, "this offer has a cash price and card payments are not configured (STRIPE_SECRET_KEY)")
+			fail(w, r, problem(domain.ErrUnprocessable, "this offer has a cash price and card payments are not configured (STRIPE_SECRET_KEY)"))
 			return
 		}
 		if !strings.HasPrefix(req.PaymentMethod, "pm_") || len(req.PaymentMethod) > 255 {
-			writeProblem(w, http.StatusBadRequest, "this offer has a cash price: send a Stripe payment_method (pm_…)",
-				domain.FieldError{Field: "payment_method", Message: "is required for an offer with a cash price"})
+			fail(w, r, problem(domain.ErrInvalid, "this offer has a cash price: send a Stripe payment_method (pm_…)",
+				domain.FieldError{Field: "payment_method", Message: "is required for an offer with a cash price"}))
 			return
 		}
 	} else if req.PaymentMethod != "" {
-		writeProblem(w, http.StatusBadRequest, "this offer has no cash price", domain.FieldError{Field: "payment_method", Message: "must be empty for a points-only offer"})
+		fail(w, r, problem(domain.ErrInvalid, "this offer has no cash price", domain.FieldError{Field: "payment_method", Message: "must be empty for a points-only offer"}))
 		return
 	}
 	tier, err := s.memberTierCode(r.Context(), p.MemberID)
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	bal, err := s.cfg.Store.GetBalance(r.Context(), p.MemberID)
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	switch {
 	case !offer.OpenAt(now):
-		writeProblem(w, http.StatusUnprocessableEntity, "this offer is not open now")
+		fail(w, r, problem(domain.ErrUnprocessable, "this offer is not open now"))
 		return
 	case !offer.OpenToTier(tier):
-		writeProblem(w, http.StatusUnprocessableEntity, "this offer is not open to your tier")
+		fail(w, r, problem(domain.ErrUnprocessable, "this offer is not open to your tier"))
 		return
 	case !offer.InStock():
-		writeProblem(w, http.StatusUnprocessableEntity, "this offer is out of stock")
+		fail(w, r, problem(domain.ErrUnprocessable, "this offer is out of stock"))
 		return
 	case bal.Available < offer.PointsCost:
-		writeProblem(w, http.StatusUnprocessableEntity, "you do not have enough points available for this offer")
+		fail(w, r, problem(domain.ErrUnprocessable, "you do not have enough points available for this offer"))
 		return
 	}
 	claim := domain.RedemptionClaim{RedemptionID: id, OfferID: offer.ID, MemberID: p.MemberID, Title: offer.Title,
@@ -222,7 +212,7 @@ func (s *Server) claimOffer(w http.ResponseWriter, r *http.Request) {
 		workflows.RedemptionInput{Claim: claim, PaymentWait: s.cfg.Rewards.PaymentWait})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {
-		s.temporalUnavailable(w, r, err)
+		fail(w, r, temporalRefused(err))
 		return
 	}
 	s.answerRedemption(w, r, id, http.StatusCreated, domain.RedemptionStatus.Settled)
@@ -237,7 +227,7 @@ func (s *Server) answerRedemption(w http.ResponseWriter, r *http.Request, id str
 	w.Header().Set("Location", "/v1/redemptions/"+id)
 	red, ok, err := s.waitRedemption(r.Context(), id, s.waitBudget(r), done)
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	if !ok {
@@ -285,23 +275,16 @@ func (s *Server) waitRedemption(ctx context.Context, id string, budget time.Dura
 	}
 }
 
-// redemptionFor reads a redemption the caller may see: a member sees only their own (another's → 404).
-func (s *Server) redemptionFor(w http.ResponseWriter, r *http.Request) (domain.Redemption, bool) {
-	red, err := s.cfg.Store.GetRedemption(r.Context(), chi.URLParam(r, "redemptionId"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return red, false
-	}
-	if p, _ := principalFrom(r.Context()); p.Role == RoleMember && p.MemberID != red.MemberID {
-		writeProblem(w, http.StatusNotFound, "no such redemption")
-		return red, false
-	}
-	return red, true
+// readRedemption reads the redemption the request names.
+func (s *Server) readRedemption(r *http.Request) (domain.Redemption, error) {
+	return s.cfg.Store.GetRedemption(r.Context(), chi.URLParam(r, "redemptionId"))
 }
 
+// getRedemption shows a redemption; its access rule (allowOwner) has kept other members out.
 func (s *Server) getRedemption(w http.ResponseWriter, r *http.Request) {
-	red, ok := s.redemptionFor(w, r)
-	if !ok {
+	red, err := owned(r, s.readRedemption)
+	if err != nil {
+		fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, redemptionViewOf(red))
@@ -310,28 +293,29 @@ func (s *Server) getRedemption(w http.ResponseWriter, r *http.Request) {
 // cancelRedemption asks the saga to cancel and compensate, within the offer's cancel window: 200 with the cancelled
 // redemption, or 202 while the compensation runs. Ended already → 409; window closed → 422.
 func (s *Server) cancelRedemption(w http.ResponseWriter, r *http.Request) {
-	red, ok := s.redemptionFor(w, r)
-	if !ok {
+	red, err := owned(r, s.readRedemption)
+	if err != nil {
+		fail(w, r, err)
 		return
 	}
 	if red.Status.Final() {
-		writeProblem(w, http.StatusConflict, "this redemption has already ended ("+string(red.Status)+")")
+		fail(w, r, problem(domain.ErrConflict, "this redemption has already ended ("+string(red.Status)+")"))
 		return
 	}
 	if s.now().After(red.CancelUntil) {
-		writeProblem(w, http.StatusUnprocessableEntity, "the cancel window of this redemption closed at "+red.CancelUntil.Format(time.RFC3339))
+		fail(w, r, problem(domain.ErrUnprocessable, "the cancel window of this redemption closed at "+red.CancelUntil.Format(time.RFC3339)))
 		return
 	}
 	p, _ := principalFrom(r.Context())
-	err := s.cfg.Temporal.SignalWorkflow(r.Context(), workflows.RedemptionWorkflowID(red.ID), "", workflows.SignalRedemptionCancel,
+	err = s.cfg.Temporal.SignalWorkflow(r.Context(), workflows.RedemptionWorkflowID(red.ID), "", workflows.SignalRedemptionCancel,
 		workflows.CancelRequest{Actor: p.Actor()})
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
-		writeProblem(w, http.StatusUnprocessableEntity, "the cancel window of this redemption has closed")
+		fail(w, r, problem(domain.ErrUnprocessable, "the cancel window of this redemption has closed"))
 		return
 	}
 	if err != nil {
-		s.temporalUnavailable(w, r, err)
+		fail(w, r, temporalRefused(err))
 		return
 	}
 	s.answerRedemption(w, r, red.ID, http.StatusOK, domain.RedemptionStatus.Final)
@@ -342,17 +326,17 @@ func (s *Server) cancelRedemption(w http.ResponseWriter, r *http.Request) {
 func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
-		writeProblem(w, http.StatusRequestEntityTooLarge, "the body must be at most 1 MiB")
+		fail(w, r, problem(errBodyTooLarge, "the body must be at most 1 MiB"))
 		return
 	}
 	if s.cfg.Rewards.StripeWebhookSecret == "" {
-		writeProblem(w, http.StatusBadRequest, "Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)")
+		fail(w, r, problem(domain.ErrInvalid, "Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)"))
 		return
 	}
 	ev, err := webhook.ConstructEventWithOptions(body, r.Header.Get("Stripe-Signature"), s.cfg.Rewards.StripeWebhookSecret,
 		webhook.ConstructEventOptions{IgnoreAPIVersionMismatch: true})
 	if err != nil {
-		writeProblem(w, http.StatusBadRequest, "the Stripe-Signature is missing or does not match")
+		fail(w, r, problem(domain.ErrInvalid, "the Stripe-Signature is missing or does not match"))
 		return
 	}
 	ack := map[string]any{"received": true}
@@ -362,7 +346,7 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	var pi stripe.PaymentIntent
 	if err := json.Unmarshal(ev.Data.Raw, &pi); err != nil || pi.ID == "" {
-		writeProblem(w, http.StatusBadRequest, "the event does not hold a PaymentIntent")
+		fail(w, r, problem(domain.ErrInvalid, "the event does not hold a PaymentIntent"))
 		return
 	}
 	id := pi.Metadata["redemption_id"]
@@ -374,7 +358,7 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 		workflows.PaymentEvent{EventID: ev.ID, Type: string(ev.Type), PaymentIntentID: pi.ID})
 	var notFound *serviceerror.NotFound
 	if err != nil && !errors.As(err, &notFound) {
-		s.temporalUnavailable(w, r, err) // 503: Stripe delivers it again
+		fail(w, r, temporalRefused(err)) // 503: Stripe delivers it again
 		return
 	}
 	writeJSON(w, http.StatusOK, ack)

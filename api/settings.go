@@ -43,7 +43,7 @@ type programRequest struct {
 func (s *Server) getProgram(w http.ResponseWriter, r *http.Request) {
 	pv, err := s.cfg.Store.ProgramAt(r.Context(), s.now())
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, programView{Version: pv.Version, EffectiveFrom: pv.EffectiveFrom, Program: pv.Program})
@@ -60,7 +60,7 @@ func (s *Server) putProgram(w http.ResponseWriter, r *http.Request) {
 		p.TimeZone = "UTC"
 	}
 	if err := p.Validate(); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	res, ok := s.changeSettings(w, r, domain.SettingsChange{Kind: domain.SettingsProgram, Program: &p})
@@ -80,7 +80,7 @@ func (s *Server) changeSettings(w http.ResponseWriter, r *http.Request, c domain
 		ID: id, TaskQueue: s.cfg.TaskQueue, StaticSummary: c.Kind + " by " + c.Actor,
 	}, workflows.SettingsWorkflowName, c)
 	if err != nil {
-		s.temporalUnavailable(w, r, err)
+		fail(w, r, temporalRefused(err))
 		return domain.SettingsResult{}, false
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.waitBudget(r))
@@ -91,8 +91,8 @@ func (s *Server) changeSettings(w http.ResponseWriter, r *http.Request, c domain
 	switch {
 	case err == nil:
 		return res, true
-	case errors.As(err, &appErr):
-		s.writeError(w, r, &domain.Error{Code: domain.ErrorCode(appErr.Type()), Message: appErr.Message()})
+	case errors.As(err, &appErr): // the change was refused
+		fail(w, r, err)
 	default:
 		writeJSON(w, http.StatusAccepted, map[string]string{"change_id": id, "status": "accepted"})
 	}
@@ -127,7 +127,7 @@ func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
 	}
 	rules, err := s.cfg.Store.CurrentRules(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	sort.Slice(rules, func(i, j int) bool { return rules[i].ID < rules[j].ID })
@@ -148,7 +148,7 @@ func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getRule(w http.ResponseWriter, r *http.Request) {
 	rule, err := s.cfg.Store.GetRule(r.Context(), chi.URLParam(r, "ruleId"))
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, rule)
@@ -161,14 +161,14 @@ func (s *Server) createRule(w http.ResponseWriter, r *http.Request) {
 	}
 	rule := req.rule(uuid.NewString())
 	if err := rule.Validate(""); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	if rules, err := s.cfg.Store.CurrentRules(r.Context()); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	} else if len(rules) >= domain.MaxRules {
-		writeProblem(w, http.StatusUnprocessableEntity, "the program already has the maximum number of rules; delete one first")
+		fail(w, r, problem(domain.ErrUnprocessable, "the program already has the maximum number of rules; delete one first"))
 		return
 	}
 	res, ok := s.changeSettings(w, r, domain.SettingsChange{Kind: domain.SettingsRuleCreate, Rule: &rule})
@@ -183,9 +183,9 @@ func (s *Server) createRule(w http.ResponseWriter, r *http.Request) {
 // campaign may change them.
 const campaignRulePrefix = "campaign:"
 
-func refuseCampaignRule(w http.ResponseWriter, id string) bool {
+func refuseCampaignRule(w http.ResponseWriter, r *http.Request, id string) bool {
 	if strings.HasPrefix(id, campaignRulePrefix) {
-		writeProblem(w, http.StatusConflict, "rule "+id+" belongs to a campaign: change it through /v1/campaigns")
+		fail(w, r, problem(domain.ErrConflict, "rule "+id+" belongs to a campaign: change it through /v1/campaigns"))
 		return true
 	}
 	return false
@@ -193,7 +193,7 @@ func refuseCampaignRule(w http.ResponseWriter, id string) bool {
 
 func (s *Server) updateRule(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "ruleId")
-	if refuseCampaignRule(w, id) {
+	if refuseCampaignRule(w, r, id) {
 		return
 	}
 	var req ruleRequest
@@ -201,12 +201,12 @@ func (s *Server) updateRule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.cfg.Store.GetRule(r.Context(), id); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	rule := req.rule(id)
 	if err := rule.Validate(""); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	res, ok := s.changeSettings(w, r, domain.SettingsChange{Kind: domain.SettingsRuleUpdate, Rule: &rule})
@@ -218,11 +218,11 @@ func (s *Server) updateRule(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "ruleId")
-	if refuseCampaignRule(w, id) {
+	if refuseCampaignRule(w, r, id) {
 		return
 	}
 	if _, err := s.cfg.Store.GetRule(r.Context(), id); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	if _, ok := s.changeSettings(w, r, domain.SettingsChange{Kind: domain.SettingsRuleDelete, RuleID: id}); !ok {
@@ -278,11 +278,11 @@ func (s *Server) simulateRules(w http.ResponseWriter, r *http.Request) {
 	v.Check(req.To.After(req.From), "to", "must be after from")
 	v.Check(req.To.Sub(req.From) <= 366*24*time.Hour, "to", "a simulation covers at most 366 days")
 	if err := v.Err(); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	if err := domain.ValidateRuleSet(rules, "rules"); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	out := simulation{From: req.From, To: req.To, PerRule: []ruleImpact{}}
@@ -323,7 +323,7 @@ func (s *Server) simulateRules(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	out.Difference = out.SimulatedPoints - out.ActualPoints

@@ -34,7 +34,7 @@ func (s *Server) accrue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := p.Validate(s.now()); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	ctx := r.Context()
@@ -43,21 +43,21 @@ func (s *Server) accrue(w http.ResponseWriter, r *http.Request) {
 		s.answerAccrual(w, r, t, p.Fingerprint(), true)
 		return
 	} else if domain.CodeOf(err) != domain.ErrNotFound {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	if err := s.checkMemberCanEarn(ctx, p.MemberID); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	pv, err := s.cfg.Store.ProgramAt(ctx, p.OccurredAt)
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	if pv.Program.Currency != p.Total.Currency {
-		writeProblem(w, http.StatusUnprocessableEntity, "the program earns on "+pv.Program.Currency+" purchases",
-			domain.FieldError{Field: "total.currency", Message: "must be " + pv.Program.Currency})
+		fail(w, r, problem(domain.ErrUnprocessable, "the program earns on "+pv.Program.Currency+" purchases",
+			domain.FieldError{Field: "total.currency", Message: "must be " + pv.Program.Currency}))
 		return
 	}
 
@@ -66,7 +66,7 @@ func (s *Server) accrue(w http.ResponseWriter, r *http.Request) {
 	opts := workflows.MemberStartOptions(p.MemberID, s.cfg.TaskQueue)
 	in := workflows.MemberInput{MemberID: p.MemberID, MaxHistoryEvents: s.cfg.MemberHistoryLimit}
 	if _, err := s.cfg.Temporal.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalPurchase, p, opts, workflows.MemberWorkflowName, in); err != nil {
-		s.temporalUnavailable(w, r, err)
+		fail(w, r, temporalRefused(err))
 		return
 	}
 	// Durable from here on.
@@ -129,16 +129,16 @@ func (s *Server) awaitAccrual(ctx context.Context, txID string, done <-chan stru
 // id: 409, nothing earned.
 func (s *Server) answerAccrual(w http.ResponseWriter, r *http.Request, t store.Transaction, fingerprint string, replayed bool) {
 	if t.Fingerprint != fingerprint {
-		writeProblem(w, http.StatusConflict, "transaction_id "+t.TransactionID+" was already reported with different content; it earns once")
+		fail(w, r, problem(domain.ErrConflict, "transaction_id "+t.TransactionID+" was already reported with different content; it earns once"))
 		return
 	}
 	if t.Status == store.TxRejected {
-		writeProblem(w, http.StatusUnprocessableEntity, t.RejectReason)
+		fail(w, r, problem(domain.ErrUnprocessable, t.RejectReason))
 		return
 	}
 	bal, err := s.cfg.Store.GetBalance(r.Context(), t.MemberID)
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	pu := t.PendingUntil
@@ -157,7 +157,7 @@ func (s *Server) answerAccrual(w http.ResponseWriter, r *http.Request, t store.T
 func (s *Server) getTransaction(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "transactionId")
 	if !domain.ValidIdentifier(id) {
-		writeProblem(w, http.StatusNotFound, "no such transaction")
+		fail(w, r, problem(domain.ErrNotFound, "no such transaction"))
 		return
 	}
 	t, err := s.cfg.Store.GetTransaction(r.Context(), id)
@@ -166,11 +166,11 @@ func (s *Server) getTransaction(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, accrualView{TransactionID: id, MemberID: mid, Status: "pending"})
 			return
 		}
-		writeProblem(w, http.StatusNotFound, "no such transaction")
+		fail(w, r, problem(domain.ErrNotFound, "no such transaction"))
 		return
 	}
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, t)

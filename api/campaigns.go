@@ -89,6 +89,8 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 	if c.Schedule != "" && !s.scheduleCampaign(w, r, c) {
 		return
 	}
+	sub := s.commits.subscribe(domain.CampaignEventKey(id))
+	defer sub.close()
 	_, err := s.cfg.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{
 		ID: workflows.CampaignWorkflowID(id), TaskQueue: s.cfg.TaskQueue,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
@@ -97,16 +99,19 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 		StaticSummary:            "Campaign " + c.Name + " (" + c.Kind + ") by " + c.CreatedBy,
 	}, workflows.CampaignWorkflowName, workflows.CampaignInput{Campaign: c})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if err != nil && !errors.As(err, &started) {
+	if errors.As(err, &started) {
+		sub.wake() // a retried create: the campaign may be recorded already
+	} else if err != nil {
 		fail(w, r, temporalRefused(err))
 		return
 	}
-	w.Header().Set("Location", "/v1/campaigns/"+id)
-	rec, ok := s.waitCampaign(r.Context(), id, s.waitBudget(r), func(store.CampaignRecord) bool { return true })
+	location := "/v1/campaigns/" + id
+	rec, ok := await(r.Context(), sub, s.waitBudget(r), s.readCampaign(id), nil)
 	if !ok {
-		writeJSON(w, http.StatusAccepted, map[string]string{"campaign_id": id, "status": "accepted"})
+		accepted(w, location, map[string]string{"campaign_id": id, "status": "accepted"})
 		return
 	}
+	w.Header().Set("Location", location)
 	writeJSON(w, http.StatusCreated, campaignView{rec})
 }
 
@@ -174,23 +179,9 @@ func (s *Server) controlSchedule(w http.ResponseWriter, r *http.Request, id, sig
 	return true
 }
 
-// waitCampaign polls the campaign's record until done accepts it or the budget runs out.
-func (s *Server) waitCampaign(ctx context.Context, id string, budget time.Duration, done func(store.CampaignRecord) bool) (store.CampaignRecord, bool) {
-	ctx, cancel := context.WithTimeout(ctx, budget)
-	defer cancel()
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		rec, err := s.cfg.Store.GetCampaign(ctx, id)
-		if err == nil && done(rec) {
-			return rec, true
-		}
-		select {
-		case <-ctx.Done():
-			return rec, false
-		case <-tick.C:
-		}
-	}
+// readCampaign reads the campaign's record, for await.
+func (s *Server) readCampaign(id string) func(context.Context) (store.CampaignRecord, error) {
+	return func(ctx context.Context) (store.CampaignRecord, error) { return s.cfg.Store.GetCampaign(ctx, id) }
 }
 
 // previewRequest is the body of POST /v1/campaigns/preview.
@@ -284,6 +275,8 @@ func (s *Server) campaignSignal(signal string) http.HandlerFunc {
 		if rec.Schedule != "" && !s.controlSchedule(w, r, id, signal) {
 			return
 		}
+		sub := s.commits.subscribe(domain.CampaignEventKey(id))
+		defer sub.close()
 		if err := s.cfg.Temporal.SignalWorkflow(r.Context(), workflows.CampaignWorkflowID(id), "", signal, payload); err != nil {
 			var nf *serviceerror.NotFound
 			if errors.As(err, &nf) {
@@ -293,12 +286,13 @@ func (s *Server) campaignSignal(signal string) http.HandlerFunc {
 			fail(w, r, temporalRefused(err))
 			return
 		}
-		w.Header().Set("Location", "/v1/campaigns/"+id)
-		got, ok := s.waitCampaign(r.Context(), id, s.waitBudget(r), want)
+		location := "/v1/campaigns/" + id
+		got, ok := await(r.Context(), sub, s.waitBudget(r), s.readCampaign(id), want)
 		if !ok {
-			writeJSON(w, http.StatusAccepted, map[string]string{"campaign_id": id, "status": "accepted"})
+			accepted(w, location, map[string]string{"campaign_id": id, "status": "accepted"})
 			return
 		}
+		w.Header().Set("Location", location)
 		writeJSON(w, http.StatusOK, campaignView{got})
 	}
 }

@@ -92,10 +92,10 @@ func (s *Server) joinChallenge(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	if e, ok, err := s.enrolment(r.Context(), p.MemberID, id); err != nil {
+	if e, err := s.enrolment(r.Context(), p.MemberID, id); err != nil && codeOf(err) != domain.ErrNotFound {
 		fail(w, r, err)
 		return
-	} else if ok {
+	} else if err == nil {
 		if e.Status == domain.EnrolmentActive {
 			writeJSON(w, http.StatusOK, e)
 		} else {
@@ -115,6 +115,8 @@ func (s *Server) joinChallenge(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, problem(domain.ErrUnprocessable, "this challenge is not open for enrolment now"))
 		return
 	}
+	sub := s.commits.subscribe(domain.EnrolmentEventKey(c.ID, p.MemberID))
+	defer sub.close()
 	opts := workflows.ChallengeStartOptions(c.ID, p.MemberID, s.cfg.TaskQueue)
 	in := workflows.ChallengeInput{Challenge: c, MemberID: p.MemberID, EnrolledAt: now}
 	if _, err := s.cfg.Temporal.ExecuteWorkflow(r.Context(), opts, workflows.ChallengeWorkflowName, in); err != nil {
@@ -126,31 +128,28 @@ func (s *Server) joinChallenge(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, temporalRefused(err))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.waitBudget(r))
-	defer cancel()
-	for {
-		e, ok, err := s.enrolment(ctx, p.MemberID, id)
-		if err == nil && ok {
-			w.Header().Set("Location", "/v1/members/"+p.MemberID+"/challenges")
-			writeJSON(w, http.StatusCreated, e)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			d := c.Deadline(now)
-			w.Header().Set("Location", "/v1/members/"+p.MemberID+"/challenges")
-			writeJSON(w, http.StatusAccepted, domain.ChallengeEnrolment{ChallengeID: c.ID, Name: c.Name, Kind: c.Goal.Kind,
-				Status: domain.EnrolmentActive, Target: c.Goal.Target, EnrolledAt: now, Deadline: &d,
-				RewardPoints: c.RewardPoints, Badge: c.Badge})
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
+	location := "/v1/members/" + p.MemberID + "/challenges"
+	e, ok := await(r.Context(), sub, s.waitBudget(r), func(ctx context.Context) (domain.ChallengeEnrolment, error) {
+		return s.enrolment(ctx, p.MemberID, id)
+	}, nil)
+	if !ok {
+		d := c.Deadline(now)
+		accepted(w, location, domain.ChallengeEnrolment{ChallengeID: c.ID, Name: c.Name, Kind: c.Goal.Kind,
+			Status: domain.EnrolmentActive, Target: c.Goal.Target, EnrolledAt: now, Deadline: &d,
+			RewardPoints: c.RewardPoints, Badge: c.Badge})
+		return
 	}
+	w.Header().Set("Location", location)
+	writeJSON(w, http.StatusCreated, e)
 }
 
-// enrolment reads one of the member's enrolments.
-func (s *Server) enrolment(ctx context.Context, memberID, challengeID string) (domain.ChallengeEnrolment, bool, error) {
-	return s.cfg.Store.GetEnrolment(ctx, challengeID, memberID)
+// enrolment reads one of the member's enrolments; none → domain.ErrNotFound.
+func (s *Server) enrolment(ctx context.Context, memberID, challengeID string) (domain.ChallengeEnrolment, error) {
+	e, ok, err := s.cfg.Store.GetEnrolment(ctx, challengeID, memberID)
+	if err == nil && !ok {
+		err = domain.Errorf(domain.ErrNotFound, "no enrolment of this member in challenge %s", challengeID)
+	}
+	return e, err
 }
 
 type memberChallengesPage struct {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"time"
@@ -102,46 +101,22 @@ func (s *Server) returnPurchase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ret.MemberID = t.MemberID
-	done, unsubscribe := s.waiter.subscribe(domain.ReturnKey(ret.ReturnID))
-	defer unsubscribe()
+	sub := s.commits.subscribe(domain.ReturnKey(ret.ReturnID))
+	defer sub.close()
 	opts := workflows.MemberStartOptions(t.MemberID, s.cfg.TaskQueue)
 	in := workflows.MemberInput{MemberID: t.MemberID, MaxHistoryEvents: s.cfg.MemberHistoryLimit}
 	if _, err := s.cfg.Temporal.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalReturn, ret, opts, workflows.MemberWorkflowName, in); err != nil {
 		fail(w, r, temporalRefused(err))
 		return
 	}
-	rec, err := s.awaitOperation(ctx, done, s.waitBudget(r), func(ctx context.Context) (store.OperationRecord, error) {
+	rec, ok := await(ctx, sub, s.waitBudget(r), func(ctx context.Context) (store.OperationRecord, error) {
 		return s.cfg.Store.GetReturn(ctx, ret.ReturnID)
-	})
-	if err == nil {
+	}, nil)
+	if ok {
 		answerOperation(w, r, rec, fp, false, location)
 		return
 	}
-	w.Header().Set("Location", location)
-	writeJSON(w, http.StatusAccepted, map[string]string{"id": ret.ReturnID, "transaction_id": txID, "member_id": t.MemberID, "status": "accepted"})
-}
-
-// awaitOperation waits until read finds the operation or the budget runs out (→ domain.ErrNotFound), waking on the
-// operation's notification and polling now and then.
-func (s *Server) awaitOperation(ctx context.Context, done <-chan struct{}, budget time.Duration, read func(context.Context) (store.OperationRecord, error)) (store.OperationRecord, error) {
-	ctx, cancel := context.WithTimeout(ctx, budget)
-	defer cancel()
-	poll := time.NewTicker(250 * time.Millisecond)
-	defer poll.Stop()
-	for {
-		select {
-		case <-done:
-			done = nil
-		case <-poll.C:
-		case <-ctx.Done():
-			return store.OperationRecord{}, domain.Errorf(domain.ErrNotFound, "not applied within the wait budget")
-		}
-		rec, err := read(ctx)
-		if domain.CodeOf(err) == domain.ErrNotFound || errors.Is(err, context.DeadlineExceeded) {
-			continue
-		}
-		return rec, err
-	}
+	accepted(w, location, map[string]string{"id": ret.ReturnID, "transaction_id": txID, "member_id": t.MemberID, "status": "accepted"})
 }
 
 // redeemRequest is the body of POST /v1/transactions/redeem.

@@ -161,13 +161,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// accepted answers 202 with the Location of the status resource to follow: the work is durably accepted and will
-// happen (docs/api.md, "Asynchronous work").
-func accepted(w http.ResponseWriter, location string, body any) {
-	w.Header().Set("Location", location)
-	writeJSON(w, http.StatusAccepted, body)
-}
-
 type logKey struct{}
 
 // withLog puts the API's logger in ctx, for code that answers a request without the Server at hand (fail, access

@@ -154,12 +154,18 @@ func (s *Server) claimOffer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := uuid.NewString()
-	if key := r.Header.Get("Idempotency-Key"); key != "" {
+	key := r.Header.Get("Idempotency-Key")
+	if key != "" {
 		id = uuid.NewSHA1(redemptionNamespace, []byte(p.MemberID+"|"+offer.ID+"|"+key)).String()
+	}
+	sub := s.commits.subscribe(domain.RedemptionEventKey(id))
+	defer sub.close()
+	if key != "" {
 		// A retried claim answers with the redemption it started, whatever the member's points are now.
 		if _, err := s.cfg.Store.GetRedemption(r.Context(), id); err == nil {
 			w.Header().Set("Idempotent-Replayed", "true")
-			s.answerRedemption(w, r, id, http.StatusCreated, domain.RedemptionStatus.Settled)
+			sub.wake() // it may have settled already
+			s.answerRedemption(w, r, sub, id, http.StatusCreated, domain.RedemptionStatus.Settled)
 			return
 		}
 	}
@@ -215,7 +221,7 @@ func (s *Server) claimOffer(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, temporalRefused(err))
 		return
 	}
-	s.answerRedemption(w, r, id, http.StatusCreated, domain.RedemptionStatus.Settled)
+	s.answerRedemption(w, r, sub, id, http.StatusCreated, domain.RedemptionStatus.Settled)
 }
 
 // redemptionNamespace names redemption ids derived from a member's Idempotency-Key.
@@ -223,56 +229,22 @@ var redemptionNamespace = uuid.MustParse("7d0c5d55-4f0e-4c37-9f38-2f1c3a8f0b6e")
 
 // answerRedemption waits, within the budget, for the redemption to reach a status done accepts, and answers status
 // with it, or 202 with its Location.
-func (s *Server) answerRedemption(w http.ResponseWriter, r *http.Request, id string, status int, done func(domain.RedemptionStatus) bool) {
-	w.Header().Set("Location", "/v1/redemptions/"+id)
-	red, ok, err := s.waitRedemption(r.Context(), id, s.waitBudget(r), done)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
+func (s *Server) answerRedemption(w http.ResponseWriter, r *http.Request, sub *subscription, id string, status int,
+	done func(domain.RedemptionStatus) bool) {
+	location := "/v1/redemptions/" + id
+	red, ok := await(r.Context(), sub, s.waitBudget(r), func(ctx context.Context) (domain.Redemption, error) {
+		return s.cfg.Store.GetRedemption(ctx, id)
+	}, func(red domain.Redemption) bool { return done(red.Status) })
 	if !ok {
 		st := domain.RedemptionPending
 		if red.ID != "" {
 			st = red.Status
 		}
-		writeJSON(w, http.StatusAccepted, map[string]string{"redemption_id": id, "status": string(st)})
+		accepted(w, location, map[string]string{"redemption_id": id, "status": string(st)})
 		return
 	}
+	w.Header().Set("Location", location)
 	writeJSON(w, status, redemptionViewOf(red))
-}
-
-// waitRedemption reads the redemption until done accepts its status or the budget runs out; the store announces
-// each change (pg_notify), and a slow poll covers a lost listener.
-func (s *Server) waitRedemption(ctx context.Context, id string, budget time.Duration, done func(domain.RedemptionStatus) bool) (domain.Redemption, bool, error) {
-	deadline := time.NewTimer(budget)
-	defer deadline.Stop()
-	var last domain.Redemption
-	for {
-		ch, unsubscribe := s.waiter.subscribe(domain.RedemptionEventKey(id))
-		red, err := s.cfg.Store.GetRedemption(ctx, id)
-		switch {
-		case err == nil:
-			last = red
-			if done(red.Status) {
-				unsubscribe()
-				return red, true, nil
-			}
-		case domain.CodeOf(err) != domain.ErrNotFound:
-			unsubscribe()
-			return red, false, err
-		}
-		select {
-		case <-ch:
-		case <-time.After(250 * time.Millisecond):
-		case <-deadline.C:
-			unsubscribe()
-			return last, false, nil
-		case <-ctx.Done():
-			unsubscribe()
-			return last, false, nil
-		}
-		unsubscribe()
-	}
 }
 
 // readRedemption reads the redemption the request names.
@@ -307,6 +279,8 @@ func (s *Server) cancelRedemption(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, _ := principalFrom(r.Context())
+	sub := s.commits.subscribe(domain.RedemptionEventKey(red.ID))
+	defer sub.close()
 	err = s.cfg.Temporal.SignalWorkflow(r.Context(), workflows.RedemptionWorkflowID(red.ID), "", workflows.SignalRedemptionCancel,
 		workflows.CancelRequest{Actor: p.Actor()})
 	var notFound *serviceerror.NotFound
@@ -318,7 +292,7 @@ func (s *Server) cancelRedemption(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, temporalRefused(err))
 		return
 	}
-	s.answerRedemption(w, r, red.ID, http.StatusOK, domain.RedemptionStatus.Final)
+	s.answerRedemption(w, r, sub, red.ID, http.StatusOK, domain.RedemptionStatus.Final)
 }
 
 // stripeWebhook receives Stripe's payment events. It authenticates by the Stripe-Signature header (bad → 400), then

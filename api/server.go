@@ -39,7 +39,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	jwks    *jwksCache // the identity provider's keys; nil without PERKFLOW_JWKS_URL
-	waiter  *accrualWaiter
+	commits *commitListener
 	guards  *guards
 	metrics *metrics
 	handler http.Handler
@@ -60,17 +60,17 @@ func New(cfg Config) *Server {
 	// Every log line of the API goes through the redactor, so that no key, token, email or phone number is written
 	// in clear, whatever a handler logs; it also adds the request id to lines logged with a request's context.
 	log := slog.New(NewRedactingHandler(cfg.Log.Handler()))
-	s := &Server{cfg: cfg, log: log, waiter: newAccrualWaiter(cfg.Store.Pool(), log), metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: log, commits: newCommitListener(cfg.Store.Pool(), log), metrics: newMetrics()}
 	s.jwks = newMemberKeys(cfg.JWT, log, s.now)
 	s.guards = newGuards(cfg.Store, lim, log)
 	s.handler = s.routes()
 	return s
 }
 
-// Run keeps the accrual listener going until ctx ends.
+// Run keeps the API's background work going until ctx ends: the commit listener and the guards' housekeeping.
 func (s *Server) Run(ctx context.Context) {
 	go s.guards.run(ctx) // prunes idempotency keys, forgets idle rate-limit buckets
-	s.waiter.run(ctx)
+	s.commits.run(ctx)
 }
 
 // Handler is the root HTTP handler.

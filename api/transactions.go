@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -61,8 +60,8 @@ func (s *Server) accrue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	done, unsubscribe := s.waiter.subscribe(domain.AccrualKey(p.TransactionID))
-	defer unsubscribe()
+	sub := s.commits.subscribe(domain.AccrualKey(p.TransactionID))
+	defer sub.close()
 	opts := workflows.MemberStartOptions(p.MemberID, s.cfg.TaskQueue)
 	in := workflows.MemberInput{MemberID: p.MemberID, MaxHistoryEvents: s.cfg.MemberHistoryLimit}
 	if _, err := s.cfg.Temporal.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalPurchase, p, opts, workflows.MemberWorkflowName, in); err != nil {
@@ -70,17 +69,15 @@ func (s *Server) accrue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Durable from here on.
-	t, err := s.awaitAccrual(ctx, p.TransactionID, done, s.waitBudget(r))
-	if err == nil {
+	t, ok := await(ctx, sub, s.waitBudget(r), func(ctx context.Context) (store.Transaction, error) {
+		return s.cfg.Store.GetTransaction(ctx, p.TransactionID)
+	}, nil)
+	if ok {
 		s.answerAccrual(w, r, t, p.Fingerprint(), false)
 		return
 	}
-	if domain.CodeOf(err) != domain.ErrNotFound {
-		s.log.WarnContext(ctx, "accrual accepted; reading its result failed", "error", err)
-	}
 	loc := "/v1/transactions/" + url.PathEscape(p.TransactionID) + "?member_id=" + url.QueryEscape(p.MemberID)
-	w.Header().Set("Location", loc)
-	writeJSON(w, http.StatusAccepted, accrualView{TransactionID: p.TransactionID, MemberID: p.MemberID, Status: "accepted"})
+	accepted(w, loc, accrualView{TransactionID: p.TransactionID, MemberID: p.MemberID, Status: "accepted"})
 }
 
 // checkMemberCanEarn refuses purchases for members that do not exist. A member whose registration was accepted but
@@ -99,29 +96,6 @@ func (s *Server) checkMemberCanEarn(ctx context.Context, id string) error {
 		return domain.Errorf(domain.ErrNotFound, "member %s not found", id)
 	}
 	return nil
-}
-
-// awaitAccrual waits until the transaction is recorded or the budget runs out (→ domain.ErrNotFound). It wakes on
-// the accrual's notification and also polls, so a missed notification costs latency, never the answer.
-func (s *Server) awaitAccrual(ctx context.Context, txID string, done <-chan struct{}, budget time.Duration) (store.Transaction, error) {
-	ctx, cancel := context.WithTimeout(ctx, budget)
-	defer cancel()
-	poll := time.NewTicker(250 * time.Millisecond)
-	defer poll.Stop()
-	for {
-		select {
-		case <-done:
-			done = nil // read once more below; a closed channel must not spin the loop
-		case <-poll.C:
-		case <-ctx.Done():
-			return store.Transaction{}, domain.Errorf(domain.ErrNotFound, "not accrued within the wait budget")
-		}
-		t, err := s.cfg.Store.GetTransaction(ctx, txID)
-		if domain.CodeOf(err) == domain.ErrNotFound || errors.Is(err, context.DeadlineExceeded) {
-			continue
-		}
-		return t, err
-	}
 }
 
 // answerAccrual writes the recorded result of a purchase: 201, marked Idempotent-Replayed when the transaction id had

@@ -95,10 +95,11 @@ func (s *Server) returnPurchase(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, problem(domain.ErrUnprocessable, "the purchase was rejected and earned nothing to return"))
 		return
 	}
-	if req.Amount != nil && req.Amount.Currency != t.Total.Currency {
-		fail(w, r, problem(domain.ErrUnprocessable, "the purchase was paid in "+t.Total.Currency,
-			domain.FieldError{Field: "amount.currency", Message: "must be " + t.Total.Currency}))
-		return
+	if req.Amount != nil {
+		if err := domain.RequireCurrency(*req.Amount, t.Total.Currency, "amount", "the purchase was paid in "+t.Total.Currency); err != nil {
+			fail(w, r, err)
+			return
+		}
 	}
 	ret.MemberID = t.MemberID
 	sub := s.commits.subscribe(domain.ReturnKey(ret.ReturnID))

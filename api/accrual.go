@@ -66,9 +66,7 @@ func (s *Server) accrue(w http.ResponseWriter, r *http.Request) {
 
 	sub := s.commits.subscribe(domain.AccrualKey(p.TransactionID))
 	defer sub.close()
-	opts := workflows.MemberStartOptions(p.MemberID, s.cfg.TaskQueue)
-	in := workflows.MemberInput{MemberID: p.MemberID, MaxHistoryEvents: s.cfg.MemberHistoryLimit}
-	if _, err := s.cfg.Temporal.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalPurchase, p, opts, workflows.MemberWorkflowName, in); err != nil {
+	if err := s.signalMember(ctx, p.MemberID, workflows.SignalPurchase, p); err != nil {
 		fail(w, r, temporalRefused(err))
 		return
 	}

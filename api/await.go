@@ -69,12 +69,6 @@ func await[T any](ctx context.Context, sub *subscription, budget time.Duration, 
 	}
 }
 
-// accepted answers 202 with the Location of the status resource to follow.
-func accepted(w http.ResponseWriter, location string, body any) {
-	w.Header().Set("Location", location)
-	writeJSON(w, http.StatusAccepted, body)
-}
-
 // waitBudget is how long this request may wait for asynchronous work: the server's budget, or the client's
 // `Prefer: wait=N` (RFC 7240, seconds), capped at maxWait.
 func (s *Server) waitBudget(r *http.Request) time.Duration {

@@ -11,6 +11,8 @@ import (
 	"github.com/perkflow/perkflow/domain"
 )
 
+// Request bodies are read once, at most MaxBodyBytes, and shared by the guards and the handler.
+
 // MaxBodyBytes is the largest request body accepted (1 MiB); larger → 413.
 const MaxBodyBytes = 1 << 20
 

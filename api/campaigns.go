@@ -18,6 +18,9 @@ import (
 	"github.com/perkflow/perkflow/workflows"
 )
 
+// Campaigns: creation (recurring ones through a Temporal Schedule), reads, and the pause, resume, cancel and extend
+// signals (docs/api.md, "Rules, campaigns, gamification").
+
 // campaignRequest is the body of POST /v1/campaigns.
 type campaignRequest struct {
 	Name         string               `json:"name"`
@@ -55,14 +58,8 @@ func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	page := campaignPage{Items: items}
-	if len(items) > limit {
-		page.Items = items[:limit]
-		page.NextCursor = items[limit-1].ID
-	}
-	if page.Items == nil {
-		page.Items = []store.CampaignRecord{}
-	}
+	var page campaignPage
+	page.Items, page.NextCursor = pageOf(items, limit, func(c store.CampaignRecord) string { return c.ID })
 	writeJSON(w, http.StatusOK, page)
 }
 
@@ -105,14 +102,7 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, temporalRefused(err))
 		return
 	}
-	location := "/v1/campaigns/" + id
-	rec, ok := await(r.Context(), sub, s.waitBudget(r), s.readCampaign(id), nil)
-	if !ok {
-		accepted(w, location, map[string]string{"campaign_id": id, "status": "accepted"})
-		return
-	}
-	w.Header().Set("Location", location)
-	writeJSON(w, http.StatusCreated, campaignView{rec})
+	s.answerCampaign(w, r, sub, id, http.StatusCreated, nil)
 }
 
 // scheduleCampaign makes the Temporal Schedule of a recurring campaign: each time its cron expression fires (from
@@ -179,9 +169,20 @@ func (s *Server) controlSchedule(w http.ResponseWriter, r *http.Request, id, sig
 	return true
 }
 
-// readCampaign reads the campaign's record, for await.
-func (s *Server) readCampaign(id string) func(context.Context) (store.CampaignRecord, error) {
-	return func(ctx context.Context) (store.CampaignRecord, error) { return s.cfg.Store.GetCampaign(ctx, id) }
+// answerCampaign waits, within the budget, for the campaign's record to show what done accepts (nil: recorded at
+// all), and answers status with it, else 202 with its Location.
+func (s *Server) answerCampaign(w http.ResponseWriter, r *http.Request, sub *subscription, id string, status int,
+	done func(store.CampaignRecord) bool) {
+	location := "/v1/campaigns/" + id
+	rec, ok := await(r.Context(), sub, s.waitBudget(r), func(ctx context.Context) (store.CampaignRecord, error) {
+		return s.cfg.Store.GetCampaign(ctx, id)
+	}, done)
+	if !ok {
+		accepted(w, location, map[string]string{"campaign_id": id, "status": "accepted"})
+		return
+	}
+	w.Header().Set("Location", location)
+	writeJSON(w, status, campaignView{rec})
 }
 
 // previewRequest is the body of POST /v1/campaigns/preview.
@@ -286,14 +287,7 @@ func (s *Server) campaignSignal(signal string) http.HandlerFunc {
 			fail(w, r, temporalRefused(err))
 			return
 		}
-		location := "/v1/campaigns/" + id
-		got, ok := await(r.Context(), sub, s.waitBudget(r), s.readCampaign(id), want)
-		if !ok {
-			accepted(w, location, map[string]string{"campaign_id": id, "status": "accepted"})
-			return
-		}
-		w.Header().Set("Location", location)
-		writeJSON(w, http.StatusOK, campaignView{got})
+		s.answerCampaign(w, r, sub, id, http.StatusOK, want)
 	}
 }
 

@@ -18,6 +18,9 @@ import (
 	"github.com/perkflow/perkflow/domain"
 )
 
+// Request bodies are decoded strictly: one JSON object of the route's request type, nothing unknown, duplicated or
+// ambiguous (docs/api.md, "Conventions").
+
 // decodeJSON reads one JSON object into dst. Unknown fields, trailing data, invalid UTF-8 and wrong types are
 // rejected with a 400 that names the field; bodies over MaxBodyBytes get 413. It answers the request itself on
 // failure and returns false.

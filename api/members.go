@@ -2,20 +2,19 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
-	enums "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/workflows"
 )
+
+// Members: registration (POST /v1/members/register) and the profile with balance and tier (GET
+// /v1/members/{memberId}) (docs/api.md, "Members").
 
 // registerRequest is the body of POST /v1/members/register.
 type registerRequest struct {
@@ -79,8 +78,7 @@ func (s *Server) registerMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	opts := workflows.MemberStartOptions(reg.MemberID, s.cfg.TaskQueue)
-	in := workflows.MemberInput{MemberID: reg.MemberID, Registration: &reg, MaxHistoryEvents: s.cfg.MemberHistoryLimit}
+	opts, in := s.memberStart(reg.MemberID, &reg)
 	if _, err := s.cfg.Temporal.ExecuteWorkflow(r.Context(), opts, workflows.MemberWorkflowName, in); err != nil {
 		fail(w, r, temporalRefused(err))
 		return
@@ -139,85 +137,4 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 		v.Tier = &t
 	}
 	writeJSON(w, http.StatusOK, v)
-}
-
-// memberWorkflowRunning reports whether the member's workflow is running. Where the member row does not exist yet, it
-// means a registration accepted with 202 and not processed so far.
-func (s *Server) memberWorkflowRunning(ctx context.Context, id string) bool {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	d, err := s.cfg.Temporal.DescribeWorkflowExecution(ctx, workflows.MemberWorkflowID(id), "")
-	return err == nil && d.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING
-}
-
-// historyPage is a page of ledger entries.
-type historyPage struct {
-	Items      []domain.LedgerEntry `json:"items"`
-	NextCursor string               `json:"next_cursor,omitempty"`
-}
-
-// memberHistory lists a member's ledger entries, newest first.
-func (s *Server) memberHistory(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "memberId")
-	if !domain.ValidMemberID(id) {
-		fail(w, r, problem(domain.ErrNotFound, "no such member"))
-		return
-	}
-	limit, cursor, ok := pageParams(w, r)
-	if !ok {
-		return
-	}
-	if _, err := s.cfg.Store.GetMember(r.Context(), id); err != nil {
-		fail(w, r, err)
-		return
-	}
-	var before int64
-	if cursor != "" {
-		n, err := strconv.ParseInt(cursor, 10, 64)
-		if err != nil || n <= 0 {
-			fail(w, r, problem(domain.ErrInvalid, "cursor is not valid", domain.FieldError{Field: "cursor", Message: "use the next_cursor of a previous page"}))
-			return
-		}
-		before = n
-	}
-	items, err := s.cfg.Store.History(r.Context(), id, before, limit)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	page := historyPage{Items: items}
-	if len(items) == limit {
-		page.NextCursor = strconv.FormatInt(items[len(items)-1].ID, 10)
-	}
-	writeJSON(w, http.StatusOK, page)
-}
-
-// Page sizes for lists.
-const (
-	defaultPageSize = 50
-	maxPageSize     = 200
-)
-
-func pageParams(w http.ResponseWriter, r *http.Request) (limit int, cursor string, ok bool) {
-	limit = defaultPageSize
-	q := r.URL.Query()
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxPageSize {
-			fail(w, r, problem(domain.ErrInvalid, "limit must be between 1 and 200", domain.FieldError{Field: "limit", Message: "must be between 1 and 200"}))
-			return 0, "", false
-		}
-		limit = n
-	}
-	return limit, q.Get("cursor"), true
-}
-
-// temporalRefused is the error of a call to Temporal that did not go through: when Temporal refused it or could not
-// be reached, a 503 with Retry-After (nothing was accepted, retry); any other error as it is.
-func temporalRefused(err error) error {
-	var u *serviceerror.Unavailable
-	if errors.As(err, &u) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return unavailable(unavailableRetryAfter, "the workflow service is unavailable; nothing was accepted, retry shortly", err)
-	}
-	return err
 }

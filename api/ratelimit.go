@@ -7,6 +7,8 @@ import (
 	"golang.org/x/time/rate"
 )
 
+// The limits behind the rate guard (guards.go): token buckets per caller and caps on requests in flight.
+
 // Rate is a token bucket: PerSecond requests a second on average, bursts of up to Burst. PerSecond 0 means no limit.
 type Rate struct {
 	PerSecond float64

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/go-chi/chi/v5/middleware"
 	"go.temporal.io/sdk/client"
 
 	"github.com/perkflow/perkflow/store"
@@ -32,6 +31,16 @@ type Config struct {
 	Limits *Limits
 	// Rewards configures offers, redemptions and the Stripe webhook.
 	Rewards RewardsConfig
+}
+
+// RewardsConfig configures the rewards catalog and the redemption saga.
+type RewardsConfig struct {
+	// PaymentsEnabled says whether Stripe is configured; without it, claims of offers with a cash price are refused.
+	PaymentsEnabled bool
+	// StripeWebhookSecret verifies the Stripe-Signature of webhook events (whsec_…); empty refuses every event.
+	StripeWebhookSecret string
+	// PaymentWait is how long a 3-D Secure payment may wait for the member (0 = the workflow's default).
+	PaymentWait time.Duration
 }
 
 // Server is the HTTP API.
@@ -95,24 +104,4 @@ func NewHTTPServer(addr string, h http.Handler) *http.Server {
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,
 	}
-}
-
-// logRequests logs each request with its route pattern (never the raw path, which may carry ids of members, and
-// never headers, which carry keys and tokens).
-func (s *Server) logRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-		r = r.WithContext(withLog(r.Context(), s.log))
-		next.ServeHTTP(ww, r)
-		s.metrics.observe(routePattern(r), r.Method, ww.Status(), time.Since(start))
-		lvl := slog.LevelInfo
-		if ww.Status() >= 500 {
-			lvl = slog.LevelError
-		}
-		s.log.Log(r.Context(), lvl, "http request",
-			slog.String("request_id", middleware.GetReqID(r.Context())),
-			slog.String("method", r.Method), slog.String("route", routePattern(r)),
-			slog.Int("status", ww.Status()), slog.Duration("took", time.Since(start)))
-	})
 }

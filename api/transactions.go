@@ -12,6 +12,8 @@ import (
 	"github.com/perkflow/perkflow/workflows"
 )
 
+// GET /v1/transactions/{transactionId}: a purchase and what it earned, or pending while its accrual is queued.
+
 // getTransaction shows a purchase and what it earned. With ?member_id= (the Location of a 202), a purchase accepted
 // but not accrued yet shows as pending.
 func (s *Server) getTransaction(w http.ResponseWriter, r *http.Request) {

@@ -2,124 +2,22 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
-	"github.com/stripe/stripe-go/v76"
-	"github.com/stripe/stripe-go/v76/webhook"
-	enums "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/workflows"
 )
 
-// RewardsConfig configures the rewards catalog and the redemption saga.
-type RewardsConfig struct {
-	// PaymentsEnabled says whether Stripe is configured; without it, claims of offers with a cash price are refused.
-	PaymentsEnabled bool
-	// StripeWebhookSecret verifies the Stripe-Signature of webhook events (whsec_…); empty refuses every event.
-	StripeWebhookSecret string
-	// PaymentWait is how long a 3-D Secure payment may wait for the member (0 = the workflow's default).
-	PaymentWait time.Duration
-}
-
-// offerRequest is the body of POST /v1/offers.
-type offerRequest struct {
-	Title               string        `json:"title"`
-	Description         string        `json:"description"`
-	PointsCost          int64         `json:"points_cost"`
-	CashPrice           *domain.Money `json:"cash_price"`
-	Stock               *int64        `json:"stock"`
-	StartsAt            *time.Time    `json:"starts_at"`
-	EndsAt              *time.Time    `json:"ends_at"`
-	EligibleTiers       []string      `json:"eligible_tiers"`
-	CancelWindowMinutes *int64        `json:"cancel_window_minutes"`
-}
-
-// createOffer adds an offer to the catalog. The catalog is reference data that no workflow owns, like an API key;
-// the store writes it in one statement.
-func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) {
-	var req offerRequest
-	if !decodeJSON(w, r, &req) {
-		return
-	}
-	o := domain.Offer{ID: uuid.NewString(), Title: strings.TrimSpace(req.Title), Description: req.Description, PointsCost: req.PointsCost,
-		CashPrice: req.CashPrice, Stock: req.Stock, StartsAt: req.StartsAt, EndsAt: req.EndsAt, EligibleTiers: req.EligibleTiers,
-		CancelWindowMinutes: domain.DefaultCancelWindowMinutes}
-	if req.CancelWindowMinutes != nil {
-		o.CancelWindowMinutes = *req.CancelWindowMinutes
-	}
-	if o.EligibleTiers == nil {
-		o.EligibleTiers = []string{}
-	}
-	if err := o.Validate(); err != nil {
-		fail(w, r, err)
-		return
-	}
-	p, _ := principalFrom(r.Context())
-	created, err := s.cfg.Store.CreateOffer(r.Context(), o, p.Actor())
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, created)
-}
-
-type offerPage struct {
-	Items      []domain.Offer `json:"items"`
-	NextCursor string         `json:"next_cursor,omitempty"`
-}
-
-// memberTierCode is the member's tier code, the program's entry tier when none is stored.
-func (s *Server) memberTierCode(ctx context.Context, memberID string) (string, error) {
-	t, err := s.cfg.Store.GetMemberTier(ctx, memberID)
-	if err != nil || t.Code != "" {
-		return t.Code, err
-	}
-	pv, err := s.cfg.Store.ProgramAt(ctx, s.now())
-	if err != nil {
-		return "", err
-	}
-	if len(pv.Program.Tiers) > 0 {
-		return pv.Program.Tiers[0].Code, nil
-	}
-	return "", nil
-}
-
-// availableOffers lists what the calling member can claim now: open dates, their tier, stock left, enough points.
-func (s *Server) availableOffers(w http.ResponseWriter, r *http.Request) {
-	limit, cursor, ok := pageParams(w, r)
-	if !ok {
-		return
-	}
-	p, _ := principalFrom(r.Context())
-	bal, err := s.cfg.Store.GetBalance(r.Context(), p.MemberID)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	tier, err := s.memberTierCode(r.Context(), p.MemberID)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	offers, next, err := s.cfg.Store.AvailableOffers(r.Context(), tier, bal.Available, s.now(), cursor, limit)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	if offers == nil {
-		offers = []domain.Offer{}
-	}
-	writeJSON(w, http.StatusOK, offerPage{Items: offers, NextCursor: next})
-}
+// Redemptions: claiming an offer starts the redemption saga; GET /v1/redemptions/{id} and its cancel follow it
+// (docs/api.md, "Offers and redemptions").
 
 // claimRequest is the (optional) body of POST /v1/offers/{offerId}/claim.
 type claimRequest struct {
@@ -293,47 +191,4 @@ func (s *Server) cancelRedemption(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.answerRedemption(w, r, sub, red.ID, http.StatusOK, domain.RedemptionStatus.Final)
-}
-
-// stripeWebhook receives Stripe's payment events. It authenticates by the Stripe-Signature header (bad → 400), then
-// signals the redemption named in the PaymentIntent's metadata; the saga re-reads the PaymentIntent from Stripe.
-func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	if err != nil {
-		fail(w, r, problem(errBodyTooLarge, "the body must be at most 1 MiB"))
-		return
-	}
-	if s.cfg.Rewards.StripeWebhookSecret == "" {
-		fail(w, r, problem(domain.ErrInvalid, "Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)"))
-		return
-	}
-	ev, err := webhook.ConstructEventWithOptions(body, r.Header.Get("Stripe-Signature"), s.cfg.Rewards.StripeWebhookSecret,
-		webhook.ConstructEventOptions{IgnoreAPIVersionMismatch: true})
-	if err != nil {
-		fail(w, r, problem(domain.ErrInvalid, "the Stripe-Signature is missing or does not match"))
-		return
-	}
-	ack := map[string]any{"received": true}
-	if !strings.HasPrefix(string(ev.Type), "payment_intent.") || ev.Data == nil {
-		writeJSON(w, http.StatusOK, ack)
-		return
-	}
-	var pi stripe.PaymentIntent
-	if err := json.Unmarshal(ev.Data.Raw, &pi); err != nil || pi.ID == "" {
-		fail(w, r, problem(domain.ErrInvalid, "the event does not hold a PaymentIntent"))
-		return
-	}
-	id := pi.Metadata["redemption_id"]
-	if !domain.ValidMemberID(id) {
-		writeJSON(w, http.StatusOK, ack) // not one of ours
-		return
-	}
-	err = s.cfg.Temporal.SignalWorkflow(r.Context(), workflows.RedemptionWorkflowID(id), "", workflows.SignalRedemptionPayment,
-		workflows.PaymentEvent{EventID: ev.ID, Type: string(ev.Type), PaymentIntentID: pi.ID})
-	var notFound *serviceerror.NotFound
-	if err != nil && !errors.As(err, &notFound) {
-		fail(w, r, temporalRefused(err)) // 503: Stripe delivers it again
-		return
-	}
-	writeJSON(w, http.StatusOK, ack)
 }

@@ -15,6 +15,9 @@ import (
 	"github.com/perkflow/perkflow/workflows"
 )
 
+// Challenges: definitions, enrolment (POST /v1/challenges/{id}/join) and a member's enrolments (docs/api.md,
+// "Rules, campaigns, gamification").
+
 // challengeRequest is the body of POST /v1/challenges.
 type challengeRequest struct {
 	Name         string               `json:"name"`
@@ -42,13 +45,8 @@ func (s *Server) listChallenges(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	page := challengePage{Items: cs}
-	if len(cs) > limit {
-		page.Items, page.NextCursor = cs[:limit], cs[limit-1].ID
-	}
-	if page.Items == nil {
-		page.Items = []domain.Challenge{}
-	}
+	var page challengePage
+	page.Items, page.NextCursor = pageOf(cs, limit, func(c domain.Challenge) string { return c.ID })
 	writeJSON(w, http.StatusOK, page)
 }
 
@@ -160,17 +158,8 @@ type memberChallengesPage struct {
 
 // memberChallenges lists the member's enrolments with their progress, and the badges they hold.
 func (s *Server) memberChallenges(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "memberId")
-	if !domain.ValidMemberID(id) {
-		fail(w, r, problem(domain.ErrNotFound, "no such member"))
-		return
-	}
-	limit, cursor, ok := pageParams(w, r)
+	id, limit, cursor, ok := s.memberPage(w, r)
 	if !ok {
-		return
-	}
-	if _, err := s.cfg.Store.GetMember(r.Context(), id); err != nil {
-		fail(w, r, err)
 		return
 	}
 	es, err := s.cfg.Store.MemberChallenges(r.Context(), id, cursor, limit+1)
@@ -178,13 +167,8 @@ func (s *Server) memberChallenges(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	page := memberChallengesPage{Items: es}
-	if len(es) > limit {
-		page.Items, page.NextCursor = es[:limit], es[limit-1].ChallengeID
-	}
-	if page.Items == nil {
-		page.Items = []domain.ChallengeEnrolment{}
-	}
+	var page memberChallengesPage
+	page.Items, page.NextCursor = pageOf(es, limit, func(e domain.ChallengeEnrolment) string { return e.ChallengeID })
 	if page.Badges, err = s.cfg.Store.MemberBadges(r.Context(), id); err != nil {
 		fail(w, r, err)
 		return
@@ -193,40 +177,4 @@ func (s *Server) memberChallenges(w http.ResponseWriter, r *http.Request) {
 		page.Badges = []string{}
 	}
 	writeJSON(w, http.StatusOK, page)
-}
-
-type leaderboardView struct {
-	Period      string                    `json:"period"`
-	PeriodStart string                    `json:"period_start"`
-	Items       []domain.LeaderboardEntry `json:"items"`
-}
-
-// leaderboard shows the top earners of the period by display name only.
-func (s *Server) leaderboard(w http.ResponseWriter, r *http.Request) {
-	period := r.URL.Query().Get("period")
-	if period == "" {
-		period = domain.PeriodWeek
-	}
-	start, ok := domain.PeriodStart(period, s.now())
-	if !ok {
-		fail(w, r, problem(domain.ErrInvalid, "period must be week, month or all",
-			domain.FieldError{Field: "period", Message: "must be week, month or all"}))
-		return
-	}
-	limit, _, ok := pageParams(w, r)
-	if !ok {
-		return
-	}
-	if r.URL.Query().Get("limit") == "" {
-		limit = 10
-	}
-	items, err := s.cfg.Store.Leaderboard(r.Context(), period, s.now(), limit)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	if items == nil {
-		items = []domain.LeaderboardEntry{}
-	}
-	writeJSON(w, http.StatusOK, leaderboardView{Period: period, PeriodStart: start.Format(time.DateOnly), Items: items})
 }

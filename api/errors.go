@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/perkflow/perkflow/domain"
@@ -33,15 +34,20 @@ const problemBase = "https://perkflow.dev/problems/"
 
 // The API's own error codes, beside the domain's (domain/errors.go): what only the HTTP edge refuses.
 const (
-	errNoRoute            domain.ErrorCode = "no_route"
-	errMethodNotAllowed   domain.ErrorCode = "method_not_allowed"
-	errBodyTooLarge       domain.ErrorCode = "body_too_large"
-	errUnsupportedMedia   domain.ErrorCode = "unsupported_media_type"
-	errTooManyRequests    domain.ErrorCode = "too_many_requests"
-	errUnavailable        domain.ErrorCode = "unavailable"
-	errInternal           domain.ErrorCode = "internal"
-	internalErrorDetail                    = "an internal error occurred; it has been logged"
-	unavailableRetryAfter                  = time.Second
+	errNoRoute          domain.ErrorCode = "no_route"
+	errMethodNotAllowed domain.ErrorCode = "method_not_allowed"
+	errBodyTooLarge     domain.ErrorCode = "body_too_large"
+	errUnsupportedMedia domain.ErrorCode = "unsupported_media_type"
+	errTooManyRequests  domain.ErrorCode = "too_many_requests"
+	errUnavailable      domain.ErrorCode = "unavailable"
+	errInternal         domain.ErrorCode = "internal"
+)
+
+const (
+	// internalErrorDetail is all a client learns of an error the table does not map.
+	internalErrorDetail = "an internal error occurred; it has been logged"
+	// unavailableRetryAfter is the Retry-After of a 503 for a workflow service that could not be reached.
+	unavailableRetryAfter = time.Second
 )
 
 // problemType is how one error code is answered.
@@ -154,25 +160,12 @@ func writeProblem(w http.ResponseWriter, pt problemType, detail string, fields .
 	_ = json.NewEncoder(w).Encode(p)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-type logKey struct{}
-
-// withLog puts the API's logger in ctx, for code that answers a request without the Server at hand (fail, access
-// rules, guards).
-func withLog(ctx context.Context, log *slog.Logger) context.Context {
-	return context.WithValue(ctx, logKey{}, log)
-}
-
-// logFrom is the logger withLog put in ctx, else the default logger behind the redactor.
-func logFrom(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(logKey{}).(*slog.Logger); ok {
-		return l
+// temporalRefused is the error of a call to Temporal that did not go through: when Temporal refused it or could not
+// be reached, a 503 with Retry-After (nothing was accepted, retry); any other error as it is.
+func temporalRefused(err error) error {
+	var u *serviceerror.Unavailable
+	if errors.As(err, &u) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return unavailable(unavailableRetryAfter, "the workflow service is unavailable; nothing was accepted, retry shortly", err)
 	}
-	return slog.New(NewRedactingHandler(slog.Default().Handler()))
+	return err
 }

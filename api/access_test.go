@@ -17,23 +17,24 @@ import (
 func TestAccessRules(t *testing.T) {
 	const self, other = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
 	owners := map[string]string{"mine": self, "theirs": other}
-	ownerOf := func(r *http.Request) (string, error) {
+	ownerOf := func(r *http.Request) (string, any, error) {
 		switch id := chi.URLParam(r, "thingId"); id {
 		case "broken":
-			return "", errors.New("database down")
+			return "", nil, errors.New("database down")
 		default:
 			if m, ok := owners[id]; ok {
-				return m, nil
+				return m, id, nil
 			}
-			return "", domain.Errorf(domain.ErrNotFound, "no thing %s", id)
+			return "", nil, domain.Errorf(domain.ErrNotFound, "no thing %s", id)
 		}
 	}
 	reached := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
 	r := chi.NewRouter()
-	r.With(allow(RoleMember, RoleSupport)).Get("/members/{memberId}", reached)
-	r.With(allow(RoleMember)).Get("/offers", reached)
-	r.With(allow(RoleSupport)).Get("/staff", reached)
-	r.With(allowOwner(ownerOf, RoleMember, RoleSupport)).Get("/things/{thingId}", reached)
+	v := v1Router{r: r}
+	v.get("/members/{memberId}", allow(RoleMember, RoleSupport), reached)
+	v.get("/offers", allow(RoleMember), reached)
+	v.get("/staff", allow(RoleSupport), reached)
+	v.get("/things/{thingId}", allowOwner(ownerOf, RoleMember, RoleSupport), reached)
 
 	member := Principal{Role: RoleMember, MemberID: self}
 	support := Principal{Role: RoleSupport, KeyName: "desk"}

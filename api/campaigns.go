@@ -18,18 +18,8 @@ import (
 	"github.com/perkflow/perkflow/workflows"
 )
 
-// campaignRoutes mounts the routes of campaigns under /v1.
-func (s *Server) campaignRoutes(r chi.Router) {
-	r.With(allow(RoleMarketer, RoleAdmin)).Get("/campaigns", s.listCampaigns)
-	r.With(allow(RoleMarketer, RoleAdmin)).Post("/campaigns", s.createCampaign)
-	r.With(allow(RoleMarketer, RoleAdmin)).Post("/campaigns/preview", s.previewCampaign)
-	r.With(allow(RoleMarketer, RoleSupport, RoleAdmin)).Get("/campaigns/{campaignId}", s.getCampaign)
-	r.With(allow(RoleMarketer, RoleAdmin)).Get("/campaigns/{campaignId}/report", s.campaignReport)
-	r.With(allow(RoleMarketer, RoleAdmin)).Post("/campaigns/{campaignId}/pause", s.campaignSignal(workflows.CampaignSignalPause))
-	r.With(allow(RoleMarketer, RoleAdmin)).Post("/campaigns/{campaignId}/resume", s.campaignSignal(workflows.CampaignSignalResume))
-	r.With(allow(RoleMarketer, RoleAdmin)).Post("/campaigns/{campaignId}/cancel", s.campaignSignal(workflows.CampaignSignalCancel))
-	r.With(allow(RoleMarketer, RoleAdmin)).Post("/campaigns/{campaignId}/extend", s.campaignSignal(workflows.CampaignSignalExtend))
-}
+// Campaigns: creation (recurring ones through a Temporal Schedule), reads, and the pause, resume, cancel and extend
+// signals (docs/api.md, "Rules, campaigns, gamification").
 
 // campaignRequest is the body of POST /v1/campaigns.
 type campaignRequest struct {
@@ -65,17 +55,11 @@ func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
 	}
 	items, err := s.cfg.Store.ListCampaigns(r.Context(), cursor, limit+1)
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
-	page := campaignPage{Items: items}
-	if len(items) > limit {
-		page.Items = items[:limit]
-		page.NextCursor = items[limit-1].ID
-	}
-	if page.Items == nil {
-		page.Items = []store.CampaignRecord{}
-	}
+	var page campaignPage
+	page.Items, page.NextCursor = pageOf(items, limit, func(c store.CampaignRecord) string { return c.ID })
 	writeJSON(w, http.StatusOK, page)
 }
 
@@ -96,12 +80,14 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 		Schedule: req.Schedule, BudgetPoints: req.BudgetPoints, Rule: req.Rule, BonusPoints: req.BonusPoints, Announcement: req.Announcement,
 		CreatedBy: p.Actor()}
 	if err := c.Validate(s.now()); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	if c.Schedule != "" && !s.scheduleCampaign(w, r, c) {
 		return
 	}
+	sub := s.commits.subscribe(domain.CampaignEventKey(id))
+	defer sub.close()
 	_, err := s.cfg.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{
 		ID: workflows.CampaignWorkflowID(id), TaskQueue: s.cfg.TaskQueue,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
@@ -110,17 +96,13 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 		StaticSummary:            "Campaign " + c.Name + " (" + c.Kind + ") by " + c.CreatedBy,
 	}, workflows.CampaignWorkflowName, workflows.CampaignInput{Campaign: c})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if err != nil && !errors.As(err, &started) {
-		s.temporalUnavailable(w, r, err)
+	if errors.As(err, &started) {
+		sub.wake() // a retried create: the campaign may be recorded already
+	} else if err != nil {
+		fail(w, r, temporalRefused(err))
 		return
 	}
-	w.Header().Set("Location", "/v1/campaigns/"+id)
-	rec, ok := s.waitCampaign(r.Context(), id, s.waitBudget(r), func(store.CampaignRecord) bool { return true })
-	if !ok {
-		writeJSON(w, http.StatusAccepted, map[string]string{"campaign_id": id, "status": "accepted"})
-		return
-	}
-	writeJSON(w, http.StatusCreated, campaignView{rec})
+	s.answerCampaign(w, r, sub, id, http.StatusCreated, nil)
 }
 
 // scheduleCampaign makes the Temporal Schedule of a recurring campaign: each time its cron expression fires (from
@@ -147,9 +129,9 @@ func (s *Server) scheduleCampaign(w http.ResponseWriter, r *http.Request, c doma
 	case errors.As(err, &invalid):
 		var v domain.Validation
 		v.Add("schedule", "is not a cron expression Temporal accepts: %s", invalid.Message)
-		s.writeError(w, r, v.Err())
+		fail(w, r, v.Err())
 	default:
-		s.temporalUnavailable(w, r, err)
+		fail(w, r, temporalRefused(err))
 	}
 	return false
 }
@@ -161,7 +143,7 @@ func (s *Server) controlSchedule(w http.ResponseWriter, r *http.Request, id, sig
 	desc, err := h.Describe(r.Context())
 	var nf *serviceerror.NotFound
 	if err != nil && !errors.As(err, &nf) {
-		s.temporalUnavailable(w, r, err)
+		fail(w, r, temporalRefused(err))
 		return false
 	}
 	switch {
@@ -174,7 +156,7 @@ func (s *Server) controlSchedule(w http.ResponseWriter, r *http.Request, id, sig
 		err = h.Delete(r.Context())
 	}
 	if err != nil && !errors.As(err, &nf) {
-		s.temporalUnavailable(w, r, err)
+		fail(w, r, temporalRefused(err))
 		return false
 	}
 	if desc != nil {
@@ -187,23 +169,20 @@ func (s *Server) controlSchedule(w http.ResponseWriter, r *http.Request, id, sig
 	return true
 }
 
-// waitCampaign polls the campaign's record until done accepts it or the budget runs out.
-func (s *Server) waitCampaign(ctx context.Context, id string, budget time.Duration, done func(store.CampaignRecord) bool) (store.CampaignRecord, bool) {
-	ctx, cancel := context.WithTimeout(ctx, budget)
-	defer cancel()
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		rec, err := s.cfg.Store.GetCampaign(ctx, id)
-		if err == nil && done(rec) {
-			return rec, true
-		}
-		select {
-		case <-ctx.Done():
-			return rec, false
-		case <-tick.C:
-		}
+// answerCampaign waits, within the budget, for the campaign's record to show what done accepts (nil: recorded at
+// all), and answers status with it, else 202 with its Location.
+func (s *Server) answerCampaign(w http.ResponseWriter, r *http.Request, sub *subscription, id string, status int,
+	done func(store.CampaignRecord) bool) {
+	location := "/v1/campaigns/" + id
+	rec, ok := await(r.Context(), sub, s.waitBudget(r), func(ctx context.Context) (store.CampaignRecord, error) {
+		return s.cfg.Store.GetCampaign(ctx, id)
+	}, done)
+	if !ok {
+		accepted(w, location, map[string]string{"campaign_id": id, "status": "accepted"})
+		return
 	}
+	w.Header().Set("Location", location)
+	writeJSON(w, status, campaignView{rec})
 }
 
 // previewRequest is the body of POST /v1/campaigns/preview.
@@ -220,12 +199,12 @@ func (s *Server) previewCampaign(w http.ResponseWriter, r *http.Request) {
 	probe := domain.Campaign{Name: "preview", Kind: domain.CampaignAnnouncement, Announcement: &domain.Announcement{Channel: domain.ChannelEmail},
 		StartsAt: s.now(), EndsAt: s.now().Add(time.Hour), Segment: req.Segment}
 	if err := probe.Validate(s.now()); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	n, err := s.cfg.Store.SegmentSize(r.Context(), req.Segment, s.now())
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"segment_size": n})
@@ -234,7 +213,7 @@ func (s *Server) previewCampaign(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 	rec, err := s.cfg.Store.GetCampaign(r.Context(), chi.URLParam(r, "campaignId"))
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, campaignView{rec})
@@ -243,7 +222,7 @@ func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 func (s *Server) campaignReport(w http.ResponseWriter, r *http.Request) {
 	rep, err := s.cfg.Store.CampaignReport(r.Context(), chi.URLParam(r, "campaignId"))
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
@@ -268,7 +247,7 @@ func (s *Server) campaignSignal(signal string) http.HandlerFunc {
 			if ext.EndsAt.IsZero() {
 				var v domain.Validation
 				v.Add("ends_at", "is required")
-				s.writeError(w, r, v.Err())
+				fail(w, r, v.Err())
 				return
 			}
 		} else if r.ContentLength > 0 {
@@ -279,17 +258,17 @@ func (s *Server) campaignSignal(signal string) http.HandlerFunc {
 		}
 		rec, err := s.cfg.Store.GetCampaign(r.Context(), id)
 		if err != nil {
-			s.writeError(w, r, err)
+			fail(w, r, err)
 			return
 		}
 		want, msg := campaignTransition(signal, rec, ext.EndsAt)
 		if msg != "" {
-			s.writeError(w, r, domain.Errorf(domain.ErrConflict, "%s", msg))
+			fail(w, r, domain.Errorf(domain.ErrConflict, "%s", msg))
 			return
 		}
 		if signal == workflows.CampaignSignalExtend {
 			if rec.Schedule != "" {
-				s.writeError(w, r, domain.Errorf(domain.ErrConflict, "the runs of a recurring campaign keep their length"))
+				fail(w, r, domain.Errorf(domain.ErrConflict, "the runs of a recurring campaign keep their length"))
 				return
 			}
 			payload = workflows.CampaignExtension{EndsAt: ext.EndsAt.UTC()}
@@ -297,22 +276,18 @@ func (s *Server) campaignSignal(signal string) http.HandlerFunc {
 		if rec.Schedule != "" && !s.controlSchedule(w, r, id, signal) {
 			return
 		}
+		sub := s.commits.subscribe(domain.CampaignEventKey(id))
+		defer sub.close()
 		if err := s.cfg.Temporal.SignalWorkflow(r.Context(), workflows.CampaignWorkflowID(id), "", signal, payload); err != nil {
 			var nf *serviceerror.NotFound
 			if errors.As(err, &nf) {
-				s.writeError(w, r, domain.Errorf(domain.ErrConflict, "campaign %s is over", id))
+				fail(w, r, domain.Errorf(domain.ErrConflict, "campaign %s is over", id))
 				return
 			}
-			s.temporalUnavailable(w, r, err)
+			fail(w, r, temporalRefused(err))
 			return
 		}
-		w.Header().Set("Location", "/v1/campaigns/"+id)
-		got, ok := s.waitCampaign(r.Context(), id, s.waitBudget(r), want)
-		if !ok {
-			writeJSON(w, http.StatusAccepted, map[string]string{"campaign_id": id, "status": "accepted"})
-			return
-		}
-		writeJSON(w, http.StatusOK, campaignView{got})
+		s.answerCampaign(w, r, sub, id, http.StatusOK, want)
 	}
 }
 

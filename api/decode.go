@@ -18,8 +18,8 @@ import (
 	"github.com/perkflow/perkflow/domain"
 )
 
-// MaxBodyBytes is the largest request body accepted (1 MiB); larger → 413.
-const MaxBodyBytes = 1 << 20
+// Request bodies are decoded strictly: one JSON object of the route's request type, nothing unknown, duplicated or
+// ambiguous (docs/api.md, "Conventions").
 
 // decodeJSON reads one JSON object into dst. Unknown fields, trailing data, invalid UTF-8 and wrong types are
 // rejected with a 400 that names the field; bodies over MaxBodyBytes get 413. It answers the request itself on
@@ -28,7 +28,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			writeProblem(w, http.StatusUnsupportedMediaType, "send the body as application/json")
+			fail(w, r, problem(errUnsupportedMedia, "send the body as application/json"))
 			return false
 		}
 	}
@@ -38,11 +38,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
 		return false
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		writeProblem(w, http.StatusBadRequest, "a JSON body is required")
+		fail(w, r, problem(domain.ErrInvalid, "a JSON body is required"))
 		return false
 	}
 	if !utf8.Valid(body) {
-		writeProblem(w, http.StatusBadRequest, "the body is not valid UTF-8")
+		fail(w, r, problem(domain.ErrInvalid, "the body is not valid UTF-8"))
 		return false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -50,18 +50,18 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
 	if err := dec.Decode(dst); err != nil {
 		detail, field := describeJSONError(err)
 		if field != "" {
-			writeProblem(w, http.StatusBadRequest, detail, domain.FieldError{Field: field, Message: detail})
+			fail(w, r, problem(domain.ErrInvalid, detail, domain.FieldError{Field: field, Message: detail}))
 		} else {
-			writeProblem(w, http.StatusBadRequest, detail)
+			fail(w, r, problem(domain.ErrInvalid, detail))
 		}
 		return false
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		writeProblem(w, http.StatusBadRequest, "the body must hold exactly one JSON object")
+		fail(w, r, problem(domain.ErrInvalid, "the body must hold exactly one JSON object"))
 		return false
 	}
 	if fe := checkStrictJSON(body, reflect.TypeOf(dst)); fe != nil {
-		writeProblem(w, http.StatusBadRequest, fe.Field+" "+fe.Message, *fe)
+		fail(w, r, problem(domain.ErrInvalid, fe.Field+" "+fe.Message, *fe))
 		return false
 	}
 	return true

@@ -15,7 +15,7 @@ import (
 	"github.com/perkflow/perkflow/store"
 )
 
-// Idempotency-Key (API.md, "Idempotency"). A client may send Idempotency-Key on any POST; the key belongs to the
+// Idempotency-Key (docs/api.md, "Idempotency"). A client may send Idempotency-Key on any POST; the key belongs to the
 // caller (its API key name or member id), so two callers never collide. The first request with a key takes it
 // (a 'running' row in Postgres) and, when it succeeds, its answer is stored; a retry with the same key and the
 // same request then gets that answer again, marked Idempotent-Replayed: true, without doing the work twice. A retry
@@ -77,19 +77,18 @@ func canonicalJSON(body []byte) []byte {
 	return b
 }
 
-// idempotency is the Idempotency-Key guard; it engages on POST requests that carry the header and that the route's
-// access rule lets through.
+// idempotency is the Idempotency-Key guard; it engages on POST requests that carry the header (it runs behind the
+// route's access rule, so only for requests the rule lets through).
 func (g *guards) idempotency(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		values := r.Header.Values(IdempotencyKeyHeader)
-		ri := routeInfoFrom(r.Context())
-		if len(values) == 0 || r.Method != http.MethodPost || ri == nil || !ri.permitted {
+		if len(values) == 0 || r.Method != http.MethodPost {
 			next.ServeHTTP(w, r)
 			return
 		}
 		if len(values) > 1 || !validIdempotencyKey(values[0]) {
-			writeProblem(w, http.StatusBadRequest, "Idempotency-Key must be one value of 1 to 255 printable ASCII characters",
-				domain.FieldError{Field: IdempotencyKeyHeader, Message: "must be 1 to 255 printable ASCII characters"})
+			fail(w, r, problem(domain.ErrInvalid, "Idempotency-Key must be one value of 1 to 255 printable ASCII characters",
+				domain.FieldError{Field: IdempotencyKeyHeader, Message: "must be 1 to 255 printable ASCII characters"}))
 			return
 		}
 		key := values[0]
@@ -99,20 +98,19 @@ func (g *guards) idempotency(next http.Handler) http.Handler {
 		}
 		p, _ := principalFrom(r.Context())
 		actor := p.Actor()
-		st := g.s.cfg.Store
+		st := g.store
 		claim, err := st.ClaimIdempotencyKey(r.Context(), actor, key, requestFingerprint(r, body), idempotencyStaleAfter)
 		if err != nil {
-			g.s.writeError(w, r, err)
+			fail(w, r, err)
 			return
 		}
 		switch claim.State {
 		case store.IdempotencyMismatch:
-			writeProblem(w, http.StatusUnprocessableEntity, "this Idempotency-Key was used with another request; use a new key for a new request",
-				domain.FieldError{Field: IdempotencyKeyHeader, Message: "already used with another request"})
+			fail(w, r, problem(domain.ErrUnprocessable, "this Idempotency-Key was used with another request; use a new key for a new request",
+				domain.FieldError{Field: IdempotencyKeyHeader, Message: "already used with another request"}))
 			return
 		case store.IdempotencyRunning:
-			w.Header().Set("Retry-After", "1")
-			writeProblem(w, http.StatusConflict, "a request with this Idempotency-Key is still being served; retry shortly to get its answer")
+			fail(w, r, &retryLater{err: problem(domain.ErrConflict, "a request with this Idempotency-Key is still being served; retry shortly to get its answer"), after: time.Second})
 			return
 		case store.IdempotencyDone:
 			resp := claim.Response
@@ -144,13 +142,13 @@ func (g *guards) idempotency(next http.Handler) http.Handler {
 					}
 				}
 				if err := st.CompleteIdempotencyKey(ctx, actor, key, claim.Lease, resp); err != nil {
-					g.s.log.ErrorContext(r.Context(), "storing the answer of an Idempotency-Key failed; a retry will redo the request",
+					g.log.ErrorContext(r.Context(), "storing the answer of an Idempotency-Key failed; a retry will redo the request",
 						slog.Any("error", err))
 				}
 				return
 			}
 			if err := st.ReleaseIdempotencyKey(ctx, actor, key, claim.Lease); err != nil {
-				g.s.log.WarnContext(r.Context(), "freeing an Idempotency-Key failed; it frees itself later", slog.Any("error", err))
+				g.log.WarnContext(r.Context(), "freeing an Idempotency-Key failed; it frees itself later", slog.Any("error", err))
 			}
 		}
 		defer func() {

@@ -135,7 +135,7 @@ func TestMemberTokensVerifiedAgainstJWKS(t *testing.T) {
 	secret := []byte("a-development-secret-of-32-bytes!!")
 	s := New(Config{Store: store.New(nil), Now: clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		JWT: JWTConfig{Secret: secret, Issuer: "https://idp.example", Audience: "perkflow-members", JWKSURL: p.srv.URL}})
-	if s.guards.jwks == nil {
+	if s.jwks == nil {
 		t.Fatal("JWKS not configured")
 	}
 	ctx := context.Background()

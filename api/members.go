@@ -2,21 +2,19 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
-	enums "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/workflows"
 )
+
+// Members: registration (POST /v1/members/register) and the profile with balance and tier (GET
+// /v1/members/{memberId}) (docs/api.md, "Members").
 
 // registerRequest is the body of POST /v1/members/register.
 type registerRequest struct {
@@ -51,6 +49,9 @@ func viewOf(m domain.Member) memberView {
 	}
 }
 
+// errIdentityTaken answers a registration whose email or external id another member holds.
+var errIdentityTaken = problem(domain.ErrConflict, "a member with this email or external_id already exists")
+
 // registerMember starts the member's workflow, whose first step creates the member, and waits (within the request's
 // budget) for that step: 201 with the member, 409 when the email or external id is taken, 202 when the workflow
 // has not finished registering yet — it will.
@@ -65,22 +66,21 @@ func (s *Server) registerMember(w http.ResponseWriter, r *http.Request) {
 	}
 	reg.Normalize()
 	if err := reg.Validate(s.now()); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	// A cheap early answer for the common duplicate; the registration activity is the real guard against races.
 	if taken, err := s.cfg.Store.MemberIdentityTaken(r.Context(), reg.Email, reg.ExternalID); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	} else if taken {
-		writeProblem(w, http.StatusConflict, "a member with this email or external_id already exists")
+		fail(w, r, errIdentityTaken)
 		return
 	}
 
-	opts := workflows.MemberStartOptions(reg.MemberID, s.cfg.TaskQueue)
-	in := workflows.MemberInput{MemberID: reg.MemberID, Registration: &reg, MaxHistoryEvents: s.cfg.MemberHistoryLimit}
+	opts, in := s.memberStart(reg.MemberID, &reg)
 	if _, err := s.cfg.Temporal.ExecuteWorkflow(r.Context(), opts, workflows.MemberWorkflowName, in); err != nil {
-		s.temporalUnavailable(w, r, err)
+		fail(w, r, temporalRefused(err))
 		return
 	}
 	// The start is durable: from here on the member will be created, whatever happens to this request.
@@ -93,15 +93,14 @@ func (s *Server) registerMember(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = h.Get(ctx, &m)
 	}
-	var appErr *temporal.ApplicationError
-	switch {
+	switch code := codeOf(err); {
 	case err == nil:
 		w.Header().Set("Location", "/v1/members/"+m.MemberID)
 		writeJSON(w, http.StatusCreated, viewOf(m))
-	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeConflict:
-		writeProblem(w, http.StatusConflict, "a member with this email or external_id already exists")
-	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalid:
-		writeProblem(w, http.StatusBadRequest, appErr.Message())
+	case code == domain.ErrConflict:
+		fail(w, r, errIdentityTaken) // the workflow's own message may quote what is taken
+	case code == domain.ErrInvalid:
+		fail(w, r, err)
 	default:
 		// Most likely no worker answered within the budget.
 		s.log.InfoContext(r.Context(), "registration accepted, not finished within the wait budget", "member_id", reg.MemberID, "error", err)
@@ -114,7 +113,7 @@ func (s *Server) registerMember(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "memberId")
 	if !domain.ValidMemberID(id) {
-		writeProblem(w, http.StatusNotFound, "no such member")
+		fail(w, r, problem(domain.ErrNotFound, "no such member"))
 		return
 	}
 	mv, err := s.cfg.Store.MemberView(r.Context(), id, s.now())
@@ -123,11 +122,11 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, memberView{MemberID: id, Status: workflows.MemberStatusRegistering})
 			return
 		}
-		writeProblem(w, http.StatusNotFound, "no such member")
+		fail(w, r, problem(domain.ErrNotFound, "no such member"))
 		return
 	}
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	v := viewOf(mv.Member)
@@ -138,87 +137,4 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 		v.Tier = &t
 	}
 	writeJSON(w, http.StatusOK, v)
-}
-
-// memberWorkflowRunning reports whether the member's workflow is running. Where the member row does not exist yet, it
-// means a registration accepted with 202 and not processed so far.
-func (s *Server) memberWorkflowRunning(ctx context.Context, id string) bool {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	d, err := s.cfg.Temporal.DescribeWorkflowExecution(ctx, workflows.MemberWorkflowID(id), "")
-	return err == nil && d.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING
-}
-
-// historyPage is a page of ledger entries.
-type historyPage struct {
-	Items      []domain.LedgerEntry `json:"items"`
-	NextCursor string               `json:"next_cursor,omitempty"`
-}
-
-// memberHistory lists a member's ledger entries, newest first.
-func (s *Server) memberHistory(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "memberId")
-	if !domain.ValidMemberID(id) {
-		writeProblem(w, http.StatusNotFound, "no such member")
-		return
-	}
-	limit, cursor, ok := pageParams(w, r)
-	if !ok {
-		return
-	}
-	if _, err := s.cfg.Store.GetMember(r.Context(), id); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	var before int64
-	if cursor != "" {
-		n, err := strconv.ParseInt(cursor, 10, 64)
-		if err != nil || n <= 0 {
-			writeProblem(w, http.StatusBadRequest, "cursor is not valid", domain.FieldError{Field: "cursor", Message: "use the next_cursor of a previous page"})
-			return
-		}
-		before = n
-	}
-	items, err := s.cfg.Store.History(r.Context(), id, before, limit)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	page := historyPage{Items: items}
-	if len(items) == limit {
-		page.NextCursor = strconv.FormatInt(items[len(items)-1].ID, 10)
-	}
-	writeJSON(w, http.StatusOK, page)
-}
-
-// Page sizes for lists.
-const (
-	defaultPageSize = 50
-	maxPageSize     = 200
-)
-
-func pageParams(w http.ResponseWriter, r *http.Request) (limit int, cursor string, ok bool) {
-	limit = defaultPageSize
-	q := r.URL.Query()
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxPageSize {
-			writeProblem(w, http.StatusBadRequest, "limit must be between 1 and 200", domain.FieldError{Field: "limit", Message: "must be between 1 and 200"})
-			return 0, "", false
-		}
-		limit = n
-	}
-	return limit, q.Get("cursor"), true
-}
-
-// temporalUnavailable answers 503 when Temporal refused or could not be reached: nothing was accepted, retry.
-func (s *Server) temporalUnavailable(w http.ResponseWriter, r *http.Request, err error) {
-	var unavailable *serviceerror.Unavailable
-	if errors.As(err, &unavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		s.log.WarnContext(r.Context(), "temporal unavailable", "error", err)
-		w.Header().Set("Retry-After", "1")
-		writeProblem(w, http.StatusServiceUnavailable, "the workflow service is unavailable; nothing was accepted, retry shortly")
-		return
-	}
-	s.writeError(w, r, err)
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// Prometheus metrics of the API, served at GET /metrics.
+
 // metrics are the API's Prometheus metrics, labelled by route pattern (never by raw path, which carries ids).
 type metrics struct {
 	registry *prometheus.Registry

@@ -1,14 +1,13 @@
 package api
 
 import (
-	"math"
-	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
+
+// The limits behind the rate guard (guards.go): token buckets per caller and caps on requests in flight.
 
 // Rate is a token bucket: PerSecond requests a second on average, bursts of up to Burst. PerSecond 0 means no limit.
 type Rate struct {
@@ -40,19 +39,6 @@ func DefaultLimits() Limits {
 		APIKeyInFlight: 256,
 		MemberWrites:   32,
 	}
-}
-
-// Register the problem type of 429 beside the others (problem.go).
-func init() {
-	titleOf[http.StatusTooManyRequests] = "Too many requests"
-	slugOf[http.StatusTooManyRequests] = "too-many-requests"
-}
-
-// tooManyRequests answers 429 with Retry-After in whole seconds (at least 1).
-func tooManyRequests(w http.ResponseWriter, retryAfter time.Duration, detail string) {
-	secs := max(1, int(math.Ceil(retryAfter.Seconds())))
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	writeProblem(w, http.StatusTooManyRequests, detail)
 }
 
 // rateLimiters holds a token bucket per caller. Buckets unused for a while are dropped by sweep.

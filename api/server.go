@@ -5,20 +5,14 @@ package api
 
 import (
 	"context"
-	_ "embed"
 	"log/slog"
 	"net/http"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 	"go.temporal.io/sdk/client"
 
 	"github.com/perkflow/perkflow/store"
 )
-
-//go:embed openapi.yaml
-var openAPISpec []byte
 
 // Config holds the API's dependencies.
 type Config struct {
@@ -39,11 +33,22 @@ type Config struct {
 	Rewards RewardsConfig
 }
 
+// RewardsConfig configures the rewards catalog and the redemption saga.
+type RewardsConfig struct {
+	// PaymentsEnabled says whether Stripe is configured; without it, claims of offers with a cash price are refused.
+	PaymentsEnabled bool
+	// StripeWebhookSecret verifies the Stripe-Signature of webhook events (whsec_…); empty refuses every event.
+	StripeWebhookSecret string
+	// PaymentWait is how long a 3-D Secure payment may wait for the member (0 = the workflow's default).
+	PaymentWait time.Duration
+}
+
 // Server is the HTTP API.
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	waiter  *accrualWaiter
+	jwks    *jwksCache // the identity provider's keys; nil without PERKFLOW_JWKS_URL
+	commits *commitListener
 	guards  *guards
 	metrics *metrics
 	handler http.Handler
@@ -57,17 +62,24 @@ func New(cfg Config) *Server {
 	if cfg.WaitBudget <= 0 {
 		cfg.WaitBudget = 2 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, waiter: newAccrualWaiter(cfg.Store.Pool(), cfg.Log)}
-	s.guards = newGuards(s)
-	s.metrics = newMetrics()
+	lim := DefaultLimits()
+	if cfg.Limits != nil {
+		lim = *cfg.Limits
+	}
+	// Every log line of the API goes through the redactor, so that no key, token, email or phone number is written
+	// in clear, whatever a handler logs; it also adds the request id to lines logged with a request's context.
+	log := slog.New(NewRedactingHandler(cfg.Log.Handler()))
+	s := &Server{cfg: cfg, log: log, commits: newCommitListener(cfg.Store.Pool(), log), metrics: newMetrics()}
+	s.jwks = newMemberKeys(cfg.JWT, log, s.now)
+	s.guards = newGuards(cfg.Store, lim, log)
 	s.handler = s.routes()
 	return s
 }
 
-// Run keeps the accrual listener going until ctx ends.
+// Run keeps the API's background work going until ctx ends: the commit listener and the guards' housekeeping.
 func (s *Server) Run(ctx context.Context) {
 	go s.guards.run(ctx) // prunes idempotency keys, forgets idle rate-limit buckets
-	s.waiter.run(ctx)
+	s.commits.run(ctx)
 }
 
 // Handler is the root HTTP handler.
@@ -78,52 +90,6 @@ func (s *Server) now() time.Time {
 		return s.cfg.Now()
 	}
 	return time.Now()
-}
-
-func (s *Server) routes() http.Handler {
-	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer)
-	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
-		writeProblem(w, http.StatusNotFound, "no such route")
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
-		writeProblem(w, http.StatusMethodNotAllowed, "this method is not allowed on this route")
-	})
-
-	r.Get("/healthz", s.healthz)
-	r.Get("/readyz", s.readyz)
-	r.Method(http.MethodGet, "/metrics", s.metrics.handler())
-	r.Get("/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/yaml")
-		_, _ = w.Write(openAPISpec)
-	})
-	// Stripe authenticates its webhook by signature, not bearer token: outside the authenticated /v1 group.
-	r.Post("/v1/webhooks/stripe", s.stripeWebhook)
-
-	r.Route("/v1", func(r chi.Router) {
-		r.Use(s.authenticate)
-		r.Use(s.guards.middleware()...)
-		r.With(allow(RolePOS, RoleAdmin)).Post("/members/register", s.registerMember)
-		r.With(allow(RoleMember, RolePOS, RoleSupport, RoleAdmin)).Get("/members/{memberId}", s.getMember)
-		r.With(allow(RoleMember, RoleSupport, RoleAdmin)).Get("/members/{memberId}/history", s.memberHistory)
-		r.With(allow(RolePOS)).Post("/transactions/accrue", s.accrue)
-		r.With(allow(RolePOS, RoleSupport, RoleAdmin)).Get("/transactions/{transactionId}", s.getTransaction)
-		r.With(allow(RolePOS)).Post("/transactions/{transactionId}/return", s.returnPurchase)
-		r.With(allow(RolePOS)).Post("/transactions/redeem", s.redeemAtTill)
-		r.With(allow(RoleSupport, RoleAdmin)).Post("/members/{memberId}/adjustments", s.adjustPoints)
-		r.With(allow(RoleMember, RolePOS, RoleMarketer, RoleSupport, RoleAdmin)).Get("/program", s.getProgram)
-		r.With(allow(RoleAdmin)).Put("/program", s.putProgram)
-		r.With(allow(RoleMarketer, RoleAdmin)).Get("/rules", s.listRules)
-		r.With(allow(RoleMarketer, RoleAdmin)).Post("/rules", s.createRule)
-		r.With(allow(RoleMarketer, RoleAdmin)).Post("/rules/simulate", s.simulateRules)
-		r.With(allow(RoleMarketer, RoleAdmin)).Get("/rules/{ruleId}", s.getRule)
-		r.With(allow(RoleMarketer, RoleAdmin)).Put("/rules/{ruleId}", s.updateRule)
-		r.With(allow(RoleMarketer, RoleAdmin)).Delete("/rules/{ruleId}", s.deleteRule)
-		s.rewardRoutes(r)
-		s.campaignRoutes(r)
-		s.engagementRoutes(r)
-	})
-	return r
 }
 
 // NewHTTPServer wraps the handler in an http.Server with timeouts, so that slow clients cannot hold connections.
@@ -138,53 +104,4 @@ func NewHTTPServer(addr string, h http.Handler) *http.Server {
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,
 	}
-}
-
-func routePattern(r *http.Request) string {
-	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-		return rc.RoutePattern()
-	}
-	return "unmatched"
-}
-
-// logRequests logs each request with its route pattern (never the raw path, which may carry ids of members, and
-// never headers, which carry keys and tokens).
-func (s *Server) logRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-		next.ServeHTTP(ww, r)
-		s.metrics.observe(routePattern(r), r.Method, ww.Status(), time.Since(start))
-		lvl := slog.LevelInfo
-		if ww.Status() >= 500 {
-			lvl = slog.LevelError
-		}
-		s.log.Log(r.Context(), lvl, "http request",
-			slog.String("request_id", middleware.GetReqID(r.Context())),
-			slog.String("method", r.Method), slog.String("route", routePattern(r)),
-			slog.Int("status", ww.Status()), slog.Duration("took", time.Since(start)))
-	})
-}
-
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// readyz answers 200 only when Postgres and Temporal both answer.
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	checks := map[string]string{"postgres": "ok", "temporal": "ok"}
-	ready := true
-	if err := s.cfg.Store.Ping(ctx); err != nil {
-		checks["postgres"], ready = "unreachable", false
-	}
-	if _, err := s.cfg.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		checks["temporal"], ready = "unreachable", false
-	}
-	status := http.StatusOK
-	if !ready {
-		status = http.StatusServiceUnavailable
-	}
-	writeJSON(w, status, map[string]any{"ready": ready, "checks": checks})
 }

@@ -226,3 +226,6 @@ type SegmentProgress struct {
 	Failed  int64  `json:"failed"`
 	Points  int64  `json:"points"`
 }
+
+// CampaignEventKey is what the store announces (pg_notify) when a campaign is recorded or its status or end changes.
+func CampaignEventKey(campaignID string) string { return "campaign:" + campaignID }

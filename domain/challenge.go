@@ -284,3 +284,8 @@ type EnrolmentUpdate struct {
 	EnrolledAt time.Time `json:"enrolled_at"`
 	Progress   int64     `json:"progress"`
 }
+
+// EnrolmentEventKey is what the store announces (pg_notify) when a member's enrolment in a challenge is recorded.
+func EnrolmentEventKey(challengeID, memberID string) string {
+	return "enrolment:" + challengeID + "/" + memberID
+}

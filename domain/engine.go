@@ -55,8 +55,8 @@ type line struct {
 // down once. It is pure and deterministic, usable inside workflows.
 func Earn(in EarnInput) (Earning, error) {
 	p := in.Purchase
-	if p.Total.Currency != in.Program.Currency {
-		return Earning{}, Errorf(ErrUnprocessable, "the program earns on %s purchases, this one is in %s", in.Program.Currency, p.Total.Currency)
+	if err := in.Program.EarnsOn(p.Total); err != nil {
+		return Earning{}, err
 	}
 	lines, paid := basket(p, in.ReturnedQty, in.ReturnedAmount)
 	loc := in.Program.Location()

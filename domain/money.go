@@ -32,6 +32,17 @@ func (m Money) validate(v *Validation, field string) {
 	v.Check(m.Amount <= MaxAmount, field+".amount", "must be at most %d", MaxAmount)
 }
 
+// RequireCurrency refuses m unless it is in currency: perkflow never converts between currencies, so an amount in
+// one cannot count against a program, a price or a purchase in another. The refusal (ErrUnprocessable) says why in
+// detail and names field.currency.
+func RequireCurrency(m Money, currency, field, detail string) error {
+	if m.Currency == currency {
+		return nil
+	}
+	return &Error{Code: ErrUnprocessable, Message: detail,
+		Fields: []FieldError{{Field: field + ".currency", Message: "must be " + currency}}}
+}
+
 func (m Money) String() string {
 	return fmt.Sprintf("%d %s", m.Amount, m.Currency)
 }

@@ -144,6 +144,16 @@ func (p Program) Location() *time.Location {
 	return loc
 }
 
+// EarnsOn says whether a purchase of total can earn under the program: only purchases in the program's currency do.
+// Earn applies it, and so does the API before it accepts a purchase, so that a refused one writes nothing.
+func (p Program) EarnsOn(total Money) error {
+	if total.Currency == p.Currency {
+		return nil
+	}
+	return RequireCurrency(total, p.Currency, "total",
+		"the program earns on "+p.Currency+" purchases, this one is in "+total.Currency)
+}
+
 // AvailableAt is when points earned by a purchase at t become spendable.
 func (p Program) AvailableAt(t time.Time) time.Time { return t.UTC().AddDate(0, 0, p.PendingDays) }
 

@@ -98,10 +98,11 @@ func (s *Store) AccruePurchase(ctx context.Context, p domain.Purchase, now time.
 			t.RuleVersions = append(t.RuleVersions, domain.RuleRef{ID: r.ID, Version: r.Version})
 		}
 		earning, err := domain.Earn(domain.EarnInput{Program: pv.Program, Rules: rules, Tier: tier, Purchase: p})
+		var refused *domain.Error
 		switch {
-		case domain.CodeOf(err) == domain.ErrUnprocessable:
+		case errors.As(err, &refused) && refused.Code == domain.ErrUnprocessable:
 			// Recorded as rejected so that the POS can see why, and so that a retry does not change the outcome.
-			t.Status, t.RejectReason = TxRejected, err.Error()
+			t.Status, t.RejectReason = TxRejected, refused.Message
 		case err != nil:
 			return err
 		default:
@@ -185,12 +186,86 @@ func (s *Store) GetTransaction(ctx context.Context, id string) (Transaction, err
 	return getTransaction(ctx, s.pool, id)
 }
 
+// AccrualCheck is what the API needs to know of a purchase before it accepts it: whether its transaction id was
+// recorded already, whether its member exists, and the program it would earn under.
+type AccrualCheck struct {
+	// Recorded is the purchase first recorded under the transaction id; nil when the id is new.
+	Recorded *Transaction
+	// Member is the purchase's member; MemberErr is what GetMember would have returned (domain.ErrNotFound when
+	// there is no member row, yet or at all).
+	Member    domain.Member
+	MemberErr error
+	// Program is the version in force at the purchase's occurred_at; ProgramErr is what ProgramAt would have
+	// returned.
+	Program    ProgramVersion
+	ProgramErr error
+}
+
+// CheckAccrual reads in one round trip what GetTransaction, GetMember and ProgramAt(occurred_at) read in three,
+// with the same queries sent as one pipelined batch. Its error is the transaction's read failing for another reason
+// than the id being new; the member's and the program's errors are in the check.
+func (s *Store) CheckAccrual(ctx context.Context, p domain.Purchase) (AccrualCheck, error) {
+	tq, mq, pq := transactionQuery(p.TransactionID), memberQuery(p.MemberID), programQuery(p.OccurredAt)
+	var b pgx.Batch
+	tq.queue(&b)
+	mq.queue(&b)
+	pq.queue(&b)
+	br := s.pool.SendBatch(ctx, &b)
+	defer br.Close() // reads whatever an early return left unread and releases the connection
+	var c AccrualCheck
+	t, err := tq.read(br)
+	switch {
+	case err == nil:
+		c.Recorded = &t
+	case domain.CodeOf(err) != domain.ErrNotFound:
+		return AccrualCheck{}, err
+	}
+	c.Member, c.MemberErr = mq.read(br)
+	c.Program, c.ProgramErr = pq.read(br)
+	return c, nil
+}
+
+// Accrual is a recorded purchase with the balance of the member it names, as an accrual is answered.
+type Accrual struct {
+	Transaction Transaction
+	// Balance is the member's balance now, valid when BalanceErr is nil.
+	Balance    domain.Balance
+	BalanceErr error
+}
+
+// GetAccrual reads a recorded purchase and memberID's balance now (by the store's clock, as GetBalance) in one round
+// trip; an unknown transaction → domain.ErrNotFound. The balance's own error is in the accrual, so that a purchase
+// recorded for another member than memberID is still read.
+func (s *Store) GetAccrual(ctx context.Context, transactionID, memberID string) (Accrual, error) {
+	tq, bq := transactionQuery(transactionID), balanceQuery(memberID, s.Now())
+	var b pgx.Batch
+	tq.queue(&b)
+	bq.queue(&b)
+	br := s.pool.SendBatch(ctx, &b)
+	defer br.Close()
+	var a Accrual
+	var err error
+	if a.Transaction, err = tq.read(br); err != nil {
+		return Accrual{}, err
+	}
+	a.Balance, a.BalanceErr = bq.read(br)
+	return a, nil
+}
+
 const transactionColumns = `transaction_id, member_id::text, store_id, channel, occurred_at, total_amount, currency, items,
 	fingerprint, status, reject_reason, points_earned, points_reversed, available_at, program_version, tier_code,
 	tier_multiplier_percent, contributions, rule_versions, lot_entry_id, returned_items, returned_amount, accrued_at`
 
 func getTransaction(ctx context.Context, q querier, id string) (Transaction, error) {
-	return scanTransaction(q.QueryRow(ctx, `SELECT `+transactionColumns+` FROM transactions WHERE transaction_id = $1`, id), id)
+	return transactionQuery(id).run(ctx, q)
+}
+
+func transactionQuery(id string) rowQuery[Transaction] {
+	return rowQuery[Transaction]{
+		sql:  `SELECT ` + transactionColumns + ` FROM transactions WHERE transaction_id = $1`,
+		args: []any{id},
+		scan: func(row pgx.Row) (Transaction, error) { return scanTransaction(row, id) },
+	}
 }
 
 func scanTransaction(row pgx.Row, id string) (Transaction, error) {

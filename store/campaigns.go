@@ -99,10 +99,16 @@ func (s *Store) SaveCampaign(ctx context.Context, c domain.Campaign, segmentSize
 	if err != nil {
 		return CampaignRecord{}, err
 	}
-	if _, err := s.pool.Exec(ctx, `
-		INSERT INTO campaigns (campaign_id, definition, status, ends_at, budget_points, segment_size, created_by)
-		VALUES ($1, $2, 'scheduled', $3, $4, $5, $6) ON CONFLICT (campaign_id) DO NOTHING`,
-		c.ID, def, c.EndsAt, c.BudgetPoints, segmentSize, c.CreatedBy); err != nil {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO campaigns (campaign_id, definition, status, ends_at, budget_points, segment_size, created_by)
+			VALUES ($1, $2, 'scheduled', $3, $4, $5, $6) ON CONFLICT (campaign_id) DO NOTHING`,
+			c.ID, def, c.EndsAt, c.BudgetPoints, segmentSize, c.CreatedBy); err != nil {
+			return err
+		}
+		return notify(ctx, tx, domain.CampaignEventKey(c.ID))
+	})
+	if err != nil {
 		return CampaignRecord{}, wrap("save campaign", err)
 	}
 	return s.GetCampaign(ctx, c.ID)
@@ -148,17 +154,19 @@ func (s *Store) ListCampaigns(ctx context.Context, cursor string, limit int) ([]
 
 // SetCampaignStatus records where the campaign's workflow is, and its end (which an extension moves).
 func (s *Store) SetCampaignStatus(ctx context.Context, id, status string, endsAt time.Time) error {
-	tag, err := s.pool.Exec(ctx, `
-		UPDATE campaigns SET status = $2, ends_at = $3,
-		       definition = jsonb_set(definition, '{ends_at}', to_jsonb($4::text)), updated_at = now()
-		WHERE campaign_id = $1`, id, status, endsAt, endsAt.UTC().Format(time.RFC3339Nano))
-	if err != nil {
-		return wrap("set campaign status", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return domain.Errorf(domain.ErrNotFound, "campaign %s not found", id)
-	}
-	return nil
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			UPDATE campaigns SET status = $2, ends_at = $3,
+			       definition = jsonb_set(definition, '{ends_at}', to_jsonb($4::text)), updated_at = now()
+			WHERE campaign_id = $1`, id, status, endsAt, endsAt.UTC().Format(time.RFC3339Nano))
+		if err != nil {
+			return wrap("set campaign status", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return domain.Errorf(domain.ErrNotFound, "campaign %s not found", id)
+		}
+		return notify(ctx, tx, domain.CampaignEventKey(id))
+	})
 }
 
 // SetAnnounced records how many members a campaign's announcement reached so far.

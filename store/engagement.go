@@ -84,9 +84,14 @@ func (s *Store) RecordEnrolment(ctx context.Context, c domain.Challenge, memberI
 	if !d.IsZero() {
 		deadline = &d
 	}
-	_, err := s.pool.Exec(ctx, `
-		INSERT INTO challenge_enrolments (challenge_id, member_id, status, target, enrolled_at, deadline)
-		VALUES ($1, $2, 'active', $3, $4, $5) ON CONFLICT DO NOTHING`, c.ID, memberID, c.Goal.Target, enrolledAt, deadline)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO challenge_enrolments (challenge_id, member_id, status, target, enrolled_at, deadline)
+			VALUES ($1, $2, 'active', $3, $4, $5) ON CONFLICT DO NOTHING`, c.ID, memberID, c.Goal.Target, enrolledAt, deadline); err != nil {
+			return err
+		}
+		return notify(ctx, tx, domain.EnrolmentEventKey(c.ID, memberID))
+	})
 	return wrap("record enrolment", err)
 }
 

@@ -199,7 +199,8 @@ func (l *memberLedger) saveBalance(ctx context.Context) error {
 	return wrap("update balance", err)
 }
 
-// notify announces a processed operation ("accrual:T-1", "return:R-1", …) to API processes waiting for it.
+// notify announces a committed effect ("accrual:T-1", "return:R-1", …) to API processes waiting for it: Postgres
+// delivers it when tx commits, and not at all if tx rolls back.
 func notify(ctx context.Context, tx pgx.Tx, key string) error {
 	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, EventChannel, key)
 	return wrap("notify", err)

@@ -13,8 +13,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// EventChannel is the Postgres NOTIFY channel on which every processed operation is announced by its idempotency
-// key ("accrual:<transaction id>", "return:<return id>"), so that API replicas waiting for it learn of it at once.
+// EventChannel is the Postgres NOTIFY channel on which every processed operation is announced by its key
+// ("accrual:<transaction id>", "return:<return id>", domain.RedemptionEventKey, domain.CampaignEventKey,
+// domain.EnrolmentEventKey), so that API replicas waiting for it learn of it at once.
 const EventChannel = "perkflow_events"
 
 // Store wraps the connection pool.

@@ -15,14 +15,8 @@ import (
 	"github.com/perkflow/perkflow/workflows"
 )
 
-// engagementRoutes mounts the routes of gamification (challenges, leaderboard) under /v1.
-func (s *Server) engagementRoutes(r chi.Router) {
-	r.With(allow(RoleMember, RoleMarketer, RoleSupport, RoleAdmin)).Get("/challenges", s.listChallenges)
-	r.With(allow(RoleMarketer, RoleAdmin)).Post("/challenges", s.createChallenge)
-	r.With(allow(RoleMember)).Post("/challenges/{challengeId}/join", s.joinChallenge)
-	r.With(allow(RoleMember, RoleSupport, RoleAdmin)).Get("/members/{memberId}/challenges", s.memberChallenges)
-	r.With(allow(RoleMember, RoleMarketer, RoleSupport, RoleAdmin)).Get("/gamification/leaderboard", s.leaderboard)
-}
+// Challenges: definitions, enrolment (POST /v1/challenges/{id}/join) and a member's enrolments (docs/api.md,
+// "Rules, campaigns, gamification").
 
 // challengeRequest is the body of POST /v1/challenges.
 type challengeRequest struct {
@@ -48,16 +42,11 @@ func (s *Server) listChallenges(w http.ResponseWriter, r *http.Request) {
 	}
 	cs, err := s.cfg.Store.ListChallenges(r.Context(), cursor, limit+1)
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
-	page := challengePage{Items: cs}
-	if len(cs) > limit {
-		page.Items, page.NextCursor = cs[:limit], cs[limit-1].ID
-	}
-	if page.Items == nil {
-		page.Items = []domain.Challenge{}
-	}
+	var page challengePage
+	page.Items, page.NextCursor = pageOf(cs, limit, func(c domain.Challenge) string { return c.ID })
 	writeJSON(w, http.StatusOK, page)
 }
 
@@ -71,19 +60,19 @@ func (s *Server) createChallenge(w http.ResponseWriter, r *http.Request) {
 		EndsAt: req.EndsAt, WindowDays: req.WindowDays, RewardPoints: req.RewardPoints, Badge: req.Badge,
 		AutoEnroll: req.AutoEnroll, CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
 	if err := c.Validate(); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	if c.EndsAt != nil && !c.EndsAt.After(s.now()) {
 		var v domain.Validation
 		v.Add("ends_at", "must be in the future")
-		s.writeError(w, r, v.Err())
+		fail(w, r, v.Err())
 		return
 	}
 	p, _ := principalFrom(r.Context())
 	saved, err := s.cfg.Store.CreateChallenge(r.Context(), c, p.Actor())
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	w.Header().Set("Location", "/v1/challenges/"+saved.ID)
@@ -98,68 +87,67 @@ func (s *Server) joinChallenge(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "challengeId")
 	c, err := s.cfg.Store.GetChallenge(r.Context(), id)
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
-	if e, ok, err := s.enrolment(r.Context(), p.MemberID, id); err != nil {
-		s.writeError(w, r, err)
+	if e, err := s.enrolment(r.Context(), p.MemberID, id); err != nil && codeOf(err) != domain.ErrNotFound {
+		fail(w, r, err)
 		return
-	} else if ok {
+	} else if err == nil {
 		if e.Status == domain.EnrolmentActive {
 			writeJSON(w, http.StatusOK, e)
 		} else {
-			writeProblem(w, http.StatusConflict, "you took part in this challenge already ("+e.Status+")")
+			fail(w, r, problem(domain.ErrConflict, "you took part in this challenge already ("+e.Status+")"))
 		}
 		return
 	}
 	if m, err := s.cfg.Store.GetMember(r.Context(), p.MemberID); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	} else if m.Status != domain.MemberActive {
-		writeProblem(w, http.StatusNotFound, "no such member")
+		fail(w, r, problem(domain.ErrNotFound, "no such member"))
 		return
 	}
 	now := s.now().UTC()
 	if !c.OpenAt(now) {
-		writeProblem(w, http.StatusUnprocessableEntity, "this challenge is not open for enrolment now")
+		fail(w, r, problem(domain.ErrUnprocessable, "this challenge is not open for enrolment now"))
 		return
 	}
+	sub := s.commits.subscribe(domain.EnrolmentEventKey(c.ID, p.MemberID))
+	defer sub.close()
 	opts := workflows.ChallengeStartOptions(c.ID, p.MemberID, s.cfg.TaskQueue)
 	in := workflows.ChallengeInput{Challenge: c, MemberID: p.MemberID, EnrolledAt: now}
 	if _, err := s.cfg.Temporal.ExecuteWorkflow(r.Context(), opts, workflows.ChallengeWorkflowName, in); err != nil {
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) {
-			writeProblem(w, http.StatusConflict, "you took part in this challenge already")
+			fail(w, r, problem(domain.ErrConflict, "you took part in this challenge already"))
 			return
 		}
-		s.temporalUnavailable(w, r, err)
+		fail(w, r, temporalRefused(err))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.waitBudget(r))
-	defer cancel()
-	for {
-		e, ok, err := s.enrolment(ctx, p.MemberID, id)
-		if err == nil && ok {
-			w.Header().Set("Location", "/v1/members/"+p.MemberID+"/challenges")
-			writeJSON(w, http.StatusCreated, e)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			d := c.Deadline(now)
-			w.Header().Set("Location", "/v1/members/"+p.MemberID+"/challenges")
-			writeJSON(w, http.StatusAccepted, domain.ChallengeEnrolment{ChallengeID: c.ID, Name: c.Name, Kind: c.Goal.Kind,
-				Status: domain.EnrolmentActive, Target: c.Goal.Target, EnrolledAt: now, Deadline: &d,
-				RewardPoints: c.RewardPoints, Badge: c.Badge})
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
+	location := "/v1/members/" + p.MemberID + "/challenges"
+	e, ok := await(r.Context(), sub, s.waitBudget(r), func(ctx context.Context) (domain.ChallengeEnrolment, error) {
+		return s.enrolment(ctx, p.MemberID, id)
+	}, nil)
+	if !ok {
+		d := c.Deadline(now)
+		accepted(w, location, domain.ChallengeEnrolment{ChallengeID: c.ID, Name: c.Name, Kind: c.Goal.Kind,
+			Status: domain.EnrolmentActive, Target: c.Goal.Target, EnrolledAt: now, Deadline: &d,
+			RewardPoints: c.RewardPoints, Badge: c.Badge})
+		return
 	}
+	w.Header().Set("Location", location)
+	writeJSON(w, http.StatusCreated, e)
 }
 
-// enrolment reads one of the member's enrolments.
-func (s *Server) enrolment(ctx context.Context, memberID, challengeID string) (domain.ChallengeEnrolment, bool, error) {
-	return s.cfg.Store.GetEnrolment(ctx, challengeID, memberID)
+// enrolment reads one of the member's enrolments; none → domain.ErrNotFound.
+func (s *Server) enrolment(ctx context.Context, memberID, challengeID string) (domain.ChallengeEnrolment, error) {
+	e, ok, err := s.cfg.Store.GetEnrolment(ctx, challengeID, memberID)
+	if err == nil && !ok {
+		err = domain.Errorf(domain.ErrNotFound, "no enrolment of this member in challenge %s", challengeID)
+	}
+	return e, err
 }
 
 type memberChallengesPage struct {
@@ -170,73 +158,23 @@ type memberChallengesPage struct {
 
 // memberChallenges lists the member's enrolments with their progress, and the badges they hold.
 func (s *Server) memberChallenges(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "memberId")
-	if !domain.ValidMemberID(id) {
-		writeProblem(w, http.StatusNotFound, "no such member")
-		return
-	}
-	limit, cursor, ok := pageParams(w, r)
+	id, limit, cursor, ok := s.memberPage(w, r)
 	if !ok {
-		return
-	}
-	if _, err := s.cfg.Store.GetMember(r.Context(), id); err != nil {
-		s.writeError(w, r, err)
 		return
 	}
 	es, err := s.cfg.Store.MemberChallenges(r.Context(), id, cursor, limit+1)
 	if err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
-	page := memberChallengesPage{Items: es}
-	if len(es) > limit {
-		page.Items, page.NextCursor = es[:limit], es[limit-1].ChallengeID
-	}
-	if page.Items == nil {
-		page.Items = []domain.ChallengeEnrolment{}
-	}
+	var page memberChallengesPage
+	page.Items, page.NextCursor = pageOf(es, limit, func(e domain.ChallengeEnrolment) string { return e.ChallengeID })
 	if page.Badges, err = s.cfg.Store.MemberBadges(r.Context(), id); err != nil {
-		s.writeError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	if page.Badges == nil {
 		page.Badges = []string{}
 	}
 	writeJSON(w, http.StatusOK, page)
-}
-
-type leaderboardView struct {
-	Period      string                    `json:"period"`
-	PeriodStart string                    `json:"period_start"`
-	Items       []domain.LeaderboardEntry `json:"items"`
-}
-
-// leaderboard shows the top earners of the period by display name only.
-func (s *Server) leaderboard(w http.ResponseWriter, r *http.Request) {
-	period := r.URL.Query().Get("period")
-	if period == "" {
-		period = domain.PeriodWeek
-	}
-	start, ok := domain.PeriodStart(period, s.now())
-	if !ok {
-		writeProblem(w, http.StatusBadRequest, "period must be week, month or all",
-			domain.FieldError{Field: "period", Message: "must be week, month or all"})
-		return
-	}
-	limit, _, ok := pageParams(w, r)
-	if !ok {
-		return
-	}
-	if r.URL.Query().Get("limit") == "" {
-		limit = 10
-	}
-	items, err := s.cfg.Store.Leaderboard(r.Context(), period, s.now(), limit)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if items == nil {
-		items = []domain.LeaderboardEntry{}
-	}
-	writeJSON(w, http.StatusOK, leaderboardView{Period: period, PeriodStart: start.Format(time.DateOnly), Items: items})
 }

@@ -1,0 +1,116 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/perkflow/perkflow/store"
+)
+
+// commitListener hears what the store commits. The store announces each committed effect by a key (an accrual's
+// idempotency key, a redemption's or a campaign's event key) with pg_notify on store.EventChannel, in the
+// transaction that commits it; one listening connection per API process wakes the requests subscribed to that key.
+// A lost connection only delays answers: await polls as well (await.go).
+type commitListener struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+
+	mu   sync.Mutex
+	subs map[string]map[*subscription]struct{}
+}
+
+func newCommitListener(pool *pgxpool.Pool, log *slog.Logger) *commitListener {
+	return &commitListener{pool: pool, log: log, subs: map[string]map[*subscription]struct{}{}}
+}
+
+// run listens until ctx ends, reconnecting after failures.
+func (l *commitListener) run(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := l.listen(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		l.log.Warn("commit listener lost its connection; waiting requests fall back to polling", "error", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func (l *commitListener) listen(ctx context.Context) error {
+	conn, err := l.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// A LISTENing connection must not go back to the pool: take it out for good.
+	pc := conn.Hijack()
+	defer pc.Close(context.Background())
+	if _, err := pc.Exec(ctx, "LISTEN "+pgx.Identifier{store.EventChannel}.Sanitize()); err != nil {
+		return err
+	}
+	for {
+		n, err := pc.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		l.wake(n.Payload)
+	}
+}
+
+// subscription is a request's interest in one key. It stays subscribed until close, and remembers that it was
+// woken until await takes the wake-up, so that an announcement made while the request reads is not lost.
+type subscription struct {
+	l     *commitListener
+	key   string
+	woken chan struct{} // holds at most one pending wake-up
+}
+
+// subscribe starts listening for key. Subscribe before acting (signalling, starting a workflow), so that the
+// announcement of the effect cannot come before the subscription, and close when done.
+func (l *commitListener) subscribe(key string) *subscription {
+	sub := &subscription{l: l, key: key, woken: make(chan struct{}, 1)}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.subs[key] == nil {
+		l.subs[key] = map[*subscription]struct{}{}
+	}
+	l.subs[key][sub] = struct{}{}
+	return sub
+}
+
+// close ends the subscription.
+func (sub *subscription) close() {
+	l := sub.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.subs[sub.key], sub)
+	if len(l.subs[sub.key]) == 0 {
+		delete(l.subs, sub.key)
+	}
+}
+
+// wake marks the subscription woken: await reads at once. The listener calls it on an announcement; a handler calls
+// it when the effect may be committed already (a retried request).
+func (sub *subscription) wake() {
+	select {
+	case sub.woken <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+}
+
+func (l *commitListener) wake(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for sub := range l.subs[key] {
+		sub.wake()
+	}
+}

@@ -9,15 +9,18 @@ PKGS      := ./...
 WORKFLOWCHECK_VERSION := v0.6.0
 STATICCHECK_VERSION   := v0.8.2
 STRIPE_MOCK_VERSION   := v0.203.0
+HELM_VERSION          := v3.19.5
+PROMTOOL_VERSION      := v0.316.0
 
-.PHONY: dev test test-short lint vet fmt build build-prod bench tools clean fuzz
+.PHONY: dev test test-short lint vet fmt build build-prod bench tools clean fuzz docs-ui
 
 ## dev: run everything in one process (embedded Temporal + UI, worker, API, demo program)
 dev:
+	@$(MAKE) --no-print-directory docs-ui || echo "GET /docs will not render the API reference: npm is needed to fetch Redoc"
 	$(GO) run ./cmd/perkflow dev
 
 ## test: vet, lint workflows for determinism, run every test with the race detector, then a short fuzz pass
-test: vet lint $(BIN)/stripe-mock
+test: docs-ui vet lint $(BIN)/stripe-mock
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME)
 
@@ -85,6 +88,13 @@ $(BIN)/stripe-mock:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+## docs-ui: fetch Redoc from npm (pinned, integrity-checked) into api/docsui/ so that GET /docs renders the OpenAPI document
+docs-ui: api/docsui/redoc.standalone.js
+
+# The version and integrity are pinned in the script; the bundle is embedded by the API, never committed.
+api/docsui/redoc.standalone.js: api/docsui/fetch-redoc.sh
+	sh api/docsui/fetch-redoc.sh api/docsui
+
 ## bench: measure accrual against the Temporal and Postgres floors, reads, memory and the history bound on a stack
 ## of its own (a few minutes); BENCH_FLAGS adds flags (see go run ./cmd/perkflow bench -h), BENCHMARKS.md has figures
 BENCH_FLAGS ?=
@@ -92,10 +102,10 @@ bench:
 	$(GO) run ./cmd/perkflow bench --duration 10s --step 3s --retries 1 $(BENCH_FLAGS)
 
 ## build: the dev binary (includes `perkflow dev`); build-prod: the production binary without the Temporal server
-build:
+build: docs-ui
 	$(GO) build -o $(BIN)/perkflow ./cmd/perkflow
 
-build-prod:
+build-prod: docs-ui
 	CGO_ENABLED=0 $(GO) build -tags nodev -trimpath -o $(BIN)/perkflow-prod ./cmd/perkflow
 
 clean:

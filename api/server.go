@@ -54,7 +54,7 @@ type Server struct {
 	jwks    *jwksCache // the identity provider's keys; nil without PERKFLOW_JWKS_URL
 	commits *commitListener
 	guards  *guards
-	metrics *metrics
+	metrics *requestMetrics
 	handler http.Handler
 }
 

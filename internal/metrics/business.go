@@ -31,7 +31,27 @@ const (
 	WebhookDeliveries     = "perkflow_webhook_deliveries_total"
 	WebhookDeliveryTime   = "perkflow_webhook_delivery_duration_seconds"
 	OutstandingScrapeTime = "perkflow_points_outstanding_scrape_duration_seconds"
+	// The API's requests, by route pattern, method and status (registered by the api package).
+	HTTPRequests        = "perkflow_http_requests_total"
+	HTTPRequestDuration = "perkflow_http_request_duration_seconds"
 )
+
+// poolMetrics are the names of RegisterPool's metrics, after the perkflow_pgxpool_ prefix.
+var poolMetrics = []string{"acquired_conns", "idle_conns", "total_conns", "max_conns", "acquires_total",
+	"empty_acquires_total", "empty_acquire_wait_seconds_total", "canceled_acquires_total", "new_conns_total",
+	"acquire_duration_seconds_total"}
+
+// Names lists every perkflow_* metric a perkflow process exports, for the tests that hold dashboards and alert
+// rules to metrics that exist.
+func Names() []string {
+	names := []string{PointsIssued, PointsWithdrawn, PointsReturned, PointsRedeemed, PointsReleased, PointsExpired,
+		PointsOutstanding, Redemptions, Compensations, NotificationsSent, NotificationsFailed, ImportRows,
+		WebhookDeliveries, WebhookDeliveryTime, OutstandingScrapeTime, HTTPRequests, HTTPRequestDuration}
+	for _, p := range poolMetrics {
+		names = append(names, "perkflow_pgxpool_"+p)
+	}
+	return names
+}
 
 // Label values. A helper given any other value counts it as "other".
 var (

@@ -58,21 +58,16 @@ type pool struct {
 
 // RegisterPool registers the statistics of the process's Postgres pool (perkflow_pgxpool_*).
 func RegisterPool(reg prometheus.Registerer, p *pgxpool.Pool) {
-	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("perkflow_pgxpool_"+name, help, nil, nil)
+	help := []string{"Connections in use.", "Idle connections.", "Connections open (in use, idle and being opened).",
+		"The pool's connection limit.", "Connections acquired from the pool.",
+		"Acquires that had to wait for a connection: the pool was empty.", "Time acquires spent waiting for a connection.",
+		"Acquires given up because their context ended.", "Connections opened.",
+		"Time spent acquiring connections, waits included."}
+	c := &pool{p: p, descs: map[string]*prometheus.Desc{}}
+	for i, name := range poolMetrics {
+		c.descs[name] = prometheus.NewDesc("perkflow_pgxpool_"+name, help[i], nil, nil)
 	}
-	reg.MustRegister(&pool{p: p, descs: map[string]*prometheus.Desc{
-		"acquired":   d("acquired_conns", "Connections in use."),
-		"idle":       d("idle_conns", "Idle connections."),
-		"total":      d("total_conns", "Connections open (in use, idle and being opened)."),
-		"max":        d("max_conns", "The pool's connection limit."),
-		"acquires":   d("acquires_total", "Connections acquired from the pool."),
-		"waited":     d("empty_acquires_total", "Acquires that had to wait for a connection: the pool was empty."),
-		"waitTime":   d("empty_acquire_wait_seconds_total", "Time acquires spent waiting for a connection."),
-		"canceled":   d("canceled_acquires_total", "Acquires given up because their context ended."),
-		"newConns":   d("new_conns_total", "Connections opened."),
-		"acquireDur": d("acquire_duration_seconds_total", "Time spent acquiring connections, waits included."),
-	}})
+	reg.MustRegister(c)
 }
 
 func (c *pool) Describe(ch chan<- *prometheus.Desc) {
@@ -85,16 +80,16 @@ func (c *pool) Collect(ch chan<- prometheus.Metric) {
 	s := c.p.Stat()
 	gauge := func(k string, v float64) { ch <- prometheus.MustNewConstMetric(c.descs[k], prometheus.GaugeValue, v) }
 	counter := func(k string, v float64) { ch <- prometheus.MustNewConstMetric(c.descs[k], prometheus.CounterValue, v) }
-	gauge("acquired", float64(s.AcquiredConns()))
-	gauge("idle", float64(s.IdleConns()))
-	gauge("total", float64(s.TotalConns()))
-	gauge("max", float64(s.MaxConns()))
-	counter("acquires", float64(s.AcquireCount()))
-	counter("waited", float64(s.EmptyAcquireCount()))
-	counter("waitTime", s.EmptyAcquireWaitTime().Seconds())
-	counter("canceled", float64(s.CanceledAcquireCount()))
-	counter("newConns", float64(s.NewConnsCount()))
-	counter("acquireDur", s.AcquireDuration().Seconds())
+	gauge("acquired_conns", float64(s.AcquiredConns()))
+	gauge("idle_conns", float64(s.IdleConns()))
+	gauge("total_conns", float64(s.TotalConns()))
+	gauge("max_conns", float64(s.MaxConns()))
+	counter("acquires_total", float64(s.AcquireCount()))
+	counter("empty_acquires_total", float64(s.EmptyAcquireCount()))
+	counter("empty_acquire_wait_seconds_total", s.EmptyAcquireWaitTime().Seconds())
+	counter("canceled_acquires_total", float64(s.CanceledAcquireCount()))
+	counter("new_conns_total", float64(s.NewConnsCount()))
+	counter("acquire_duration_seconds_total", s.AcquireDuration().Seconds())
 }
 
 // Handler serves the registry in the Prometheus text format. A collector that fails (points outstanding when

@@ -64,7 +64,7 @@ func startProcess(ctx context.Context, role string) (*process, error) {
 		p.close()
 		return nil, err
 	}
-	p.st = p.obs.watch(store.New(p.pool))
+	p.st = p.obs.watch(store.New(p.pool), role == "worker")
 	if p.tc, err = dialTemporal(ctx, cfg, p.log, p.obs, p.identity); err != nil {
 		p.close()
 		return nil, err

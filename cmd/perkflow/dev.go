@@ -64,7 +64,7 @@ func runDev(ctx context.Context, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	st := obs.watch(store.New(pool))
+	st := obs.watch(store.New(pool), true)
 	if err := migrate(ctx, pool, log); err != nil {
 		return err
 	}

@@ -67,11 +67,13 @@ func (o *observability) poolOptions() []func(*pgxpool.Config) {
 	return []func(*pgxpool.Config){func(c *pgxpool.Config) { c.ConnConfig.Tracer = t }}
 }
 
-// watch registers the pool's statistics and points outstanding, and returns the store counting its committed
-// effects.
-func (o *observability) watch(st *store.Store) *store.Store {
+// watch registers the pool's statistics — and, with outstanding, points outstanding: the workers report it, one
+// query per scrape, not every API replica — and returns the store counting its committed effects.
+func (o *observability) watch(st *store.Store, outstanding bool) *store.Store {
 	metrics.RegisterPool(o.reg, st.Pool())
-	metrics.RegisterOutstanding(o.reg, st.OutstandingPoints)
+	if outstanding {
+		metrics.RegisterOutstanding(o.reg, st.OutstandingPoints)
+	}
 	return st.WithMetrics(o.business)
 }
 

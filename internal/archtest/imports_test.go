@@ -19,6 +19,7 @@ var mayImport = map[string][]string{
 	"internal/metrics":    nil,
 	"internal/telemetry":  nil,
 	"devenv":              nil,
+	"deploy":              nil,
 	"store":               {"domain", "internal/metrics"},
 	"workflows":           {"domain"},
 	"activities":          {"domain", "internal/metrics", "store"},

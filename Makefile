@@ -58,11 +58,21 @@ DEV_ONLY_DEPS := go.temporal.io/server github.com/temporalio/ui-server github.co
 	github.com/perkflow/perkflow/bench github.com/perkflow/perkflow/internal/stripemock github.com/tsenart/vegeta
 TESTKIT := github.com/perkflow/perkflow/internal/testkit
 
+CHART        := deploy/helm/perkflow
+CHART_VALUES := $(wildcard $(CHART)/ci/*-values.yaml)
+
 ## lint: workflowcheck (determinism) and staticcheck; the production build links no dev-only package, and no
-## production package imports a test harness (internal/testkit); internal/archtest checks the same and more in Go
+## production package imports a test harness (internal/testkit); internal/archtest checks the same and more in Go.
+## The Helm chart lints and renders with each of its ci/ values; the alert rules parse and pass their unit tests.
 lint: tools
 	$(BIN)/workflowcheck ./workflows/...
 	$(BIN)/staticcheck $(PKGS)
+	@for v in $(CHART_VALUES); do \
+		$(BIN)/helm lint --strict $(CHART) -f $$v >/dev/null || exit 1; \
+		$(BIN)/helm template perkflow $(CHART) -f $$v >/dev/null || exit 1; \
+	done; echo "helm lint and template: $(CHART) with $(notdir $(CHART_VALUES))"
+	$(BIN)/promtool check rules deploy/prometheus/alerts.yml
+	cd deploy/prometheus && $(BIN)/promtool test rules alerts_test.yml
 	@deps=$$($(GO) list -deps -tags nodev ./cmd/perkflow) || exit 1; \
 	for p in $(DEV_ONLY_DEPS); do \
 		if grep -q "^$$p\(/\|$$\)" <<<"$$deps"; then echo "the nodev (production) build links $$p"; exit 1; fi; \
@@ -73,13 +83,21 @@ lint: tools
 		if [ -n "$$bad" ]; then echo "production packages depend on test harnesses (tags \"$$tags\"):"; echo "$$bad"; exit 1; fi; \
 	done
 
-tools: $(BIN)/workflowcheck $(BIN)/staticcheck
+tools: $(BIN)/workflowcheck $(BIN)/staticcheck $(BIN)/helm $(BIN)/promtool
 
 $(BIN)/workflowcheck:
 	GOBIN=$(BIN) $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)
 
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# helm is not packaged by Debian 12: built from its module (a few minutes, once). deploy/helm_test.go uses it too.
+$(BIN)/helm:
+	GOBIN=$(BIN) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+# promtool parses and unit-tests the alert rules (deploy/prometheus).
+$(BIN)/promtool:
+	GOBIN=$(BIN) $(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
 
 # stripe-mock answers as the Stripe API does; the redemption tests start it themselves on a free port.
 $(BIN)/stripe-mock:

@@ -51,7 +51,7 @@ func spanNamed(spans []sdktrace.ReadOnlySpan, id trace.TraceID, name string) sdk
 func attr(s sdktrace.ReadOnlySpan, key attribute.Key) string {
 	for _, a := range s.Attributes() {
 		if a.Key == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""

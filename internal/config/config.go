@@ -59,7 +59,7 @@ var Vars = []Var{
 	{Name: "PERKFLOW_METRICS_ADDR", Default: "127.0.0.1:9464", Doc: "The process's own listener for Prometheus (`GET /metrics`) and probes (`GET /healthz`, `/readyz`): the worker's only one, the API's second, never public, one (the API port does not serve `/metrics`). `off` serves none."},
 	{Name: "TEMPORAL_TLS", Default: "false", Doc: "`true` connects to Temporal over TLS with the system's roots (implied by TEMPORAL_TLS_CERT, TEMPORAL_TLS_CA or TEMPORAL_API_KEY)."},
 	{Name: "TEMPORAL_TLS_CERT", Default: "", Doc: "Path of the client certificate (PEM) for mTLS to Temporal (Temporal Cloud or a self-hosted cluster); with TEMPORAL_TLS_KEY."},
-	{Name: "TEMPORAL_TLS_KEY", Default: "", Doc: "Path of the client certificate's private key (PEM).", Secret: true},
+	{Name: "TEMPORAL_TLS_KEY", Default: "", Doc: "Path of the client certificate's private key (PEM); the path, not the key, so not a secret itself."},
 	{Name: "TEMPORAL_TLS_CA", Default: "", Doc: "Path of the CA bundle (PEM) that signs the Temporal frontend's certificate; the system's roots when unset."},
 	{Name: "TEMPORAL_TLS_SERVER_NAME", Default: "", Doc: "Server name checked in the frontend's certificate, when it differs from TEMPORAL_ADDRESS's host."},
 	{Name: "TEMPORAL_API_KEY", Default: "", Doc: "API key for Temporal Cloud (sent as a bearer token over TLS), instead of or beside mTLS.", Secret: true},

@@ -131,7 +131,7 @@ func (t Tracing) QueryTracer() pgx.QueryTracer {
 		return nil
 	}
 	return otelpgx.NewTracer(otelpgx.WithTracerProvider(t.provider), otelpgx.WithMeterProvider(noop.NewMeterProvider()),
-		otelpgx.WithTrimSQLInSpanName(), otelpgx.WithDisableConnectionDetailsInAttributes())
+		otelpgx.WithDisableConnectionDetailsInAttributes())
 }
 
 // spanKey is where the Temporal tracing interceptor keeps its span in a workflow context; the cause interceptor

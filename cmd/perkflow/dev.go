@@ -183,7 +183,13 @@ func freshDevKeys(ctx context.Context, st *store.Store) ([]devKey, error) {
 func printBanner(cfg config.Config, uiURL, pgSource string, keys []devKey, took time.Duration) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nperkflow dev is ready (%s)\n\n", took.Round(time.Millisecond))
-	fmt.Fprintf(&b, "  API          http://%s\n", cfg.HTTPAddr)
+	fmt.Fprintf(&b, "  API          http://%s (reference at /docs)\n", cfg.HTTPAddr)
+	if cfg.MetricsAddr != config.MetricsOff {
+		fmt.Fprintf(&b, "  Metrics      http://%s/metrics\n", cfg.MetricsAddr)
+	}
+	if cfg.Tracing.Endpoint != "" {
+		fmt.Fprintf(&b, "  Traces       %s (OTLP)\n", cfg.Tracing.Endpoint)
+	}
 	fmt.Fprintf(&b, "  Temporal     %s (namespace %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace)
 	if uiURL != "" {
 		fmt.Fprintf(&b, "  Temporal UI  %s\n", uiURL)

@@ -4,6 +4,11 @@
 # (see docker-compose.yml). Built with the `nodev` tag, so the embedded Temporal server and UI used only by
 # `perkflow dev`, and `perkflow bench` with its load generator, are left out.
 
+# Redoc, the renderer of GET /docs, from the npm registry at the version and integrity the script pins.
+FROM node:20.20-bookworm-slim AS docs
+COPY api/docsui/fetch-redoc.sh /fetch-redoc.sh
+RUN sh /fetch-redoc.sh /out
+
 # Exactly the Go that go.mod asks for (go 1.26.8); GOTOOLCHAIN=local forbids a silent toolchain download.
 FROM golang:1.26.8-bookworm AS build
 ENV CGO_ENABLED=0 GOTOOLCHAIN=local
@@ -14,6 +19,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 
 COPY . .
+COPY --from=docs /out/ api/docsui/
 ARG VERSION=dev
 RUN --mount=type=cache,target=/root/.cache/go-build \
     go build -tags nodev -trimpath \

@@ -9,15 +9,18 @@ PKGS      := ./...
 WORKFLOWCHECK_VERSION := v0.6.0
 STATICCHECK_VERSION   := v0.8.2
 STRIPE_MOCK_VERSION   := v0.203.0
+HELM_VERSION          := v3.19.5
+PROMTOOL_VERSION      := v0.316.0
 
-.PHONY: dev test test-short lint vet fmt build build-prod bench tools clean fuzz
+.PHONY: dev test test-short lint vet fmt build build-prod bench tools clean fuzz docs-ui
 
 ## dev: run everything in one process (embedded Temporal + UI, worker, API, demo program)
 dev:
+	@$(MAKE) --no-print-directory docs-ui || echo "GET /docs will not render the API reference: npm is needed to fetch Redoc"
 	$(GO) run ./cmd/perkflow dev
 
 ## test: vet, lint workflows for determinism, run every test with the race detector, then a short fuzz pass
-test: vet lint $(BIN)/stripe-mock
+test: docs-ui vet lint $(BIN)/stripe-mock
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME)
 
@@ -55,11 +58,21 @@ DEV_ONLY_DEPS := go.temporal.io/server github.com/temporalio/ui-server github.co
 	github.com/perkflow/perkflow/bench github.com/perkflow/perkflow/internal/stripemock github.com/tsenart/vegeta
 TESTKIT := github.com/perkflow/perkflow/internal/testkit
 
+CHART        := deploy/helm/perkflow
+CHART_VALUES := $(wildcard $(CHART)/ci/*-values.yaml)
+
 ## lint: workflowcheck (determinism) and staticcheck; the production build links no dev-only package, and no
-## production package imports a test harness (internal/testkit); internal/archtest checks the same and more in Go
+## production package imports a test harness (internal/testkit); internal/archtest checks the same and more in Go.
+## The Helm chart lints and renders with each of its ci/ values; the alert rules parse and pass their unit tests.
 lint: tools
 	$(BIN)/workflowcheck ./workflows/...
 	$(BIN)/staticcheck $(PKGS)
+	@for v in $(CHART_VALUES); do \
+		$(BIN)/helm lint --strict $(CHART) -f $$v >/dev/null || exit 1; \
+		$(BIN)/helm template perkflow $(CHART) -f $$v >/dev/null || exit 1; \
+	done; echo "helm lint and template: $(CHART) with $(notdir $(CHART_VALUES))"
+	$(BIN)/promtool check rules deploy/prometheus/alerts.yml
+	cd deploy/prometheus && $(BIN)/promtool test rules alerts_test.yml
 	@deps=$$($(GO) list -deps -tags nodev ./cmd/perkflow) || exit 1; \
 	for p in $(DEV_ONLY_DEPS); do \
 		if grep -q "^$$p\(/\|$$\)" <<<"$$deps"; then echo "the nodev (production) build links $$p"; exit 1; fi; \
@@ -70,13 +83,21 @@ lint: tools
 		if [ -n "$$bad" ]; then echo "production packages depend on test harnesses (tags \"$$tags\"):"; echo "$$bad"; exit 1; fi; \
 	done
 
-tools: $(BIN)/workflowcheck $(BIN)/staticcheck
+tools: $(BIN)/workflowcheck $(BIN)/staticcheck $(BIN)/helm $(BIN)/promtool
 
 $(BIN)/workflowcheck:
 	GOBIN=$(BIN) $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)
 
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# helm is not packaged by Debian 12: built from its module (a few minutes, once). deploy/helm_test.go uses it too.
+$(BIN)/helm:
+	GOBIN=$(BIN) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+# promtool parses and unit-tests the alert rules (deploy/prometheus).
+$(BIN)/promtool:
+	GOBIN=$(BIN) $(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
 
 # stripe-mock answers as the Stripe API does; the redemption tests start it themselves on a free port.
 $(BIN)/stripe-mock:
@@ -85,6 +106,13 @@ $(BIN)/stripe-mock:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+## docs-ui: fetch Redoc from npm (pinned, integrity-checked) into api/docsui/ so that GET /docs renders the OpenAPI document
+docs-ui: api/docsui/redoc.standalone.js
+
+# The version and integrity are pinned in the script; the bundle is embedded by the API, never committed.
+api/docsui/redoc.standalone.js: api/docsui/fetch-redoc.sh
+	sh api/docsui/fetch-redoc.sh api/docsui
+
 ## bench: measure accrual against the Temporal and Postgres floors, reads, memory and the history bound on a stack
 ## of its own (a few minutes); BENCH_FLAGS adds flags (see go run ./cmd/perkflow bench -h), BENCHMARKS.md has figures
 BENCH_FLAGS ?=
@@ -92,10 +120,10 @@ bench:
 	$(GO) run ./cmd/perkflow bench --duration 10s --step 3s --retries 1 $(BENCH_FLAGS)
 
 ## build: the dev binary (includes `perkflow dev`); build-prod: the production binary without the Temporal server
-build:
+build: docs-ui
 	$(GO) build -o $(BIN)/perkflow ./cmd/perkflow
 
-build-prod:
+build-prod: docs-ui
 	CGO_ENABLED=0 $(GO) build -tags nodev -trimpath -o $(BIN)/perkflow-prod ./cmd/perkflow
 
 clean:

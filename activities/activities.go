@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/internal/metrics"
 	"github.com/perkflow/perkflow/store"
 )
 
@@ -24,6 +25,9 @@ type Activities struct {
 	Campaigns CampaignOptions
 	// Rewards holds the redemption saga's payment provider and code issuer.
 	Rewards Rewards
+	// Metrics counts notifications sent and failed (the ledger's effects are counted by the store); nil counts
+	// nothing.
+	Metrics *metrics.Business
 }
 
 // RegisterMember creates the member and opens their balance. Creating the same member again (a retry) succeeds; an

@@ -35,7 +35,7 @@ func (a *Activities) SaveCampaign(ctx context.Context, c domain.Campaign) (int64
 // SetCampaignStatus records where the campaign's workflow has taken it.
 func (a *Activities) SetCampaignStatus(ctx context.Context, ch domain.CampaignStatusChange) error {
 	if ch.Reason != "" {
-		a.logger().Info("campaign status", "campaign_id", ch.CampaignID, "status", ch.Status, "reason", ch.Reason)
+		a.logger().InfoContext(ctx, "campaign status", "campaign_id", ch.CampaignID, "status", ch.Status, "reason", ch.Reason)
 	}
 	return classify(a.Store.SetCampaignStatus(ctx, ch.CampaignID, ch.Status, ch.EndsAt))
 }

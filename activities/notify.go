@@ -99,8 +99,8 @@ type LogNotifier struct {
 }
 
 // Send logs the message.
-func (n LogNotifier) Send(_ context.Context, m Message) (string, error) {
-	n.Log.Info("notification (log provider)", "key", m.Key, "channel", m.Channel, "to", MaskRecipient(m.To), "subject", m.Subject)
+func (n LogNotifier) Send(ctx context.Context, m Message) (string, error) {
+	n.Log.InfoContext(ctx, "notification (log provider)", "key", m.Key, "channel", m.Channel, "to", MaskRecipient(m.To), "subject", m.Subject)
 	return "log:" + m.Key, nil
 }
 
@@ -168,7 +168,7 @@ func (a *Activities) sendOne(ctx context.Context, n domain.Notification) (string
 		rec.Status, rec.Error = store.NotificationPending, sendErr.Error()
 	default:
 		rec.Status, rec.Error = store.NotificationFailed, sendErr.Error()
-		a.logger().Warn("notification refused by the provider", "key", n.Key, "channel", msg.Channel, "error", sendErr)
+		a.logger().WarnContext(ctx, "notification refused by the provider", "key", n.Key, "channel", msg.Channel, "error", sendErr)
 	}
 	// Recording must survive the activity's context ending right after the provider took the message.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
@@ -176,10 +176,28 @@ func (a *Activities) sendOne(ctx context.Context, n domain.Notification) (string
 	if err := a.Store.FinishNotification(rctx, rec); err != nil {
 		return "", err
 	}
+	a.countNotification(rec, msg.Channel, sendErr)
 	if rec.Status == store.NotificationPending {
 		return "", sendErr
 	}
 	return rec.Status, nil
+}
+
+// countNotification counts a recorded attempt: sent, refused for good, or unavailable (retried).
+func (a *Activities) countNotification(rec store.NotificationRecord, channel string, sendErr error) {
+	provider := rec.Provider
+	var pe *ProviderError
+	if errors.As(sendErr, &pe) {
+		provider = pe.Provider
+	}
+	switch rec.Status {
+	case store.NotificationSent:
+		a.Metrics.NotificationSent(provider, channel)
+	case store.NotificationFailed:
+		a.Metrics.NotificationFailed(provider, channel, "refused")
+	case store.NotificationPending:
+		a.Metrics.NotificationFailed(provider, channel, "unavailable")
+	}
 }
 
 // providerOf names the provider that took a message, for the record.

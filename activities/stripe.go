@@ -28,6 +28,8 @@ const (
 type StripeConfig struct {
 	SecretKey string
 	APIBase   string
+	// Transport carries the requests (default http.DefaultTransport); the worker gives a traced one.
+	Transport http.RoundTripper
 }
 
 // StripePayments charges and refunds through Stripe PaymentIntents, with idempotency keys derived from the
@@ -44,7 +46,7 @@ func NewStripePayments(cfg StripeConfig) *StripePayments {
 	}
 	backend := stripe.GetBackendWithConfig(stripe.APIBackend, &stripe.BackendConfig{
 		URL:               stripe.String(base),
-		HTTPClient:        &http.Client{Timeout: 30 * time.Second},
+		HTTPClient:        &http.Client{Timeout: 30 * time.Second, Transport: cfg.Transport},
 		MaxNetworkRetries: stripe.Int64(0),
 		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
 	})

@@ -30,7 +30,9 @@ type Problem struct {
 	Errors []domain.FieldError `json:"errors,omitempty"`
 }
 
-const problemBase = "https://perkflow.dev/problems/"
+// problemBase is where the problem types are documented (GET /docs/problems, one anchor per type): a relative
+// reference, resolved against the API's own address, so that every type URI opens its description.
+const problemBase = "/docs/problems#"
 
 // The API's own error codes, beside the domain's (domain/errors.go): what only the HTTP edge refuses.
 const (

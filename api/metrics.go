@@ -1,44 +1,41 @@
 package api
 
 import (
-	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/perkflow/perkflow/internal/metrics"
 )
 
-// Prometheus metrics of the API, served at GET /metrics.
+// Prometheus metrics of the API, registered on the process's registry (Config.Metrics), which the process serves
+// on its own listener (PERKFLOW_METRICS_ADDR), never on the API's public port.
 
-// metrics are the API's Prometheus metrics, labelled by route pattern (never by raw path, which carries ids).
-type metrics struct {
-	registry *prometheus.Registry
+// requestMetrics are the API's Prometheus metrics, labelled by route pattern (never by raw path, which carries ids).
+type requestMetrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 }
 
-func newMetrics() *metrics {
-	m := &metrics{
-		registry: prometheus.NewRegistry(),
+func newMetrics(reg prometheus.Registerer) *requestMetrics {
+	m := &requestMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "perkflow_http_requests_total", Help: "HTTP requests by route pattern, method and status.",
+			Name: metrics.HTTPRequests, Help: "HTTP requests by route pattern, method and status.",
 		}, []string{"route", "method", "status"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "perkflow_http_request_duration_seconds", Help: "HTTP request latency by route pattern and method.",
+			Name: metrics.HTTPRequestDuration, Help: "HTTP request latency by route pattern and method.",
 			Buckets: []float64{.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route", "method"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if reg == nil {
+		reg = prometheus.NewRegistry() // counted, served by no one
+	}
+	reg.MustRegister(m.requests, m.latency)
 	return m
 }
 
-func (m *metrics) observe(route, method string, status int, took time.Duration) {
+func (m *requestMetrics) observe(route, method string, status int, took time.Duration) {
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(route, method).Observe(took.Seconds())
-}
-
-func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }

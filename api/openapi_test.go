@@ -14,6 +14,8 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/perkflow/perkflow/api"
 	"github.com/perkflow/perkflow/internal/testkit/itest"
@@ -278,17 +280,24 @@ func TestOpenAPIAsyncAnswersMatch(t *testing.T) {
 }
 
 func TestMetricsCountRequestsByRoute(t *testing.T) {
-	srv := api.New(api.Config{Store: store.New(nil)})
+	reg := prometheus.NewRegistry()
+	srv := api.New(api.Config{Store: store.New(nil), Metrics: reg})
 	for _, path := range []string{"/healthz", "/healthz", "/v1/members/x"} {
 		srv.Handler().ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
 	}
 	rec := httptest.NewRecorder()
-	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body := rec.Body.String()
 	if rec.Code != 200 || !strings.Contains(body, `perkflow_http_requests_total{method="GET",route="/healthz",status="200"} 2`) {
 		t.Fatalf("metrics: %d\n%s", rec.Code, body)
 	}
 	if strings.Contains(body, "/v1/members/x") {
 		t.Fatal("metrics are labelled with a raw path")
+	}
+	// The public port does not serve the metrics: they go to the process's own listener (PERKFLOW_METRICS_ADDR).
+	rec = httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Fatalf("GET /metrics on the API's port: %d, want 404", rec.Code)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
+	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // The request log: one line per request, and the request's logger for code without the Server at hand.
@@ -35,14 +37,20 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		r = r.WithContext(withLog(r.Context(), s.log))
 		next.ServeHTTP(ww, r)
-		s.metrics.observe(routePattern(r), r.Method, ww.Status(), time.Since(start))
+		route := routePattern(r)
+		s.metrics.observe(route, r.Method, ww.Status(), time.Since(start))
+		// The request's span (when traced) is named for its route, known only now that the router has matched it.
+		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+			span.SetName(r.Method + " " + route)
+			span.SetAttributes(semconv.HTTPRoute(route))
+		}
 		lvl := slog.LevelInfo
 		if ww.Status() >= 500 {
 			lvl = slog.LevelError
 		}
 		s.log.Log(r.Context(), lvl, "http request",
 			slog.String("request_id", middleware.GetReqID(r.Context())),
-			slog.String("method", r.Method), slog.String("route", routePattern(r)),
+			slog.String("method", r.Method), slog.String("route", route),
 			slog.Int("status", ww.Status()), slog.Duration("took", time.Since(start)))
 	})
 }

@@ -26,8 +26,10 @@ func (s *Server) routes() http.Handler {
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Method(http.MethodGet, "/metrics", s.metrics.handler())
 	r.Get("/openapi.yaml", serveOpenAPI)
+	r.Get("/docs", serveDocs)
+	r.Get("/docs/problems", serveProblems)
+	r.Get("/docs/assets/{file}", serveDocsAsset)
 	// Stripe authenticates its webhook by signature, not bearer token: outside the authenticated /v1 group.
 	r.Post("/v1/webhooks/stripe", s.stripeWebhook)
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 
 	"github.com/perkflow/perkflow/store"
@@ -31,6 +32,9 @@ type Config struct {
 	Limits *Limits
 	// Rewards configures offers, redemptions and the Stripe webhook.
 	Rewards RewardsConfig
+	// Metrics is where the API registers its request metrics (the process serves it on its metrics listener); nil
+	// keeps them private.
+	Metrics prometheus.Registerer
 }
 
 // RewardsConfig configures the rewards catalog and the redemption saga.
@@ -50,7 +54,7 @@ type Server struct {
 	jwks    *jwksCache // the identity provider's keys; nil without PERKFLOW_JWKS_URL
 	commits *commitListener
 	guards  *guards
-	metrics *metrics
+	metrics *requestMetrics
 	handler http.Handler
 }
 
@@ -69,7 +73,7 @@ func New(cfg Config) *Server {
 	// Every log line of the API goes through the redactor, so that no key, token, email or phone number is written
 	// in clear, whatever a handler logs; it also adds the request id to lines logged with a request's context.
 	log := slog.New(NewRedactingHandler(cfg.Log.Handler()))
-	s := &Server{cfg: cfg, log: log, commits: newCommitListener(cfg.Store.Pool(), log), metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: log, commits: newCommitListener(cfg.Store.Pool(), log), metrics: newMetrics(cfg.Metrics)}
 	s.jwks = newMemberKeys(cfg.JWT, log, s.now)
 	s.guards = newGuards(cfg.Store, lim, log)
 	s.handler = s.routes()

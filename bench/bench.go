@@ -75,6 +75,9 @@ type Options struct {
 	ChildArgs func(role, pprofAddr string) []string
 	// ChildLogLevel is PERKFLOW_LOG_LEVEL for the children.
 	ChildLogLevel string
+	// Tracing has the children trace everything and export it over OTLP to a sink in the bench (traceSink), to
+	// measure what tracing costs.
+	Tracing bool
 	// KeepTemp keeps the temporary directory (Temporal's database, child logs).
 	KeepTemp bool
 	// Progress receives progress lines; nil discards them.
@@ -267,6 +270,9 @@ func (r *runner) finish() {
 	}
 	if err := s.childrenAlive(); err != nil {
 		rep.Notes = append(rep.Notes, "a child process died during the run, so figures after that are not perkflow's: "+err.Error())
+	}
+	if s.traces != nil {
+		rep.Notes = append(rep.Notes, s.traces.note())
 	}
 	rep.Machine.LoadAfter = loadAvg()
 	rep.Took = time.Since(rep.Started)

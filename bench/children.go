@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -39,9 +40,14 @@ func (s *stack) startChild(role string, env []string) (*child, error) {
 		}
 		c.pprof = addr
 	}
+	// Each child serves its metrics and probes on a port of its own.
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
 	args := s.opts.ChildArgs(role, c.pprof)
 	c.cmd = exec.Command(s.opts.Exe, args...)
-	c.cmd.Env = env
+	c.cmd.Env = append(slices.Clone(env), "PERKFLOW_METRICS_ADDR="+metricsAddr)
 	f, err := os.Create(c.log)
 	if err != nil {
 		return nil, err

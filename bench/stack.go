@@ -54,6 +54,8 @@ type stack struct {
 
 	stopTemporal func() error
 	logFile      *os.File
+	// traces receives the children's spans with Options.Tracing.
+	traces *traceSink
 }
 
 func randomHex(n int) string {
@@ -199,6 +201,13 @@ func (s *stack) startChildren(ctx context.Context, progress func(string, ...any)
 		// deployment from a runaway client would measure themselves, not perkflow, so they are off.
 		"PERKFLOW_API_KEY_RPS=0", "PERKFLOW_API_KEY_MAX_IN_FLIGHT=0", "PERKFLOW_MEMBER_RPS=0", "PERKFLOW_MEMBER_MAX_WRITES=0",
 	)
+	if s.opts.Tracing {
+		if s.traces, err = startTraceSink(); err != nil {
+			return err
+		}
+		env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT="+s.traces.URL, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf")
+		progress("tracing on: the children export every span to %s", s.traces.URL)
+	}
 	// Cash offers are paid through stripe-mock when it is installed.
 	if slices.Contains(s.opts.Scenarios, "redemption") {
 		if bin := findStripeMock(s.opts.StripeMock); bin != "" {
@@ -239,6 +248,7 @@ func (s *stack) close() {
 		_ = s.store.RevokeAPIKey(context.Background(), "bench-marketer-"+s.runID)
 	}
 	s.stripe.Stop()
+	s.traces.stop()
 	if s.external && s.trigger {
 		_ = removeVisibilityTrigger(context.Background(), s.pool)
 	}

@@ -172,6 +172,7 @@ func (s *Store) expireLots(ctx context.Context, memberID string, lots []expiring
 		if expired == 0 {
 			return nil
 		}
+		effectsOf(tx).entry(domain.EntryExpiry, "expiry", -points)
 		st.MembersExpired = 1
 		led.total -= points
 		return led.saveBalance(ctx)

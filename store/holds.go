@@ -97,6 +97,9 @@ func (s *Store) ReleasePoints(ctx context.Context, redemptionID string, now time
 			return err
 		}
 		released = pts
+		if pts > 0 {
+			effectsOf(tx).compensation("release_points")
+		}
 		_, err = tx.Exec(ctx, `UPDATE points_holds SET status = 'released', release_entry_id = $2 WHERE redemption_id = $1`, redemptionID, id)
 		return wrap("record release", err)
 	})

@@ -74,6 +74,7 @@ func (l *memberLedger) insertEntry(ctx context.Context, e entry) (int64, error) 
 	if err != nil {
 		return 0, wrap("append ledger entry "+e.key, err)
 	}
+	effectsOf(l.tx).entry(e.kind, e.sourceType, e.points)
 	return id, nil
 }
 

@@ -44,6 +44,7 @@ func (s *Store) RedeemAtTill(ctx context.Context, r domain.TillRedemption, now t
 			VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), $8)`, r.RedemptionID, r.MemberID, r.StoreID, r.Points, fp, status, reason, eid); err != nil {
 			return wrap("record till redemption", err)
 		}
+		effectsOf(tx).redemption("till", status)
 		out.Status, out.Reason, out.Points = status, reason, r.Points
 		out.Balance, err = balance(ctx, tx, r.MemberID, now)
 		return err

@@ -126,3 +126,12 @@ func (s *Store) EachAccruedTransaction(ctx context.Context, from, to time.Time, 
 	}
 	return false, wrap("transactions", rows.Err())
 }
+
+// OutstandingPoints is the points all members hold now — pending and available, less debt — summed over the
+// balance rows, each of which equals the sum of its member's ledger entries (CheckInvariants): exact, and one row
+// per member to read instead of one per entry.
+func (s *Store) OutstandingPoints(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT COALESCE(sum(total), 0)::bigint FROM member_balances`).Scan(&n)
+	return n, wrap("sum outstanding points", err)
+}

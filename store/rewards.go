@@ -138,6 +138,7 @@ func (s *Store) ReleaseStock(ctx context.Context, redemptionID string) error {
 		if err != nil {
 			return wrap("release reservation", err)
 		}
+		effectsOf(tx).compensation("release_stock")
 		_, err = tx.Exec(ctx, `UPDATE offers SET stock_remaining = stock_remaining + 1 WHERE offer_id = $1 AND stock_remaining IS NOT NULL`, offerID)
 		return wrap("return stock", err)
 	})
@@ -180,10 +181,25 @@ func (s *Store) RecordPayment(ctx context.Context, redemptionID string, p domain
 	return wrap("record payment of "+redemptionID, err)
 }
 
-// RecordRefund records the refund of a redemption's payment.
+// RecordRefund records the refund of a redemption's payment; the first time it is recorded counts as a
+// compensation.
 func (s *Store) RecordRefund(ctx context.Context, redemptionID, refundID string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE redemptions SET refund_id = NULLIF($2, ''), updated_at = now() WHERE redemption_id = $1`, redemptionID, refundID)
-	return wrap("record refund of "+redemptionID, err)
+	var first bool
+	err := s.pool.QueryRow(ctx, `
+		UPDATE redemptions r SET refund_id = NULLIF($2, ''), updated_at = now()
+		FROM (SELECT refund_id AS old FROM redemptions WHERE redemption_id = $1 FOR UPDATE) o
+		WHERE r.redemption_id = $1
+		RETURNING o.old IS NULL AND r.refund_id IS NOT NULL`, redemptionID, refundID).Scan(&first)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return wrap("record refund of "+redemptionID, err)
+	}
+	if first {
+		s.metrics.CompensationApplied("refund")
+	}
+	return nil
 }
 
 // FulfilRedemption gives the redemption its coupon code, keeping the first one on a retry, and marks it fulfilled.
@@ -208,10 +224,18 @@ func (s *Store) SetRedemptionStatus(ctx context.Context, redemptionID string, st
 
 func setRedemptionStatus(ctx context.Context, tx pgx.Tx, redemptionID string, status domain.RedemptionStatus, reason string) error {
 	// A redemption that ended stays ended: a late retry of an earlier step cannot revive it.
-	if _, err := tx.Exec(ctx, `UPDATE redemptions SET status = $2, failure_reason = NULLIF($3, ''), updated_at = now()
-		WHERE redemption_id = $1 AND (status NOT IN ('failed', 'cancelled') OR $2 IN ('failed', 'cancelled'))`,
-		redemptionID, status, reason); err != nil {
+	var old domain.RedemptionStatus
+	err := tx.QueryRow(ctx, `UPDATE redemptions r SET status = $2, failure_reason = NULLIF($3, ''), updated_at = now()
+		FROM (SELECT status AS old FROM redemptions WHERE redemption_id = $1 FOR UPDATE) o
+		WHERE r.redemption_id = $1 AND (r.status NOT IN ('failed', 'cancelled') OR $2 IN ('failed', 'cancelled'))
+		RETURNING o.old`, redemptionID, status, reason).Scan(&old)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return wrap("set redemption status", err)
+	}
+	// Counted when it reaches an end (completed, failed, cancelled) it was not at; a completed redemption
+	// cancelled within its window counts as completed, then as cancelled.
+	if err == nil && old != status && (status == domain.RedemptionCompleted || status == domain.RedemptionFailed || status == domain.RedemptionCancelled) {
+		effectsOf(tx).redemption("offer", string(status))
 	}
 	return notify(ctx, tx, domain.RedemptionEventKey(redemptionID))
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/perkflow/perkflow/internal/metrics"
 )
 
 // EventChannel is the Postgres NOTIFY channel on which every processed operation is announced by its key
@@ -22,6 +24,8 @@ const EventChannel = "perkflow_events"
 type Store struct {
 	pool  *pgxpool.Pool
 	clock func() time.Time
+	// metrics counts committed effects (effects.go); nil counts nothing.
+	metrics *metrics.Business
 }
 
 // New returns a Store over pool that reads the time from the system clock.
@@ -45,9 +49,15 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // Ping checks that Postgres answers.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
-// inTx runs fn in a transaction, committing when it returns nil.
+// inTx runs fn in a transaction, committing when it returns nil, then counts what the transaction wrote
+// (effects.go).
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+	eff := &effects{}
+	if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(effectTx{Tx: tx, eff: eff}) }); err != nil {
+		return err
+	}
+	s.count(eff)
+	return nil
 }
 
 // uniqueViolation returns the constraint name when err is a unique violation, else "".
@@ -66,11 +76,15 @@ func wrap(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-// OpenPool opens a pgx pool on url with pgxpool's defaults and checks that Postgres answers within 10 s.
-func OpenPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+// OpenPool opens a pgx pool on url with pgxpool's defaults, changed by opts (a query tracer, say), and checks that
+// Postgres answers within 10 s.
+func OpenPool(ctx context.Context, url string, opts ...func(*pgxpool.Config)) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("not a valid Postgres URL: %w", err)
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -66,6 +66,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.StringVar(&o.PprofDir, "pprof", "", "write CPU profiles of the api, the worker and the bench process (with the embedded Temporal server) to this directory")
 	fs.StringVar(&o.ChildLogLevel, "child-log-level", "info", "PERKFLOW_LOG_LEVEL of the api and worker children")
 	fs.BoolVar(&o.KeepTemp, "keep", false, "keep the temporary directory (Temporal's database, the children's logs)")
+	fs.BoolVar(&o.Tracing, "tracing", false, "trace everything in the api and the worker, exported over OTLP to a sink in the bench (to measure what tracing costs)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil

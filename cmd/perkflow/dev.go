@@ -38,6 +38,11 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	log := newLogger(cfg)
 	started := time.Now()
+	obs, err := startObservability(ctx, cfg, "perkflow-dev")
+	if err != nil {
+		return err
+	}
+	defer obs.stop(log)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", cfg.DataDir, err)
 	}
@@ -54,12 +59,12 @@ func runDev(ctx context.Context, args []string) error {
 		}
 	}()
 	log.Info("postgres ready", "source", pg.Source())
-	pool, err := openPool(ctx, pg.URL())
+	pool, err := openPool(ctx, pg.URL(), obs.poolOptions()...)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	st := store.New(pool)
+	st := obs.watch(store.New(pool), true)
 	if err := migrate(ctx, pool, log); err != nil {
 		return err
 	}
@@ -79,7 +84,8 @@ func runDev(ctx context.Context, args []string) error {
 			log.Warn("stopping Temporal", "error", err)
 		}
 	}()
-	tc, err := dialTemporal(ctx, cfg, log)
+	identity := processIdentity("dev")
+	tc, err := dialTemporal(ctx, cfg, log, obs, identity)
 	if err != nil {
 		return err
 	}
@@ -93,7 +99,15 @@ func runDev(ctx context.Context, args []string) error {
 		return err
 	}
 
-	w, err := startWorker(ctx, cfg, log, st, tc)
+	// One listener for the worker's and the API's metrics; ready once the worker polls.
+	stopOps, err := serveOps(cfg.MetricsAddr, log, obs.reg, func(ctx context.Context) error {
+		return worker.Polling(ctx, tc, cfg.TaskQueue, identity)
+	})
+	if err != nil {
+		return err
+	}
+	defer stopOps()
+	w, err := startWorker(ctx, cfg, log, obs, st, tc)
 	if err != nil {
 		return err
 	}
@@ -107,7 +121,7 @@ func runDev(ctx context.Context, args []string) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, 1)
 	wg.Add(1)
-	go func() { defer wg.Done(); errc <- serveAPI(runCtx, cfg, log, st, tc, jwt, ln) }()
+	go func() { defer wg.Done(); errc <- serveAPI(runCtx, cfg, log, obs, st, tc, jwt, ln) }()
 
 	printBanner(cfg, tsrv.UIURL(), pg.Source(), keys, time.Since(started))
 	var runErr error
@@ -169,7 +183,13 @@ func freshDevKeys(ctx context.Context, st *store.Store) ([]devKey, error) {
 func printBanner(cfg config.Config, uiURL, pgSource string, keys []devKey, took time.Duration) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nperkflow dev is ready (%s)\n\n", took.Round(time.Millisecond))
-	fmt.Fprintf(&b, "  API          http://%s\n", cfg.HTTPAddr)
+	fmt.Fprintf(&b, "  API          http://%s (reference at /docs)\n", cfg.HTTPAddr)
+	if cfg.MetricsAddr != config.MetricsOff {
+		fmt.Fprintf(&b, "  Metrics      http://%s/metrics\n", cfg.MetricsAddr)
+	}
+	if cfg.Tracing.Endpoint != "" {
+		fmt.Fprintf(&b, "  Traces       %s (OTLP)\n", cfg.Tracing.Endpoint)
+	}
 	fmt.Fprintf(&b, "  Temporal     %s (namespace %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace)
 	if uiURL != "" {
 		fmt.Fprintf(&b, "  Temporal UI  %s\n", uiURL)

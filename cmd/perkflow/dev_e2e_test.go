@@ -168,17 +168,56 @@ func call(t *testing.T, method, url, token string, body any) (int, map[string]an
 	return res.StatusCode, v
 }
 
+// checkOperations: the process's own listener serves the metrics (the points just earned, the points outstanding,
+// the Temporal SDK's figures), and `perkflow healthcheck` finds the API and the worker ready, as compose and the
+// chart ask it.
+func checkOperations(t *testing.T, env []string, ops string) {
+	t.Helper()
+	res, err := http.Get("http://" + ops + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{`perkflow_points_issued_total{kind="accrual"} 25`, "perkflow_points_outstanding 25",
+		"perkflow_http_requests_total{", "temporal_workflow_task_execution_latency_seconds_bucket{", "perkflow_pgxpool_total_conns "} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("GET /metrics lacks %q", want)
+		}
+	}
+	for _, role := range []string{"api", "worker"} {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			cmd := exec.Command(binary, "healthcheck", role)
+			cmd.Env = append(os.Environ(), env...)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("perkflow healthcheck %s: %v\n%s", role, err, out)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	cmd := exec.Command(binary, "healthcheck", "api", "--no-such-flag")
+	if err := cmd.Run(); err == nil || cmd.ProcessState.ExitCode() != 2 {
+		t.Errorf("healthcheck with a bad flag: %v, want exit code 2", err)
+	}
+}
+
 func TestDevModeEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test of the binary")
 	}
 	db := pgtest.New(t)
-	api, ui := freeAddr(t), freeAddr(t)
+	api, ui, ops := freeAddr(t), freeAddr(t), freeAddr(t)
 	env := []string{
 		"DATABASE_URL=" + db.URL,
 		"TEMPORAL_ADDRESS=" + freeAddr(t),
 		"PERKFLOW_HTTP_ADDR=" + api,
 		"PERKFLOW_UI_ADDR=" + ui,
+		"PERKFLOW_METRICS_ADDR=" + ops,
 		"PERKFLOW_DATA_DIR=" + t.TempDir(),
 		"PERKFLOW_JWT_SECRET=",
 	}
@@ -209,6 +248,7 @@ func TestDevModeEndToEnd(t *testing.T) {
 		}
 	}
 	accrue("E2E-1", 2_500)
+	checkOperations(t, env, ops)
 
 	// The member token minted by the CLI is accepted by the running server.
 	tokenCmd := exec.Command(binary, "token", "member", id)

@@ -27,11 +27,12 @@ func runExpiry(ctx context.Context, args []string) error {
 	if err := fs.Parse(args[1:]); err != nil || !*now || fs.NArg() != 0 {
 		return errUsage
 	}
-	cfg, _, _, tc, closeAll, err := withTemporal(ctx)
+	p, err := startProcess(ctx, "expiry")
 	if err != nil {
 		return err
 	}
-	defer closeAll()
+	defer p.close()
+	cfg, tc := p.cfg, p.tc
 	at := time.Now().UTC()
 	id := workflows.ExpiryManualWorkflowID(at)
 	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{

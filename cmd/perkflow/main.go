@@ -23,6 +23,7 @@ Usage:
   perkflow token member MEMBER_ID [--ttl 24h]    print a member token (JWT)
   perkflow expiry run --now [--wait 1h]          run the points expiry now (reminders, then lots past their date) and print what it did
   perkflow bench [flags]                         measure throughput and latency against the Temporal and Postgres floors (-h for flags)
+  perkflow healthcheck api|worker [--live]       ask the api or worker beside it whether it is ready (or, --live, up): exit 0 or 1
   perkflow version                               print the version
 
 Configuration comes from the environment; see README.md.
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string) error {
 		return runExpiry(ctx, args[1:])
 	case "bench":
 		return runBench(ctx, args[1:])
+	case "healthcheck":
+		return runHealthcheck(ctx, args[1:])
 	case "version":
 		return runVersion()
 	case "help", "-h", "--help":

@@ -11,18 +11,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/perkflow/perkflow/activities"
 	"github.com/perkflow/perkflow/api"
 	"github.com/perkflow/perkflow/internal/config"
+	"github.com/perkflow/perkflow/internal/telemetry"
 	"github.com/perkflow/perkflow/internal/version"
 	"github.com/perkflow/perkflow/migrations"
 	"github.com/perkflow/perkflow/store"
@@ -30,21 +29,20 @@ import (
 )
 
 func newLogger(cfg config.Config) *slog.Logger {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		lvl = slog.LevelInfo
-	}
+	var lvl slog.Level // config.FromEnv accepted only debug, info, warn or error
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: lvl}
 	// Every component's logs (API, worker, Temporal SDK) go through the redactor: keys, tokens, emails and phone
-	// numbers never reach a log in clear.
+	// numbers never reach a log in clear. Lines logged in a traced request or activity carry its trace_id.
+	var h slog.Handler = slog.NewJSONHandler(os.Stderr, opts)
 	if cfg.LogFormat == "text" {
-		return slog.New(api.NewRedactingHandler(slog.NewTextHandler(os.Stderr, opts)))
+		h = slog.NewTextHandler(os.Stderr, opts)
 	}
-	return slog.New(api.NewRedactingHandler(slog.NewJSONHandler(os.Stderr, opts)))
+	return slog.New(api.NewRedactingHandler(telemetry.LogHandler(h)))
 }
 
-func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	pool, err := store.OpenPool(ctx, url)
+func openPool(ctx context.Context, url string, opts ...func(*pgxpool.Config)) (*pgxpool.Pool, error) {
+	pool, err := store.OpenPool(ctx, url, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL (%s): %w", redactURL(url), err)
 	}
@@ -58,20 +56,6 @@ func redactURL(u string) string {
 		return fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
 	}
 	return "(unparseable URL)"
-}
-
-func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) (client.Client, error) {
-	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	c, err := client.DialContext(dctx, client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s): %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
-	}
-	return c, nil
 }
 
 // jwtConfig resolves the member-token secret: PERKFLOW_JWT_SECRET, else (dev and the token command) the secret kept
@@ -122,10 +106,11 @@ func listenAPI(cfg config.Config) (net.Listener, error) {
 	return ln, nil
 }
 
-// serveAPI runs the HTTP API on ln until ctx ends, then drains in-flight requests.
-func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, tc client.Client, jwt api.JWTConfig, ln net.Listener) error {
+// serveAPI runs the HTTP API on ln until ctx ends, then drains in-flight requests. Its request metrics go to the
+// process's registry, every request is traced when tracing is on.
+func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, obs *observability, st *store.Store, tc client.Client, jwt api.JWTConfig, ln net.Listener) error {
 	srv := api.New(api.Config{
-		Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, WaitBudget: cfg.WaitBudget, JWT: jwt, Log: log,
+		Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, WaitBudget: cfg.WaitBudget, JWT: jwt, Log: log, Metrics: obs.reg,
 		Rewards: api.RewardsConfig{PaymentsEnabled: cfg.StripeSecretKey != "", StripeWebhookSecret: cfg.StripeWebhookSecret},
 		Limits: &api.Limits{
 			APIKey:         api.Rate{PerSecond: cfg.APIKeyRPS, Burst: cfg.APIKeyBurst},
@@ -134,7 +119,7 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 			MemberWrites:   cfg.MemberMaxWrites,
 		},
 	})
-	hs := api.NewHTTPServer(cfg.HTTPAddr, srv.Handler())
+	hs := api.NewHTTPServer(cfg.HTTPAddr, obs.tracing.Handler(srv.Handler()))
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go srv.Run(lctx)
@@ -154,43 +139,46 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	return nil
 }
 
-func newActivities(st *store.Store, log *slog.Logger) *activities.Activities {
-	acts := &activities.Activities{Store: st, Notifier: newNotifier(log), Log: log}
-	acts.Campaigns.AnnouncePerSecond, _ = strconv.Atoi(config.Lookup("PERKFLOW_ANNOUNCE_RATE"))
+func newActivities(cfg config.Config, st *store.Store, log *slog.Logger, obs *observability) *activities.Activities {
+	acts := &activities.Activities{Store: st, Notifier: newNotifier(cfg, log, obs), Log: log, Metrics: obs.business}
+	acts.Campaigns.AnnouncePerSecond = cfg.AnnounceRate
 	// Cash offers are paid through Stripe (or stripe-mock); without a key only points-only offers can be claimed.
-	if key := config.Lookup("STRIPE_SECRET_KEY"); key != "" {
-		acts.Rewards.Payments = activities.NewStripePayments(activities.StripeConfig{SecretKey: key, APIBase: config.Lookup("STRIPE_API_BASE")})
+	if cfg.StripeSecretKey != "" {
+		acts.Rewards.Payments = activities.NewStripePayments(activities.StripeConfig{
+			SecretKey: cfg.StripeSecretKey, APIBase: cfg.StripeAPIBase, Transport: obs.tracing.Transport(nil)})
 	}
 	return acts
 }
 
 // newNotifier sends email through SendGrid and SMS through Twilio when their keys are set, and whatever has no
-// provider to the log.
-func newNotifier(log *slog.Logger) activities.Notifier {
+// provider to the log. Their requests are traced when tracing is on.
+func newNotifier(cfg config.Config, log *slog.Logger, obs *observability) activities.Notifier {
 	logged := activities.LogNotifier{Log: log}
 	ch := activities.Channels{Fallback: logged}
-	if key, from := config.Lookup("SENDGRID_API_KEY"), config.Lookup("SENDGRID_FROM"); key != "" && from != "" {
-		ch.Email = &activities.SendGrid{APIKey: key, BaseURL: config.Lookup("SENDGRID_API_BASE"), From: from, FromName: config.Lookup("SENDGRID_FROM_NAME")}
-	} else if key != "" {
+	if sg := cfg.SendGrid; sg.APIKey != "" && sg.From != "" {
+		ch.Email = &activities.SendGrid{APIKey: sg.APIKey, BaseURL: sg.APIBase, From: sg.From, FromName: sg.FromName,
+			HTTP: &http.Client{Timeout: 10 * time.Second, Transport: obs.tracing.Transport(nil)}}
+	} else if sg.APIKey != "" {
 		log.Warn("SENDGRID_API_KEY is set without SENDGRID_FROM: emails go to the log")
 	}
-	if sid, from := config.Lookup("TWILIO_ACCOUNT_SID"), config.Lookup("TWILIO_FROM"); sid != "" && from != "" {
-		ch.SMS = &activities.Twilio{AccountSID: sid, AuthToken: config.Lookup("TWILIO_AUTH_TOKEN"), From: from, BaseURL: config.Lookup("TWILIO_API_BASE")}
-	} else if sid != "" {
+	if tw := cfg.Twilio; tw.AccountSID != "" && tw.From != "" {
+		ch.SMS = &activities.Twilio{AccountSID: tw.AccountSID, AuthToken: tw.AuthToken, From: tw.From, BaseURL: tw.APIBase,
+			Transport: obs.tracing.Transport(nil)}
+	} else if tw.AccountSID != "" {
 		log.Warn("TWILIO_ACCOUNT_SID is set without TWILIO_FROM: SMS go to the log")
 	}
 	return ch
 }
 
 // startWorker registers search attributes and starts polling; stop it with Stop.
-func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, tc client.Client) (sdkworker.Worker, error) {
+func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, obs *observability, st *store.Store, tc client.Client) (sdkworker.Worker, error) {
 	if err := worker.EnsureSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
 		return nil, err
 	}
 	if err := worker.EnsureExpirySchedule(ctx, tc, cfg.TaskQueue); err != nil {
 		return nil, err
 	}
-	w := worker.New(tc, cfg.TaskQueue, newActivities(st, log), sdkworker.Options{})
+	w := worker.New(tc, cfg.TaskQueue, newActivities(cfg, st, log, obs), sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -53,6 +54,22 @@ var Vars = []Var{
 	{Name: "PERKFLOW_MEMBER_RPS", Default: "10", Doc: "Requests per second each member token may send on average (429 beyond); 0 = no limit."},
 	{Name: "PERKFLOW_MEMBER_BURST", Default: "40", Doc: "Requests each member token may send in a burst above its rate."},
 	{Name: "PERKFLOW_MEMBER_MAX_WRITES", Default: "32", Doc: "Writes concerning one member served at once by one API process, whoever sends them (429 beyond); 0 = no limit."},
+
+	// Operations: the metrics and probe listener, the Temporal connection's security, tracing (operations.go).
+	{Name: "PERKFLOW_METRICS_ADDR", Default: "127.0.0.1:9464", Doc: "The process's own listener for Prometheus (`GET /metrics`) and probes (`GET /healthz`, `/readyz`): the worker's only one, the API's second, never public, one (the API port does not serve `/metrics`). `off` serves none."},
+	{Name: "TEMPORAL_TLS", Default: "false", Doc: "`true` connects to Temporal over TLS with the system's roots (implied by TEMPORAL_TLS_CERT, TEMPORAL_TLS_CA or TEMPORAL_API_KEY)."},
+	{Name: "TEMPORAL_TLS_CERT", Default: "", Doc: "Path of the client certificate (PEM) for mTLS to Temporal (Temporal Cloud or a self-hosted cluster); with TEMPORAL_TLS_KEY."},
+	{Name: "TEMPORAL_TLS_KEY", Default: "", Doc: "Path of the client certificate's private key (PEM); the path, not the key, so not a secret itself."},
+	{Name: "TEMPORAL_TLS_CA", Default: "", Doc: "Path of the CA bundle (PEM) that signs the Temporal frontend's certificate; the system's roots when unset."},
+	{Name: "TEMPORAL_TLS_SERVER_NAME", Default: "", Doc: "Server name checked in the frontend's certificate, when it differs from TEMPORAL_ADDRESS's host."},
+	{Name: "TEMPORAL_API_KEY", Default: "", Doc: "API key for Temporal Cloud (sent as a bearer token over TLS), instead of or beside mTLS.", Secret: true},
+	{Name: "OTEL_EXPORTER_OTLP_ENDPOINT", Default: "", Doc: "OTLP endpoint traces are exported to (e.g. `http://jaeger:4318`); unset, nothing is traced and tracing costs nothing. The OpenTelemetry SDK reads the other standard `OTEL_*` variables itself."},
+	{Name: "OTEL_EXPORTER_OTLP_PROTOCOL", Default: "http/protobuf", Doc: "`http/protobuf` (port 4318) or `grpc` (port 4317)."},
+	{Name: "OTEL_EXPORTER_OTLP_HEADERS", Default: "", Doc: "Headers sent with every export (`key=value,…`), e.g. a vendor's API key.", Secret: true},
+	{Name: "OTEL_SERVICE_NAME", Default: "", Doc: "Service name of the spans; unset, `perkflow-api`, `perkflow-worker` or `perkflow-dev` by command."},
+	{Name: "OTEL_RESOURCE_ATTRIBUTES", Default: "", Doc: "Extra resource attributes of the spans (`key=value,…`), e.g. `deployment.environment=prod`."},
+	{Name: "OTEL_TRACES_SAMPLER", Default: "parentbased_always_on", Doc: "Sampler, e.g. `parentbased_traceidratio` with OTEL_TRACES_SAMPLER_ARG."},
+	{Name: "OTEL_TRACES_SAMPLER_ARG", Default: "", Doc: "The sampler's argument, e.g. `0.1` to keep one trace in ten."},
 }
 
 // Config is the resolved configuration.
@@ -85,6 +102,15 @@ type Config struct {
 	MemberRPS         float64
 	MemberBurst       int
 	MemberMaxWrites   int
+	// AnnounceRate is how many campaign announcements a worker sends per second at most.
+	AnnounceRate int
+	// SendGrid and Twilio configure the notification providers (empty keys: notifications go to the log).
+	SendGrid SendGridConfig
+	Twilio   TwilioConfig
+	// Operations: the metrics listener, Temporal's TLS and API key, tracing.
+	MetricsAddr string
+	TemporalTLS TemporalTLS
+	Tracing     Tracing
 }
 
 // Lookup returns the value of a declared variable from the environment or its default.
@@ -139,7 +165,19 @@ func FromEnv() (Config, error) {
 	default:
 		return c, fmt.Errorf("PERKFLOW_LOG_FORMAT=%q: want json or text", c.LogFormat)
 	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+		c.LogLevel = strings.ToLower(c.LogLevel)
+	default:
+		return c, fmt.Errorf("PERKFLOW_LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel)
+	}
 	if err := readLimits(&c); err != nil {
+		return c, err
+	}
+	if err := readProviders(&c); err != nil {
+		return c, err
+	}
+	if err := readOperations(&c); err != nil {
 		return c, err
 	}
 	return c, nil

@@ -47,6 +47,10 @@ var loadContract = sync.OnceValues(func() (*contract, error) {
 	if err != nil {
 		return nil, fmt.Errorf("route %s: %w", path, err)
 	}
+	// The documentation pages and their script are text, validated as strings.
+	for _, ct := range []string{"text/html", "text/javascript"} {
+		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
+	}
 	return &contract{doc: doc, router: router}, nil
 })
 

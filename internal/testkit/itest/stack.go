@@ -15,13 +15,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/perkflow/perkflow/activities"
 	"github.com/perkflow/perkflow/api"
 	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/internal/metrics"
+	"github.com/perkflow/perkflow/internal/telemetry"
 	"github.com/perkflow/perkflow/internal/testkit/pgtest"
 	"github.com/perkflow/perkflow/store"
 	"github.com/perkflow/perkflow/worker"
@@ -62,6 +67,14 @@ type Options struct {
 	Log *slog.Logger
 	// Limits are the API's request limits (default: api.DefaultLimits()).
 	Limits *api.Limits
+	// Tracing traces the stack as a deployment does (telemetry.New over a test provider, e.g. with a span
+	// recorder): the API's requests, a Temporal client with the tracing interceptors for the API and the worker, a
+	// pool whose every statement is traced.
+	Tracing telemetry.Tracing
+	// Metrics gives the API and the worker each a registry as their processes have, served at APIMetricsURL and
+	// WorkerMetricsURL: the API's request metrics; the business counters, points outstanding, the pool and the
+	// Temporal SDK's metrics for the worker.
+	Metrics bool
 }
 
 // Stack is the API and worker over a fresh database, on a task queue of their own.
@@ -74,8 +87,11 @@ type Stack struct {
 	API       *httptest.Server
 	Keys      map[string]string // role → API key
 	JWT       api.JWTConfig
-	log       *slog.Logger
-	worker    sdkworker.Worker
+	// APIMetricsURL and WorkerMetricsURL serve the API's and the worker's registries (Options.Metrics).
+	APIMetricsURL, WorkerMetricsURL string
+	log                             *slog.Logger
+	worker                          sdkworker.Worker
+	business                        *metrics.Business
 }
 
 var queues atomic.Int64
@@ -116,13 +132,14 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 	if wb == 0 {
 		wb = 30 * time.Second
 	}
+	apiReg := s.observe(t, opts, tmp.Server.GetDefaultNamespace())
 	srv := api.New(api.Config{
-		Store: st, Temporal: tmp.Client, TaskQueue: s.TaskQueue, WaitBudget: wb, JWT: s.JWT, Log: log,
-		MemberHistoryLimit: opts.MemberHistoryLimit, Limits: opts.Limits,
+		Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, WaitBudget: wb, JWT: s.JWT, Log: log,
+		MemberHistoryLimit: opts.MemberHistoryLimit, Limits: opts.Limits, Metrics: apiReg,
 	})
 	lctx, cancel := context.WithCancel(ctx)
 	go srv.Run(lctx)
-	s.API = httptest.NewServer(srv.Handler())
+	s.API = httptest.NewServer(opts.Tracing.Handler(srv.Handler()))
 	t.Cleanup(func() {
 		s.API.Close()
 		cancel()
@@ -132,6 +149,60 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 		s.StartWorker()
 	}
 	return s
+}
+
+// observe wires Options.Tracing and Options.Metrics into the stack as cmd/perkflow wires them into a deployment:
+// a traced pool, a Temporal client of its own (the shared server's connection, the stack's interceptors and SDK
+// metrics), the store counting its committed effects. It returns the API's registry (nil without metrics).
+func (s *Stack) observe(t testing.TB, opts Options, namespace string) prometheus.Registerer {
+	t.Helper()
+	if !opts.Tracing.Enabled() && !opts.Metrics {
+		return nil
+	}
+	if tracer := opts.Tracing.QueryTracer(); tracer != nil {
+		pool, err := store.OpenPool(context.Background(), s.DB.URL, func(c *pgxpool.Config) { c.ConnConfig.Tracer = tracer })
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		s.Store = store.New(pool)
+	}
+	interceptors, err := opts.Tracing.TemporalInterceptors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	copts := client.Options{Namespace: namespace, Interceptors: interceptors,
+		Logger: sdklog.NewStructuredLogger(s.log.With("component", "temporal-sdk"))}
+	var apiReg *prometheus.Registry
+	if opts.Metrics {
+		workerReg := prometheus.NewRegistry()
+		apiReg = prometheus.NewRegistry()
+		if copts.MetricsHandler, err = metrics.TemporalHandler(workerReg); err != nil {
+			t.Fatal(err)
+		}
+		s.business = metrics.NewBusiness(workerReg)
+		metrics.RegisterOutstanding(workerReg, s.Store.OutstandingPoints)
+		metrics.RegisterPool(workerReg, s.Store.Pool())
+		s.Store = s.Store.WithMetrics(s.business)
+		s.APIMetricsURL, s.WorkerMetricsURL = serveRegistry(t, apiReg), serveRegistry(t, workerReg)
+	}
+	c, err := client.NewClientFromExisting(s.Temporal, copts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	s.Temporal = c
+	if apiReg == nil {
+		return nil
+	}
+	return apiReg
+}
+
+// serveRegistry serves reg as a process's metrics listener does, and returns the URL of its /metrics.
+func serveRegistry(t testing.TB, reg *prometheus.Registry) string {
+	hs := httptest.NewServer(metrics.Handler(reg))
+	t.Cleanup(hs.Close)
+	return hs.URL + "/metrics"
 }
 
 // For returns the stack reporting to t instead (a subtest, or the *testing.T of a fuzz target's function).
@@ -147,7 +218,7 @@ func (s *Stack) StartWorker() {
 	if s.worker != nil {
 		return
 	}
-	acts := &activities.Activities{Store: s.Store, Notifier: activities.LogNotifier{Log: s.log}, Log: s.log}
+	acts := &activities.Activities{Store: s.Store, Notifier: activities.LogNotifier{Log: s.log}, Log: s.log, Metrics: s.business}
 	w := worker.New(s.Temporal, s.TaskQueue, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		s.T.Fatal(err)

@@ -64,6 +64,12 @@ func (s *Server) v1Routes(v v1Router) {
 	v.post("/offers/{offerId}/claim", allow(member), s.claimOffer)
 	v.get("/redemptions/{redemptionId}", redemption, s.getRedemption)
 	v.post("/redemptions/{redemptionId}/cancel", redemption, s.cancelRedemption)
+	// The catalog as marketers and support see it (issue 14).
+	v.get("/offers", allow(marketer, support, admin), s.listOffers)
+	v.get("/offers/{offerId}", allow(marketer, support, admin), s.getOffer)
+	v.patch("/offers/{offerId}", allow(marketer, admin), s.updateOffer)
+	v.delete("/offers/{offerId}", allow(marketer, admin), s.archiveOffer)
+	v.get("/members/{memberId}/redemptions", allow(member, support, admin), s.memberRedemptions)
 
 	// Program and earning rules.
 	v.get("/program", allow(member, pos, marketer, support, admin), s.getProgram)
@@ -109,6 +115,9 @@ func (v v1Router) post(pattern string, a Access, h http.HandlerFunc) {
 }
 func (v v1Router) put(pattern string, a Access, h http.HandlerFunc) {
 	v.handle(http.MethodPut, pattern, a, h)
+}
+func (v v1Router) patch(pattern string, a Access, h http.HandlerFunc) {
+	v.handle(http.MethodPatch, pattern, a, h)
 }
 func (v v1Router) delete(pattern string, a Access, h http.HandlerFunc) {
 	v.handle(http.MethodDelete, pattern, a, h)

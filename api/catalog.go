@@ -186,4 +186,3 @@ func (s *Server) memberRedemptions(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, page)
 }
-

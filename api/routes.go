@@ -97,6 +97,10 @@ func (s *Server) v1Routes(v v1Router) {
 	v.post("/challenges", allow(marketer, admin), s.createChallenge)
 	v.post("/challenges/{challengeId}/join", allow(member), s.joinChallenge)
 	v.get("/gamification/leaderboard", allow(member, marketer, support, admin), s.leaderboard)
+
+	// Reports (issue 14).
+	v.get("/reports/liability", allow(marketer, support, admin), s.liability)
+	v.get("/reports/points", allow(marketer, admin), s.pointsFlowReport)
 }
 
 // v1Router registers the authenticated routes of /v1. Each registration names the route's access rule, and the

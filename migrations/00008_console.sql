@@ -6,7 +6,6 @@
 ALTER TABLE offers ADD COLUMN archived_at timestamptz;
 ALTER TABLE offers ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now();
 ALTER TABLE offers ADD COLUMN updated_by text;
-CREATE INDEX offers_created_desc ON offers (created_at DESC, offer_id DESC);
 
 -- The first characters of a key (pk_ and a few more), shown in lists so that a key can be recognised; NULL for keys
 -- made before this column existed.
@@ -14,6 +13,9 @@ ALTER TABLE api_keys ADD COLUMN key_prefix text;
 
 -- Support finds members by phone (exact, E.164) as well as by email and external id, which have their indexes.
 CREATE INDEX members_phone ON members (phone) WHERE phone IS NOT NULL;
+
+-- The points report sums the ledger by the time entries occurred.
+CREATE INDEX ledger_entries_occurred ON ledger_entries (occurred_at);
 
 -- Every lookup of members by email, phone or external id, with who asked and what it found (never what was typed:
 -- the value is personal data, and a lookup that found nobody must not keep it).
@@ -54,9 +56,9 @@ CREATE INDEX console_audit_actor ON console_audit (actor, at);
 DROP TABLE console_audit;
 DROP TABLE console_sessions;
 DROP TABLE member_lookups;
+DROP INDEX ledger_entries_occurred;
 DROP INDEX members_phone;
 ALTER TABLE api_keys DROP COLUMN key_prefix;
-DROP INDEX offers_created_desc;
 ALTER TABLE offers DROP COLUMN updated_by;
 ALTER TABLE offers DROP COLUMN updated_at;
 ALTER TABLE offers DROP COLUMN archived_at;

@@ -101,6 +101,11 @@ func (s *Server) v1Routes(v v1Router) {
 	// Reports (issue 14).
 	v.get("/reports/liability", allow(marketer, support, admin), s.liability)
 	v.get("/reports/points", allow(marketer, admin), s.pointsFlowReport)
+
+	// API keys (issue 14).
+	v.get("/api-keys", allow(admin), s.listAPIKeys)
+	v.post("/api-keys", allow(admin), s.createAPIKey)
+	v.delete("/api-keys/{name}", allow(admin), s.revokeAPIKey)
 }
 
 // v1Router registers the authenticated routes of /v1. Each registration names the route's access rule, and the

@@ -10,6 +10,9 @@ ALTER TABLE offers ADD COLUMN updated_by text;
 -- The first characters of a key (pk_ and a few more), shown in lists so that a key can be recognised; NULL for keys
 -- made before this column existed.
 ALTER TABLE api_keys ADD COLUMN key_prefix text;
+-- Who made and who revoked a key (an admin's key through the API, "cli" for perkflow apikey).
+ALTER TABLE api_keys ADD COLUMN created_by text;
+ALTER TABLE api_keys ADD COLUMN revoked_by text;
 
 -- Support finds members by phone (exact, E.164) as well as by email and external id, which have their indexes.
 CREATE INDEX members_phone ON members (phone) WHERE phone IS NOT NULL;
@@ -58,6 +61,8 @@ DROP TABLE console_sessions;
 DROP TABLE member_lookups;
 DROP INDEX ledger_entries_occurred;
 DROP INDEX members_phone;
+ALTER TABLE api_keys DROP COLUMN revoked_by;
+ALTER TABLE api_keys DROP COLUMN created_by;
 ALTER TABLE api_keys DROP COLUMN key_prefix;
 ALTER TABLE offers DROP COLUMN updated_by;
 ALTER TABLE offers DROP COLUMN updated_at;

@@ -49,6 +49,7 @@ func (s *Server) v1Routes(v v1Router) {
 	v.get("/members/{memberId}/history", allow(member, support, admin), s.memberHistory)
 	v.get("/members/{memberId}/challenges", allow(member, support, admin), s.memberChallenges)
 	v.post("/members/{memberId}/adjustments", allow(support, admin), s.adjustPoints)
+	v.get("/members", allow(support, admin), s.lookUpMembers) // by email, phone or external id; audited
 
 	// Transactions (POS).
 	v.post("/transactions/accrue", allow(pos), s.accrue)

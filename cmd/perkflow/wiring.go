@@ -22,6 +22,7 @@ import (
 
 	"github.com/perkflow/perkflow/activities"
 	"github.com/perkflow/perkflow/api"
+	"github.com/perkflow/perkflow/console"
 	"github.com/perkflow/perkflow/internal/config"
 	"github.com/perkflow/perkflow/internal/version"
 	"github.com/perkflow/perkflow/migrations"
@@ -134,7 +135,13 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 			MemberWrites:   cfg.MemberMaxWrites,
 		},
 	})
-	hs := api.NewHTTPServer(cfg.HTTPAddr, srv.Handler())
+	// The console is served beside the API, on the same address, as a client of the API's handlers.
+	con, err := console.New(console.Config{API: srv, Store: st, Log: log, IdleTimeout: cfg.ConsoleIdleTimeout,
+		TemporalUIURL: cfg.TemporalUIURL, TemporalNamespace: cfg.TemporalNamespace})
+	if err != nil {
+		return err
+	}
+	hs := api.NewHTTPServer(cfg.HTTPAddr, con.Beside(srv.Handler()))
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go srv.Run(lctx)

@@ -53,6 +53,8 @@ var Vars = []Var{
 	{Name: "PERKFLOW_MEMBER_RPS", Default: "10", Doc: "Requests per second each member token may send on average (429 beyond); 0 = no limit."},
 	{Name: "PERKFLOW_MEMBER_BURST", Default: "40", Doc: "Requests each member token may send in a burst above its rate."},
 	{Name: "PERKFLOW_MEMBER_MAX_WRITES", Default: "32", Doc: "Writes concerning one member served at once by one API process, whoever sends them (429 beyond); 0 = no limit."},
+	{Name: "PERKFLOW_CONSOLE_IDLE_TIMEOUT", Default: "30m", Doc: "A console session not used for this long ends (sign in again)."},
+	{Name: "PERKFLOW_TEMPORAL_UI_URL", Default: "", Doc: "Base URL of the Temporal UI, for the console's links to a member's workflows; `perkflow dev` uses its embedded UI. Empty: no links."},
 }
 
 // Config is the resolved configuration.
@@ -85,6 +87,9 @@ type Config struct {
 	MemberRPS         float64
 	MemberBurst       int
 	MemberMaxWrites   int
+	// ConsoleIdleTimeout ends console sessions unused for that long; TemporalUIURL is linked to from the console.
+	ConsoleIdleTimeout time.Duration
+	TemporalUIURL      string
 }
 
 // Lookup returns the value of a declared variable from the environment or its default.
@@ -142,6 +147,12 @@ func FromEnv() (Config, error) {
 	if err := readLimits(&c); err != nil {
 		return c, err
 	}
+	idle, err := time.ParseDuration(Lookup("PERKFLOW_CONSOLE_IDLE_TIMEOUT"))
+	if err != nil || idle < time.Minute || idle > 24*time.Hour {
+		return c, fmt.Errorf("PERKFLOW_CONSOLE_IDLE_TIMEOUT=%q: want a duration between 1m and 24h, such as 30m", Lookup("PERKFLOW_CONSOLE_IDLE_TIMEOUT"))
+	}
+	c.ConsoleIdleTimeout = idle
+	c.TemporalUIURL = Lookup("PERKFLOW_TEMPORAL_UI_URL")
 	return c, nil
 }
 

@@ -72,10 +72,12 @@ type Stack struct {
 	Temporal  client.Client
 	TaskQueue string
 	API       *httptest.Server
-	Keys      map[string]string // role → API key
-	JWT       api.JWTConfig
-	log       *slog.Logger
-	worker    sdkworker.Worker
+	// Server is the API the stack serves, for clients in the test's process (the console).
+	Server *api.Server
+	Keys   map[string]string // role → API key
+	JWT    api.JWTConfig
+	log    *slog.Logger
+	worker sdkworker.Worker
 }
 
 var queues atomic.Int64
@@ -122,6 +124,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 	})
 	lctx, cancel := context.WithCancel(ctx)
 	go srv.Run(lctx)
+	s.Server = srv
 	s.API = httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {
 		s.API.Close()

@@ -26,8 +26,8 @@ const (
 	gridLines          = 4
 	legendRowHeight    = 18
 	barChartRowHeight  = 26
-	barChartLabelWidth = 150
-	barChartValueWidth = 90
+	barChartLabelWidth = 140
+	barChartValueWidth = 70
 )
 
 // niceMax rounds a maximum up to 1, 2 or 5 times a power of ten, so that grid lines fall on round numbers.
@@ -56,6 +56,10 @@ func lineChart(title string, labels []string, ss []series) template.HTML {
 		}
 	}
 	top := niceMax(max)
+	gridLines := int64(5) // 0, 20, 40… of 100; 0, 10… of 50
+	if leading(top) == 2 {
+		gridLines = 4 // 0, 5, 10, 15, 20
+	}
 	n := len(labels)
 	x := func(i int) float64 {
 		if n <= 1 {
@@ -69,8 +73,8 @@ func lineChart(title string, labels []string, ss []series) template.HTML {
 	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="chart-title-%s" preserveAspectRatio="xMidYMid meet">`,
 		chartW, height, slug(title))
 	fmt.Fprintf(&b, `<title id="chart-title-%s">%s</title>`, slug(title), html.EscapeString(title))
-	for g := 0; g <= gridLines; g++ {
-		v := top * int64(g) / gridLines
+	for g := int64(0); g <= gridLines; g++ {
+		v := top * g / gridLines
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#d8dde3" stroke-width="1"/>`, padLeft, chartW-padRight, y(v), y(v))
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" font-size="11" fill="#4a5561">%s</text>`, padLeft-6, y(v)+4, formatPoints(v))
 	}
@@ -113,7 +117,7 @@ func barChart(title string, bars []bar) template.HTML {
 	if max == 0 {
 		max = 1
 	}
-	width := 720
+	width := 480
 	plot := float64(width - barChartLabelWidth - barChartValueWidth)
 	height := barChartRowHeight*len(bars) + 8
 	var b strings.Builder
@@ -168,4 +172,12 @@ func maxInt(a, b int64) int64 {
 		return a
 	}
 	return b
+}
+
+// leading is the first digit of n.
+func leading(n int64) int64 {
+	for n >= 10 {
+		n /= 10
+	}
+	return n
 }

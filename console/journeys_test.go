@@ -160,6 +160,25 @@ func supportJourney(t *testing.T, cs *consoleStack, ctx context.Context, member 
 	}
 	screenshot(t, ctx, "member")
 	checkAccessibility(t, ctx, "member page")
+	fitsAPhone(t, ctx, "member")
+	open(t, ctx, cs.URL+"/console/")
+	fitsAPhone(t, ctx, "dashboard-support")
+}
+
+// fitsAPhone shows the page at 390 px wide, as a phone does: nothing wider than the screen (tables scroll in their
+// own box); a screenshot at that width is kept.
+func fitsAPhone(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	do(t, ctx, "a 390 px screen", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	defer do(t, ctx, "back to 1280 px", chromedp.EmulateReset())
+	wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wide {
+		t.Errorf("%s is wider than a 390 px screen", name)
+	}
+	screenshot(t, ctx, name+"-390px")
 }
 
 // adminJourney: an admin makes a key (shown once), the key works, the admin revokes it, and it is refused.

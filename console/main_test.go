@@ -137,3 +137,10 @@ func (b *browser) signIn(key string) *browser {
 	}
 	return b
 }
+
+func newServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}

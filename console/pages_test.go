@@ -251,6 +251,36 @@ func TestAdminAndSupportPagesKeepPersonalDataOutOfURLsAndLogs(t *testing.T) {
 	if p := support.get("/console/members/" + member); p.Status != http.StatusOK || !strings.Contains(p.Body, "private.person@example.com") {
 		t.Fatalf("member page: %d", p.Status)
 	}
+	// A redemption the member made is cancelled from their page, within its window.
+	offer := cs.Do("POST", "/v1/offers", cs.Keys["admin"], map[string]any{"title": "Coffee", "points_cost": 10})
+	var o struct {
+		OfferID string `json:"offer_id"`
+	}
+	offer.Decode(t, &o)
+	cs.Do("POST", "/v1/members/"+member+"/adjustments", cs.Keys["support"], map[string]any{"adjustment_id": "GIFT-1", "points": 50, "reason": "gift"}, "Prefer", "wait=20")
+	claim := cs.Do("POST", "/v1/offers/"+o.OfferID+"/claim", cs.MemberToken(member), nil, "Prefer", "wait=20")
+	var red struct {
+		RedemptionID string `json:"redemption_id"`
+		Status       string `json:"status"`
+	}
+	claim.Decode(t, &red)
+	eventuallyT(t, 60*time.Second, "the claim completed", func() bool {
+		cs.Do("GET", "/v1/redemptions/"+red.RedemptionID, cs.Keys["support"], nil).Decode(t, &red)
+		return red.Status == "completed"
+	})
+	memberPage := "/console/members/" + member
+	if p := support.get(memberPage); !strings.Contains(p.Body, "/redemptions/"+red.RedemptionID+"/cancel") {
+		t.Fatal("the member page offers no cancel for a redemption within its window")
+	}
+	if p := support.post(memberPage, memberPage+"/redemptions/"+red.RedemptionID+"/cancel", nil); p.Status != http.StatusSeeOther {
+		t.Fatalf("cancel: %d %s", p.Status, problemOf(p.Body))
+	}
+	eventuallyT(t, 60*time.Second, "the redemption cancelled", func() bool {
+		cs.Do("GET", "/v1/redemptions/"+red.RedemptionID, cs.Keys["support"], nil).Decode(t, &red)
+		return red.Status == "cancelled"
+	})
+	cs.LedgerInvariants()
+
 	for _, secret := range []string{"private.person", "Private.Person", "12 34 56 78", "612345678", cs.Keys["support"], cs.Keys["admin"]} {
 		if strings.Contains(logs.String(), secret) {
 			t.Errorf("a log line holds %q", secret)

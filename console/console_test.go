@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/perkflow/perkflow/console"
 	"github.com/perkflow/perkflow/internal/testkit/itest"
 )
 
@@ -189,4 +192,37 @@ func problemOf(body string) string {
 		return body[i:min(len(body), i+300)]
 	}
 	return body[:min(len(body), 300)]
+}
+
+// TestSessionsEndWhenIdleAndAreSecureBehindTLS: a session unused for the idle timeout ends; used within it, it goes
+// on; behind TLS (as a proxy tells with X-Forwarded-Proto) the cookie is Secure.
+func TestSessionsEndWhenIdleAndAreSecureBehindTLS(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{NoWorker: true})
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	c, err := console.New(console.Config{API: s.Server, Store: s.Store, Now: clock, IdleTimeout: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &consoleStack{Stack: s, Console: c, URL: newServer(t, c.Beside(s.Server.Handler()))}
+	b := cs.browser(t).signIn(cs.Keys["admin"])
+	for i := 0; i < 3; i++ {
+		advance(9 * time.Minute)
+		if p := b.get("/console/leaderboard"); p.Status != http.StatusOK {
+			t.Fatalf("used every 9 minutes, at %d: %d", i, p.Status)
+		}
+	}
+	advance(11 * time.Minute)
+	if p := b.get("/console/leaderboard"); p.Status != http.StatusSeeOther || p.Header.Get("Location") != "/console/sign-in" {
+		t.Fatalf("after 11 idle minutes: %d", p.Status)
+	}
+
+	tls := cs.browser(t)
+	tok := tls.csrf("/console/sign-in")
+	p := tls.do("POST", "/console/sign-in", url.Values{"csrf": {tok}, "api_key": {cs.Keys["admin"]}}, "X-Forwarded-Proto", "https")
+	if cookie := strings.Join(p.Header.Values("Set-Cookie"), "\n"); !strings.Contains(cookie, "perkflow_console=") || !strings.Contains(cookie, "; Secure") {
+		t.Fatalf("behind TLS the cookie is not Secure: %s", cookie)
+	}
 }

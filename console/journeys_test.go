@@ -87,6 +87,17 @@ func marketerJourney(t *testing.T, cs *consoleStack, ctx context.Context, member
 	if got := accrue(t, cs, "T-BOOK-1", member, "books"); got != 10 {
 		t.Fatalf("a book during the coffee campaign: %d points, want 10", got)
 	}
+
+	// A draft rule is simulated over the last 30 days as it is typed: another +100 % on coffee would have given the
+	// coffee bought above 10 more points (30 instead of 20), and the book nothing more.
+	open(t, ctx, cs.URL+"/console/rules/new")
+	do(t, ctx, "draft a rule", chromedp.SendKeys(chromedp.CSS(`#name`), "More coffee"),
+		chromedp.SendKeys(chromedp.CSS(`[name="conditions.categories"]`), "coffee"))
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#sim-draft")?.textContent === "10" && document.querySelector("#sim-simulated")?.textContent === "40"`,
+		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		sim, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#simulation`)))
+		t.Fatalf("the draft's simulation: %v: %s", err, sim)
+	}
 }
 
 func accrue(t *testing.T, cs *consoleStack, txID, member, category string) int64 {

@@ -149,6 +149,9 @@ func (c *Console) ruleSimulate(q *request) {
 		return
 	}
 	draft := f.ruleOf(prog.Currency)
+	if draft.Name == "" {
+		draft.Name = "Draft" // the simulation does not wait for a name
+	}
 	v := q.view("Simulation", "Rules")
 	if f.failed() {
 		v.Errors = f.errors
@@ -181,10 +184,12 @@ func (c *Console) ruleSimulate(q *request) {
 		}
 		v.Error = e.Detail
 		for k, m := range e.Fields {
-			if mm := draftField.FindStringSubmatch(k); mm != nil && mm[1] == strconv.Itoa(draftIndex) {
+			// The draft's own fields (rules[N].action.percent), named as the form names them.
+			if mm := draftField.FindStringSubmatch(k); mm != nil && mm[1] == strconv.Itoa(draftIndex) && strings.HasSuffix(mm[0], ".") {
 				v.Errors[strings.TrimPrefix(k, mm[0])] = m
 			}
 		}
+		v.Errors = leafErrors(v.Errors)
 		q.partial("rule", "simulation", v)
 		return
 	}
@@ -196,4 +201,21 @@ func (c *Console) ruleSimulate(q *request) {
 	}
 	v.Data = d
 	q.partial("rule", "simulation", v)
+}
+
+// leafErrors keeps the errors of the most precise fields (action.percent, not also action).
+func leafErrors(m map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, msg := range m {
+		leaf := true
+		for other := range m {
+			if other != k && (strings.HasPrefix(other, k+".") || strings.HasPrefix(other, k+"[")) {
+				leaf = false
+			}
+		}
+		if leaf {
+			out[k] = msg
+		}
+	}
+	return out
 }

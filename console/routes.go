@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -188,10 +189,11 @@ func (q *request) partial(page, name string, v view) {
 	q.c.renderPartial(q.w, q.r, http.StatusOK, page, name, v)
 }
 
-// redirect answers a form with a redirect (303) to a page, with a message for it.
+// redirect answers a form with a redirect (303) to a page, with a message for it. The message travels in a
+// short-lived cookie of the console's own, not in the URL, so that no link can make a page say what it likes.
 func (q *request) redirect(to, flash string) {
 	if flash != "" {
-		to += "?done=" + urlQueryEscape(flash)
+		setCookie(q.w, q.r, flashCookie, url.QueryEscape(flash), 60)
 	}
 	http.Redirect(q.w, q.r, to, http.StatusSeeOther)
 }
@@ -226,11 +228,16 @@ func (q *request) formFailed(err error, page string, v view) {
 	q.renderStatus(status, page, v)
 }
 
-// flash is the message a redirect left for the page.
+// flash is the message a redirect left for the page, read once.
 func (q *request) flash() string {
-	f := q.r.URL.Query().Get("done")
-	if len(f) > 200 {
+	ck, err := q.r.Cookie(flashCookie)
+	if err != nil {
 		return ""
 	}
-	return f
+	setCookie(q.w, q.r, flashCookie, "", -1)
+	msg, err := url.QueryUnescape(ck.Value)
+	if err != nil || len(msg) > 300 {
+		return ""
+	}
+	return msg
 }

@@ -24,8 +24,10 @@ const (
 	sessionCookie = "perkflow_console"
 	// signInCookie carries the sign-in form's CSRF token (double submit): there is no session yet to hold it.
 	signInCookie = "perkflow_console_signin"
-	csrfField    = "csrf"
-	csrfHeader   = "X-CSRF-Token"
+	// flashCookie carries the message of a redirect to the next page.
+	flashCookie = "perkflow_console_flash"
+	csrfField   = "csrf"
+	csrfHeader  = "X-CSRF-Token"
 )
 
 // consoleRoles may sign in; a pos key cannot.

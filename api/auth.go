@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/perkflow/perkflow/domain"
@@ -41,7 +42,27 @@ func (p Principal) Actor() string {
 	return "apikey:" + p.KeyName
 }
 
+// KeyPrincipal is the principal of an API key: who calls with it, and the actor its actions are recorded under.
+func KeyPrincipal(k store.APIKey) Principal {
+	return Principal{Role: k.Role, KeyName: k.Name}
+}
+
 type principalKey struct{}
+
+// inProcessKey marks a request served by ServeAs, with the principal its caller authenticated.
+type inProcessKey struct{}
+
+// ServeAs answers r as the API answers a request of p, for a caller in this process that authenticated p itself
+// (the console, from its session's API key): no bearer token is read, and everything else a request goes through —
+// routing, the access rule, the guards, validation, the handler — is the same. No HTTP request can reach this path:
+// only Go code holding the Server can.
+func (s *Server) ServeAs(p Principal, w http.ResponseWriter, r *http.Request) {
+	ctx := context.WithValue(r.Context(), inProcessKey{}, p)
+	// A fresh routing: the caller's own chi routing state (the console's) must not make the API's router behave as
+	// one mounted under it.
+	ctx = context.WithValue(ctx, chi.RouteCtxKey, (*chi.Context)(nil))
+	s.handler.ServeHTTP(w, r.WithContext(ctx))
+}
 
 func principalFrom(ctx context.Context) (Principal, bool) {
 	p, ok := ctx.Value(principalKey{}).(Principal)
@@ -52,6 +73,10 @@ func principalFrom(ctx context.Context) (Principal, bool) {
 // from it is ever logged.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := r.Context().Value(inProcessKey{}).(Principal); ok {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+			return
+		}
 		h := r.Header.Get("Authorization")
 		token, ok := strings.CutPrefix(h, "Bearer ")
 		token = strings.TrimSpace(token)
@@ -81,7 +106,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				fail(w, r, err)
 				return
 			}
-			p = Principal{Role: k.Role, KeyName: k.Name}
+			p = KeyPrincipal(k)
 		} else {
 			memberID, err := s.verifyMemberToken(r.Context(), token)
 			if err != nil {

@@ -96,7 +96,8 @@ func TestEveryRouteDeclaresWhoMayCallIt(t *testing.T) {
 // authentication and authorisation: whatever the handler then answers (the matrix sends no body, so writes answer
 // 400), it is not 401 or 403 — nor 404 when the path names nothing but the member.
 func TestAuthorisationMatrix(t *testing.T) {
-	s := itest.NewStack(t, temporal, itest.Options{WaitBudget: 300 * time.Millisecond})
+	// No request limits: each member token calls every route, more than its burst; rates are tested apart.
+	s := itest.NewStack(t, temporal, itest.Options{WaitBudget: 300 * time.Millisecond, Limits: &api.Limits{}})
 	self := register(t, s, "matrix-self@example.com")
 	other := register(t, s, "matrix-other@example.com")
 	routes, err := api.RoutesOf(s.API.Config.Handler)

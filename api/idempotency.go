@@ -126,7 +126,9 @@ func (g *guards) idempotency(next http.Handler) http.Handler {
 			return
 		}
 
-		// This request holds the key: serve it, keeping a copy of the answer.
+		// This request holds the key: serve it, keeping a copy of the answer (or what the handler asks to keep).
+		kept := &replayBody{}
+		r = r.WithContext(context.WithValue(r.Context(), replayKey{}, kept))
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		var copied bytes.Buffer
 		ww.Tee(&copied)
@@ -136,6 +138,9 @@ func (g *guards) idempotency(next http.Handler) http.Handler {
 			defer cancel()
 			if status >= 200 && status < 300 && copied.Len() <= MaxBodyBytes {
 				resp := store.StoredResponse{Status: status, Header: map[string]string{}, Body: copied.Bytes()}
+				if kept.body != nil {
+					resp.Body = kept.body
+				}
 				for _, h := range replayedHeaders {
 					if v := ww.Header().Get(h); v != "" {
 						resp.Header[h] = v
@@ -164,4 +169,21 @@ func (g *guards) idempotency(next http.Handler) http.Handler {
 		}
 		finish(status)
 	})
+}
+
+type replayKey struct{}
+
+// replayBody is what a retry with the request's Idempotency-Key is answered with, when the handler chose it.
+type replayBody struct{ body []byte }
+
+// keepForReplay makes a retry of this request with the same Idempotency-Key answer v (with this request's status
+// and headers) instead of what this request answered: for an answer that carries a secret shown once, such as a new
+// API key, which must not be kept in the database.
+func keepForReplay(r *http.Request, v any) {
+	if kept, ok := r.Context().Value(replayKey{}).(*replayBody); ok {
+		b, err := json.Marshal(v)
+		if err == nil {
+			kept.body = append(b, '\n')
+		}
+	}
 }

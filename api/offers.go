@@ -52,12 +52,7 @@ func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, created)
-}
-
-type offerPage struct {
-	Items      []domain.Offer `json:"items"`
-	NextCursor string         `json:"next_cursor,omitempty"`
+	writeJSON(w, http.StatusCreated, s.offerViewOf(created))
 }
 
 // memberTierCode is the member's tier code, the program's entry tier when none is stored.
@@ -98,8 +93,5 @@ func (s *Server) availableOffers(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	if offers == nil {
-		offers = []domain.Offer{}
-	}
-	writeJSON(w, http.StatusOK, offerPage{Items: offers, NextCursor: next})
+	writeJSON(w, http.StatusOK, s.offerViews(offers, next))
 }

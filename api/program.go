@@ -18,16 +18,17 @@ type programView struct {
 
 // programRequest is the body of PUT /v1/program.
 type programRequest struct {
-	Currency              string        `json:"currency"`
-	TimeZone              string        `json:"time_zone"`
-	PendingDays           int           `json:"pending_days"`
-	Expiry                domain.Expiry `json:"expiry"`
-	TierWindowDays        int           `json:"tier_window_days"`
-	AllowNegativeOnReturn bool          `json:"allow_negative_on_return"`
-	Tiers                 []domain.Tier `json:"tiers"`
-	BirthdayBonusPoints   int64         `json:"birthday_bonus_points"`
-	WinbackDays           int           `json:"winback_days"`
-	ExpiryReminderDays    int           `json:"expiry_reminder_days"`
+	Currency              string             `json:"currency"`
+	TimeZone              string             `json:"time_zone"`
+	PendingDays           int                `json:"pending_days"`
+	Expiry                domain.Expiry      `json:"expiry"`
+	TierWindowDays        int                `json:"tier_window_days"`
+	AllowNegativeOnReturn bool               `json:"allow_negative_on_return"`
+	Tiers                 []domain.Tier      `json:"tiers"`
+	BirthdayBonusPoints   int64              `json:"birthday_bonus_points"`
+	WinbackDays           int                `json:"winback_days"`
+	ExpiryReminderDays    int                `json:"expiry_reminder_days"`
+	PointValue            *domain.PointValue `json:"point_value"`
 }
 
 func (s *Server) getProgram(w http.ResponseWriter, r *http.Request) {

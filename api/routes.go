@@ -51,6 +51,7 @@ func (s *Server) v1Routes(v v1Router) {
 	v.get("/members/{memberId}/history", allow(member, support, admin), s.memberHistory)
 	v.get("/members/{memberId}/challenges", allow(member, support, admin), s.memberChallenges)
 	v.post("/members/{memberId}/adjustments", allow(support, admin), s.adjustPoints)
+	v.get("/members", allow(support, admin), s.lookUpMembers) // by email, phone or external id; audited
 
 	// Transactions (POS).
 	v.post("/transactions/accrue", allow(pos), s.accrue)
@@ -66,6 +67,12 @@ func (s *Server) v1Routes(v v1Router) {
 	v.post("/offers/{offerId}/claim", allow(member), s.claimOffer)
 	v.get("/redemptions/{redemptionId}", redemption, s.getRedemption)
 	v.post("/redemptions/{redemptionId}/cancel", redemption, s.cancelRedemption)
+	// The catalog as marketers and support see it (issue 14).
+	v.get("/offers", allow(marketer, support, admin), s.listOffers)
+	v.get("/offers/{offerId}", allow(marketer, support, admin), s.getOffer)
+	v.patch("/offers/{offerId}", allow(marketer, admin), s.updateOffer)
+	v.delete("/offers/{offerId}", allow(marketer, admin), s.archiveOffer)
+	v.get("/members/{memberId}/redemptions", allow(member, support, admin), s.memberRedemptions)
 
 	// Program and earning rules.
 	v.get("/program", allow(member, pos, marketer, support, admin), s.getProgram)
@@ -93,6 +100,15 @@ func (s *Server) v1Routes(v v1Router) {
 	v.post("/challenges", allow(marketer, admin), s.createChallenge)
 	v.post("/challenges/{challengeId}/join", allow(member), s.joinChallenge)
 	v.get("/gamification/leaderboard", allow(member, marketer, support, admin), s.leaderboard)
+
+	// Reports (issue 14).
+	v.get("/reports/liability", allow(marketer, support, admin), s.liability)
+	v.get("/reports/points", allow(marketer, admin), s.pointsFlowReport)
+
+	// API keys (issue 14).
+	v.get("/api-keys", allow(admin), s.listAPIKeys)
+	v.post("/api-keys", allow(admin), s.createAPIKey)
+	v.delete("/api-keys/{name}", allow(admin), s.revokeAPIKey)
 }
 
 // v1Router registers the authenticated routes of /v1. Each registration names the route's access rule, and the
@@ -111,6 +127,9 @@ func (v v1Router) post(pattern string, a Access, h http.HandlerFunc) {
 }
 func (v v1Router) put(pattern string, a Access, h http.HandlerFunc) {
 	v.handle(http.MethodPut, pattern, a, h)
+}
+func (v v1Router) patch(pattern string, a Access, h http.HandlerFunc) {
+	v.handle(http.MethodPatch, pattern, a, h)
 }
 func (v v1Router) delete(pattern string, a Access, h http.HandlerFunc) {
 	v.handle(http.MethodDelete, pattern, a, h)

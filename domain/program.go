@@ -37,6 +37,8 @@ type Program struct {
 	WinbackDays int `json:"winback_days"`
 	// ExpiryReminderDays before points expire, the member is reminded once per lot (0: no reminders).
 	ExpiryReminderDays int `json:"expiry_reminder_days"`
+	// PointValue is what a point is worth to the program, for its liability in money (nil: not valued).
+	PointValue *PointValue `json:"point_value,omitempty"`
 }
 
 // DefaultProgram is what a fresh installation starts with: points available at once, expiring after two years, three
@@ -56,6 +58,8 @@ func DefaultProgram() Program {
 		BirthdayBonusPoints: 100,
 		WinbackDays:         60,
 		ExpiryReminderDays:  30,
+		// A point is worth a cent: what a point per euro spent gives back, 1 %.
+		PointValue: &PointValue{Amount: 1, Currency: "EUR"},
 	}
 }
 
@@ -73,6 +77,9 @@ func (p Program) Validate() error {
 	v.Check(p.WinbackDays >= 0 && p.WinbackDays <= 3660, "winback_days", "must be between 0 (never) and 3660")
 	v.Check(p.ExpiryReminderDays >= 0 && p.ExpiryReminderDays <= 365, "expiry_reminder_days", "must be between 0 (none) and 365")
 	v.Check(len(p.Tiers) >= 1 && len(p.Tiers) <= 20, "tiers", "must list between 1 and 20 tiers")
+	if p.PointValue != nil {
+		p.PointValue.validate(&v, "point_value", p.Currency)
+	}
 	seen := map[string]bool{}
 	for i, t := range p.Tiers {
 		f := "tiers[" + strconv.Itoa(i) + "]"

@@ -23,6 +23,8 @@ type Offer struct {
 	// CancelWindowMinutes is how long after a claim the member (or support) may still cancel it.
 	CancelWindowMinutes int64     `json:"cancel_window_minutes"`
 	CreatedAt           time.Time `json:"created_at"`
+	// ArchivedAt is when a marketer archived the offer: it takes no new claim, and claims made before go on.
+	ArchivedAt *time.Time `json:"archived_at,omitempty"`
 }
 
 // MaxOfferPoints bounds an offer's points cost.
@@ -57,9 +59,9 @@ func (o Offer) Validate() error {
 	return v.Err()
 }
 
-// OpenAt reports whether the offer's dates include at.
+// OpenAt reports whether the offer takes claims at at: not archived, and its dates include at.
 func (o Offer) OpenAt(at time.Time) bool {
-	return (o.StartsAt == nil || !at.Before(*o.StartsAt)) && (o.EndsAt == nil || at.Before(*o.EndsAt))
+	return o.ArchivedAt == nil && (o.StartsAt == nil || !at.Before(*o.StartsAt)) && (o.EndsAt == nil || at.Before(*o.EndsAt))
 }
 
 // OpenToTier reports whether a member of the tier may claim the offer.

@@ -11,7 +11,7 @@ import (
 )
 
 const offerColumns = `offer_id::text, title, description, points_cost, cash_amount, cash_currency, stock_total, stock_remaining,
-	starts_at, ends_at, eligible_tiers, cancel_window_seconds, created_at`
+	starts_at, ends_at, eligible_tiers, cancel_window_seconds, created_at, archived_at`
 
 func scanOffer(row pgx.Row) (domain.Offer, error) {
 	var o domain.Offer
@@ -19,7 +19,7 @@ func scanOffer(row pgx.Row) (domain.Offer, error) {
 	var cashCurrency *string
 	var window int64
 	err := row.Scan(&o.ID, &o.Title, &o.Description, &o.PointsCost, &cashAmount, &cashCurrency, &o.Stock, &o.StockRemaining,
-		&o.StartsAt, &o.EndsAt, &o.EligibleTiers, &window, &o.CreatedAt)
+		&o.StartsAt, &o.EndsAt, &o.EligibleTiers, &window, &o.CreatedAt, &o.ArchivedAt)
 	if err != nil {
 		return o, err
 	}
@@ -31,6 +31,10 @@ func scanOffer(row pgx.Row) (domain.Offer, error) {
 	}
 	o.CancelWindowMinutes = window / 60
 	o.CreatedAt = o.CreatedAt.UTC()
+	if o.ArchivedAt != nil {
+		a := o.ArchivedAt.UTC()
+		o.ArchivedAt = &a
+	}
 	return o, nil
 }
 
@@ -81,7 +85,7 @@ func (s *Store) AvailableOffers(ctx context.Context, tier string, available int6
 		after = &c.CreatedAt
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+offerColumns+` FROM offers
-		WHERE (starts_at IS NULL OR starts_at <= $1) AND (ends_at IS NULL OR ends_at > $1)
+		WHERE archived_at IS NULL AND (starts_at IS NULL OR starts_at <= $1) AND (ends_at IS NULL OR ends_at > $1)
 		  AND (cardinality(eligible_tiers) = 0 OR $2 = ANY (eligible_tiers))
 		  AND (stock_remaining IS NULL OR stock_remaining > 0)
 		  AND points_cost <= $3
@@ -242,21 +246,27 @@ func setRedemptionStatus(ctx context.Context, tx pgx.Tx, redemptionID string, st
 
 // GetRedemption reads a redemption; unknown → domain.ErrNotFound.
 func (s *Store) GetRedemption(ctx context.Context, id string) (domain.Redemption, error) {
-	var r domain.Redemption
 	if !domain.ValidMemberID(id) {
-		return r, domain.Errorf(domain.ErrNotFound, "redemption %s not found", id)
+		return domain.Redemption{}, domain.Errorf(domain.ErrNotFound, "redemption %s not found", id)
 	}
-	var amount *int64
-	var currency, code, secret, reason *string
-	err := s.pool.QueryRow(ctx, `SELECT redemption_id::text, offer_id::text, member_id::text, status, points, cash_amount,
-		cash_currency, code, client_secret, failure_reason, cancel_until, created_at, updated_at FROM redemptions WHERE redemption_id = $1`, id).
-		Scan(&r.ID, &r.OfferID, &r.MemberID, &r.Status, &r.Points, &amount, &currency, &code, &secret, &reason,
-			&r.CancelUntil, &r.CreatedAt, &r.UpdatedAt)
+	r, err := scanRedemption(s.pool.QueryRow(ctx, `SELECT `+redemptionColumns+` FROM redemptions WHERE redemption_id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, domain.Errorf(domain.ErrNotFound, "redemption %s not found", id)
 	}
+	return r, wrap("read redemption", err)
+}
+
+const redemptionColumns = `redemption_id::text, offer_id::text, member_id::text, status, points, cash_amount,
+	cash_currency, code, client_secret, failure_reason, cancel_until, created_at, updated_at`
+
+func scanRedemption(row pgx.Row, extra ...any) (domain.Redemption, error) {
+	var r domain.Redemption
+	var amount *int64
+	var currency, code, secret, reason *string
+	err := row.Scan(append([]any{&r.ID, &r.OfferID, &r.MemberID, &r.Status, &r.Points, &amount, &currency, &code, &secret, &reason,
+		&r.CancelUntil, &r.CreatedAt, &r.UpdatedAt}, extra...)...)
 	if err != nil {
-		return r, wrap("read redemption", err)
+		return r, err
 	}
 	if amount != nil && currency != nil {
 		r.Cash = &domain.Money{Amount: *amount, Currency: *currency}

@@ -71,6 +71,9 @@ func runDev(ctx context.Context, args []string) error {
 	if err := seedDemoProgram(ctx, st, log); err != nil {
 		return err
 	}
+	if err := seedDemoCatalog(ctx, st, log); err != nil {
+		return err
+	}
 
 	tsrv, err := devenv.StartTemporal(ctx, devenv.TemporalOptions{
 		DataDir: cfg.DataDir, FrontendAddr: cfg.TemporalAddress, UIAddr: cfg.UIAddr,
@@ -121,6 +124,9 @@ func runDev(ctx context.Context, args []string) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, 1)
 	wg.Add(1)
+	if cfg.TemporalUIURL == "" {
+		cfg.TemporalUIURL = tsrv.UIURL() // the console links to the embedded UI
+	}
 	go func() { defer wg.Done(); errc <- serveAPI(runCtx, cfg, log, obs, st, tc, jwt, ln) }()
 
 	printBanner(cfg, tsrv.UIURL(), pg.Source(), keys, time.Since(started))
@@ -161,6 +167,32 @@ func seedDemoProgram(ctx context.Context, st *store.Store, log *slog.Logger) err
 	return nil
 }
 
+// demoOffers are the demo catalog: points-only rewards (cash offers need Stripe), one limited, one for gold members.
+func demoOffers() []domain.Offer {
+	stock := int64(50)
+	return []domain.Offer{
+		{ID: "5d1c3c0e-0b7a-4f4e-9a43-000000000001", Title: "Free coffee", Description: "Any hot drink, any size.", PointsCost: 150, EligibleTiers: []string{}},
+		{ID: "5d1c3c0e-0b7a-4f4e-9a43-000000000002", Title: "Tote bag", Description: "The canvas tote, while stock lasts.", PointsCost: 600, Stock: &stock, EligibleTiers: []string{}},
+		{ID: "5d1c3c0e-0b7a-4f4e-9a43-000000000003", Title: "Gold lounge pass", Description: "A day in the members' lounge.", PointsCost: 2000, EligibleTiers: []string{"gold"}},
+	}
+}
+
+// seedDemoCatalog puts the demo offers in an empty catalog, once: a catalog with any offer is left as it is.
+func seedDemoCatalog(ctx context.Context, st *store.Store, log *slog.Logger) error {
+	existing, _, err := st.ListOffers(ctx, "", time.Now(), "", 1)
+	if err != nil || len(existing) > 0 {
+		return err
+	}
+	for _, o := range demoOffers() {
+		o.CancelWindowMinutes = domain.DefaultCancelWindowMinutes
+		if _, err := st.CreateOffer(ctx, o, "perkflow dev"); err != nil {
+			return err
+		}
+	}
+	log.Info("demo catalog installed", "offers", len(demoOffers()))
+	return nil
+}
+
 type devKey struct{ role, name, key string }
 
 // freshDevKeys revokes the previous start's dev keys and creates new ones, so that a key is only ever printed once.
@@ -184,6 +216,7 @@ func printBanner(cfg config.Config, uiURL, pgSource string, keys []devKey, took 
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nperkflow dev is ready (%s)\n\n", took.Round(time.Millisecond))
 	fmt.Fprintf(&b, "  API          http://%s (reference at /docs)\n", cfg.HTTPAddr)
+	fmt.Fprintf(&b, "  Console      http://%s/console/ (sign in with the marketer, support or admin key below)\n", cfg.HTTPAddr)
 	if cfg.MetricsAddr != config.MetricsOff {
 		fmt.Fprintf(&b, "  Metrics      http://%s/metrics\n", cfg.MetricsAddr)
 	}

@@ -230,6 +230,16 @@ func TestDevModeEndToEnd(t *testing.T) {
 	if res, err := http.Get("http://" + ui + "/"); err != nil || res.StatusCode != 200 {
 		t.Fatalf("Temporal UI: %v %v", res, err)
 	}
+	// The console is served beside the API, its address printed with the keys; the demo catalog is there.
+	if !strings.Contains(p.out.String(), "Console      "+base+"/console/") {
+		t.Fatalf("the banner does not give the console's address:\n%s", p.out)
+	}
+	if res, err := http.Get(base + "/console/sign-in"); err != nil || res.StatusCode != 200 || res.Header.Get("Content-Security-Policy") == "" {
+		t.Fatalf("console: %v %v", res, err)
+	}
+	if st, v := call(t, "GET", base+"/v1/offers", p.keys["marketer"], nil); st != 200 || len(v["items"].([]any)) != 3 {
+		t.Fatalf("demo catalog: %d %v", st, v)
+	}
 	st, m := call(t, "POST", base+"/v1/members/register", p.keys["pos"], map[string]any{
 		"email": "newcomer@example.com", "name": "New Comer", "consent": map[string]bool{"email": true},
 	})

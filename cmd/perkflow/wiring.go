@@ -20,6 +20,7 @@ import (
 
 	"github.com/perkflow/perkflow/activities"
 	"github.com/perkflow/perkflow/api"
+	"github.com/perkflow/perkflow/console"
 	"github.com/perkflow/perkflow/internal/config"
 	"github.com/perkflow/perkflow/internal/telemetry"
 	"github.com/perkflow/perkflow/internal/version"
@@ -119,7 +120,13 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, obs *obs
 			MemberWrites:   cfg.MemberMaxWrites,
 		},
 	})
-	hs := api.NewHTTPServer(cfg.HTTPAddr, obs.tracing.Handler(srv.Handler()))
+	// The console is served beside the API, on the same address, as a client of the API's handlers.
+	con, err := console.New(console.Config{API: srv, Store: st, Log: log, IdleTimeout: cfg.ConsoleIdleTimeout,
+		TemporalUIURL: cfg.TemporalUIURL, TemporalNamespace: cfg.TemporalNamespace})
+	if err != nil {
+		return err
+	}
+	hs := api.NewHTTPServer(cfg.HTTPAddr, obs.tracing.Handler(con.Beside(srv.Handler())))
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go srv.Run(lctx)

@@ -70,6 +70,8 @@ var Vars = []Var{
 	{Name: "OTEL_RESOURCE_ATTRIBUTES", Default: "", Doc: "Extra resource attributes of the spans (`key=value,…`), e.g. `deployment.environment=prod`."},
 	{Name: "OTEL_TRACES_SAMPLER", Default: "parentbased_always_on", Doc: "Sampler, e.g. `parentbased_traceidratio` with OTEL_TRACES_SAMPLER_ARG."},
 	{Name: "OTEL_TRACES_SAMPLER_ARG", Default: "", Doc: "The sampler's argument, e.g. `0.1` to keep one trace in ten."},
+	{Name: "PERKFLOW_CONSOLE_IDLE_TIMEOUT", Default: "30m", Doc: "A console session not used for this long ends (sign in again)."},
+	{Name: "PERKFLOW_TEMPORAL_UI_URL", Default: "", Doc: "Base URL of the Temporal UI, for the console's links to a member's workflows; `perkflow dev` uses its embedded UI. Empty: no links."},
 }
 
 // Config is the resolved configuration.
@@ -111,6 +113,9 @@ type Config struct {
 	MetricsAddr string
 	TemporalTLS TemporalTLS
 	Tracing     Tracing
+	// ConsoleIdleTimeout ends console sessions unused for that long; TemporalUIURL is linked to from the console.
+	ConsoleIdleTimeout time.Duration
+	TemporalUIURL      string
 }
 
 // Lookup returns the value of a declared variable from the environment or its default.
@@ -180,6 +185,12 @@ func FromEnv() (Config, error) {
 	if err := readOperations(&c); err != nil {
 		return c, err
 	}
+	idle, err := time.ParseDuration(Lookup("PERKFLOW_CONSOLE_IDLE_TIMEOUT"))
+	if err != nil || idle < time.Minute || idle > 24*time.Hour {
+		return c, fmt.Errorf("PERKFLOW_CONSOLE_IDLE_TIMEOUT=%q: want a duration between 1m and 24h, such as 30m", Lookup("PERKFLOW_CONSOLE_IDLE_TIMEOUT"))
+	}
+	c.ConsoleIdleTimeout = idle
+	c.TemporalUIURL = Lookup("PERKFLOW_TEMPORAL_UI_URL")
 	return c, nil
 }
 

@@ -85,8 +85,10 @@ type Stack struct {
 	Temporal  client.Client
 	TaskQueue string
 	API       *httptest.Server
-	Keys      map[string]string // role → API key
-	JWT       api.JWTConfig
+	// Server is the API the stack serves, for clients in the test's process (the console).
+	Server *api.Server
+	Keys   map[string]string // role → API key
+	JWT    api.JWTConfig
 	// APIMetricsURL and WorkerMetricsURL serve the API's and the worker's registries (Options.Metrics).
 	APIMetricsURL, WorkerMetricsURL string
 	log                             *slog.Logger
@@ -139,6 +141,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 	})
 	lctx, cancel := context.WithCancel(ctx)
 	go srv.Run(lctx)
+	s.Server = srv
 	s.API = httptest.NewServer(opts.Tracing.Handler(srv.Handler()))
 	t.Cleanup(func() {
 		s.API.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5/middleware"
@@ -27,18 +28,32 @@ const (
 // Principal is who is calling.
 type Principal struct {
 	Role string
-	// KeyName is the API key's name (for audit); empty for members.
+	// KeyID is the API key's id: its identity. A name may be given again to a new key once the old one is revoked,
+	// so nothing is keyed by the name. 0 for members.
+	KeyID int64
+	// KeyName is the API key's name, shown beside its id in audit records; empty for members.
 	KeyName string
 	// MemberID is the member a member token speaks for; empty for API keys.
 	MemberID string
 }
 
-// Actor names the principal in audit records without revealing a secret.
-func (p Principal) Actor() string {
+// Subject is the principal's identity, what everything a caller owns is keyed by: its Idempotency-Key records, its
+// rate bucket and in-flight count, the ids derived from its keys. "apikey:<id>" (never the name, which a replacement
+// key may reuse) or "member:<id>".
+func (p Principal) Subject() string {
 	if p.Role == RoleMember {
 		return "member:" + p.MemberID
 	}
-	return "apikey:" + p.KeyName
+	return "apikey:" + strconv.FormatInt(p.KeyID, 10)
+}
+
+// Actor names the principal in audit records without revealing a secret: the Subject, and for an API key its name
+// beside it ("apikey:17 (till-3)"), so that a leaked key's actions are told apart from its replacement's.
+func (p Principal) Actor() string {
+	if p.Role == RoleMember {
+		return p.Subject()
+	}
+	return p.Subject() + " (" + p.KeyName + ")"
 }
 
 type principalKey struct{}
@@ -81,7 +96,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				fail(w, r, err)
 				return
 			}
-			p = Principal{Role: k.Role, KeyName: k.Name}
+			p = Principal{Role: k.Role, KeyID: k.ID, KeyName: k.Name}
 		} else {
 			memberID, err := s.verifyMemberToken(r.Context(), token)
 			if err != nil {

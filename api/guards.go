@@ -75,9 +75,9 @@ func (g *guards) run(ctx context.Context) {
 func (g *guards) rate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := principalFrom(r.Context())
-		limiter, who := g.keyRates, "apikey:"+p.KeyName
+		limiter, who := g.keyRates, p.Subject()
 		if p.Role == RoleMember {
-			limiter, who = g.memberRates, "member:"+p.MemberID
+			limiter = g.memberRates
 		}
 		if ok, wait := limiter.take(who, time.Now()); !ok {
 			g.log.InfoContext(r.Context(), "rate limited", slog.String("actor", p.Actor()), slog.Duration("retry_after", wait))

@@ -18,7 +18,7 @@ type Rate struct {
 // Limits bound what one caller can make the API do, so that no client — buggy or hostile — can take the service
 // down for the others. Zero in any field means no limit of that kind. Limits are per API process.
 type Limits struct {
-	// APIKey is the request rate of each API key (by name).
+	// APIKey is the request rate of each API key (by its id: a replacement key under the same name starts afresh).
 	APIKey Rate
 	// Member is the request rate of each member token (by member id).
 	Member Rate

@@ -26,7 +26,8 @@ type Limits struct {
 	// asynchronous work; without a cap a fast client could pile up waiting requests).
 	APIKeyInFlight int
 	// MemberWrites caps the writes (POST, PUT, PATCH, DELETE) concerning one member being served at once, whoever
-	// sends them: the member named in the path, in the body's member_id, or the member token's own.
+	// sends them: the member named in the path, the member token's own, and the member the handler finds (a body's
+	// member_id once checked, the member of a returned purchase).
 	MemberWrites int
 }
 

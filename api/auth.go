@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
 
@@ -63,19 +64,25 @@ func principalFrom(ctx context.Context) (Principal, bool) {
 	return p, ok
 }
 
-// authenticate resolves the bearer token into a Principal, or answers 401. Neither the token nor anything derived
-// from it is ever logged.
+// authenticate resolves the bearer token into a Principal, or answers 401 — or 429 once the client's address has
+// failed too often (authfailures.go). Neither the token nor anything derived from it is ever logged.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := r.Header.Get("Authorization")
-		token, ok := strings.CutPrefix(h, "Bearer ")
-		token = strings.TrimSpace(token)
-		if !ok || token == "" {
+		token, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="perkflow"`)
 			fail(w, r, problem(domain.ErrUnauthorized, "send an API key or member token as Authorization: Bearer <token>"))
 			return
 		}
+		now := time.Now()
+		addr := clientAddress(r)
+		blocked, retry := s.guards.authFailures.exhausted(addr, now)
 		refuse := func(reason, detail string) {
+			s.guards.authFailures.take(addr, now)
+			if blocked {
+				fail(w, r, tooManyRequests(retry, "too many failed authentications from this address; retry after the number of seconds in Retry-After"))
+				return
+			}
 			s.log.InfoContext(r.Context(), "authentication refused", slog.String("reason", reason),
 				slog.String("request_id", middleware.GetReqID(r.Context())))
 			w.Header().Set("WWW-Authenticate", `Bearer realm="perkflow", error="invalid_token"`)
@@ -87,6 +94,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		var p Principal
 		if strings.HasPrefix(token, store.APIKeyPrefix) {
+			hash := store.HashAPIKey(token)
+			if blocked && !s.guards.recentKeys.has(hash, now) {
+				refuse("unknown API key from an address over its failure budget", "the API key is unknown or revoked")
+				return
+			}
 			k, err := s.cfg.Store.AuthenticateAPIKey(r.Context(), token)
 			if domain.CodeOf(err) == domain.ErrUnauthorized {
 				refuse("unknown or revoked API key", "the API key is unknown or revoked")
@@ -96,6 +108,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				fail(w, r, err)
 				return
 			}
+			s.guards.recentKeys.add(hash, now)
 			p = Principal{Role: k.Role, KeyID: k.ID, KeyName: k.Name}
 		} else {
 			memberID, err := s.verifyMemberToken(r.Context(), token)
@@ -108,4 +121,15 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		ctx := context.WithValue(r.Context(), principalKey{}, p)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// bearerToken is the token of an Authorization header "Bearer <token>"; the scheme is matched case-insensitively
+// (RFC 9110, 11.1), and the token must be there.
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
 }

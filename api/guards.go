@@ -13,7 +13,8 @@ import (
 	"github.com/perkflow/perkflow/store"
 )
 
-// guards are the protections every authenticated /v1 request passes, in this order:
+// guards are the protections every authenticated /v1 request passes, in this order (authentication itself limits
+// failures per client address: authfailures.go):
 //
 //  1. rate, before routing: a token bucket per API key and per member token (429 with Retry-After), and a cap on
 //     the requests of one API key in flight;
@@ -34,6 +35,10 @@ type guards struct {
 	memberRates *rateLimiters
 	keyInFlight *concurrency
 	writes      *concurrency
+	// authFailures counts failed authentications per client address; recentKeys are the keys seen valid lately
+	// (authfailures.go).
+	authFailures *rateLimiters
+	recentKeys   *recentKeys
 }
 
 func newGuards(st *store.Store, lim Limits, log *slog.Logger) *guards {
@@ -41,6 +46,7 @@ func newGuards(st *store.Store, lim Limits, log *slog.Logger) *guards {
 		store: st, log: log, limits: lim,
 		keyRates: newRateLimiters(lim.APIKey), memberRates: newRateLimiters(lim.Member),
 		keyInFlight: newConcurrency(lim.APIKeyInFlight), writes: newConcurrency(lim.MemberWrites),
+		authFailures: newRateLimiters(lim.AuthFailures), recentKeys: newRecentKeys(),
 	}
 }
 
@@ -63,6 +69,8 @@ func (g *guards) run(ctx context.Context) {
 		now := time.Now()
 		g.keyRates.sweep(now)
 		g.memberRates.sweep(now)
+		g.authFailures.sweep(now)
+		g.recentKeys.sweep(now)
 		select {
 		case <-ctx.Done():
 			return

@@ -25,6 +25,12 @@ type Limits struct {
 	// APIKeyInFlight caps the requests of one API key being served at once (a request may wait up to 60 s for
 	// asynchronous work; without a cap a fast client could pile up waiting requests).
 	APIKeyInFlight int
+	// AuthFailures is the rate of failed authentications (a bearer token that is unknown, revoked or not valid)
+	// each client address may make: beyond, 429 with Retry-After, and API keys this process has not seen valid
+	// lately are refused without a database lookup. A valid member token, or an API key used from anywhere lately,
+	// is still served, so that an attacker sharing an address with a real client cannot lock it out. Addresses
+	// count by IPv4 address and by IPv6 /64.
+	AuthFailures Rate
 	// MemberWrites caps the writes (POST, PUT, PATCH, DELETE) concerning one member being served at once, whoever
 	// sends them: the member named in the path, the member token's own, and the member the handler finds (a body's
 	// member_id once checked, the member of a returned purchase).
@@ -39,6 +45,7 @@ func DefaultLimits() Limits {
 		Member:         Rate{PerSecond: 10, Burst: 40},
 		APIKeyInFlight: 256,
 		MemberWrites:   32,
+		AuthFailures:   Rate{PerSecond: 1, Burst: 30},
 	}
 }
 
@@ -80,6 +87,24 @@ func (l *rateLimiters) take(who string, now time.Time) (ok bool, retryAfter time
 		return false, time.Second
 	}
 	return false, res.DelayFrom(now)
+}
+
+// exhausted reports whether who's bucket is empty now (and when it will have a token), without spending one.
+func (l *rateLimiters) exhausted(who string, now time.Time) (bool, time.Duration) {
+	if l.rate.PerSecond <= 0 {
+		return false, 0
+	}
+	l.mu.Lock()
+	b := l.m[who]
+	l.mu.Unlock()
+	if b == nil {
+		return false, 0
+	}
+	tokens := b.lim.TokensAt(now)
+	if tokens >= 1 {
+		return false, 0
+	}
+	return true, time.Duration((1 - tokens) / l.rate.PerSecond * float64(time.Second))
 }
 
 // sweep drops buckets idle for longer than it takes them to refill.

@@ -54,19 +54,26 @@ func (s *Server) claimOffer(w http.ResponseWriter, r *http.Request) {
 	id := uuid.NewString()
 	key := r.Header.Get("Idempotency-Key")
 	if key != "" {
-		id = uuid.NewSHA1(redemptionNamespace, []byte(p.MemberID+"|"+offer.ID+"|"+key)).String()
-	}
-	sub := s.commits.subscribe(domain.RedemptionEventKey(id))
-	defer sub.close()
-	if key != "" {
+		if id, err = keyedRedemptionID(s.cfg.IDSecret, p.MemberID, offer.ID, key); err != nil {
+			fail(w, r, err)
+			return
+		}
 		// A retried claim answers with the redemption it started, whatever the member's points are now.
-		if _, err := s.cfg.Store.GetRedemption(r.Context(), id); err == nil {
+		before, err := s.claimedBefore(r.Context(), id, p.MemberID, offer.ID, key)
+		if err == nil {
+			sub := s.commits.subscribe(domain.RedemptionEventKey(before.ID))
+			defer sub.close()
 			w.Header().Set("Idempotent-Replayed", "true")
 			sub.wake() // it may have settled already
-			s.answerRedemption(w, r, sub, id, http.StatusCreated, domain.RedemptionStatus.Settled)
+			s.answerRedemption(w, r, sub, before.ID, http.StatusCreated, domain.RedemptionStatus.Settled)
+			return
+		} else if codeOf(err) != domain.ErrNotFound {
+			fail(w, r, err)
 			return
 		}
 	}
+	sub := s.commits.subscribe(domain.RedemptionEventKey(id))
+	defer sub.close()
 	now := s.now()
 	if offer.NeedsPayment() {
 		if !s.cfg.Rewards.PaymentsEnabled {
@@ -121,9 +128,6 @@ func (s *Server) claimOffer(w http.ResponseWriter, r *http.Request) {
 	}
 	s.answerRedemption(w, r, sub, id, http.StatusCreated, domain.RedemptionStatus.Settled)
 }
-
-// redemptionNamespace names redemption ids derived from a member's Idempotency-Key.
-var redemptionNamespace = uuid.MustParse("7d0c5d55-4f0e-4c37-9f38-2f1c3a8f0b6e")
 
 // answerRedemption waits, within the budget, for the redemption to reach a status done accepts, and answers status
 // with it, or 202 with its Location.

@@ -48,7 +48,8 @@ func newRewardsStack(t *testing.T, o rewardsOptions) *rewardsStack {
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := api.New(api.Config{
 		Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, WaitBudget: 15 * time.Second, JWT: s.JWT, Log: discard,
-		Rewards: api.RewardsConfig{PaymentsEnabled: o.stripeBase != "", StripeWebhookSecret: testWebhookSecret, PaymentWait: o.paymentWait},
+		Rewards:  api.RewardsConfig{PaymentsEnabled: o.stripeBase != "", StripeWebhookSecret: testWebhookSecret, PaymentWait: o.paymentWait},
+		IDSecret: s.IDSecret,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	go srv.Run(ctx)

@@ -31,6 +31,9 @@ type Config struct {
 	Limits *Limits
 	// Rewards configures offers, redemptions and the Stripe webhook.
 	Rewards RewardsConfig
+	// IDSecret keys the ids derived from clients' Idempotency-Keys (redemptions), so that nobody can compute them
+	// (PERKFLOW_ID_SECRET, at least 32 bytes). Without it, claims with an Idempotency-Key answer 500.
+	IDSecret []byte
 }
 
 // RewardsConfig configures the rewards catalog and the redemption saga.

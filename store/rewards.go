@@ -220,7 +220,7 @@ func setRedemptionStatus(ctx context.Context, tx pgx.Tx, redemptionID string, st
 func (s *Store) GetRedemption(ctx context.Context, id string) (domain.Redemption, error) {
 	var r domain.Redemption
 	if !domain.ValidMemberID(id) {
-		return r, domain.Errorf(domain.ErrNotFound, "redemption %s not found", id)
+		return r, domain.Errorf(domain.ErrNotFound, "no such redemption")
 	}
 	var amount *int64
 	var currency, code, secret, reason *string
@@ -229,7 +229,7 @@ func (s *Store) GetRedemption(ctx context.Context, id string) (domain.Redemption
 		Scan(&r.ID, &r.OfferID, &r.MemberID, &r.Status, &r.Points, &amount, &currency, &code, &secret, &reason,
 			&r.CancelUntil, &r.CreatedAt, &r.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return r, domain.Errorf(domain.ErrNotFound, "redemption %s not found", id)
+		return r, domain.Errorf(domain.ErrNotFound, "no such redemption")
 	}
 	if err != nil {
 		return r, wrap("read redemption", err)

@@ -67,11 +67,15 @@ func runAPI(ctx context.Context, args []string) error {
 	if len(jwt.Secret) == 0 && jwt.JWKSURL == "" {
 		log.Warn("neither PERKFLOW_JWT_SECRET nor PERKFLOW_JWKS_URL is set: member tokens are refused")
 	}
+	ids, err := idSecret(cfg, false)
+	if err != nil {
+		return err
+	}
 	ln, err := listenAPI(cfg)
 	if err != nil {
 		return err
 	}
-	return serveAPI(ctx, cfg, log, st, tc, jwt, ln)
+	return serveAPI(ctx, cfg, log, st, tc, jwt, ids, ln)
 }
 
 func runWorker(ctx context.Context, args []string) error {

@@ -88,6 +88,10 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	ids, err := idSecret(cfg, true)
+	if err != nil {
+		return err
+	}
 	keys, err := freshDevKeys(ctx, st)
 	if err != nil {
 		return err
@@ -107,7 +111,7 @@ func runDev(ctx context.Context, args []string) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, 1)
 	wg.Add(1)
-	go func() { defer wg.Done(); errc <- serveAPI(runCtx, cfg, log, st, tc, jwt, ln) }()
+	go func() { defer wg.Done(); errc <- serveAPI(runCtx, cfg, log, st, tc, jwt, ids, ln) }()
 
 	printBanner(cfg, tsrv.UIURL(), pg.Source(), keys, time.Since(started))
 	var runErr error

@@ -74,8 +74,8 @@ func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) (cli
 	return c, nil
 }
 
-// jwtConfig resolves the member-token secret: PERKFLOW_JWT_SECRET, else (dev and the token command) the secret kept
-// under the data dir, created when create is true.
+// jwtConfig resolves the member-token configuration: the secret is PERKFLOW_JWT_SECRET, else (dev and the token
+// command) the one kept under the data dir, created when create is true; none disables HS256 member tokens.
 func jwtConfig(cfg config.Config, create bool) (api.JWTConfig, error) {
 	j := api.JWTConfig{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, JWKSURL: cfg.JWKSURL}
 	if j.JWKSURL != "" {
@@ -83,35 +83,53 @@ func jwtConfig(cfg config.Config, create bool) (api.JWTConfig, error) {
 			return j, fmt.Errorf("PERKFLOW_JWKS_URL: %w", err)
 		}
 	}
-	if cfg.JWTSecret != "" {
-		j.Secret = []byte(cfg.JWTSecret)
-		if len(j.Secret) < 32 {
-			return j, errors.New("PERKFLOW_JWT_SECRET must be at least 32 bytes")
-		}
-		return j, nil
+	secret, err := serverSecret(cfg, "PERKFLOW_JWT_SECRET", cfg.JWTSecret, "jwt-secret", create)
+	j.Secret = secret
+	return j, err
+}
+
+// idSecret resolves PERKFLOW_ID_SECRET, else dev's file under the data dir (created when create is true): the API
+// cannot derive redemption ids without it.
+func idSecret(cfg config.Config, create bool) ([]byte, error) {
+	secret, err := serverSecret(cfg, "PERKFLOW_ID_SECRET", cfg.IDSecret, "id-secret", create)
+	if err == nil && secret == nil {
+		err = errors.New("PERKFLOW_ID_SECRET is not set: redemption ids cannot be derived without it (e.g. openssl rand -hex 32)")
 	}
-	path := filepath.Join(cfg.DataDir, "jwt-secret")
+	return secret, err
+}
+
+// serverSecret resolves a secret: the variable's value, else the file under the data dir that `perkflow dev`
+// keeps, created (32 random bytes, hex) when create is true; nil when there is neither. At least 32 bytes.
+func serverSecret(cfg config.Config, name, value, file string, create bool) ([]byte, error) {
+	if value != "" {
+		if len(value) < 32 {
+			return nil, fmt.Errorf("%s must be at least 32 bytes", name)
+		}
+		return []byte(value), nil
+	}
+	path := filepath.Join(cfg.DataDir, file)
 	b, err := os.ReadFile(path)
 	if err == nil {
-		j.Secret = []byte(strings.TrimSpace(string(b)))
-		return j, nil
+		if secret := strings.TrimSpace(string(b)); len(secret) >= 32 {
+			return []byte(secret), nil
+		}
+		return nil, fmt.Errorf("%s holds less than 32 bytes; delete it to have a new one made, or set %s", path, name)
 	}
 	if !errors.Is(err, os.ErrNotExist) || !create {
-		return j, nil // member tokens disabled
+		return nil, nil
 	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
-		return j, err
+		return nil, err
 	}
 	secret := hex.EncodeToString(raw[:])
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return j, err
+		return nil, err
 	}
 	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
-		return j, err
+		return nil, err
 	}
-	j.Secret = []byte(secret)
-	return j, nil
+	return []byte(secret), nil
 }
 
 func listenAPI(cfg config.Config) (net.Listener, error) {
@@ -123,9 +141,10 @@ func listenAPI(cfg config.Config) (net.Listener, error) {
 }
 
 // serveAPI runs the HTTP API on ln until ctx ends, then drains in-flight requests.
-func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, tc client.Client, jwt api.JWTConfig, ln net.Listener) error {
+func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, tc client.Client, jwt api.JWTConfig,
+	ids []byte, ln net.Listener) error {
 	srv := api.New(api.Config{
-		Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, WaitBudget: cfg.WaitBudget, JWT: jwt, Log: log,
+		Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, WaitBudget: cfg.WaitBudget, JWT: jwt, Log: log, IDSecret: ids,
 		Rewards: api.RewardsConfig{PaymentsEnabled: cfg.StripeSecretKey != "", StripeWebhookSecret: cfg.StripeWebhookSecret},
 		Limits: &api.Limits{
 			APIKey:         api.Rate{PerSecond: cfg.APIKeyRPS, Burst: cfg.APIKeyBurst},

@@ -27,8 +27,9 @@ var Vars = []Var{
 	{Name: "PERKFLOW_TASK_QUEUE", Default: "perkflow", Doc: "Task queue the worker polls and the API starts workflows on."},
 	{Name: "PERKFLOW_HTTP_ADDR", Default: "127.0.0.1:8080", Doc: "Address the HTTP API listens on."},
 	{Name: "PERKFLOW_UI_ADDR", Default: "127.0.0.1:8233", Doc: "Address of the Temporal UI started by `perkflow dev`."},
-	{Name: "PERKFLOW_DATA_DIR", Default: ".perkflow", Doc: "Where `perkflow dev` keeps its Temporal SQLite files, throwaway Postgres cluster and dev JWT secret."},
+	{Name: "PERKFLOW_DATA_DIR", Default: ".perkflow", Doc: "Where `perkflow dev` keeps its Temporal SQLite files, throwaway Postgres cluster and dev secrets (JWT, ids)."},
 	{Name: "PERKFLOW_JWT_SECRET", Default: "", Doc: "HMAC secret that signs and verifies member tokens. `perkflow dev` generates one under PERKFLOW_DATA_DIR.", Secret: true},
+	{Name: "PERKFLOW_ID_SECRET", Default: "", Doc: "Secret (≥ 32 bytes) under which the API derives redemption ids from clients' Idempotency-Keys, so that nobody can compute them. Required by `perkflow api`; `perkflow dev` generates one under PERKFLOW_DATA_DIR.", Secret: true},
 	{Name: "PERKFLOW_JWT_ISSUER", Default: "perkflow", Doc: "Issuer (`iss`) member tokens must carry."},
 	{Name: "PERKFLOW_JWT_AUDIENCE", Default: "perkflow-members", Doc: "Audience (`aud`) member tokens must carry."},
 	{Name: "PERKFLOW_WAIT_BUDGET", Default: "2s", Doc: "How long a request waits for asynchronous work before answering 202 (clients may ask for another with `Prefer: wait=N`)."},
@@ -67,9 +68,11 @@ type Config struct {
 	JWTSecret         string
 	JWTIssuer         string
 	JWTAudience       string
-	WaitBudget        time.Duration
-	LogFormat         string
-	LogLevel          string
+	// IDSecret is the server's secret for derived ids ("" = not set here).
+	IDSecret   string
+	WaitBudget time.Duration
+	LogFormat  string
+	LogLevel   string
 	// StripeSecretKey, StripeAPIBase and StripeWebhookSecret configure card payments of cash offers.
 	StripeSecretKey     string
 	StripeAPIBase       string
@@ -113,6 +116,7 @@ func FromEnv() (Config, error) {
 		JWTSecret:           Lookup("PERKFLOW_JWT_SECRET"),
 		JWTIssuer:           Lookup("PERKFLOW_JWT_ISSUER"),
 		JWTAudience:         Lookup("PERKFLOW_JWT_AUDIENCE"),
+		IDSecret:            Lookup("PERKFLOW_ID_SECRET"),
 		LogFormat:           Lookup("PERKFLOW_LOG_FORMAT"),
 		LogLevel:            Lookup("PERKFLOW_LOG_LEVEL"),
 		StripeSecretKey:     Lookup("STRIPE_SECRET_KEY"),

@@ -74,8 +74,10 @@ type Stack struct {
 	API       *httptest.Server
 	Keys      map[string]string // role → API key
 	JWT       api.JWTConfig
-	log       *slog.Logger
-	worker    sdkworker.Worker
+	// IDSecret keys the ids the API derives (api.Config.IDSecret).
+	IDSecret []byte
+	log      *slog.Logger
+	worker   sdkworker.Worker
 }
 
 var queues atomic.Int64
@@ -104,6 +106,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 		TaskQueue: fmt.Sprintf("itest-%d-%d", time.Now().UnixNano(), queues.Add(1)),
 		Keys:      map[string]string{},
 		JWT:       api.JWTConfig{Secret: []byte("itest-secret-itest-secret-itest-secret"), Issuer: "perkflow", Audience: "perkflow-members"},
+		IDSecret:  []byte("itest-id-secret-itest-id-secret-itest"),
 	}
 	for _, role := range store.Roles {
 		k, err := st.CreateAPIKey(ctx, "itest-"+role, role)
@@ -118,7 +121,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 	}
 	srv := api.New(api.Config{
 		Store: st, Temporal: tmp.Client, TaskQueue: s.TaskQueue, WaitBudget: wb, JWT: s.JWT, Log: log,
-		MemberHistoryLimit: opts.MemberHistoryLimit, Limits: opts.Limits,
+		MemberHistoryLimit: opts.MemberHistoryLimit, Limits: opts.Limits, IDSecret: s.IDSecret,
 	})
 	lctx, cancel := context.WithCancel(ctx)
 	go srv.Run(lctx)

@@ -111,12 +111,21 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.guards.recentKeys.add(hash, now)
 			p = Principal{Role: k.Role, KeyID: k.ID, KeyName: k.Name}
 		} else {
-			memberID, err := s.verifyMemberToken(r.Context(), token)
+			mt, err := s.verifyMemberToken(r.Context(), token)
 			if err != nil {
 				refuse("member token: "+tokenErrorReason(err), "the token is not valid")
 				return
 			}
-			p = Principal{Role: RoleMember, MemberID: memberID}
+			revoked, err := s.tokenRevoked(r.Context(), mt)
+			if err != nil {
+				fail(w, r, err)
+				return
+			}
+			if revoked {
+				refuse("member token: "+errTokenRevoked.Error(), "the token is not valid")
+				return
+			}
+			p = Principal{Role: RoleMember, MemberID: mt.memberID}
 		}
 		ctx := context.WithValue(r.Context(), principalKey{}, p)
 		next.ServeHTTP(w, r.WithContext(ctx))

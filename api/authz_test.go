@@ -103,10 +103,18 @@ func TestAuthorisationMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Destructive routes (an admin erasing the member) last, so that they do not change what the others see.
-	sort.SliceStable(routes, func(i, j int) bool {
-		return routes[i].Method != http.MethodDelete && routes[j].Method == http.MethodDelete
-	})
+	// Destructive routes (an admin erasing the member) last, so that they do not change what the others see; signing
+	// the member out everywhere (which refuses their token from then on) after all of them.
+	destructive := func(rt api.Route) int {
+		switch {
+		case strings.HasSuffix(rt.Pattern, "/sign-out"):
+			return 2
+		case rt.Method == http.MethodDelete:
+			return 1
+		}
+		return 0
+	}
+	sort.SliceStable(routes, func(i, j int) bool { return destructive(routes[i]) < destructive(routes[j]) })
 	type caller struct {
 		name, role, token string
 	}

@@ -167,6 +167,9 @@ func (s *Server) getRedemption(w http.ResponseWriter, r *http.Request) {
 // cancelRedemption asks the saga to cancel and compensate, within the offer's cancel window: 200 with the cancelled
 // redemption, or 202 while the compensation runs. Ended already → 409; window closed → 422.
 func (s *Server) cancelRedemption(w http.ResponseWriter, r *http.Request) {
+	if !noBody(w, r) {
+		return
+	}
 	red, err := owned(r, s.readRedemption)
 	if err != nil {
 		fail(w, r, err)

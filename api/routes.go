@@ -16,7 +16,7 @@ import (
 // The contract of each route is docs/api.md and api/openapi.yaml.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer)
+	r.Use(assignRequestID, s.logRequests, middleware.Recoverer)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, problem(errNoRoute, "no such route"))
 	})
@@ -49,6 +49,7 @@ func (s *Server) v1Routes(v v1Router) {
 	v.get("/members/{memberId}/history", allow(member, support, admin), s.memberHistory)
 	v.get("/members/{memberId}/challenges", allow(member, support, admin), s.memberChallenges)
 	v.post("/members/{memberId}/adjustments", allow(support, admin), s.adjustPoints)
+	v.post("/members/{memberId}/sign-out", allow(member, support, admin), s.signOutEverywhere)
 
 	// Transactions (POS).
 	v.post("/transactions/accrue", allow(pos), s.accrue)

@@ -155,8 +155,8 @@ func runToken(_ context.Context, args []string) error {
 	}
 	fs := flag.NewFlagSet("token member", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid")
-	if err := fs.Parse(args[2:]); err != nil || fs.NArg() != 0 || *ttl <= 0 {
+	ttl := fs.Duration("ttl", 0, "how long the token is valid (default and at most PERKFLOW_MEMBER_TOKEN_MAX_TTL)")
+	if err := fs.Parse(args[2:]); err != nil || fs.NArg() != 0 || *ttl < 0 {
 		return errUsage
 	}
 	cfg, err := config.FromEnv()
@@ -169,6 +169,9 @@ func runToken(_ context.Context, args []string) error {
 	}
 	if len(jwt.Secret) == 0 {
 		return errors.New("no signing secret: set PERKFLOW_JWT_SECRET, or run perkflow dev once to create " + cfg.DataDir + "/jwt-secret")
+	}
+	if *ttl == 0 {
+		*ttl = cfg.MemberTokenMaxTTL
 	}
 	tok, err := api.MintMemberToken(jwt, memberID, *ttl, time.Now())
 	if err != nil {

@@ -77,7 +77,7 @@ func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) (cli
 // jwtConfig resolves the member-token configuration: the secret is PERKFLOW_JWT_SECRET, else (dev and the token
 // command) the one kept under the data dir, created when create is true; none disables HS256 member tokens.
 func jwtConfig(cfg config.Config, create bool) (api.JWTConfig, error) {
-	j := api.JWTConfig{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, JWKSURL: cfg.JWKSURL}
+	j := api.JWTConfig{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, JWKSURL: cfg.JWKSURL, MaxTTL: cfg.MemberTokenMaxTTL}
 	if j.JWKSURL != "" {
 		if err := api.CheckJWKSURL(j.JWKSURL); err != nil {
 			return j, fmt.Errorf("PERKFLOW_JWKS_URL: %w", err)

@@ -29,6 +29,7 @@ var Vars = []Var{
 	{Name: "PERKFLOW_UI_ADDR", Default: "127.0.0.1:8233", Doc: "Address of the Temporal UI started by `perkflow dev`."},
 	{Name: "PERKFLOW_DATA_DIR", Default: ".perkflow", Doc: "Where `perkflow dev` keeps its Temporal SQLite files, throwaway Postgres cluster and dev secrets (JWT, ids)."},
 	{Name: "PERKFLOW_JWT_SECRET", Default: "", Doc: "HMAC secret that signs and verifies member tokens. `perkflow dev` generates one under PERKFLOW_DATA_DIR.", Secret: true},
+	{Name: "PERKFLOW_MEMBER_TOKEN_MAX_TTL", Default: "24h", Doc: "Longest lifetime (`exp` − `iat`) of a member token the API accepts and `perkflow token member --ttl` mints."},
 	{Name: "PERKFLOW_ID_SECRET", Default: "", Doc: "Secret (≥ 32 bytes) under which the API derives redemption ids from clients' Idempotency-Keys, so that nobody can compute them. Required by `perkflow api`; `perkflow dev` generates one under PERKFLOW_DATA_DIR.", Secret: true},
 	{Name: "PERKFLOW_JWT_ISSUER", Default: "perkflow", Doc: "Issuer (`iss`) member tokens must carry."},
 	{Name: "PERKFLOW_JWT_AUDIENCE", Default: "perkflow-members", Doc: "Audience (`aud`) member tokens must carry."},
@@ -68,6 +69,8 @@ type Config struct {
 	JWTSecret         string
 	JWTIssuer         string
 	JWTAudience       string
+	// MemberTokenMaxTTL caps the lifetime (exp − iat) of member tokens.
+	MemberTokenMaxTTL time.Duration
 	// IDSecret is the server's secret for derived ids ("" = not set here).
 	IDSecret   string
 	WaitBudget time.Duration
@@ -138,6 +141,11 @@ func FromEnv() (Config, error) {
 		return c, fmt.Errorf("PERKFLOW_WAIT_BUDGET=%q: must be between 0 and 1m", wb)
 	}
 	c.WaitBudget = d
+	ttl, err := time.ParseDuration(Lookup("PERKFLOW_MEMBER_TOKEN_MAX_TTL"))
+	if err != nil || ttl < time.Minute || ttl > 30*24*time.Hour {
+		return c, fmt.Errorf("PERKFLOW_MEMBER_TOKEN_MAX_TTL=%q: want a duration between 1m and 720h", Lookup("PERKFLOW_MEMBER_TOKEN_MAX_TTL"))
+	}
+	c.MemberTokenMaxTTL = ttl
 	switch c.LogFormat {
 	case "json", "text":
 	default:

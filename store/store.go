@@ -22,6 +22,8 @@ const EventChannel = "perkflow_events"
 type Store struct {
 	pool  *pgxpool.Pool
 	clock func() time.Time
+	// coupons are the keys coupon codes are found and sealed with (WithCouponSecret); nil until given.
+	coupons *couponKeys
 }
 
 // New returns a Store over pool that reads the time from the system clock.

@@ -49,6 +49,9 @@ func StartTemporal() (*Temporal, error) {
 // Stop shuts the server down.
 func (t *Temporal) Stop() { t.Server.Stop() }
 
+// CouponSecret is the coupon secret of every stack's store.
+var CouponSecret = []byte("itest-coupon-secret-itest-coupon-secret")
+
 // Options tune a Stack.
 type Options struct {
 	// NoWorker leaves the worker stopped; call StartWorker later.
@@ -86,7 +89,10 @@ var queues atomic.Int64
 func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 	t.Helper()
 	db := pgtest.New(t)
-	st := store.New(db.Pool)
+	st, err := store.New(db.Pool).WithCouponSecret(CouponSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	epoch := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := st.SaveProgram(ctx, domain.DefaultProgram(), epoch, "itest"); err != nil {

@@ -39,6 +39,8 @@ type guards struct {
 	// (authfailures.go).
 	authFailures *rateLimiters
 	recentKeys   *recentKeys
+	// couponMisses counts each caller's lookups of coupon codes that do not exist (coupons.go).
+	couponMisses *rateLimiters
 }
 
 func newGuards(st *store.Store, lim Limits, log *slog.Logger) *guards {
@@ -47,6 +49,7 @@ func newGuards(st *store.Store, lim Limits, log *slog.Logger) *guards {
 		keyRates: newRateLimiters(lim.APIKey), memberRates: newRateLimiters(lim.Member),
 		keyInFlight: newConcurrency(lim.APIKeyInFlight), writes: newConcurrency(lim.MemberWrites),
 		authFailures: newRateLimiters(lim.AuthFailures), recentKeys: newRecentKeys(),
+		couponMisses: newRateLimiters(lim.CouponMisses),
 	}
 }
 
@@ -71,6 +74,7 @@ func (g *guards) run(ctx context.Context) {
 		g.memberRates.sweep(now)
 		g.authFailures.sweep(now)
 		g.recentKeys.sweep(now)
+		g.couponMisses.sweep(now)
 		select {
 		case <-ctx.Done():
 			return

@@ -31,6 +31,9 @@ type Limits struct {
 	// is still served, so that an attacker sharing an address with a real client cannot lock it out. Addresses
 	// count by IPv4 address and by IPv6 /64.
 	AuthFailures Rate
+	// CouponMisses is the rate at which each caller may look up or use coupon codes that do not exist: beyond, every
+	// coupon request of the caller answers 429 until the bucket refills, so that codes cannot be guessed.
+	CouponMisses Rate
 	// MemberWrites caps the writes (POST, PUT, PATCH, DELETE) concerning one member being served at once, whoever
 	// sends them: the member named in the path, the member token's own, and the member the handler finds (a body's
 	// member_id once checked, the member of a returned purchase).
@@ -46,6 +49,7 @@ func DefaultLimits() Limits {
 		APIKeyInFlight: 256,
 		MemberWrites:   32,
 		AuthFailures:   Rate{PerSecond: 1, Burst: 30},
+		CouponMisses:   Rate{PerSecond: 0.2, Burst: 20},
 	}
 }
 

@@ -30,9 +30,16 @@ type redemptionView struct {
 	domain.Redemption
 }
 
-func redemptionViewOf(r domain.Redemption) redemptionView {
+// redemptionView is the redemption as shown now: a cancelled or failed redemption's code is void and not shown, and
+// a valid code past its expiry (by the API's clock) reads expired.
+func (s *Server) redemptionView(r domain.Redemption) redemptionView {
 	if r.Status.Final() {
-		r.Code = "" // a cancelled or failed redemption's code is void
+		r.Code = ""
+	}
+	if c := r.Coupon; c != nil && c.Status == domain.CouponValid && c.ExpiresAt != nil && !s.now().Before(*c.ExpiresAt) {
+		expired := *c
+		expired.Status = domain.CouponExpired
+		r.Coupon = &expired
 	}
 	return redemptionView{r}
 }
@@ -116,6 +123,9 @@ func (s *Server) claimOffer(w http.ResponseWriter, r *http.Request) {
 	claim := domain.RedemptionClaim{RedemptionID: id, OfferID: offer.ID, MemberID: p.MemberID, Title: offer.Title,
 		Points: offer.PointsCost, Cash: offer.CashPrice, PaymentMethod: req.PaymentMethod,
 		CancelUntil: now.Add(time.Duration(offer.CancelWindowMinutes) * time.Minute).UTC(), ClaimedAt: now.UTC()}
+	if offer.CodeValidDays != nil {
+		claim.CodeValidDays = *offer.CodeValidDays
+	}
 	opts := workflows.RedemptionStartOptions(claim, s.cfg.TaskQueue)
 	opts.WorkflowIDConflictPolicy = enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
 	opts.WorkflowIDReusePolicy = enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
@@ -146,7 +156,7 @@ func (s *Server) answerRedemption(w http.ResponseWriter, r *http.Request, sub *s
 		return
 	}
 	w.Header().Set("Location", location)
-	writeJSON(w, status, redemptionViewOf(red))
+	writeJSON(w, status, s.redemptionView(red))
 }
 
 // readRedemption reads the redemption the request names.
@@ -161,7 +171,7 @@ func (s *Server) getRedemption(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, redemptionViewOf(red))
+	writeJSON(w, http.StatusOK, s.redemptionView(red))
 }
 
 // cancelRedemption asks the saga to cancel and compensate, within the offer's cancel window: 200 with the cancelled
@@ -177,6 +187,10 @@ func (s *Server) cancelRedemption(w http.ResponseWriter, r *http.Request) {
 	}
 	if red.Status.Final() {
 		fail(w, r, problem(domain.ErrConflict, "this redemption has already ended ("+string(red.Status)+")"))
+		return
+	}
+	if codeUsed(red) {
+		fail(w, r, errCodeUsed)
 		return
 	}
 	if s.now().After(red.CancelUntil) {
@@ -197,5 +211,27 @@ func (s *Server) cancelRedemption(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, temporalRefused(err))
 		return
 	}
-	s.answerRedemption(w, r, sub, red.ID, http.StatusOK, domain.RedemptionStatus.Final)
+	// The saga refuses the cancel if the code was used meanwhile (the store's row lock decides): that too ends the
+	// wait, and answers 409.
+	done, ok := await(r.Context(), sub, s.waitBudget(r), func(ctx context.Context) (domain.Redemption, error) {
+		return s.cfg.Store.GetRedemption(ctx, red.ID)
+	}, func(red domain.Redemption) bool { return red.Status.Final() || codeUsed(red) })
+	switch {
+	case !ok:
+		if done.ID == "" {
+			done = red
+		}
+		accepted(w, "/v1/redemptions/"+red.ID, map[string]string{"redemption_id": red.ID, "status": string(done.Status)})
+	case !done.Status.Final():
+		fail(w, r, errCodeUsed)
+	default:
+		w.Header().Set("Location", "/v1/redemptions/"+red.ID)
+		writeJSON(w, http.StatusOK, s.redemptionView(done))
+	}
 }
+
+// errCodeUsed refuses the cancel of a redemption whose coupon code was used at a till.
+var errCodeUsed = problem(domain.ErrConflict, "this redemption's coupon code was used at a till; it can no longer be cancelled")
+
+// codeUsed reports whether the redemption's coupon code was used.
+func codeUsed(red domain.Redemption) bool { return red.Coupon != nil && red.Coupon.Use != nil }

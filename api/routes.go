@@ -65,6 +65,8 @@ func (s *Server) v1Routes(v v1Router) {
 	v.post("/offers/{offerId}/claim", allow(member), s.claimOffer)
 	v.get("/redemptions/{redemptionId}", redemption, s.getRedemption)
 	v.post("/redemptions/{redemptionId}/cancel", redemption, s.cancelRedemption)
+	v.get("/coupons/{code}", allow(pos, support, admin), s.getCoupon)
+	v.post("/coupons/{code}/use", allow(pos), s.useCoupon)
 
 	// Program and earning rules.
 	v.get("/program", allow(member, pos, marketer, support, admin), s.getProgram)

@@ -71,6 +71,9 @@ func runAPI(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if st, err = withCoupons(ctx, cfg, st, log, false); err != nil {
+		return err
+	}
 	ln, err := listenAPI(cfg)
 	if err != nil {
 		return err
@@ -87,6 +90,9 @@ func runWorker(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeAll()
+	if st, err = withCoupons(ctx, cfg, st, log, false); err != nil {
+		return err
+	}
 	w, err := startWorker(ctx, cfg, log, st, tc)
 	if err != nil {
 		return err

@@ -92,6 +92,9 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if st, err = withCoupons(ctx, cfg, st, log, true); err != nil {
+		return err
+	}
 	keys, err := freshDevKeys(ctx, st)
 	if err != nil {
 		return err

@@ -98,6 +98,31 @@ func idSecret(cfg config.Config, create bool) ([]byte, error) {
 	return secret, err
 }
 
+// withCoupons gives the store the coupon secret — PERKFLOW_COUPON_SECRET, else dev's file under the data dir
+// (created when create is true) — without which codes can be neither issued nor looked up, and moves the codes
+// redemptions held in clear before into sealed coupons.
+func withCoupons(ctx context.Context, cfg config.Config, st *store.Store, log *slog.Logger, create bool) (*store.Store, error) {
+	secret, err := serverSecret(cfg, "PERKFLOW_COUPON_SECRET", cfg.CouponSecret, "coupon-secret", create)
+	if err == nil && secret == nil {
+		err = errors.New("PERKFLOW_COUPON_SECRET is not set: coupon codes can be neither issued nor looked up without it " +
+			"(e.g. openssl rand -hex 32; the API and the worker need the same one)")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st, err = st.WithCouponSecret(secret); err != nil {
+		return nil, fmt.Errorf("PERKFLOW_COUPON_SECRET: %w", err)
+	}
+	n, err := st.SealClearCoupons(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		log.Info("coupon codes held in clear moved into sealed coupons", "codes", n)
+	}
+	return st, nil
+}
+
 // serverSecret resolves a secret: the variable's value, else the file under the data dir that `perkflow dev`
 // keeps, created (32 random bytes, hex) when create is true; nil when there is neither. At least 32 bytes.
 func serverSecret(cfg config.Config, name, value, file string, create bool) ([]byte, error) {

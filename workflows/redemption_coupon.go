@@ -65,12 +65,17 @@ func (r *redemptionImpl) completedMessage() map[string]string {
 	return data
 }
 
-// couponUsed records the code's use at a till, as signalled by the API once the store committed it.
+// couponUsed records the code's use at a till, as signalled by the API once the store committed it (or found by
+// voidCoupon). Only a completed redemption's code can be used; a saga holding its code in its state (recorded before
+// sealed codes) gets a coupon state of its own then.
 func (r *redemptionImpl) couponUsed(u domain.CouponUse) {
-	if r.state.Coupon == nil || r.used != nil {
+	if r.used != nil || r.state.Status != domain.RedemptionCompleted {
 		return
 	}
 	r.used = &u
+	if r.state.Coupon == nil {
+		r.state.Coupon = &domain.RedemptionCoupon{}
+	}
 	r.state.Coupon.Status, r.state.Coupon.Use = domain.CouponUsed, &u
 }
 

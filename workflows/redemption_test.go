@@ -347,6 +347,9 @@ func TestSagaFromBeforeSealedCodes(t *testing.T) {
 		wantStatus := domain.RedemptionCancelled
 		if used {
 			wantStatus = domain.RedemptionCompleted
+			if st.Coupon == nil || st.Coupon.Status != domain.CouponUsed || st.CancelRefused == "" {
+				t.Fatalf("a refused cancel of a saga holding its code: %+v", st)
+			}
 		}
 		if st.Status != wantStatus || !slices.Contains(f.calls, VoidCoupon.Name()) || slices.Contains(f.calls, ReleasePoints.Name()) == used {
 			t.Fatalf("used=%v: state %+v, calls %v", used, st, f.calls)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http/httptrace"
 	"strings"
 	"sync/atomic"
@@ -145,6 +146,10 @@ func (a *Activities) sendOne(ctx context.Context, n domain.Notification) (string
 	if err != nil {
 		return "", classify(err)
 	}
+	// Before the key is claimed, so that a failure here leaves it free for the retry.
+	if n, err = a.withCouponCode(ctx, n); err != nil {
+		return "", classify(err)
+	}
 	proceed, status, err := a.Store.BeginNotification(ctx, n)
 	if err != nil || !proceed {
 		return status, err
@@ -198,6 +203,24 @@ func (a *Activities) countNotification(rec store.NotificationRecord, channel str
 	case store.NotificationPending:
 		a.Metrics.NotificationFailed(provider, channel, "unavailable")
 	}
+}
+
+// withCouponCode puts in the notification's data the coupon code of the redemption its Data names
+// (domain.NotificationCouponOf), read from the store now: workflows name the redemption, never the code.
+func (a *Activities) withCouponCode(ctx context.Context, n domain.Notification) (domain.Notification, error) {
+	redemptionID := n.Data[domain.NotificationCouponOf]
+	if redemptionID == "" {
+		return n, nil
+	}
+	code, err := a.Store.RevealCoupon(ctx, redemptionID)
+	if err != nil {
+		return n, err
+	}
+	data := maps.Clone(n.Data)
+	delete(data, domain.NotificationCouponOf)
+	data["code"] = code
+	n.Data = data
+	return n, nil
 }
 
 // providerOf names the provider that took a message, for the record.

@@ -80,18 +80,43 @@ func (a *Activities) ConfirmPayment(ctx context.Context, redemptionID, paymentIn
 	return p, classify(a.Store.RecordPayment(ctx, redemptionID, p))
 }
 
-// FulfilRedemption issues the reward's coupon code, keeping the first one on a retry, and marks it fulfilled.
-func (a *Activities) FulfilRedemption(ctx context.Context, c domain.RedemptionClaim) (string, error) {
-	issue := a.Rewards.IssueCode
-	if issue == nil {
-		issue = randomCode
+// IssueCoupon issues the reward's coupon code — recorded sealed, keeping the first one on a retry, valid for the
+// offer's code_valid_days — and marks the redemption fulfilled. The code itself is not returned, so that it never
+// enters the saga's history: its member reads it from the redemption, and the message that tells them carries it
+// from the store (domain.NotificationCouponOf).
+func (a *Activities) IssueCoupon(ctx context.Context, c domain.RedemptionClaim) (domain.CouponIssue, error) {
+	code, err := a.drawCode(ctx, c)
+	if err != nil {
+		return domain.CouponIssue{}, err
 	}
-	code, err := issue(ctx, c)
+	issued, err := a.Store.IssueCoupon(ctx, c, code, a.Store.Now())
+	return issued, classify(err)
+}
+
+// FulfilRedemption issues the reward's coupon code as IssueCoupon does, and returns it: what sagas started before
+// IssueCoupon existed call (their recorded histories hold the code already).
+func (a *Activities) FulfilRedemption(ctx context.Context, c domain.RedemptionClaim) (string, error) {
+	code, err := a.drawCode(ctx, c)
 	if err != nil {
 		return "", err
 	}
 	kept, err := a.Store.FulfilRedemption(ctx, c.RedemptionID, code)
 	return kept, classify(err)
+}
+
+// VoidCoupon voids the redemption's code before the redemption is given back, or reports that it was used (then the
+// redemption stands).
+func (a *Activities) VoidCoupon(ctx context.Context, redemptionID string) (domain.CouponVoid, error) {
+	v, err := a.Store.VoidCoupon(ctx, redemptionID, a.Store.Now())
+	return v, classify(err)
+}
+
+func (a *Activities) drawCode(ctx context.Context, c domain.RedemptionClaim) (string, error) {
+	issue := a.Rewards.IssueCode
+	if issue == nil {
+		issue = randomCode
+	}
+	return issue(ctx, c)
 }
 
 // codeAlphabet leaves out letters and digits that people confuse (0/O, 1/I/L).

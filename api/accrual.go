@@ -54,6 +54,11 @@ func (s *Server) accrue(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
+	// The body's member is known to exist now: only now may the request occupy one of their write slots.
+	if err := holdMember(r, p.MemberID); err != nil {
+		fail(w, r, err)
+		return
+	}
 	if chk.ProgramErr != nil {
 		fail(w, r, chk.ProgramErr)
 		return

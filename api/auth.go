@@ -4,7 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -28,23 +30,37 @@ const (
 // Principal is who is calling.
 type Principal struct {
 	Role string
-	// KeyName is the API key's name (for audit); empty for members.
+	// KeyID is the API key's id: its identity. A name may be given again to a new key once the old one is revoked,
+	// so nothing is keyed by the name. 0 for members.
+	KeyID int64
+	// KeyName is the API key's name, shown beside its id in audit records; empty for members.
 	KeyName string
 	// MemberID is the member a member token speaks for; empty for API keys.
 	MemberID string
 }
 
-// Actor names the principal in audit records without revealing a secret.
-func (p Principal) Actor() string {
+// Subject is the principal's identity, what everything a caller owns is keyed by: its Idempotency-Key records, its
+// rate bucket and in-flight count, the ids derived from its keys. "apikey:<id>" (never the name, which a replacement
+// key may reuse) or "member:<id>".
+func (p Principal) Subject() string {
 	if p.Role == RoleMember {
 		return "member:" + p.MemberID
 	}
-	return "apikey:" + p.KeyName
+	return "apikey:" + strconv.FormatInt(p.KeyID, 10)
+}
+
+// Actor names the principal in audit records without revealing a secret: the Subject, and for an API key its name
+// beside it ("apikey:17 (till-3)"), so that a leaked key's actions are told apart from its replacement's.
+func (p Principal) Actor() string {
+	if p.Role == RoleMember {
+		return p.Subject()
+	}
+	return p.Subject() + " (" + p.KeyName + ")"
 }
 
 // KeyPrincipal is the principal of an API key: who calls with it, and the actor its actions are recorded under.
 func KeyPrincipal(k store.APIKey) Principal {
-	return Principal{Role: k.Role, KeyName: k.Name}
+	return Principal{Role: k.Role, KeyID: k.ID, KeyName: k.Name}
 }
 
 type principalKey struct{}
@@ -69,23 +85,29 @@ func principalFrom(ctx context.Context) (Principal, bool) {
 	return p, ok
 }
 
-// authenticate resolves the bearer token into a Principal, or answers 401. Neither the token nor anything derived
-// from it is ever logged.
+// authenticate resolves the bearer token into a Principal, or answers 401 — or 429 once the client's address has
+// failed too often (authfailures.go). Neither the token nor anything derived from it is ever logged.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p, ok := r.Context().Value(inProcessKey{}).(Principal); ok {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 			return
 		}
-		h := r.Header.Get("Authorization")
-		token, ok := strings.CutPrefix(h, "Bearer ")
-		token = strings.TrimSpace(token)
-		if !ok || token == "" {
+		token, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="perkflow"`)
 			fail(w, r, problem(domain.ErrUnauthorized, "send an API key or member token as Authorization: Bearer <token>"))
 			return
 		}
+		now := time.Now()
+		addr := clientAddress(r)
+		blocked, retry := s.guards.authFailures.exhausted(addr, now)
 		refuse := func(reason, detail string) {
+			s.guards.authFailures.take(addr, now)
+			if blocked {
+				fail(w, r, tooManyRequests(retry, "too many failed authentications from this address; retry after the number of seconds in Retry-After"))
+				return
+			}
 			s.log.InfoContext(r.Context(), "authentication refused", slog.String("reason", reason),
 				slog.String("request_id", middleware.GetReqID(r.Context())))
 			w.Header().Set("WWW-Authenticate", `Bearer realm="perkflow", error="invalid_token"`)
@@ -97,6 +119,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		var p Principal
 		if strings.HasPrefix(token, store.APIKeyPrefix) {
+			hash := store.HashAPIKey(token)
+			if blocked && !s.guards.recentKeys.has(hash, now) {
+				refuse("unknown API key from an address over its failure budget", "the API key is unknown or revoked")
+				return
+			}
 			k, err := s.cfg.Store.AuthenticateAPIKey(r.Context(), token)
 			if domain.CodeOf(err) == domain.ErrUnauthorized {
 				refuse("unknown or revoked API key", "the API key is unknown or revoked")
@@ -106,16 +133,39 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				fail(w, r, err)
 				return
 			}
+			if s.guards.limits.AuthFailures.PerSecond > 0 {
+				s.guards.recentKeys.add(hash, now)
+			}
 			p = KeyPrincipal(k)
 		} else {
-			memberID, err := s.verifyMemberToken(r.Context(), token)
+			mt, err := s.verifyMemberToken(r.Context(), token)
 			if err != nil {
 				refuse("member token: "+tokenErrorReason(err), "the token is not valid")
 				return
 			}
-			p = Principal{Role: RoleMember, MemberID: memberID}
+			revoked, err := s.tokenRevoked(r.Context(), mt)
+			if err != nil {
+				fail(w, r, err)
+				return
+			}
+			if revoked {
+				refuse("member token: "+errTokenRevoked.Error(), "the token is not valid")
+				return
+			}
+			p = Principal{Role: RoleMember, MemberID: mt.memberID}
 		}
 		ctx := context.WithValue(r.Context(), principalKey{}, p)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// bearerToken is the token of an Authorization header "Bearer <token>"; the scheme is matched case-insensitively
+// (RFC 9110, 11.1), and the token must be there.
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
 }

@@ -104,10 +104,18 @@ func TestAuthorisationMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Destructive routes (an admin erasing the member) last, so that they do not change what the others see.
-	sort.SliceStable(routes, func(i, j int) bool {
-		return routes[i].Method != http.MethodDelete && routes[j].Method == http.MethodDelete
-	})
+	// Destructive routes (an admin erasing the member) last, so that they do not change what the others see; signing
+	// the member out everywhere (which refuses their token from then on) after all of them.
+	destructive := func(rt api.Route) int {
+		switch {
+		case strings.HasSuffix(rt.Pattern, "/sign-out"):
+			return 2
+		case rt.Method == http.MethodDelete:
+			return 1
+		}
+		return 0
+	}
+	sort.SliceStable(routes, func(i, j int) bool { return destructive(routes[i]) < destructive(routes[j]) })
 	type caller struct {
 		name, role, token string
 	}
@@ -152,4 +160,40 @@ func TestAuthorisationMatrix(t *testing.T) {
 		}
 	}
 	t.Logf("%d routes × %d callers: %d cells", len(routes), len(callers), cells)
+}
+
+// TestTillSeesLessOfAMember: the pos role's view of a member — at registration and on reading — leaves out what a
+// till does not need (birthdate, phone) and masks the email (OWASP API3); staff and the member see all of it.
+func TestTillSeesLessOfAMember(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{})
+	res := s.Do("POST", "/v1/members/register", s.Keys["pos"], map[string]any{"email": "ada.till@example.com", "phone": "+33612345678",
+		"name": "Ada Till", "birthdate": "1990-12-10", "consent": map[string]bool{"email": true}}, "Prefer", "wait=20")
+	mustStatus(t, res, http.StatusCreated, "register at the till")
+	var m map[string]any
+	res.Decode(t, &m)
+	id := m["member_id"].(string)
+	views := map[string]map[string]any{"registration": m}
+	for _, role := range []string{"pos", "support", "admin"} {
+		var v map[string]any
+		got := s.Do("GET", "/v1/members/"+id, s.Keys[role], nil)
+		mustStatus(t, got, http.StatusOK, "read as "+role)
+		got.Decode(t, &v)
+		views[role] = v
+	}
+	var own map[string]any
+	s.Do("GET", "/v1/members/"+id, s.MemberToken(id), nil).Decode(t, &own)
+	views["member"] = own
+	for who, v := range views {
+		till := who == "pos" || who == "registration"
+		if till != (v["phone"] == nil) || till != (v["birthdate"] == nil) {
+			t.Errorf("%s sees phone %v, birthdate %v", who, v["phone"], v["birthdate"])
+		}
+		want := "ada.till@example.com"
+		if till {
+			want = "a***@example.com"
+		}
+		if v["email"] != want || v["name"] != "Ada Till" {
+			t.Errorf("%s sees email %v, name %v; want %s", who, v["email"], v["name"], want)
+		}
+	}
 }

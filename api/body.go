@@ -53,3 +53,17 @@ func bodyOf(w http.ResponseWriter, r *http.Request) (*http.Request, []byte, bool
 	}
 	return r.WithContext(context.WithValue(r.Context(), bodyKey{}, b)), b, true
 }
+
+// noBody answers 400 when a route that takes no body is sent one: nothing a route does not take is silently
+// ignored (docs/api.md, "Bodies"). It returns whether the request may go on.
+func noBody(w http.ResponseWriter, r *http.Request) bool {
+	_, body, ok := bodyOf(w, r)
+	if !ok {
+		return false
+	}
+	if len(body) > 0 {
+		fail(w, r, problem(domain.ErrInvalid, "this route takes no body; send none"))
+		return false
+	}
+	return true
+}

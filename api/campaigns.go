@@ -74,7 +74,7 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 	p, _ := principalFrom(r.Context())
 	id := uuid.NewString()
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
-		id = uuid.NewSHA1(campaignNamespace, []byte(p.Actor()+"|"+key)).String()
+		id = uuid.NewSHA1(campaignNamespace, []byte(p.Subject()+"|"+key)).String()
 	}
 	c := domain.Campaign{ID: id, Name: req.Name, Kind: req.Kind, Segment: req.Segment, StartsAt: req.StartsAt.UTC(), EndsAt: req.EndsAt.UTC(),
 		Schedule: req.Schedule, BudgetPoints: req.BudgetPoints, Rule: req.Rule, BonusPoints: req.BonusPoints, Announcement: req.Announcement,

@@ -182,7 +182,7 @@ func (s *Server) memberRedemptions(w http.ResponseWriter, r *http.Request) {
 	}
 	page := memberRedemptionPage{Items: make([]memberRedemptionView, 0, len(items)), NextCursor: next}
 	for _, it := range items {
-		page.Items = append(page.Items, memberRedemptionView{redemptionView: redemptionViewOf(it.Redemption), OfferTitle: it.OfferTitle})
+		page.Items = append(page.Items, memberRedemptionView{redemptionView: s.redemptionView(it.Redemption), OfferTitle: it.OfferTitle})
 	}
 	writeJSON(w, http.StatusOK, page)
 }

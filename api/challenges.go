@@ -83,6 +83,9 @@ func (s *Server) createChallenge(w http.ResponseWriter, r *http.Request) {
 // within the budget, for the enrolment to be recorded: 201, or 202 when the worker has not recorded it yet (it
 // will). Joining again while enrolled answers the enrolment (200); after it ended, 409.
 func (s *Server) joinChallenge(w http.ResponseWriter, r *http.Request) {
+	if !noBody(w, r) {
+		return
+	}
 	p, _ := principalFrom(r.Context())
 	id := chi.URLParam(r, "challengeId")
 	c, err := s.cfg.Store.GetChallenge(r.Context(), id)

@@ -68,6 +68,7 @@ var problemTypes = map[domain.ErrorCode]problemType{
 	domain.ErrNotFound:      {http.StatusNotFound, "not-found", "Not found"},
 	domain.ErrConflict:      {http.StatusConflict, "conflict", "Conflict"},
 	domain.ErrUnprocessable: {http.StatusUnprocessableEntity, "unprocessable", "Cannot be processed"},
+	domain.ErrGone:          {http.StatusGone, "gone", "Gone"},
 
 	errNoRoute:          {http.StatusNotFound, "not-found", "Not found"},
 	errMethodNotAllowed: {http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed"},

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -14,12 +13,14 @@ import (
 	"github.com/perkflow/perkflow/store"
 )
 
-// guards are the protections every authenticated /v1 request passes, in this order:
+// guards are the protections every authenticated /v1 request passes, in this order (authentication itself limits
+// failures per client address: authfailures.go):
 //
 //  1. rate, before routing: a token bucket per API key and per member token (429 with Retry-After), and a cap on
 //     the requests of one API key in flight;
 //  2. the route's access rule (access.go), once chi has matched the route — the one access check of a request;
-//  3. memberWrites: a cap on the writes concerning one member in flight (429);
+//  3. memberWrites: a cap on the writes concerning one member in flight (429), for the members the request names
+//     and those its handler finds (holdMember);
 //  4. idempotency: Idempotency-Key on POST (idempotency.go).
 //
 // Guards 3 and 4 are put behind each route's access rule when the route is registered (routes.go), so that they
@@ -34,6 +35,12 @@ type guards struct {
 	memberRates *rateLimiters
 	keyInFlight *concurrency
 	writes      *concurrency
+	// authFailures counts failed authentications per client address; recentKeys are the keys seen valid lately
+	// (authfailures.go).
+	authFailures *rateLimiters
+	recentKeys   *recentKeys
+	// couponMisses counts each caller's lookups of coupon codes that do not exist (coupons.go).
+	couponMisses *rateLimiters
 }
 
 func newGuards(st *store.Store, lim Limits, log *slog.Logger) *guards {
@@ -41,6 +48,8 @@ func newGuards(st *store.Store, lim Limits, log *slog.Logger) *guards {
 		store: st, log: log, limits: lim,
 		keyRates: newRateLimiters(lim.APIKey), memberRates: newRateLimiters(lim.Member),
 		keyInFlight: newConcurrency(lim.APIKeyInFlight), writes: newConcurrency(lim.MemberWrites),
+		authFailures: newRateLimiters(lim.AuthFailures), recentKeys: newRecentKeys(),
+		couponMisses: newRateLimiters(lim.CouponMisses),
 	}
 }
 
@@ -63,6 +72,9 @@ func (g *guards) run(ctx context.Context) {
 		now := time.Now()
 		g.keyRates.sweep(now)
 		g.memberRates.sweep(now)
+		g.authFailures.sweep(now)
+		g.recentKeys.sweep(now)
+		g.couponMisses.sweep(now)
 		select {
 		case <-ctx.Done():
 			return
@@ -75,9 +87,9 @@ func (g *guards) run(ctx context.Context) {
 func (g *guards) rate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := principalFrom(r.Context())
-		limiter, who := g.keyRates, "apikey:"+p.KeyName
+		limiter, who := g.keyRates, p.Subject()
 		if p.Role == RoleMember {
-			limiter, who = g.memberRates, "member:"+p.MemberID
+			limiter = g.memberRates
 		}
 		if ok, wait := limiter.take(who, time.Now()); !ok {
 			g.log.InfoContext(r.Context(), "rate limited", slog.String("actor", p.Actor()), slog.Duration("retry_after", wait))
@@ -106,41 +118,83 @@ func isWrite(method string) bool {
 	return false
 }
 
-// memberWrites caps the writes concerning one member in flight in this process: the member named in the path, in
-// the body's member_id, or the member token's own.
+// memberWrites caps the writes concerning one member in flight in this process. It holds a slot, before the
+// handler runs, for the members a request names in ways already checked: the member in the path (a member token's
+// own, by the access rule) and the member token's own. A member the handler finds itself — in a body's member_id
+// once it is decoded and checked, or from the transaction a return names — is held by the handler with holdMember at
+// that point, so that a request refused before it (a bad body, an unknown member) never occupies anyone's slot, and
+// a request whose member only the handler knows (a return) is capped like the others. Every slot is released when
+// the request ends.
 func (g *guards) memberWrites(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isWrite(r.Method) || g.limits.MemberWrites <= 0 {
 			next.ServeHTTP(w, r)
 			return
 		}
-		r, body, ok := bodyOf(w, r)
-		if !ok {
-			return
-		}
-		var members []string
-		add := func(id string) {
-			if domain.ValidMemberID(id) && !slices.Contains(members, id) {
-				members = append(members, id)
+		h := &heldMembers{slots: g.writes}
+		defer h.release()
+		for _, id := range []string{chi.URLParam(r, "memberId"), memberOfToken(r)} {
+			if err := h.hold(id); err != nil {
+				g.log.InfoContext(r.Context(), "too many writes for one member in flight", slog.String("route", routePattern(r)))
+				fail(w, r, err)
+				return
 			}
 		}
-		add(chi.URLParam(r, "memberId"))
-		var probe struct {
-			MemberID string `json:"member_id"`
-		}
-		if json.Unmarshal(body, &probe) == nil {
-			add(probe.MemberID)
-		}
-		if p, _ := principalFrom(r.Context()); p.Role == RoleMember {
-			add(p.MemberID)
-		}
-		release, ok := g.writes.acquire(members...)
-		if !ok {
-			g.log.InfoContext(r.Context(), "too many writes for one member in flight", slog.String("route", routePattern(r)))
-			fail(w, r, tooManyRequests(time.Second, "too many requests concerning this member are being served at once"))
-			return
-		}
-		defer release()
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), heldMembersKey{}, h)))
 	})
+}
+
+func memberOfToken(r *http.Request) string {
+	if p, _ := principalFrom(r.Context()); p.Role == RoleMember {
+		return p.MemberID
+	}
+	return ""
+}
+
+// heldMembers are the member slots a write request holds.
+type heldMembers struct {
+	slots    *concurrency
+	ids      []string
+	releases []func()
+}
+
+type heldMembersKey struct{}
+
+// errMemberBusy answers a write for a member who has too many writes in flight.
+func errMemberBusy() error {
+	return tooManyRequests(time.Second, "too many requests concerning this member are being served at once")
+}
+
+func (h *heldMembers) hold(id string) error {
+	if !domain.ValidMemberID(id) || slices.Contains(h.ids, id) {
+		return nil
+	}
+	release, ok := h.slots.acquire(id)
+	if !ok {
+		return errMemberBusy()
+	}
+	h.ids = append(h.ids, id)
+	h.releases = append(h.releases, release)
+	return nil
+}
+
+func (h *heldMembers) release() {
+	for _, rel := range h.releases {
+		rel()
+	}
+}
+
+// holdMember takes a write slot of the member a handler has found and checked (see memberWrites), for the rest of
+// the request; at the cap it answers 429, and the handler must stop there, having written nothing. Outside the
+// guard (reads, no cap configured) it holds nothing.
+func holdMember(r *http.Request, memberID string) error {
+	h, ok := r.Context().Value(heldMembersKey{}).(*heldMembers)
+	if !ok {
+		return nil
+	}
+	if err := h.hold(memberID); err != nil {
+		logFrom(r.Context()).InfoContext(r.Context(), "too many writes for one member in flight", slog.String("route", routePattern(r)))
+		return err
+	}
+	return nil
 }

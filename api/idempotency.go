@@ -16,7 +16,8 @@ import (
 )
 
 // Idempotency-Key (docs/api.md, "Idempotency"). A client may send Idempotency-Key on any POST; the key belongs to the
-// caller (its API key name or member id), so two callers never collide. The first request with a key takes it
+// caller (Principal.Subject: its API key's id, never its name, or its member id), so two callers never collide and a
+// key created under a revoked key's name replays nothing of the old key's. The first request with a key takes it
 // (a 'running' row in Postgres) and, when it succeeds, its answer is stored; a retry with the same key and the
 // same request then gets that answer again, marked Idempotent-Replayed: true, without doing the work twice. A retry
 // while the first is still being served gets 409; the key used with another request (method, path or body) gets
@@ -97,7 +98,7 @@ func (g *guards) idempotency(next http.Handler) http.Handler {
 			return
 		}
 		p, _ := principalFrom(r.Context())
-		actor := p.Actor()
+		actor := p.Subject()
 		st := g.store
 		claim, err := st.ClaimIdempotencyKey(r.Context(), actor, key, requestFingerprint(r, body), idempotencyStaleAfter)
 		if err != nil {

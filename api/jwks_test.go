@@ -150,9 +150,12 @@ func TestMemberTokensVerifiedAgainstJWKS(t *testing.T) {
 		"HS256 (dev secret)": sign(t, jwt.SigningMethodHS256, "", secret, good),
 		"RS256 without kid":  sign(t, jwt.SigningMethodRS256, "", rsaKey, good), // one RSA key usable: unambiguous
 	}
+	accepted["lifetime of exactly the maximum"] = sign(t, jwt.SigningMethodRS256, "rsa-1", rsaKey, claimsAt(now, func(c *jwt.RegisteredClaims) {
+		c.ExpiresAt = jwt.NewNumericDate(now.Add(DefaultMemberTokenMaxTTL))
+	}))
 	for name, tok := range accepted {
-		if id, err := s.verifyMemberToken(ctx, tok); err != nil || id != testMember {
-			t.Errorf("%s: %q, %v", name, id, err)
+		if mt, err := s.verifyMemberToken(ctx, tok); err != nil || mt.memberID != testMember {
+			t.Errorf("%s: %q, %v", name, mt.memberID, err)
 		}
 	}
 	wrongKey, _ := rsa.GenerateKey(rand.Reader, 2048)
@@ -178,10 +181,19 @@ func TestMemberTokensVerifiedAgainstJWKS(t *testing.T) {
 		"unknown kid":                      sign(t, jwt.SigningMethodRS256, "nope", rsaKey, good),
 		"garbage":                          "eyJhbGciOiJSUzI1NiJ9.e30.AAAA",
 		"header claims alg RS256, body HS": strings.Join(strings.Split(sign(t, jwt.SigningMethodHS256, "", secret, good), ".")[1:], "."),
+		"lifetime over the maximum": sign(t, jwt.SigningMethodRS256, "rsa-1", rsaKey, claimsAt(now, func(c *jwt.RegisteredClaims) {
+			c.ExpiresAt = jwt.NewNumericDate(now.Add(DefaultMemberTokenMaxTTL + time.Second))
+		})),
+		"a year-long HS256 token": sign(t, jwt.SigningMethodHS256, "", secret, claimsAt(now, func(c *jwt.RegisteredClaims) {
+			c.ExpiresAt = jwt.NewNumericDate(now.Add(365 * 24 * time.Hour))
+		})),
+		"no iat (lifetime unknown)":         sign(t, jwt.SigningMethodRS256, "rsa-1", rsaKey, claimsAt(now, func(c *jwt.RegisteredClaims) { c.IssuedAt = nil })),
+		"no issuer":                         sign(t, jwt.SigningMethodRS256, "rsa-1", rsaKey, claimsAt(now, func(c *jwt.RegisteredClaims) { c.Issuer = "" })),
+		"HS256 signed with an empty secret": sign(t, jwt.SigningMethodHS256, "", []byte{}, good),
 	}
 	for name, tok := range refused {
-		if id, err := s.verifyMemberToken(ctx, tok); err == nil {
-			t.Errorf("%s: accepted as %q", name, id)
+		if mt, err := s.verifyMemberToken(ctx, tok); err == nil {
+			t.Errorf("%s: accepted as %q", name, mt.memberID)
 		}
 	}
 

@@ -96,7 +96,8 @@ func (s *Server) registerMember(w http.ResponseWriter, r *http.Request) {
 	switch code := codeOf(err); {
 	case err == nil:
 		w.Header().Set("Location", "/v1/members/"+m.MemberID)
-		writeJSON(w, http.StatusCreated, viewOf(m))
+		p, _ := principalFrom(r.Context())
+		writeJSON(w, http.StatusCreated, viewOf(m).forRole(p.Role))
 	case code == domain.ErrConflict:
 		fail(w, r, errIdentityTaken) // the workflow's own message may quote what is taken
 	case code == domain.ErrInvalid:
@@ -129,7 +130,8 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	v := viewOf(mv.Member)
+	p, _ := principalFrom(r.Context())
+	v := viewOf(mv.Member).forRole(p.Role)
 	bal := mv.Balance
 	v.Balance = &bal
 	if mv.ProgramErr == nil {

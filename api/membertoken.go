@@ -25,6 +25,30 @@ type JWTConfig struct {
 	// JWKSURL is where the identity provider publishes its signing keys (a JSON Web Key Set). Keys are cached and
 	// refreshed (see jwks.go). Empty: only Secret verifies tokens.
 	JWKSURL string
+	// MaxTTL is the longest lifetime (exp − iat) of a token accepted or minted; 0 means DefaultMemberTokenMaxTTL.
+	MaxTTL time.Duration
+}
+
+// DefaultMemberTokenMaxTTL is the longest lifetime of a member token unless configured otherwise.
+const DefaultMemberTokenMaxTTL = 24 * time.Hour
+
+func (c JWTConfig) maxTTL() time.Duration {
+	if c.MaxTTL > 0 {
+		return c.MaxTTL
+	}
+	return DefaultMemberTokenMaxTTL
+}
+
+// errTokenLifetime: a token lives longer than the configured maximum, or does not say when it was issued.
+var errTokenLifetime = errors.New("token lifetime over the maximum, or no iat")
+
+// errTokenRevoked: the token was issued before its member's tokens were revoked (signed out everywhere, erased).
+var errTokenRevoked = errors.New("token issued before its member's tokens were revoked")
+
+// memberToken is what a verified member token says.
+type memberToken struct {
+	memberID string
+	issuedAt time.Time
 }
 
 // Token verification limits.
@@ -47,6 +71,9 @@ func MintMemberToken(cfg JWTConfig, memberID string, ttl time.Duration, now time
 	if !domain.ValidMemberID(memberID) {
 		return "", fmt.Errorf("%q is not a member id", memberID)
 	}
+	if ttl <= 0 || ttl > cfg.maxTTL() {
+		return "", fmt.Errorf("a member token lives at most %s (PERKFLOW_MEMBER_TOKEN_MAX_TTL)", cfg.maxTTL())
+	}
 	claims := jwt.RegisteredClaims{
 		Subject:   memberID,
 		Issuer:    cfg.Issuer,
@@ -59,8 +86,9 @@ func MintMemberToken(cfg JWTConfig, memberID string, ttl time.Duration, now time
 }
 
 // verifyMemberToken checks a member token's signature (with the algorithm pinned to what is configured), issuer,
-// audience, expiry and subject, and returns the member id it speaks for.
-func (s *Server) verifyMemberToken(ctx context.Context, raw string) (string, error) {
+// audience, expiry, lifetime (exp − iat at most MaxTTL, so that a leaked token is not good for long) and subject,
+// and returns the member it speaks for and when it was issued (checked against revocation by authenticate).
+func (s *Server) verifyMemberToken(ctx context.Context, raw string) (memberToken, error) {
 	jwks := s.jwks
 	var methods []string
 	if len(s.cfg.JWT.Secret) > 0 {
@@ -70,7 +98,7 @@ func (s *Server) verifyMemberToken(ctx context.Context, raw string) (string, err
 		methods = append(methods, AsymmetricAlgorithms...)
 	}
 	if len(methods) == 0 {
-		return "", errors.New("member tokens are not configured")
+		return memberToken{}, errors.New("member tokens are not configured")
 	}
 	keyFor := func(t *jwt.Token) (any, error) {
 		if _, ok := t.Method.(*jwt.SigningMethodHMAC); ok {
@@ -90,12 +118,25 @@ func (s *Server) verifyMemberToken(ctx context.Context, raw string) (string, err
 		jwt.WithTimeFunc(s.now),
 	)
 	if err != nil {
-		return "", err
+		return memberToken{}, err
 	}
 	if !domain.ValidMemberID(claims.Subject) {
-		return "", errors.New("token subject is not a member id")
+		return memberToken{}, errors.New("token subject is not a member id")
 	}
-	return claims.Subject, nil
+	if claims.IssuedAt == nil || claims.ExpiresAt.Sub(claims.IssuedAt.Time) > s.cfg.JWT.maxTTL() {
+		return memberToken{}, errTokenLifetime
+	}
+	return memberToken{memberID: claims.Subject, issuedAt: claims.IssuedAt.Time}, nil
+}
+
+// tokenRevoked reports whether the member's tokens issued at or before issuedAt were revoked: tokens are refused
+// when issued in the second of their member's revocation or earlier (iat has whole seconds).
+func (s *Server) tokenRevoked(ctx context.Context, t memberToken) (bool, error) {
+	nb, err := s.cfg.Store.MemberTokensNotBefore(ctx, t.memberID)
+	if err != nil || nb.IsZero() {
+		return false, err
+	}
+	return !t.issuedAt.After(nb.Truncate(time.Second)), nil
 }
 
 // newMemberKeys is the key cache of cfg's JWKS URL, or nil when none is configured or the URL is not usable (then
@@ -117,7 +158,7 @@ func tokenErrorReason(err error) string {
 	for _, e := range []error{
 		jwt.ErrTokenMalformed, jwt.ErrTokenSignatureInvalid, jwt.ErrTokenUnverifiable, jwt.ErrTokenExpired,
 		jwt.ErrTokenNotValidYet, jwt.ErrTokenUsedBeforeIssued, jwt.ErrTokenInvalidIssuer, jwt.ErrTokenInvalidAudience,
-		jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenInvalidClaims,
+		jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenInvalidClaims, errTokenLifetime, errTokenRevoked,
 	} {
 		if errors.Is(err, e) {
 			return e.Error()

@@ -24,6 +24,7 @@ type offerRequest struct {
 	EndsAt              *time.Time    `json:"ends_at"`
 	EligibleTiers       []string      `json:"eligible_tiers"`
 	CancelWindowMinutes *int64        `json:"cancel_window_minutes"`
+	CodeValidDays       *int64        `json:"code_valid_days"`
 }
 
 // createOffer adds an offer to the catalog. The catalog is reference data that no workflow owns, like an API key;
@@ -35,7 +36,7 @@ func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) {
 	}
 	o := domain.Offer{ID: uuid.NewString(), Title: strings.TrimSpace(req.Title), Description: req.Description, PointsCost: req.PointsCost,
 		CashPrice: req.CashPrice, Stock: req.Stock, StartsAt: req.StartsAt, EndsAt: req.EndsAt, EligibleTiers: req.EligibleTiers,
-		CancelWindowMinutes: domain.DefaultCancelWindowMinutes}
+		CancelWindowMinutes: domain.DefaultCancelWindowMinutes, CodeValidDays: req.CodeValidDays}
 	if req.CancelWindowMinutes != nil {
 		o.CancelWindowMinutes = *req.CancelWindowMinutes
 	}

@@ -118,6 +118,10 @@ func (s *Server) memberOperation(w http.ResponseWriter, r *http.Request, memberI
 		fail(w, r, err)
 		return
 	}
+	if err := holdMember(r, memberID); err != nil {
+		fail(w, r, err)
+		return
+	}
 	wctx, cancel := context.WithTimeout(ctx, s.waitBudget(r))
 	defer cancel()
 	opts, in := s.memberStart(memberID, nil)

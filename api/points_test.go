@@ -85,7 +85,7 @@ func TestReturnsRedemptionsAndAdjustmentsThroughTheAPI(t *testing.T) {
 	mustStatus(t, s.Do("POST", "/v1/transactions/redeem", pos, red), 201, "replayed redemption")
 	mustStatus(t, s.Do("POST", "/v1/transactions/redeem", pos, map[string]any{"redemption_id": "TILL-OPS-2", "member_id": id, "points": 6, "store_id": "store-1"}), 422, "redeem more than available")
 
-	// Adjustments by support, audited with the key's name.
+	// Adjustments by support, audited with the key's id and name.
 	adj := map[string]any{"adjustment_id": "ADJ-OPS-1", "points": 100, "reason": "goodwill for a damaged parcel"}
 	mustStatus(t, s.Do("POST", "/v1/members/"+id+"/adjustments", support, adj), 201, "adjust")
 	mustStatus(t, s.Do("POST", "/v1/members/"+id+"/adjustments", pos, adj), 403, "adjust as pos")
@@ -98,7 +98,7 @@ func TestReturnsRedemptionsAndAdjustmentsThroughTheAPI(t *testing.T) {
 		} `json:"items"`
 	}
 	hist.Decode(t, &page)
-	if len(page.Items) != 4 || page.Items[0].Kind != "adjustment" || page.Items[0].Actor != "apikey:itest-support" {
+	if len(page.Items) != 4 || page.Items[0].Kind != "adjustment" || page.Items[0].Actor != "apikey:"+keyID(t, s, "itest-support")+" (itest-support)" {
 		t.Fatalf("history: %s", hist.Body)
 	}
 	s.RecordHistory(workflows.MemberWorkflowID(id), "", "member_return_redeem_adjust")

@@ -18,15 +18,25 @@ type Rate struct {
 // Limits bound what one caller can make the API do, so that no client — buggy or hostile — can take the service
 // down for the others. Zero in any field means no limit of that kind. Limits are per API process.
 type Limits struct {
-	// APIKey is the request rate of each API key (by name).
+	// APIKey is the request rate of each API key (by its id: a replacement key under the same name starts afresh).
 	APIKey Rate
 	// Member is the request rate of each member token (by member id).
 	Member Rate
 	// APIKeyInFlight caps the requests of one API key being served at once (a request may wait up to 60 s for
 	// asynchronous work; without a cap a fast client could pile up waiting requests).
 	APIKeyInFlight int
+	// AuthFailures is the rate of failed authentications (a bearer token that is unknown, revoked or not valid)
+	// each client address may make: beyond, 429 with Retry-After, and API keys this process has not seen valid
+	// lately are refused without a database lookup. A valid member token, or an API key used from anywhere lately,
+	// is still served, so that an attacker sharing an address with a real client cannot lock it out. Addresses
+	// count by IPv4 address and by IPv6 /64.
+	AuthFailures Rate
+	// CouponMisses is the rate at which each caller may look up or use coupon codes that do not exist: beyond, every
+	// coupon request of the caller answers 429 until the bucket refills, so that codes cannot be guessed.
+	CouponMisses Rate
 	// MemberWrites caps the writes (POST, PUT, PATCH, DELETE) concerning one member being served at once, whoever
-	// sends them: the member named in the path, in the body's member_id, or the member token's own.
+	// sends them: the member named in the path, the member token's own, and the member the handler finds (a body's
+	// member_id once checked, the member of a returned purchase).
 	MemberWrites int
 }
 
@@ -38,6 +48,8 @@ func DefaultLimits() Limits {
 		Member:         Rate{PerSecond: 10, Burst: 40},
 		APIKeyInFlight: 256,
 		MemberWrites:   32,
+		AuthFailures:   Rate{PerSecond: 1, Burst: 30},
+		CouponMisses:   Rate{PerSecond: 0.2, Burst: 20},
 	}
 }
 
@@ -79,6 +91,24 @@ func (l *rateLimiters) take(who string, now time.Time) (ok bool, retryAfter time
 		return false, time.Second
 	}
 	return false, res.DelayFrom(now)
+}
+
+// exhausted reports whether who's bucket is empty now (and when it will have a token), without spending one.
+func (l *rateLimiters) exhausted(who string, now time.Time) (bool, time.Duration) {
+	if l.rate.PerSecond <= 0 {
+		return false, 0
+	}
+	l.mu.Lock()
+	b := l.m[who]
+	l.mu.Unlock()
+	if b == nil {
+		return false, 0
+	}
+	tokens := b.lim.TokensAt(now)
+	if tokens >= 1 {
+		return false, 0
+	}
+	return true, time.Duration((1 - tokens) / l.rate.PerSecond * float64(time.Second))
 }
 
 // sweep drops buckets idle for longer than it takes them to refill.

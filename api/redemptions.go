@@ -30,9 +30,16 @@ type redemptionView struct {
 	domain.Redemption
 }
 
-func redemptionViewOf(r domain.Redemption) redemptionView {
+// redemptionView is the redemption as shown now: a cancelled or failed redemption's code is void and not shown, and
+// a valid code past its expiry (by the API's clock) reads expired.
+func (s *Server) redemptionView(r domain.Redemption) redemptionView {
 	if r.Status.Final() {
-		r.Code = "" // a cancelled or failed redemption's code is void
+		r.Code = ""
+	}
+	if c := r.Coupon; c != nil && c.Status == domain.CouponValid && c.ExpiresAt != nil && !s.now().Before(*c.ExpiresAt) {
+		expired := *c
+		expired.Status = domain.CouponExpired
+		r.Coupon = &expired
 	}
 	return redemptionView{r}
 }
@@ -54,19 +61,26 @@ func (s *Server) claimOffer(w http.ResponseWriter, r *http.Request) {
 	id := uuid.NewString()
 	key := r.Header.Get("Idempotency-Key")
 	if key != "" {
-		id = uuid.NewSHA1(redemptionNamespace, []byte(p.MemberID+"|"+offer.ID+"|"+key)).String()
-	}
-	sub := s.commits.subscribe(domain.RedemptionEventKey(id))
-	defer sub.close()
-	if key != "" {
+		if id, err = keyedRedemptionID(s.cfg.IDSecret, p.MemberID, offer.ID, key); err != nil {
+			fail(w, r, err)
+			return
+		}
 		// A retried claim answers with the redemption it started, whatever the member's points are now.
-		if _, err := s.cfg.Store.GetRedemption(r.Context(), id); err == nil {
+		before, err := s.claimedBefore(r.Context(), id, p.MemberID, offer.ID, key)
+		if err == nil {
+			sub := s.commits.subscribe(domain.RedemptionEventKey(before.ID))
+			defer sub.close()
 			w.Header().Set("Idempotent-Replayed", "true")
 			sub.wake() // it may have settled already
-			s.answerRedemption(w, r, sub, id, http.StatusCreated, domain.RedemptionStatus.Settled)
+			s.answerRedemption(w, r, sub, before.ID, http.StatusCreated, domain.RedemptionStatus.Settled)
+			return
+		} else if codeOf(err) != domain.ErrNotFound {
+			fail(w, r, err)
 			return
 		}
 	}
+	sub := s.commits.subscribe(domain.RedemptionEventKey(id))
+	defer sub.close()
 	now := s.now()
 	if offer.NeedsPayment() {
 		if !s.cfg.Rewards.PaymentsEnabled {
@@ -109,6 +123,9 @@ func (s *Server) claimOffer(w http.ResponseWriter, r *http.Request) {
 	claim := domain.RedemptionClaim{RedemptionID: id, OfferID: offer.ID, MemberID: p.MemberID, Title: offer.Title,
 		Points: offer.PointsCost, Cash: offer.CashPrice, PaymentMethod: req.PaymentMethod,
 		CancelUntil: now.Add(time.Duration(offer.CancelWindowMinutes) * time.Minute).UTC(), ClaimedAt: now.UTC()}
+	if offer.CodeValidDays != nil {
+		claim.CodeValidDays = *offer.CodeValidDays
+	}
 	opts := workflows.RedemptionStartOptions(claim, s.cfg.TaskQueue)
 	opts.WorkflowIDConflictPolicy = enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
 	opts.WorkflowIDReusePolicy = enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
@@ -121,9 +138,6 @@ func (s *Server) claimOffer(w http.ResponseWriter, r *http.Request) {
 	}
 	s.answerRedemption(w, r, sub, id, http.StatusCreated, domain.RedemptionStatus.Settled)
 }
-
-// redemptionNamespace names redemption ids derived from a member's Idempotency-Key.
-var redemptionNamespace = uuid.MustParse("7d0c5d55-4f0e-4c37-9f38-2f1c3a8f0b6e")
 
 // answerRedemption waits, within the budget, for the redemption to reach a status done accepts, and answers status
 // with it, or 202 with its Location.
@@ -142,7 +156,7 @@ func (s *Server) answerRedemption(w http.ResponseWriter, r *http.Request, sub *s
 		return
 	}
 	w.Header().Set("Location", location)
-	writeJSON(w, status, redemptionViewOf(red))
+	writeJSON(w, status, s.redemptionView(red))
 }
 
 // readRedemption reads the redemption the request names.
@@ -157,12 +171,15 @@ func (s *Server) getRedemption(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, redemptionViewOf(red))
+	writeJSON(w, http.StatusOK, s.redemptionView(red))
 }
 
 // cancelRedemption asks the saga to cancel and compensate, within the offer's cancel window: 200 with the cancelled
 // redemption, or 202 while the compensation runs. Ended already → 409; window closed → 422.
 func (s *Server) cancelRedemption(w http.ResponseWriter, r *http.Request) {
+	if !noBody(w, r) {
+		return
+	}
 	red, err := owned(r, s.readRedemption)
 	if err != nil {
 		fail(w, r, err)
@@ -170,6 +187,10 @@ func (s *Server) cancelRedemption(w http.ResponseWriter, r *http.Request) {
 	}
 	if red.Status.Final() {
 		fail(w, r, problem(domain.ErrConflict, "this redemption has already ended ("+string(red.Status)+")"))
+		return
+	}
+	if codeUsed(red) {
+		fail(w, r, errCodeUsed)
 		return
 	}
 	if s.now().After(red.CancelUntil) {
@@ -190,5 +211,27 @@ func (s *Server) cancelRedemption(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, temporalRefused(err))
 		return
 	}
-	s.answerRedemption(w, r, sub, red.ID, http.StatusOK, domain.RedemptionStatus.Final)
+	// The saga refuses the cancel if the code was used meanwhile (the store's row lock decides): that too ends the
+	// wait, and answers 409.
+	done, ok := await(r.Context(), sub, s.waitBudget(r), func(ctx context.Context) (domain.Redemption, error) {
+		return s.cfg.Store.GetRedemption(ctx, red.ID)
+	}, func(red domain.Redemption) bool { return red.Status.Final() || codeUsed(red) })
+	switch {
+	case !ok:
+		if done.ID == "" {
+			done = red
+		}
+		accepted(w, "/v1/redemptions/"+red.ID, map[string]string{"redemption_id": red.ID, "status": string(done.Status)})
+	case !done.Status.Final():
+		fail(w, r, errCodeUsed)
+	default:
+		w.Header().Set("Location", "/v1/redemptions/"+red.ID)
+		writeJSON(w, http.StatusOK, s.redemptionView(done))
+	}
 }
+
+// errCodeUsed refuses the cancel of a redemption whose coupon code was used at a till.
+var errCodeUsed = problem(domain.ErrConflict, "this redemption's coupon code was used at a till; it can no longer be cancelled")
+
+// codeUsed reports whether the redemption's coupon code was used.
+func codeUsed(red domain.Redemption) bool { return red.Coupon != nil && red.Coupon.Use != nil }

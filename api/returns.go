@@ -68,6 +68,11 @@ func (s *Server) returnPurchase(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ret.MemberID = t.MemberID
+	// A return names no member: its purchase's member is capped like the member of an accrual.
+	if err := holdMember(r, t.MemberID); err != nil {
+		fail(w, r, err)
+		return
+	}
 	sub := s.commits.subscribe(domain.ReturnKey(ret.ReturnID))
 	defer sub.close()
 	if err := s.signalMember(ctx, t.MemberID, workflows.SignalReturn, ret); err != nil {

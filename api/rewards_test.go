@@ -40,15 +40,22 @@ type rewardsOptions struct {
 	stripeBase  string
 	paymentWait time.Duration
 	issueCode   func(context.Context, domain.RedemptionClaim) (string, error)
+	// now is the API's clock (default: the time); log receives the API's and worker's logs (default: discarded).
+	now func() time.Time
+	log *slog.Logger
 }
 
 func newRewardsStack(t *testing.T, o rewardsOptions) *rewardsStack {
 	t.Helper()
 	s := itest.NewStack(t, temporal, itest.Options{NoWorker: true})
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if o.log != nil {
+		discard = o.log
+	}
 	srv := api.New(api.Config{
-		Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, WaitBudget: 15 * time.Second, JWT: s.JWT, Log: discard,
-		Rewards: api.RewardsConfig{PaymentsEnabled: o.stripeBase != "", StripeWebhookSecret: testWebhookSecret, PaymentWait: o.paymentWait},
+		Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, WaitBudget: 15 * time.Second, JWT: s.JWT, Log: discard, Now: o.now,
+		Rewards:  api.RewardsConfig{PaymentsEnabled: o.stripeBase != "", StripeWebhookSecret: testWebhookSecret, PaymentWait: o.paymentWait},
+		IDSecret: s.IDSecret,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	go srv.Run(ctx)

@@ -16,7 +16,7 @@ import (
 // The contract of each route is docs/api.md and api/openapi.yaml.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer)
+	r.Use(assignRequestID, s.logRequests, middleware.Recoverer)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, problem(errNoRoute, "no such route"))
 	})
@@ -52,6 +52,7 @@ func (s *Server) v1Routes(v v1Router) {
 	v.get("/members/{memberId}/challenges", allow(member, support, admin), s.memberChallenges)
 	v.post("/members/{memberId}/adjustments", allow(support, admin), s.adjustPoints)
 	v.get("/members", allow(support, admin), s.lookUpMembers) // by email, phone or external id; audited
+	v.post("/members/{memberId}/sign-out", allow(member, support, admin), s.signOutEverywhere)
 
 	// Transactions (POS).
 	v.post("/transactions/accrue", allow(pos), s.accrue)
@@ -73,6 +74,8 @@ func (s *Server) v1Routes(v v1Router) {
 	v.patch("/offers/{offerId}", allow(marketer, admin), s.updateOffer)
 	v.delete("/offers/{offerId}", allow(marketer, admin), s.archiveOffer)
 	v.get("/members/{memberId}/redemptions", allow(member, support, admin), s.memberRedemptions)
+	v.get("/coupons/{code}", allow(pos, support, admin), s.getCoupon)
+	v.post("/coupons/{code}/use", allow(pos), s.useCoupon)
 
 	// Program and earning rules.
 	v.get("/program", allow(member, pos, marketer, support, admin), s.getProgram)

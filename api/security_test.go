@@ -452,3 +452,54 @@ func TestPageSizeIsCapped(t *testing.T) {
 	}
 	t.Logf("%d lists checked", lists)
 }
+
+// TestRoutesThatTakeNoBodyRefuseOne: joining a challenge, cancelling a redemption and signing out take no body;
+// one sent is refused (400, strict JSON) with nothing written, rather than silently ignored.
+func TestRoutesThatTakeNoBodyRefuseOne(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{})
+	id := register(t, s, "nobody@example.com")
+	settle(t, s)
+	member := s.MemberToken(id)
+	for _, c := range []struct{ path, token string }{
+		{"/v1/challenges/" + placeholderID + "/join", member},
+		{"/v1/redemptions/" + placeholderID + "/cancel", s.Keys["support"]},
+		{"/v1/members/" + id + "/sign-out", member},
+	} {
+		for _, body := range []string{`{}`, `{"reason":"x"}`, `null`, " "} {
+			before := tableFingerprint(t, s)
+			res := s.Do("POST", c.path, c.token, body)
+			if res.Status != http.StatusBadRequest || res.Header.Get("Content-Type") != "application/problem+json" {
+				t.Errorf("POST %s with %q: %d %s, want 400", c.path, body, res.Status, res.Body)
+			}
+			if after := tableFingerprint(t, s); after != before {
+				t.Errorf("POST %s with %q wrote something", c.path, body)
+			}
+		}
+	}
+	mustStatus(t, s.Do("GET", "/v1/members/"+id, member, nil), http.StatusOK, "the member is not signed out")
+}
+
+// TestUnmappedErrorsAnswerInternalErrorOnly: an error the table does not map is answered 500 with a fixed detail
+// and no part of its message (which may name tables, hosts or input), whatever route it comes from.
+func TestUnmappedErrorsAnswerInternalErrorOnly(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{})
+	id := register(t, s, "internal@example.com")
+	// Break the store under the API: a read of the member fails with Postgres's own words.
+	if _, err := s.DB.Pool.Exec(context.Background(), `ALTER TABLE members RENAME COLUMN consent_sms TO consent_sms_gone`); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_, _ = s.DB.Pool.Exec(context.Background(), `ALTER TABLE members RENAME COLUMN consent_sms_gone TO consent_sms`)
+	}()
+	res := s.Do("GET", "/v1/members/"+id, s.Keys["support"], nil)
+	mustStatus(t, res, http.StatusInternalServerError, "a read the store cannot do")
+	body := strings.ToLower(string(res.Body))
+	for _, leak := range []string{"consent_sms", "column", "sqlstate", "members", "get member"} {
+		if strings.Contains(body, leak) {
+			t.Errorf("the 500 says %q: %s", leak, res.Body)
+		}
+	}
+	if !strings.Contains(body, `"title":"internal error"`) {
+		t.Errorf("500 body %s", res.Body)
+	}
+}

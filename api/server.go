@@ -35,6 +35,9 @@ type Config struct {
 	// Metrics is where the API registers its request metrics (the process serves it on its metrics listener); nil
 	// keeps them private.
 	Metrics prometheus.Registerer
+	// IDSecret keys the ids derived from clients' Idempotency-Keys (redemptions), so that nobody can compute them
+	// (PERKFLOW_ID_SECRET, at least 32 bytes). Without it, claims with an Idempotency-Key answer 500.
+	IDSecret []byte
 }
 
 // RewardsConfig configures the rewards catalog and the redemption saga.

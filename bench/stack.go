@@ -193,6 +193,8 @@ func (s *stack) startChildren(ctx context.Context, progress func(string, ...any)
 		"PERKFLOW_HTTP_ADDR="+httpAddr,
 		"PERKFLOW_DATA_DIR="+filepath.Join(s.dir, "data"),
 		"PERKFLOW_JWT_SECRET="+string(s.jwt.Secret),
+		"PERKFLOW_ID_SECRET="+randomHex(32),
+		"PERKFLOW_COUPON_SECRET="+randomHex(32),
 		"PERKFLOW_JWT_ISSUER="+s.jwt.Issuer,
 		"PERKFLOW_JWT_AUDIENCE="+s.jwt.Audience,
 		"PERKFLOW_LOG_FORMAT=json",

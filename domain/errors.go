@@ -26,6 +26,8 @@ const (
 	ErrUnauthorized ErrorCode = "unauthorized"
 	// ErrForbidden: valid credentials without the right role.
 	ErrForbidden ErrorCode = "forbidden"
+	// ErrGone: the thing asked for existed and is gone for good (a cancelled or expired coupon code).
+	ErrGone ErrorCode = "gone"
 )
 
 // FieldError names one invalid field and says what is wrong with it.

@@ -38,7 +38,10 @@ type LedgerEntry struct {
 	// Lot is the lot a credit opened; Allocations what a debit took from lots (or a release gave back).
 	Lot         *Lot         `json:"lot,omitempty"`
 	Allocations []Allocation `json:"allocations,omitempty"`
-	CreatedAt   time.Time    `json:"created_at"`
+	// CouponUse is, on the entry of the points a redemption spent, the use of the redemption's coupon code at a
+	// till, once used.
+	CouponUse *CouponUse `json:"coupon_use,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
 }
 
 // Lot is what is left of a credit, and when it becomes available and expires.

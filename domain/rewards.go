@@ -21,8 +21,10 @@ type Offer struct {
 	EndsAt         *time.Time `json:"ends_at,omitempty"`
 	EligibleTiers  []string   `json:"eligible_tiers"`
 	// CancelWindowMinutes is how long after a claim the member (or support) may still cancel it.
-	CancelWindowMinutes int64     `json:"cancel_window_minutes"`
-	CreatedAt           time.Time `json:"created_at"`
+	CancelWindowMinutes int64 `json:"cancel_window_minutes"`
+	// CodeValidDays is how long a claim's coupon code stays valid after it is issued; nil: it does not expire.
+	CodeValidDays *int64    `json:"code_valid_days,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
 	// ArchivedAt is when a marketer archived the offer: it takes no new claim, and claims made before go on.
 	ArchivedAt *time.Time `json:"archived_at,omitempty"`
 }
@@ -56,6 +58,9 @@ func (o Offer) Validate() error {
 		v.Check(t != "" && len(t) <= 50, "eligible_tiers", "tier codes are 1 to 50 characters")
 	}
 	v.Check(o.CancelWindowMinutes >= 0 && o.CancelWindowMinutes <= 60*24*30, "cancel_window_minutes", "must be between 0 and 43200 (30 days)")
+	if o.CodeValidDays != nil {
+		v.Check(*o.CodeValidDays >= 1 && *o.CodeValidDays <= MaxCodeValidDays, "code_valid_days", "must be between 1 and %d", MaxCodeValidDays)
+	}
 	return v.Err()
 }
 
@@ -122,6 +127,8 @@ type Redemption struct {
 	Cash     *Money           `json:"cash,omitempty"`
 	// Code is the coupon code, once fulfilled.
 	Code string `json:"code,omitempty"`
+	// Coupon is where the code stands (valid, used, cancelled, expired), once fulfilled.
+	Coupon *RedemptionCoupon `json:"coupon,omitempty"`
 	// ClientSecret lets the member's app finish 3-D Secure while awaiting_payment.
 	ClientSecret  string    `json:"client_secret,omitempty"`
 	FailureReason string    `json:"failure_reason,omitempty"`
@@ -141,6 +148,17 @@ type RedemptionClaim struct {
 	PaymentMethod string    `json:"payment_method,omitempty"`
 	CancelUntil   time.Time `json:"cancel_until"`
 	ClaimedAt     time.Time `json:"claimed_at"`
+	// CodeValidDays is the offer's code_valid_days when claimed (0: the code does not expire).
+	CodeValidDays int64 `json:"code_valid_days,omitempty"`
+}
+
+// CouponExpiry is when a code issued at issuedAt for this claim expires; nil when it does not.
+func (c RedemptionClaim) CouponExpiry(issuedAt time.Time) *time.Time {
+	if c.CodeValidDays <= 0 {
+		return nil
+	}
+	t := issuedAt.Add(time.Duration(c.CodeValidDays) * 24 * time.Hour).UTC()
+	return &t
 }
 
 // PointsHoldKey is the idempotency key of the ledger entry that holds a redemption's points.

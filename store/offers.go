@@ -134,15 +134,16 @@ func (s *Store) MemberRedemptions(ctx context.Context, memberID, cursor string, 
 		after = &c.CreatedAt
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+redemptionColumns+`, (SELECT title FROM offers o WHERE o.offer_id = r.offer_id)
-		FROM redemptions r WHERE member_id = $1 AND ($2::timestamptz IS NULL OR (created_at, redemption_id::text) < ($2, $3))
-		ORDER BY created_at DESC, redemption_id::text DESC LIMIT $4`, memberID, after, cursor, limit+1)
+		FROM `+redemptionsWithCoupons+` WHERE r.member_id = $1
+		AND ($2::timestamptz IS NULL OR (r.created_at, r.redemption_id::text) < ($2, $3))
+		ORDER BY r.created_at DESC, r.redemption_id::text DESC LIMIT $4`, memberID, after, cursor, limit+1)
 	if err != nil {
 		return nil, "", wrap("member redemptions", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (MemberRedemption, error) {
 		var m MemberRedemption
 		var err error
-		m.Redemption, err = scanRedemption(r, &m.OfferTitle)
+		m.Redemption, err = s.scanRedemption(r, &m.OfferTitle)
 		return m, err
 	})
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 )
 
 const offerColumns = `offer_id::text, title, description, points_cost, cash_amount, cash_currency, stock_total, stock_remaining,
-	starts_at, ends_at, eligible_tiers, cancel_window_seconds, created_at, archived_at`
+	starts_at, ends_at, eligible_tiers, cancel_window_seconds, created_at, archived_at, code_valid_days`
 
 func scanOffer(row pgx.Row) (domain.Offer, error) {
 	var o domain.Offer
@@ -19,7 +19,7 @@ func scanOffer(row pgx.Row) (domain.Offer, error) {
 	var cashCurrency *string
 	var window int64
 	err := row.Scan(&o.ID, &o.Title, &o.Description, &o.PointsCost, &cashAmount, &cashCurrency, &o.Stock, &o.StockRemaining,
-		&o.StartsAt, &o.EndsAt, &o.EligibleTiers, &window, &o.CreatedAt, &o.ArchivedAt)
+		&o.StartsAt, &o.EndsAt, &o.EligibleTiers, &window, &o.CreatedAt, &o.ArchivedAt, &o.CodeValidDays)
 	if err != nil {
 		return o, err
 	}
@@ -52,10 +52,10 @@ func (s *Store) CreateOffer(ctx context.Context, o domain.Offer, actor string) (
 	}
 	if _, err := s.pool.Exec(ctx, `
 		INSERT INTO offers (offer_id, title, description, points_cost, cash_amount, cash_currency, stock_total, stock_remaining,
-		                    starts_at, ends_at, eligible_tiers, cancel_window_seconds, actor)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12) ON CONFLICT (offer_id) DO NOTHING`,
+		                    starts_at, ends_at, eligible_tiers, cancel_window_seconds, actor, code_valid_days)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (offer_id) DO NOTHING`,
 		o.ID, o.Title, o.Description, o.PointsCost, amount, currency, o.Stock, o.StartsAt, o.EndsAt, tiers,
-		o.CancelWindowMinutes*60, actor); err != nil {
+		o.CancelWindowMinutes*60, actor, o.CodeValidDays); err != nil {
 		return domain.Offer{}, wrap("create offer", err)
 	}
 	return s.GetOffer(ctx, o.ID)
@@ -206,13 +206,29 @@ func (s *Store) RecordRefund(ctx context.Context, redemptionID, refundID string)
 	return nil
 }
 
-// FulfilRedemption gives the redemption its coupon code, keeping the first one on a retry, and marks it fulfilled.
+// FulfilRedemption gives the redemption its coupon code, keeping the first one on a retry, marks it fulfilled and
+// returns the code kept. It is what sagas started before IssueCoupon call (their histories hold the code); the code
+// is recorded sealed, never in clear, and does not expire.
 func (s *Store) FulfilRedemption(ctx context.Context, redemptionID, code string) (string, error) {
+	keys, err := s.couponKeys()
+	if err != nil {
+		return "", err
+	}
 	var kept string
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `UPDATE redemptions SET code = COALESCE(code, $2) WHERE redemption_id = $1 RETURNING code`,
-			redemptionID, code).Scan(&kept); err != nil {
-			return wrap("record code", err)
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		var offerID string
+		if err := tx.QueryRow(ctx, `SELECT offer_id::text FROM redemptions WHERE redemption_id = $1`, redemptionID).Scan(&offerID); err != nil {
+			return wrap("read redemption", err)
+		}
+		if err := s.insertCoupon(ctx, tx, redemptionID, offerID, code, s.Now().UTC(), nil, true); err != nil {
+			return err
+		}
+		var sealed []byte
+		if err := tx.QueryRow(ctx, `SELECT code_sealed FROM coupons WHERE redemption_id = $1`, redemptionID).Scan(&sealed); err != nil {
+			return wrap("read coupon", err)
+		}
+		if kept, err = keys.openCode(redemptionID, sealed); err != nil {
+			return err
 		}
 		return setRedemptionStatus(ctx, tx, redemptionID, domain.RedemptionFulfilled, "")
 	})
@@ -244,39 +260,128 @@ func setRedemptionStatus(ctx context.Context, tx pgx.Tx, redemptionID string, st
 	return notify(ctx, tx, domain.RedemptionEventKey(redemptionID))
 }
 
-// GetRedemption reads a redemption; unknown → domain.ErrNotFound.
+// GetRedemption reads a redemption, with its coupon code (decrypted) and where the code stands; unknown →
+// domain.ErrNotFound.
 func (s *Store) GetRedemption(ctx context.Context, id string) (domain.Redemption, error) {
 	if !domain.ValidMemberID(id) {
-		return domain.Redemption{}, domain.Errorf(domain.ErrNotFound, "redemption %s not found", id)
+		return domain.Redemption{}, domain.Errorf(domain.ErrNotFound, "no such redemption")
 	}
-	r, err := scanRedemption(s.pool.QueryRow(ctx, `SELECT `+redemptionColumns+` FROM redemptions WHERE redemption_id = $1`, id))
+	r, err := s.scanRedemption(s.pool.QueryRow(ctx, `SELECT `+redemptionColumns+` FROM `+redemptionsWithCoupons+`
+		WHERE r.redemption_id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return r, domain.Errorf(domain.ErrNotFound, "redemption %s not found", id)
+		return r, domain.Errorf(domain.ErrNotFound, "no such redemption")
 	}
 	return r, wrap("read redemption", err)
 }
 
-const redemptionColumns = `redemption_id::text, offer_id::text, member_id::text, status, points, cash_amount,
-	cash_currency, code, client_secret, failure_reason, cancel_until, created_at, updated_at`
+// redemptionColumns are what scanRedemption reads, from redemptionsWithCoupons: the redemption and its coupon.
+const (
+	redemptionColumns = `r.redemption_id::text, r.offer_id::text, r.member_id::text, r.status, r.points, r.cash_amount,
+	r.cash_currency, r.client_secret, r.failure_reason, r.cancel_until, r.created_at, r.updated_at,
+	c.code_sealed, c.issued_at, c.expires_at, c.voided_at IS NOT NULL, c.used_at, c.use_id, c.used_store_id`
+	redemptionsWithCoupons = `redemptions r LEFT JOIN coupons c ON c.redemption_id = r.redemption_id`
+)
 
-func scanRedemption(row pgx.Row, extra ...any) (domain.Redemption, error) {
+// scanRedemption reads a row of redemptionColumns (then extra), decrypting the coupon code.
+func (s *Store) scanRedemption(row pgx.Row, extra ...any) (domain.Redemption, error) {
 	var r domain.Redemption
 	var amount *int64
-	var currency, code, secret, reason *string
-	err := row.Scan(append([]any{&r.ID, &r.OfferID, &r.MemberID, &r.Status, &r.Points, &amount, &currency, &code, &secret, &reason,
-		&r.CancelUntil, &r.CreatedAt, &r.UpdatedAt}, extra...)...)
+	var currency, secret, reason *string
+	var sealed []byte
+	var issuedAt, expiresAt, usedAt *time.Time
+	var voided bool
+	var useID, useStore *string
+	err := row.Scan(append([]any{&r.ID, &r.OfferID, &r.MemberID, &r.Status, &r.Points, &amount, &currency, &secret, &reason,
+		&r.CancelUntil, &r.CreatedAt, &r.UpdatedAt, &sealed, &issuedAt, &expiresAt, &voided, &usedAt, &useID, &useStore},
+		extra...)...)
 	if err != nil {
 		return r, err
 	}
 	if amount != nil && currency != nil {
 		r.Cash = &domain.Money{Amount: *amount, Currency: *currency}
 	}
-	r.Code, r.FailureReason = deref(code), deref(reason)
+	r.FailureReason = deref(reason)
 	if r.Status == domain.RedemptionAwaitingPayment {
 		r.ClientSecret = deref(secret)
 	}
+	if sealed != nil {
+		if err := s.readCoupon(&r, sealed, *issuedAt, expiresAt, voided, usedAt, deref(useID), deref(useStore)); err != nil {
+			return r, err
+		}
+	}
 	r.CancelUntil, r.CreatedAt, r.UpdatedAt = r.CancelUntil.UTC(), r.CreatedAt.UTC(), r.UpdatedAt.UTC()
 	return r, nil
+}
+
+// readCoupon fills a redemption's code and its coupon status from the redemption's coupon row.
+func (s *Store) readCoupon(r *domain.Redemption, sealed []byte, issuedAt time.Time, expiresAt *time.Time, voided bool,
+	usedAt *time.Time, useID, useStore string) error {
+	keys, err := s.couponKeys()
+	if err != nil {
+		return err
+	}
+	if r.Code, err = keys.openCode(r.ID, sealed); err != nil {
+		return err
+	}
+	c := &domain.RedemptionCoupon{IssuedAt: issuedAt.UTC()}
+	if expiresAt != nil {
+		t := expiresAt.UTC()
+		c.ExpiresAt = &t
+	}
+	if usedAt != nil {
+		c.Use = &domain.CouponUse{UseID: useID, StoreID: useStore, UsedAt: usedAt.UTC()}
+	}
+	c.Status = domain.CouponStatusOf(r.Status, voided, usedAt != nil, c.ExpiresAt, s.Now())
+	r.Coupon = c
+	return nil
+}
+
+// SealClearCoupons moves the codes redemptions held in clear (before coupon codes were sealed) into coupons,
+// sealed and hashed, and clears them, in batches; it returns how many it moved. The API and the worker run it when
+// they start; it finds nothing to do once done.
+func (s *Store) SealClearCoupons(ctx context.Context) (int, error) {
+	if _, err := s.couponKeys(); err != nil {
+		return 0, err
+	}
+	total := 0
+	for {
+		n := 0
+		err := s.inTx(ctx, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `SELECT redemption_id::text, offer_id::text, code, updated_at FROM redemptions
+				WHERE code IS NOT NULL ORDER BY redemption_id LIMIT 500 FOR UPDATE SKIP LOCKED`)
+			if err != nil {
+				return err
+			}
+			type clear struct {
+				id, offer, code string
+				at              time.Time
+			}
+			found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (clear, error) {
+				var c clear
+				return c, r.Scan(&c.id, &c.offer, &c.code, &c.at)
+			})
+			if err != nil {
+				return err
+			}
+			for _, c := range found {
+				if err := s.insertCoupon(ctx, tx, c.id, c.offer, c.code, c.at, nil, true); err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, `UPDATE redemptions SET code = NULL WHERE redemption_id = $1`, c.id); err != nil {
+					return err
+				}
+			}
+			n = len(found)
+			return nil
+		})
+		if err != nil {
+			return total, wrap("seal clear coupon codes", err)
+		}
+		total += n
+		if n < 500 {
+			return total, nil
+		}
+	}
 }
 
 // RedemptionResources is what a redemption holds, for tests and support: its stock reservation and points hold.

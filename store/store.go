@@ -26,6 +26,8 @@ type Store struct {
 	clock func() time.Time
 	// metrics counts committed effects (effects.go); nil counts nothing.
 	metrics *metrics.Business
+	// coupons are the keys coupon codes are found and sealed with (WithCouponSecret); nil until given.
+	coupons *couponKeys
 }
 
 // New returns a Store over pool that reads the time from the system clock.

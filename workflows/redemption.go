@@ -41,6 +41,11 @@ type redemptionImpl struct {
 	compensations []compensation
 	cancel        *CancelRequest
 	payment       *PaymentEvent
+	// sealedCoupon: the saga issues its code with IssueCoupon (GetVersion "coupons"), so the code must be voided
+	// before anything is given back, and a used code stops the compensation (redemption_coupon.go).
+	sealedCoupon bool
+	// used is the code's use at a till, once signalled.
+	used *domain.CouponUse
 }
 
 type compensation struct {
@@ -57,6 +62,7 @@ func (r *redemptionImpl) setup(ctx workflow.Context) error {
 	}
 	cancelCh := workflow.GetSignalChannel(ctx, SignalRedemptionCancel)
 	paymentCh := workflow.GetSignalChannel(ctx, SignalRedemptionPayment)
+	usedCh := workflow.GetSignalChannel(ctx, SignalRedemptionCouponUsed)
 	workflow.Go(ctx, func(gctx workflow.Context) {
 		for {
 			sel := workflow.NewSelector(gctx)
@@ -74,6 +80,11 @@ func (r *redemptionImpl) setup(ctx workflow.Context) error {
 				if ev.PaymentIntentID != "" && ev.PaymentIntentID == r.state.PaymentIntentID {
 					r.payment = &ev
 				}
+			})
+			sel.AddReceive(usedCh, func(ch workflow.ReceiveChannel, _ bool) {
+				var u domain.CouponUse
+				ch.Receive(gctx, &u)
+				r.couponUsed(u)
 			})
 			sel.Select(gctx)
 		}
@@ -125,25 +136,17 @@ func (r *redemptionImpl) run(ctx workflow.Context) (RedemptionState, error) {
 		}
 	}
 	if err == nil {
-		var code string
-		code, err = FulfilRedemption.Execute(withOptions(ctx, activityOptions.fulfilment, "Issue the coupon code for "+c.Title), c).Get(ctx)
-		err = r.stepped(err)
-		if err == nil || errors.Is(err, errCancelled) {
-			r.state.Code = code
-		}
-		if err == nil {
-			r.setStatus(ctx, domain.RedemptionFulfilled)
-		}
+		err = r.fulfil(ctx)
 	}
 	if err == nil {
 		err = r.stepped(CommitRedemption.Execute(stepCtx(ctx, "Spend the held points and complete the redemption"), c).Get(ctx))
 	}
 	if err == nil {
 		r.setStatus(ctx, domain.RedemptionCompleted)
-		r.notify(ctx, domain.TemplateRedemptionCompleted, map[string]string{"offer": c.Title, "code": r.state.Code})
-		// The member may still change their mind within the cancel window.
+		r.notify(ctx, domain.TemplateRedemptionCompleted, r.completedMessage())
+		// The member may still change their mind within the cancel window, until the code is used.
 		if wait := c.CancelUntil.Sub(workflow.Now(ctx)); wait > 0 {
-			if _, werr := workflow.AwaitWithTimeout(ctx, wait, func() bool { return r.cancel != nil }); werr != nil && !temporal.IsCanceledError(werr) {
+			if _, werr := workflow.AwaitWithTimeout(ctx, wait, func() bool { return r.cancel != nil || r.used != nil }); werr != nil && !temporal.IsCanceledError(werr) {
 				return r.state, werr
 			}
 		}
@@ -232,6 +235,9 @@ func (r *redemptionImpl) push(what, summary string, undo func(dctx workflow.Cont
 // read) or cancelled.
 func (r *redemptionImpl) compensate(ctx workflow.Context, cause error) (RedemptionState, error) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if r.voidsCoupon(dctx) && !r.voidCoupon(dctx) {
+		return r.state, nil // the code was used: the redemption stands
+	}
 	status, reason := domain.RedemptionFailed, reasonOf(cause)
 	if errors.Is(cause, errCancelled) || temporal.IsCanceledError(cause) || ctx.Err() != nil {
 		status, reason = domain.RedemptionCancelled, ""

@@ -16,8 +16,11 @@ const (
 	// SignalRedemptionPayment delivers a PaymentEvent (from the Stripe webhook) to a redemption awaiting payment.
 	SignalRedemptionPayment = "payment"
 	// SignalRedemptionCancel asks for the redemption to be cancelled and compensated (a CancelRequest). Ignored
-	// after the cancel window.
+	// after the cancel window, and refused once the redemption's coupon code was used.
 	SignalRedemptionCancel = "cancel"
+	// SignalRedemptionCouponUsed tells the saga its coupon code was used at a till (a domain.CouponUse, committed
+	// by the store before the signal): the state shows it, and the saga ends, since nothing can cancel it any more.
+	SignalRedemptionCouponUsed = "coupon-used"
 	// QueryRedemptionState returns the RedemptionState (registered as "state" like every entity workflow).
 	QueryRedemptionState = QueryState
 )
@@ -37,8 +40,13 @@ var (
 	ChargePayment = newActivity[domain.RedemptionClaim, domain.PaymentOutcome]("ChargePayment")
 	// ConfirmPayment re-reads a payment (redemption id, PaymentIntent id) after 3-D Secure.
 	ConfirmPayment = newActivity2[string, string, domain.PaymentOutcome]("ConfirmPayment")
-	// FulfilRedemption issues the coupon code.
+	// FulfilRedemption issues the coupon code and returns it: the step of sagas recorded before IssueCoupon
+	// (GetVersion change "coupons").
 	FulfilRedemption = newActivity[domain.RedemptionClaim, string]("FulfilRedemption")
+	// IssueCoupon issues the coupon code, sealed in the store; the code never enters the history.
+	IssueCoupon = newActivity[domain.RedemptionClaim, domain.CouponIssue]("IssueCoupon")
+	// VoidCoupon voids the coupon code before the saga gives anything back, or reports it used (redemption id).
+	VoidCoupon = newActivity[string, domain.CouponVoid]("VoidCoupon")
 	// CommitRedemption spends the held points.
 	CommitRedemption = newAction[domain.RedemptionClaim]("CommitRedemption")
 	// RefundPayment refunds the payment (redemption id, PaymentIntent id).
@@ -95,9 +103,14 @@ type RedemptionState struct {
 	Status          domain.RedemptionStatus `json:"status"`
 	FailureReason   string                  `json:"failure_reason,omitempty"`
 	PaymentIntentID string                  `json:"payment_intent_id,omitempty"`
-	Code            string                  `json:"code,omitempty"`
+	// Code is the coupon code of sagas recorded before codes were sealed; newer ones show Coupon instead.
+	Code string `json:"code,omitempty"`
+	// Coupon is where the coupon code stands (valid, used, cancelled) and its use, without the code.
+	Coupon *domain.RedemptionCoupon `json:"coupon,omitempty"`
 	// Held lists what the saga holds and would give back on failure, in the order taken.
 	Held []string `json:"held"`
 	// CancelledBy is who asked for the cancel.
 	CancelledBy string `json:"cancelled_by,omitempty"`
+	// CancelRefused says why a cancel asked for was refused (the coupon code was used meanwhile).
+	CancelRefused string `json:"cancel_refused,omitempty"`
 }

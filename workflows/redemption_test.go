@@ -26,6 +26,10 @@ type sagaFakes struct {
 	// confirm is what ConfirmPayment reads from Stripe after 3-D Secure.
 	confirm  domain.PaymentOutcome
 	statuses []domain.RedemptionStatus
+	// used is what VoidCoupon finds: the code used at a till (nil: not used).
+	used *domain.CouponUse
+	// notified holds the data of each notification sent.
+	notified []map[string]string
 }
 
 func (f *sagaFakes) record(name string) error {
@@ -48,6 +52,15 @@ func (f *sagaFakes) register(env *testsuite.TestWorkflowEnvironment) {
 	FulfilRedemption.fake(env, func(context.Context, domain.RedemptionClaim) (string, error) {
 		return "CODE-1234", f.record(FulfilRedemption.Name())
 	})
+	IssueCoupon.fake(env, func(_ context.Context, c domain.RedemptionClaim) (domain.CouponIssue, error) {
+		return domain.CouponIssue{IssuedAt: c.ClaimedAt, ExpiresAt: c.CouponExpiry(c.ClaimedAt)}, f.record(IssueCoupon.Name())
+	})
+	VoidCoupon.fake(env, func(context.Context, string) (domain.CouponVoid, error) {
+		f.mu.Lock()
+		used := f.used
+		f.mu.Unlock()
+		return domain.CouponVoid{Used: used != nil, Use: used}, f.record(VoidCoupon.Name())
+	})
 	RefundPayment.fake(env, func(_ context.Context, _, pi string) (string, error) {
 		return "re_1", f.record(RefundPayment.Name() + ":" + pi)
 	})
@@ -59,7 +72,12 @@ func (f *sagaFakes) register(env *testsuite.TestWorkflowEnvironment) {
 		f.mu.Unlock()
 		return f.record(FinishRedemption.Name())
 	})
-	SendNotification.fake(env, func(context.Context, domain.Notification) error { return f.record(SendNotification.Name()) })
+	SendNotification.fake(env, func(_ context.Context, n domain.Notification) error {
+		f.mu.Lock()
+		f.notified = append(f.notified, n.Data)
+		f.mu.Unlock()
+		return f.record(SendNotification.Name())
+	})
 }
 
 func newSagaEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *sagaFakes) {
@@ -98,17 +116,21 @@ func sagaResult(t *testing.T, env *testsuite.TestWorkflowEnvironment) Redemption
 }
 
 // forward is what a saga's steps look like when nothing fails.
-var forward = []string{OpenRedemption.Name(), HoldPoints.Name(), ReserveStock.Name(), ChargePayment.Name(), FulfilRedemption.Name(), CommitRedemption.Name(), SendNotification.Name()}
+var forward = []string{OpenRedemption.Name(), HoldPoints.Name(), ReserveStock.Name(), ChargePayment.Name(), IssueCoupon.Name(), CommitRedemption.Name(), SendNotification.Name()}
 
 func TestRedemptionHappyPathCommitsAndNotifies(t *testing.T) {
 	env, f := newSagaEnv(t)
 	env.ExecuteWorkflow(RedemptionWorkflowName, testClaim(env, true, 0))
 	st := sagaResult(t, env)
-	if st.Status != domain.RedemptionCompleted || st.Code != "CODE-1234" || st.PaymentIntentID != "pi_1" {
+	if st.Status != domain.RedemptionCompleted || st.Code != "" || st.Coupon == nil || st.Coupon.Status != domain.CouponValid || st.PaymentIntentID != "pi_1" {
 		t.Fatalf("state %+v", st)
 	}
 	if !slices.Equal(f.calls, forward) {
 		t.Fatalf("calls %v, want %v", f.calls, forward)
+	}
+	// The message names the redemption whose sealed code it carries: no code in the history.
+	if len(f.notified) != 1 || f.notified[0][domain.NotificationCouponOf] == "" || f.notified[0]["code"] != "" {
+		t.Fatalf("notified %v", f.notified)
 	}
 }
 
@@ -139,8 +161,8 @@ func TestRedemptionCompensatesInReverseOrder(t *testing.T) {
 			[]string{ReleaseStock.Name(), ReleasePoints.Name()}, "This reward is out of stock."},
 		{ChargePayment.Name(), nonRetryable("payment_declined", "Your card was declined."),
 			[]string{ReleaseStock.Name(), ReleasePoints.Name()}, "Your card was declined."},
-		{FulfilRedemption.Name(), nonRetryable("fulfilment_failed", "partner down"),
-			[]string{RefundPayment.Name() + ":pi_1", ReleaseStock.Name(), ReleasePoints.Name()},
+		{IssueCoupon.Name(), nonRetryable("fulfilment_failed", "partner down"),
+			[]string{VoidCoupon.Name(), RefundPayment.Name() + ":pi_1", ReleaseStock.Name(), ReleasePoints.Name()},
 			"The reward could not be issued; any payment has been refunded and your points are back."},
 	}
 	for _, tc := range cases {
@@ -178,9 +200,55 @@ func TestRedemptionCancelWithinWindowAfterCompletionCompensatesFully(t *testing.
 	if st.Status != domain.RedemptionCancelled || st.CancelledBy != "member:x" {
 		t.Fatalf("state %+v", st)
 	}
-	want := append(append([]string{}, forward...), RefundPayment.Name()+":pi_1", ReleaseStock.Name(), ReleasePoints.Name(), FinishRedemption.Name(), SendNotification.Name())
+	want := append(append([]string{}, forward...), VoidCoupon.Name(), RefundPayment.Name()+":pi_1", ReleaseStock.Name(), ReleasePoints.Name(), FinishRedemption.Name(), SendNotification.Name())
 	if !slices.Equal(f.calls, want) {
 		t.Fatalf("calls %v, want %v", f.calls, want)
+	}
+	if st.Coupon == nil || st.Coupon.Status != domain.CouponCancelled {
+		t.Fatalf("coupon %+v after the cancel", st.Coupon)
+	}
+}
+
+// TestRedemptionCancelAfterTheCodeWasUsedIsRefused: the code was used at a till before the cancel reached the saga
+// (the API checks first, but the two race): voiding finds the use, nothing is given back, the redemption stands.
+func TestRedemptionCancelAfterTheCodeWasUsedIsRefused(t *testing.T) {
+	env, f := newSagaEnv(t)
+	use := domain.CouponUse{UseID: "till-7-sale-1", StoreID: "store-7", UsedAt: env.Now().Add(5 * time.Minute)}
+	f.used = &use
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalRedemptionCancel, CancelRequest{Actor: "member:x"})
+	}, 10*time.Minute)
+	env.ExecuteWorkflow(RedemptionWorkflowName, testClaim(env, true, 30*time.Minute))
+	st := sagaResult(t, env)
+	if st.Status != domain.RedemptionCompleted || st.CancelRefused == "" || st.CancelledBy != "" ||
+		st.Coupon == nil || st.Coupon.Status != domain.CouponUsed || st.Coupon.Use == nil || st.Coupon.Use.UseID != use.UseID {
+		t.Fatalf("state %+v (coupon %+v)", st, st.Coupon)
+	}
+	want := append(append([]string{}, forward...), VoidCoupon.Name())
+	if !slices.Equal(f.calls, want) {
+		t.Fatalf("calls %v, want %v: nothing given back", f.calls, want)
+	}
+}
+
+// TestRedemptionEndsOnceItsCodeIsUsed: the API tells the saga of a use; its state shows it, and the saga stops
+// waiting out the cancel window, since nothing can cancel it any more.
+func TestRedemptionEndsOnceItsCodeIsUsed(t *testing.T) {
+	env, f := newSagaEnv(t)
+	use := domain.CouponUse{UseID: "sale-9", StoreID: "store-2", UsedAt: env.Now().Add(3 * time.Minute)}
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalRedemptionCouponUsed, use)
+	}, 3*time.Minute)
+	start := env.Now()
+	env.ExecuteWorkflow(RedemptionWorkflowName, testClaim(env, false, 24*time.Hour))
+	st := sagaResult(t, env)
+	if st.Status != domain.RedemptionCompleted || st.Coupon == nil || st.Coupon.Status != domain.CouponUsed || st.Coupon.Use.StoreID != "store-2" {
+		t.Fatalf("state %+v", st)
+	}
+	if env.Now().Sub(start) > time.Hour {
+		t.Fatalf("the saga waited %v after its code was used", env.Now().Sub(start))
+	}
+	if slices.Contains(f.calls, VoidCoupon.Name()) {
+		t.Fatalf("calls %v", f.calls)
 	}
 }
 
@@ -249,6 +317,42 @@ func TestRedemptionWorkflowCancelledStillCompensates(t *testing.T) {
 	for _, c := range []string{RefundPayment.Name() + ":pi_3ds", ReleaseStock.Name(), ReleasePoints.Name(), FinishRedemption.Name()} {
 		if !slices.Contains(f.calls, c) {
 			t.Fatalf("%s missing from %v", c, f.calls)
+		}
+	}
+}
+
+// TestSagaFromBeforeSealedCodes: a saga that reached fulfilment before change "coupons" issues its code with
+// FulfilRedemption and keeps it in its state, as it did; cancelled after change "coupon-void", it voids the code
+// first, and a use found there refuses the cancel.
+func TestSagaFromBeforeSealedCodes(t *testing.T) {
+	legacyForward := slices.Clone(forward)
+	legacyForward[slices.Index(legacyForward, IssueCoupon.Name())] = FulfilRedemption.Name()
+	for _, used := range []bool{false, true} {
+		env, f := newSagaEnv(t)
+		env.OnGetVersion(couponsChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+		if used {
+			f.used = &domain.CouponUse{UseID: "u", StoreID: "s", UsedAt: env.Now()}
+		}
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflow(SignalRedemptionCancel, CancelRequest{Actor: "member:x"})
+		}, 10*time.Minute)
+		env.ExecuteWorkflow(RedemptionWorkflowName, testClaim(env, false, 30*time.Minute))
+		st := sagaResult(t, env)
+		if st.Code != "CODE-1234" || !slices.Equal(f.calls[:len(legacyForward)-1], slices.DeleteFunc(slices.Clone(legacyForward), func(n string) bool { return n == ChargePayment.Name() })) {
+			t.Fatalf("used=%v: state %+v, calls %v", used, st, f.calls)
+		}
+		if f.notified[0]["code"] != "CODE-1234" {
+			t.Fatalf("the message of a saga holding its code: %v", f.notified[0])
+		}
+		wantStatus := domain.RedemptionCancelled
+		if used {
+			wantStatus = domain.RedemptionCompleted
+			if st.Coupon == nil || st.Coupon.Status != domain.CouponUsed || st.CancelRefused == "" {
+				t.Fatalf("a refused cancel of a saga holding its code: %+v", st)
+			}
+		}
+		if st.Status != wantStatus || !slices.Contains(f.calls, VoidCoupon.Name()) || slices.Contains(f.calls, ReleasePoints.Name()) == used {
+			t.Fatalf("used=%v: state %+v, calls %v", used, st, f.calls)
 		}
 	}
 }

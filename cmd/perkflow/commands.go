@@ -99,6 +99,13 @@ func runAPI(ctx context.Context, args []string) error {
 	if len(jwt.Secret) == 0 && jwt.JWKSURL == "" {
 		log.Warn("neither PERKFLOW_JWT_SECRET nor PERKFLOW_JWKS_URL is set: member tokens are refused")
 	}
+	ids, err := idSecret(cfg, false)
+	if err != nil {
+		return err
+	}
+	if p.st, err = withCoupons(ctx, cfg, p.st, log, false); err != nil {
+		return err
+	}
 	ln, err := listenAPI(cfg)
 	if err != nil {
 		return err
@@ -109,7 +116,7 @@ func runAPI(ctx context.Context, args []string) error {
 		return err
 	}
 	defer stopOps()
-	return serveAPI(ctx, cfg, log, p.obs, p.st, p.tc, jwt, ln)
+	return serveAPI(ctx, cfg, log, p.obs, p.st, p.tc, jwt, ids, ln)
 }
 
 // apiReady is the API's readiness: Postgres and Temporal answer.
@@ -132,6 +139,9 @@ func runWorker(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.close()
+	if p.st, err = withCoupons(ctx, p.cfg, p.st, p.log, false); err != nil {
+		return err
+	}
 	// Listening first: a probe that finds no listener restarts the worker, one that finds it unready waits.
 	stopOps, err := serveOps(p.cfg.MetricsAddr, p.log, p.obs.reg, func(ctx context.Context) error { return workerReady(ctx, p) })
 	if err != nil {
@@ -215,8 +225,8 @@ func runToken(_ context.Context, args []string) error {
 	}
 	fs := flag.NewFlagSet("token member", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid")
-	if err := fs.Parse(args[2:]); err != nil || fs.NArg() != 0 || *ttl <= 0 {
+	ttl := fs.Duration("ttl", 0, "how long the token is valid (default and at most PERKFLOW_MEMBER_TOKEN_MAX_TTL)")
+	if err := fs.Parse(args[2:]); err != nil || fs.NArg() != 0 || *ttl < 0 {
 		return errUsage
 	}
 	cfg, err := config.FromEnv()
@@ -229,6 +239,9 @@ func runToken(_ context.Context, args []string) error {
 	}
 	if len(jwt.Secret) == 0 {
 		return errors.New("no signing secret: set PERKFLOW_JWT_SECRET, or run perkflow dev once to create " + cfg.DataDir + "/jwt-secret")
+	}
+	if *ttl == 0 {
+		*ttl = cfg.MemberTokenMaxTTL
 	}
 	tok, err := api.MintMemberToken(jwt, memberID, *ttl, time.Now())
 	if err != nil {

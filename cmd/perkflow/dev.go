@@ -97,6 +97,13 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	ids, err := idSecret(cfg, true)
+	if err != nil {
+		return err
+	}
+	if st, err = withCoupons(ctx, cfg, st, log, true); err != nil {
+		return err
+	}
 	keys, err := freshDevKeys(ctx, st)
 	if err != nil {
 		return err
@@ -127,7 +134,7 @@ func runDev(ctx context.Context, args []string) error {
 	if cfg.TemporalUIURL == "" {
 		cfg.TemporalUIURL = tsrv.UIURL() // the console links to the embedded UI
 	}
-	go func() { defer wg.Done(); errc <- serveAPI(runCtx, cfg, log, obs, st, tc, jwt, ln) }()
+	go func() { defer wg.Done(); errc <- serveAPI(runCtx, cfg, log, obs, st, tc, jwt, ids, ln) }()
 
 	printBanner(cfg, tsrv.UIURL(), pg.Source(), keys, time.Since(started))
 	var runErr error

@@ -20,7 +20,7 @@ Usage:
   perkflow migrate                               apply database migrations and exit
   perkflow apikey create --role ROLE --name NAME print a new API key (roles: pos, marketer, support, admin)
   perkflow apikey revoke --name NAME             revoke an API key
-  perkflow token member MEMBER_ID [--ttl 24h]    print a member token (JWT)
+  perkflow token member MEMBER_ID [--ttl 24h]    print a member token (JWT), valid at most PERKFLOW_MEMBER_TOKEN_MAX_TTL
   perkflow expiry run --now [--wait 1h]          run the points expiry now (reminders, then lots past their date) and print what it did
   perkflow bench [flags]                         measure throughput and latency against the Temporal and Postgres floors (-h for flags)
   perkflow healthcheck api|worker [--live]       ask the api or worker beside it whether it is ready (or, --live, up): exit 0 or 1

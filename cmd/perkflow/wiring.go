@@ -59,44 +59,87 @@ func redactURL(u string) string {
 	return "(unparseable URL)"
 }
 
-// jwtConfig resolves the member-token secret: PERKFLOW_JWT_SECRET, else (dev and the token command) the secret kept
-// under the data dir, created when create is true.
+// jwtConfig resolves the member-token configuration: the secret is PERKFLOW_JWT_SECRET, else (dev and the token
+// command) the one kept under the data dir, created when create is true; none disables HS256 member tokens.
 func jwtConfig(cfg config.Config, create bool) (api.JWTConfig, error) {
-	j := api.JWTConfig{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, JWKSURL: cfg.JWKSURL}
+	j := api.JWTConfig{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, JWKSURL: cfg.JWKSURL, MaxTTL: cfg.MemberTokenMaxTTL}
 	if j.JWKSURL != "" {
 		if err := api.CheckJWKSURL(j.JWKSURL); err != nil {
 			return j, fmt.Errorf("PERKFLOW_JWKS_URL: %w", err)
 		}
 	}
-	if cfg.JWTSecret != "" {
-		j.Secret = []byte(cfg.JWTSecret)
-		if len(j.Secret) < 32 {
-			return j, errors.New("PERKFLOW_JWT_SECRET must be at least 32 bytes")
-		}
-		return j, nil
+	secret, err := serverSecret(cfg, "PERKFLOW_JWT_SECRET", cfg.JWTSecret, "jwt-secret", create)
+	j.Secret = secret
+	return j, err
+}
+
+// idSecret resolves PERKFLOW_ID_SECRET, else dev's file under the data dir (created when create is true): the API
+// cannot derive redemption ids without it.
+func idSecret(cfg config.Config, create bool) ([]byte, error) {
+	secret, err := serverSecret(cfg, "PERKFLOW_ID_SECRET", cfg.IDSecret, "id-secret", create)
+	if err == nil && secret == nil {
+		err = errors.New("PERKFLOW_ID_SECRET is not set: redemption ids cannot be derived without it (e.g. openssl rand -hex 32)")
 	}
-	path := filepath.Join(cfg.DataDir, "jwt-secret")
+	return secret, err
+}
+
+// withCoupons gives the store the coupon secret — PERKFLOW_COUPON_SECRET, else dev's file under the data dir
+// (created when create is true) — without which codes can be neither issued nor looked up, and moves the codes
+// redemptions held in clear before into sealed coupons.
+func withCoupons(ctx context.Context, cfg config.Config, st *store.Store, log *slog.Logger, create bool) (*store.Store, error) {
+	secret, err := serverSecret(cfg, "PERKFLOW_COUPON_SECRET", cfg.CouponSecret, "coupon-secret", create)
+	if err == nil && secret == nil {
+		err = errors.New("PERKFLOW_COUPON_SECRET is not set: coupon codes can be neither issued nor looked up without it " +
+			"(e.g. openssl rand -hex 32; the API and the worker need the same one)")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st, err = st.WithCouponSecret(secret); err != nil {
+		return nil, fmt.Errorf("PERKFLOW_COUPON_SECRET: %w", err)
+	}
+	n, err := st.SealClearCoupons(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		log.Info("coupon codes held in clear moved into sealed coupons", "codes", n)
+	}
+	return st, nil
+}
+
+// serverSecret resolves a secret: the variable's value, else the file under the data dir that `perkflow dev`
+// keeps, created (32 random bytes, hex) when create is true; nil when there is neither. At least 32 bytes.
+func serverSecret(cfg config.Config, name, value, file string, create bool) ([]byte, error) {
+	if value != "" {
+		if len(value) < 32 {
+			return nil, fmt.Errorf("%s must be at least 32 bytes", name)
+		}
+		return []byte(value), nil
+	}
+	path := filepath.Join(cfg.DataDir, file)
 	b, err := os.ReadFile(path)
 	if err == nil {
-		j.Secret = []byte(strings.TrimSpace(string(b)))
-		return j, nil
+		if secret := strings.TrimSpace(string(b)); len(secret) >= 32 {
+			return []byte(secret), nil
+		}
+		return nil, fmt.Errorf("%s holds less than 32 bytes; delete it to have a new one made, or set %s", path, name)
 	}
 	if !errors.Is(err, os.ErrNotExist) || !create {
-		return j, nil // member tokens disabled
+		return nil, nil
 	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
-		return j, err
+		return nil, err
 	}
 	secret := hex.EncodeToString(raw[:])
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return j, err
+		return nil, err
 	}
 	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
-		return j, err
+		return nil, err
 	}
-	j.Secret = []byte(secret)
-	return j, nil
+	return []byte(secret), nil
 }
 
 func listenAPI(cfg config.Config) (net.Listener, error) {
@@ -109,10 +152,12 @@ func listenAPI(cfg config.Config) (net.Listener, error) {
 
 // serveAPI runs the HTTP API on ln until ctx ends, then drains in-flight requests. Its request metrics go to the
 // process's registry, every request is traced when tracing is on.
-func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, obs *observability, st *store.Store, tc client.Client, jwt api.JWTConfig, ln net.Listener) error {
+func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, obs *observability, st *store.Store, tc client.Client,
+	jwt api.JWTConfig, ids []byte, ln net.Listener) error {
 	srv := api.New(api.Config{
 		Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, WaitBudget: cfg.WaitBudget, JWT: jwt, Log: log, Metrics: obs.reg,
-		Rewards: api.RewardsConfig{PaymentsEnabled: cfg.StripeSecretKey != "", StripeWebhookSecret: cfg.StripeWebhookSecret},
+		IDSecret: ids,
+		Rewards:  api.RewardsConfig{PaymentsEnabled: cfg.StripeSecretKey != "", StripeWebhookSecret: cfg.StripeWebhookSecret},
 		Limits: &api.Limits{
 			APIKey:         api.Rate{PerSecond: cfg.APIKeyRPS, Burst: cfg.APIKeyBurst},
 			Member:         api.Rate{PerSecond: cfg.MemberRPS, Burst: cfg.MemberBurst},

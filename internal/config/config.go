@@ -28,8 +28,11 @@ var Vars = []Var{
 	{Name: "PERKFLOW_TASK_QUEUE", Default: "perkflow", Doc: "Task queue the worker polls and the API starts workflows on."},
 	{Name: "PERKFLOW_HTTP_ADDR", Default: "127.0.0.1:8080", Doc: "Address the HTTP API listens on."},
 	{Name: "PERKFLOW_UI_ADDR", Default: "127.0.0.1:8233", Doc: "Address of the Temporal UI started by `perkflow dev`."},
-	{Name: "PERKFLOW_DATA_DIR", Default: ".perkflow", Doc: "Where `perkflow dev` keeps its Temporal SQLite files, throwaway Postgres cluster and dev JWT secret."},
+	{Name: "PERKFLOW_DATA_DIR", Default: ".perkflow", Doc: "Where `perkflow dev` keeps its Temporal SQLite files, throwaway Postgres cluster and dev secrets (JWT, ids, coupon codes)."},
 	{Name: "PERKFLOW_JWT_SECRET", Default: "", Doc: "HMAC secret that signs and verifies member tokens. `perkflow dev` generates one under PERKFLOW_DATA_DIR.", Secret: true},
+	{Name: "PERKFLOW_MEMBER_TOKEN_MAX_TTL", Default: "24h", Doc: "Longest lifetime (`exp` − `iat`) of a member token the API accepts and `perkflow token member --ttl` mints."},
+	{Name: "PERKFLOW_ID_SECRET", Default: "", Doc: "Secret (≥ 32 bytes) under which the API derives redemption ids from clients' Idempotency-Keys, so that nobody can compute them. Required by `perkflow api`; `perkflow dev` generates one under PERKFLOW_DATA_DIR.", Secret: true},
+	{Name: "PERKFLOW_COUPON_SECRET", Default: "", Doc: "Secret (≥ 32 bytes) keying the hash coupon codes are found by and encrypting them at rest. Required by `perkflow api` and `perkflow worker`, the same for both; `perkflow dev` generates one under PERKFLOW_DATA_DIR.", Secret: true},
 	{Name: "PERKFLOW_JWT_ISSUER", Default: "perkflow", Doc: "Issuer (`iss`) member tokens must carry."},
 	{Name: "PERKFLOW_JWT_AUDIENCE", Default: "perkflow-members", Doc: "Audience (`aud`) member tokens must carry."},
 	{Name: "PERKFLOW_WAIT_BUDGET", Default: "2s", Doc: "How long a request waits for asynchronous work before answering 202 (clients may ask for another with `Prefer: wait=N`)."},
@@ -86,9 +89,14 @@ type Config struct {
 	JWTSecret         string
 	JWTIssuer         string
 	JWTAudience       string
-	WaitBudget        time.Duration
-	LogFormat         string
-	LogLevel          string
+	// MemberTokenMaxTTL caps the lifetime (exp − iat) of member tokens.
+	MemberTokenMaxTTL time.Duration
+	// IDSecret and CouponSecret are the server's secrets for derived ids and for coupon codes ("" = not set here).
+	IDSecret     string
+	CouponSecret string
+	WaitBudget   time.Duration
+	LogFormat    string
+	LogLevel     string
 	// StripeSecretKey, StripeAPIBase and StripeWebhookSecret configure card payments of cash offers.
 	StripeSecretKey     string
 	StripeAPIBase       string
@@ -144,6 +152,8 @@ func FromEnv() (Config, error) {
 		JWTSecret:           Lookup("PERKFLOW_JWT_SECRET"),
 		JWTIssuer:           Lookup("PERKFLOW_JWT_ISSUER"),
 		JWTAudience:         Lookup("PERKFLOW_JWT_AUDIENCE"),
+		IDSecret:            Lookup("PERKFLOW_ID_SECRET"),
+		CouponSecret:        Lookup("PERKFLOW_COUPON_SECRET"),
 		LogFormat:           Lookup("PERKFLOW_LOG_FORMAT"),
 		LogLevel:            Lookup("PERKFLOW_LOG_LEVEL"),
 		StripeSecretKey:     Lookup("STRIPE_SECRET_KEY"),
@@ -165,6 +175,11 @@ func FromEnv() (Config, error) {
 		return c, fmt.Errorf("PERKFLOW_WAIT_BUDGET=%q: must be between 0 and 1m", wb)
 	}
 	c.WaitBudget = d
+	ttl, err := time.ParseDuration(Lookup("PERKFLOW_MEMBER_TOKEN_MAX_TTL"))
+	if err != nil || ttl < time.Minute || ttl > 30*24*time.Hour {
+		return c, fmt.Errorf("PERKFLOW_MEMBER_TOKEN_MAX_TTL=%q: want a duration between 1m and 720h", Lookup("PERKFLOW_MEMBER_TOKEN_MAX_TTL"))
+	}
+	c.MemberTokenMaxTTL = ttl
 	switch c.LogFormat {
 	case "json", "text":
 	default:

@@ -54,6 +54,9 @@ func StartTemporal() (*Temporal, error) {
 // Stop shuts the server down.
 func (t *Temporal) Stop() { t.Server.Stop() }
 
+// CouponSecret is the coupon secret of every stack's store.
+var CouponSecret = []byte("itest-coupon-secret-itest-coupon-secret")
+
 // Options tune a Stack.
 type Options struct {
 	// NoWorker leaves the worker stopped; call StartWorker later.
@@ -87,8 +90,10 @@ type Stack struct {
 	API       *httptest.Server
 	// Server is the API the stack serves, for clients in the test's process (the console).
 	Server *api.Server
-	Keys   map[string]string // role → API key
-	JWT    api.JWTConfig
+	// IDSecret keys the ids the API derives (api.Config.IDSecret).
+	IDSecret []byte
+	Keys     map[string]string // role → API key
+	JWT      api.JWTConfig
 	// APIMetricsURL and WorkerMetricsURL serve the API's and the worker's registries (Options.Metrics).
 	APIMetricsURL, WorkerMetricsURL string
 	log                             *slog.Logger
@@ -102,7 +107,10 @@ var queues atomic.Int64
 func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 	t.Helper()
 	db := pgtest.New(t)
-	st := store.New(db.Pool)
+	st, err := store.New(db.Pool).WithCouponSecret(CouponSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	epoch := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := st.SaveProgram(ctx, domain.DefaultProgram(), epoch, "itest"); err != nil {
@@ -122,6 +130,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 		TaskQueue: fmt.Sprintf("itest-%d-%d", time.Now().UnixNano(), queues.Add(1)),
 		Keys:      map[string]string{},
 		JWT:       api.JWTConfig{Secret: []byte("itest-secret-itest-secret-itest-secret"), Issuer: "perkflow", Audience: "perkflow-members"},
+		IDSecret:  []byte("itest-id-secret-itest-id-secret-itest"),
 	}
 	for _, role := range store.Roles {
 		k, err := st.CreateAPIKey(ctx, "itest-"+role, role)
@@ -138,6 +147,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 	srv := api.New(api.Config{
 		Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, WaitBudget: wb, JWT: s.JWT, Log: log,
 		MemberHistoryLimit: opts.MemberHistoryLimit, Limits: opts.Limits, Metrics: apiReg,
+		IDSecret: s.IDSecret,
 	})
 	lctx, cancel := context.WithCancel(ctx)
 	go srv.Run(lctx)

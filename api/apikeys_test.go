@@ -31,7 +31,7 @@ func TestAPIKeysCreateListRevoke(t *testing.T) {
 	mustStatus(t, res, http.StatusCreated, "create key")
 	var k keyOut
 	res.Decode(t, &k)
-	if !strings.HasPrefix(k.Key, "pk_") || !strings.HasPrefix(k.Key, k.Prefix) || len(k.Prefix) != 9 || k.CreatedBy != "apikey:itest-admin" {
+	if !strings.HasPrefix(k.Key, "pk_") || !strings.HasPrefix(k.Key, k.Prefix) || len(k.Prefix) != 9 || k.CreatedBy != s.Actors["admin"] {
 		t.Fatalf("new key: %s", res.Body)
 	}
 	res = s.Do("POST", "/v1/api-keys", admin, body, "Idempotency-Key", "make-till-42")
@@ -73,7 +73,7 @@ func TestAPIKeysCreateListRevoke(t *testing.T) {
 		NextCursor string   `json:"next_cursor"`
 	}
 	res.Decode(t, &first)
-	if len(first.Items) != 1 || first.Items[0].RevokedAt == "" || first.Items[0].RevokedBy != "apikey:itest-admin" || first.NextCursor == "" {
+	if len(first.Items) != 1 || first.Items[0].RevokedAt == "" || first.Items[0].RevokedBy != s.Actors["admin"] || first.NextCursor == "" {
 		t.Fatalf("revoked key listed: %s", res.Body)
 	}
 	mustStatus(t, s.Do("GET", "/v1/api-keys?cursor="+first.NextCursor, admin, nil), http.StatusOK, "second page")

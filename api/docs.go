@@ -127,6 +127,8 @@ var problemDocs = map[string]string{
 		"transaction id reused with a different body, a state change that is no longer possible. Nothing was written.",
 	"unprocessable": "The request is well formed but the business rules refuse it: not enough available points, an " +
 		"offer out of stock or not open, a cancel window that has passed. `detail` says which; nothing was spent.",
+	"gone": "What the request names existed but can no longer be used: a coupon code whose redemption was cancelled, " +
+		"or that is past its expiry. Nothing was done; the code will not become valid again.",
 	"method-not-allowed":     "The route exists, but not with this method.",
 	"body-too-large":         "The request body is larger than the API accepts. Nothing was read or written.",
 	"unsupported-media-type": "Bodies must be `application/json`.",

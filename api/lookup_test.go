@@ -44,7 +44,7 @@ func TestMemberLookupIsExactNormalisedAndAudited(t *testing.T) {
 			t.Errorf("%s found %v: only exact matches count", query, ids)
 		}
 	}
-	lookups, err := s.Store.MemberLookups(context.Background(), "apikey:itest-support")
+	lookups, err := s.Store.MemberLookups(context.Background(), s.Actors["support"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestMemberLookupIsExactNormalisedAndAudited(t *testing.T) {
 		len(lookups[0].MemberIDs) != 1 || lookups[0].MemberIDs[0] != m.MemberID {
 		t.Fatalf("support's lookups: %+v", lookups)
 	}
-	if admin, _ := s.Store.MemberLookups(context.Background(), "apikey:itest-admin"); len(admin) != 4 || len(admin[0].MemberIDs) != 0 {
+	if admin, _ := s.Store.MemberLookups(context.Background(), s.Actors["admin"]); len(admin) != 4 || len(admin[0].MemberIDs) != 0 {
 		t.Fatalf("admin's lookups: %+v", admin)
 	}
 	for _, query := range []string{"", "email=", "email=a@b.c&phone=%2B33612345678", "email=a@b.c&email=d@e.f", "phone=0612345678",
@@ -61,7 +61,7 @@ func TestMemberLookupIsExactNormalisedAndAudited(t *testing.T) {
 			t.Errorf("lookup %q: %d %s, want 400", query, res.Status, res.Body)
 		}
 	}
-	if all, _ := s.Store.MemberLookups(context.Background(), "apikey:itest-support"); len(all) != 4 {
+	if all, _ := s.Store.MemberLookups(context.Background(), s.Actors["support"]); len(all) != 4 {
 		t.Fatalf("a refused lookup was recorded: %d", len(all))
 	}
 	for _, role := range []string{"pos", "marketer"} {

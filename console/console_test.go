@@ -159,7 +159,7 @@ func TestSessionsCSRFAndSignOut(t *testing.T) {
 	if p := marketer.get("/console/"); p.Status != http.StatusSeeOther {
 		t.Fatalf("a revoked key's session: %d", p.Status)
 	}
-	actions, err := cs.Store.ConsoleActions(context.Background(), "apikey:itest-support")
+	actions, err := cs.Store.ConsoleActions(context.Background(), cs.Actors["support"])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -166,7 +166,7 @@ func supportJourney(t *testing.T, cs *consoleStack, ctx context.Context, member 
 		t.Fatalf("the page shows %q available after the adjustment, the API %d", shown, after)
 	}
 	first := text(t, ctx, `#history tbody tr:first-child`)
-	if !strings.Contains(first, "adjustment") || !strings.Contains(first, "25") || !strings.Contains(first, "goodwill: late delivery") || !strings.Contains(first, "apikey:itest-support") {
+	if !strings.Contains(first, "adjustment") || !strings.Contains(first, "25") || !strings.Contains(first, "goodwill: late delivery") || !strings.Contains(first, cs.Actors["support"]) {
 		t.Fatalf("the newest history entry: %q", first)
 	}
 	screenshot(t, ctx, "member")

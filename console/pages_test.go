@@ -161,7 +161,7 @@ func TestMarketerPagesWriteThroughTheAPI(t *testing.T) {
 		return c.Status == "cancelled"
 	})
 
-	actions, err := cs.Store.ConsoleActions(context.Background(), "apikey:itest-marketer")
+	actions, err := cs.Store.ConsoleActions(context.Background(), cs.Actors["marketer"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestAdminAndSupportPagesKeepPersonalDataOutOfURLsAndLogs(t *testing.T) {
 			t.Errorf("a log line holds %q", secret)
 		}
 	}
-	if lookups, _ := cs.Store.MemberLookups(context.Background(), "apikey:itest-support"); len(lookups) != 3 {
+	if lookups, _ := cs.Store.MemberLookups(context.Background(), cs.Actors["support"]); len(lookups) != 3 {
 		t.Fatalf("support's lookups: %+v", lookups)
 	}
 }

@@ -93,7 +93,9 @@ type Stack struct {
 	// IDSecret keys the ids the API derives (api.Config.IDSecret).
 	IDSecret []byte
 	Keys     map[string]string // role → API key
-	JWT      api.JWTConfig
+	// Actors are the keys' names in audit records (api.Principal.Actor): role → "apikey:<id> (itest-<role>)".
+	Actors map[string]string
+	JWT    api.JWTConfig
 	// APIMetricsURL and WorkerMetricsURL serve the API's and the worker's registries (Options.Metrics).
 	APIMetricsURL, WorkerMetricsURL string
 	log                             *slog.Logger
@@ -129,6 +131,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 		T: t, DB: db, Store: st, Temporal: tmp.Client, log: log,
 		TaskQueue: fmt.Sprintf("itest-%d-%d", time.Now().UnixNano(), queues.Add(1)),
 		Keys:      map[string]string{},
+		Actors:    map[string]string{},
 		JWT:       api.JWTConfig{Secret: []byte("itest-secret-itest-secret-itest-secret"), Issuer: "perkflow", Audience: "perkflow-members"},
 		IDSecret:  []byte("itest-id-secret-itest-id-secret-itest"),
 	}
@@ -138,6 +141,11 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 			t.Fatal(err)
 		}
 		s.Keys[role] = k
+		rec, err := st.AuthenticateAPIKey(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Actors[role] = api.KeyPrincipal(rec).Actor()
 	}
 	wb := opts.WaitBudget
 	if wb == 0 {

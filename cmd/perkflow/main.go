@@ -50,10 +50,8 @@ func main() {
 
 // execute runs the command line args and returns the process's exit code.
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRoot()
+	root := newRoot(stdout, stderr)
 	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 	// Whatever fails before a command's own code runs (cobra's parsing of commands, flags, arguments and required
 	// flags) is a usage error.
 	started := false
@@ -78,7 +76,8 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitFailure
 }
 
-func newRoot() *cobra.Command {
+// newRoot builds the command tree writing to stdout and stderr.
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "perkflow",
 		Short: "A loyalty, campaign and rewards engine on Temporal",
@@ -96,6 +95,8 @@ func newRoot() *cobra.Command {
 			return errUsage // no command: the usage lists them
 		},
 	}
+	root.SetOut(stdout) // before the completion command, which keeps the writer it finds
+	root.SetErr(stderr)
 	root.SetVersionTemplate("perkflow {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
 	root.SetUsageTemplate(root.UsageTemplate() + envTemplate)
@@ -104,6 +105,11 @@ func newRoot() *cobra.Command {
 	}
 	root.InitDefaultCompletionCmd()
 	root.InitDefaultHelpCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" { // cobra's own group: perkflow completion tcsh is a usage error too
+			c.Args, c.RunE = cobra.ArbitraryArgs, groupRun
+		}
+	}
 	return root
 }
 
@@ -119,16 +125,17 @@ func walk(c *cobra.Command, f func(*cobra.Command)) {
 // subcommand, it is a usage error.
 func group(use, short string, subs ...*cobra.Command) *cobra.Command {
 	c := &cobra.Command{
-		Use: use, Short: short, Args: cobra.ArbitraryArgs, ValidArgsFunction: cobra.NoFileCompletions,
-		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usagef("unknown command %q for %q", args[0], c.CommandPath())
-			}
-			return usagef("%s needs a command", c.CommandPath())
-		},
+		Use: use, Short: short, Args: cobra.ArbitraryArgs, ValidArgsFunction: cobra.NoFileCompletions, RunE: groupRun,
 	}
 	c.AddCommand(subs...)
 	return c
+}
+
+func groupRun(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("unknown command %q for %q", args[0], c.CommandPath())
+	}
+	return usagef("%s needs a command", c.CommandPath())
 }
 
 // noArgs refuses positional arguments as a usage error.

@@ -39,7 +39,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 // command is one new file.
 var commandMakers []func() *cobra.Command
 
-func addCommand(make func() *cobra.Command) { commandMakers = append(commandMakers, make) }
+func addCommand(build func() *cobra.Command) { commandMakers = append(commandMakers, build) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -100,8 +100,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetVersionTemplate("perkflow {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
 	root.SetUsageTemplate(root.UsageTemplate() + envTemplate)
-	for _, make := range commandMakers {
-		root.AddCommand(make())
+	for _, build := range commandMakers {
+		root.AddCommand(build())
 	}
 	root.InitDefaultCompletionCmd()
 	root.InitDefaultHelpCmd()

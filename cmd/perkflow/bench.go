@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,31 +13,27 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/perkflow/perkflow/bench"
 )
 
-const benchUsage = `Usage: perkflow bench [flags]
-
-Measures accrual through the API against the Temporal and Postgres floors, balance reads, memory and the member
+const benchLong = `Measures accrual through the API against the Temporal and Postgres floors, balance reads, memory and the member
 workflow's history bound, on a stack of its own (embedded Temporal, a fresh database on --pg-admin, perkflow api and
-perkflow worker as child processes) unless pointed at one. Prints a Markdown table; see BENCHMARKS.md.
+perkflow worker as child processes) unless pointed at one. Prints a Markdown table; see BENCHMARKS.md.`
 
-Flags:
-`
+// Like perkflow dev, the bench is in the default build only: it embeds a Temporal server and links vegeta, and the
+// production build (-tags nodev, bench_disabled.go) links neither.
+func init() { addCommand(benchCommand) }
 
-// runBench is perkflow bench. "perkflow bench child ROLE" is how the bench runs perkflow api or perkflow worker with
-// a profiling endpoint; it is not meant to be typed. Like perkflow dev, the bench is in the default build only: it
-// embeds a Temporal server and links vegeta, and the production build (-tags nodev, bench_disabled.go) links
-// neither.
-func runBench(ctx context.Context, args []string) error {
-	if len(args) > 0 && args[0] == "child" {
-		return runBenchChild(ctx, args[1:])
+func benchCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "bench [flags]",
+		Short: "Measure throughput and latency against the Temporal and Postgres floors",
+		Long:  benchLong,
+		Args:  noArgs,
 	}
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), benchUsage)
-		fs.PrintDefaults()
-	}
+	fs := c.Flags()
 	var o bench.Options
 	fs.DurationVar(&o.Duration, "duration", 15*time.Second, "length of each fixed-rate measurement")
 	fs.Float64Var(&o.Rate, "rate", 0, "accrual rate (per second) for every write scenario; 0 searches each pipeline's highest sustained rate and measures latency at half of perkflow's")
@@ -59,30 +53,37 @@ func runBench(ctx context.Context, args []string) error {
 	fs.Float64Var(&o.MaxOtherLoad, "max-other-load", 0.5, "cores others (not perkflow, the bench or Postgres) may use during a measurement before it is repeated")
 	fs.IntVar(&o.Retries, "retries", 2, "how many times a measurement disturbed by others is repeated")
 	fs.StringVar(&o.APIURL, "api", "", "URL of a running perkflow API to measure (with DATABASE_URL or --database, and --temporal)")
-	fs.StringVar(&o.DatabaseURL, "database", os.Getenv("DATABASE_URL"), "the running API's database (only with --api)")
+	fs.StringVar(&o.DatabaseURL, "database", "", "the running API's database (only with --api; default DATABASE_URL)")
 	fs.StringVar(&o.TemporalAddr, "temporal", "", "host:port of a running Temporal frontend (default: start an embedded one)")
 	fs.StringVar(&o.Namespace, "namespace", "default", "Temporal namespace")
-	fs.StringVar(&o.PGAdminURL, "pg-admin", pgAdminDefault(), "Postgres server (and a user allowed to CREATE DATABASE) for the bench's fresh database")
+	fs.StringVar(&o.PGAdminURL, "pg-admin", "", "Postgres server (and a user allowed to CREATE DATABASE) for the bench's fresh database (default PERKFLOW_TEST_DATABASE_URL, else "+pgAdminLocal+")")
 	fs.StringVar(&o.PprofDir, "pprof", "", "write CPU profiles of the api, the worker and the bench process (with the embedded Temporal server) to this directory")
 	fs.StringVar(&o.ChildLogLevel, "child-log-level", "info", "PERKFLOW_LOG_LEVEL of the api and worker children")
 	fs.BoolVar(&o.KeepTemp, "keep", false, "keep the temporary directory (Temporal's database, the children's logs)")
 	fs.BoolVar(&o.Tracing, "tracing", false, "trace everything in the api and the worker, exported over OTLP to a sink in the bench (to measure what tracing costs)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+	c.RunE = func(c *cobra.Command, args []string) error {
+		return runBench(c.Context(), o, *scenarios, *jsonFile, os.Args[1:])
 	}
-	if fs.NArg() != 0 {
-		return fmt.Errorf("bench: unexpected argument %q (see perkflow bench -h)", fs.Arg(0))
+	c.AddCommand(benchChildCommand())
+	return readsEnv(c, "DATABASE_URL")
+}
+
+// runBench is perkflow bench, with the flags parsed into o; cmdline is the command line, recorded in the report.
+func runBench(ctx context.Context, o bench.Options, scenarios, jsonFile string, cmdline []string) error {
+	// Defaults from the environment are resolved here, not in the flags, so that --help never prints a password.
+	if o.DatabaseURL == "" {
+		o.DatabaseURL = os.Getenv("DATABASE_URL")
 	}
-	if *scenarios != "all" && *scenarios != "" {
-		for _, s := range strings.Split(*scenarios, ",") {
+	if o.PGAdminURL == "" {
+		o.PGAdminURL = pgAdminDefault()
+	}
+	if scenarios != "all" && scenarios != "" {
+		for _, s := range strings.Split(scenarios, ",") {
 			o.Scenarios = append(o.Scenarios, strings.TrimSpace(s))
 		}
 	}
 	if err := o.Validate(); err != nil {
-		return err
+		return usageError{err.Error()}
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -96,18 +97,18 @@ func runBench(ctx context.Context, args []string) error {
 		return []string{"bench", "child", role, "--pprof-addr", pprofAddr}
 	}
 	o.Progress = os.Stderr
-	o.Command = "perkflow bench " + strings.Join(args, " ")
+	o.Command = "perkflow " + strings.Join(cmdline, " ")
 	rep, err := bench.Run(ctx, o)
 	if err != nil {
 		return err
 	}
 	fmt.Println()
 	rep.WriteMarkdown(os.Stdout)
-	if *jsonFile != "" {
-		if err := rep.WriteJSON(*jsonFile); err != nil {
+	if jsonFile != "" {
+		if err := rep.WriteJSON(jsonFile); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "bench: report written to %s\n", *jsonFile)
+		fmt.Fprintf(os.Stderr, "bench: report written to %s\n", jsonFile)
 	}
 	return nil
 }
@@ -116,38 +117,46 @@ func pgAdminDefault() string {
 	if u := os.Getenv("PERKFLOW_TEST_DATABASE_URL"); u != "" {
 		return u
 	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	return pgAdminLocal
 }
 
-// runBenchChild runs perkflow api or perkflow worker exactly as those commands do, plus, with --pprof-addr, an HTTP
-// endpoint on that (loopback) address serving CPU and heap profiles to the bench:
-// /debug/pprof/profile?seconds=N and /debug/pprof/heap.
-func runBenchChild(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return errUsage
+const pgAdminLocal = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// benchChildCommand is "perkflow bench child api|worker": how the bench runs perkflow api or perkflow worker exactly as
+// those commands do, plus, with --pprof-addr, an HTTP endpoint on that (loopback) address serving CPU and heap
+// profiles to the bench: /debug/pprof/profile?seconds=N and /debug/pprof/heap. It is not meant to be typed.
+func benchChildCommand() *cobra.Command {
+	var addr string
+	c := &cobra.Command{
+		Use:       "child api|worker",
+		Short:     "Run perkflow api or worker for the bench, with a profiling endpoint (not meant to be typed)",
+		Hidden:    true,
+		ValidArgs: []string{"api", "worker"},
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) != 1 || (args[0] != "api" && args[0] != "worker") {
+				return usagef("%s needs api or worker (got %q)", c.CommandPath(), args)
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			ctx := c.Context()
+			if addr != "" {
+				ln, err := listenLoopback(addr)
+				if err != nil {
+					return err
+				}
+				srv := &http.Server{Handler: profileHandler(), ReadHeaderTimeout: 5 * time.Second}
+				go func() { _ = srv.Serve(ln) }()
+				defer srv.Close()
+			}
+			if args[0] == "api" {
+				return runAPI(ctx, nil)
+			}
+			return runWorker(ctx, nil)
+		},
 	}
-	role := args[0]
-	fs := flag.NewFlagSet("bench child", flag.ContinueOnError)
-	addr := fs.String("pprof-addr", "", "loopback host:port for the profiling endpoint")
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 {
-		return errUsage
-	}
-	if *addr != "" {
-		ln, err := listenLoopback(*addr)
-		if err != nil {
-			return err
-		}
-		srv := &http.Server{Handler: profileHandler(), ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
-		defer srv.Close()
-	}
-	switch role {
-	case "api":
-		return runAPI(ctx, nil)
-	case "worker":
-		return runWorker(ctx, nil)
-	}
-	return errUsage
+	c.Flags().StringVar(&addr, "pprof-addr", "", "loopback host:port for the profiling endpoint")
+	return readsEnv(c, allEnv)
 }
 
 // listenLoopback refuses to serve profiles anywhere but on loopback.

@@ -2,28 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 
-	"github.com/perkflow/perkflow/api"
-	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/internal/config"
-	"github.com/perkflow/perkflow/internal/version"
 	"github.com/perkflow/perkflow/store"
 	"github.com/perkflow/perkflow/worker"
 )
-
-func runVersion() error {
-	fmt.Println("perkflow", version.Version)
-	return nil
-}
 
 // production loads configuration and connects to Postgres, for the commands that run against a real deployment.
 func production(ctx context.Context) (config.Config, *store.Store, func(), error) {
@@ -176,77 +164,4 @@ func runMigrate(ctx context.Context, args []string) error {
 	}
 	defer closeDB()
 	return migrate(ctx, st.Pool(), newLogger(cfg))
-}
-
-func runAPIKey(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return errUsage
-	}
-	fs := flag.NewFlagSet("apikey "+args[0], flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	role := fs.String("role", "", "pos, marketer, support or admin")
-	name := fs.String("name", "", "a name for the key")
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 || *name == "" {
-		return errUsage
-	}
-	_, st, closeDB, err := production(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeDB()
-	switch args[0] {
-	case "create":
-		if *role == "" {
-			return errUsage
-		}
-		key, err := st.CreateAPIKey(ctx, *name, *role)
-		if err != nil {
-			return err
-		}
-		fmt.Println(key)
-		return nil
-	case "revoke":
-		if err := st.RevokeAPIKey(ctx, *name); err != nil {
-			return err
-		}
-		fmt.Printf("revoked API key %q\n", *name)
-		return nil
-	}
-	return errUsage
-}
-
-func runToken(_ context.Context, args []string) error {
-	if len(args) < 2 || args[0] != "member" {
-		return errUsage
-	}
-	memberID := args[1]
-	if !domain.ValidMemberID(memberID) {
-		return fmt.Errorf("%q is not a member id (a UUID)", memberID)
-	}
-	fs := flag.NewFlagSet("token member", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	ttl := fs.Duration("ttl", 0, "how long the token is valid (default and at most PERKFLOW_MEMBER_TOKEN_MAX_TTL)")
-	if err := fs.Parse(args[2:]); err != nil || fs.NArg() != 0 || *ttl < 0 {
-		return errUsage
-	}
-	cfg, err := config.FromEnv()
-	if err != nil {
-		return err
-	}
-	jwt, err := jwtConfig(cfg, false)
-	if err != nil {
-		return err
-	}
-	if len(jwt.Secret) == 0 {
-		return errors.New("no signing secret: set PERKFLOW_JWT_SECRET, or run perkflow dev once to create " + cfg.DataDir + "/jwt-secret")
-	}
-	if *ttl == 0 {
-		*ttl = cfg.MemberTokenMaxTTL
-	}
-	tok, err := api.MintMemberToken(jwt, memberID, *ttl, time.Now())
-	if err != nil {
-		return err
-	}
-	fmt.Println(tok)
-	return nil
 }

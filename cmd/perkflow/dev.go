@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/perkflow/perkflow/devenv"
 	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/internal/config"
@@ -22,13 +24,24 @@ import (
 // devKeyRoles are the roles perkflow dev prints a fresh key for at every start.
 var devKeyRoles = []string{"pos", "marketer", "support", "admin"}
 
+func init() {
+	addCommand(func() *cobra.Command {
+		return readsEnv(&cobra.Command{
+			Use:   "dev",
+			Short: "Run everything in one process (embedded Temporal, UI, worker, API)",
+			Long: "Bring up the whole stack in one process: Postgres (found at DATABASE_URL or started under PERKFLOW_DATA_DIR),\n" +
+				"an embedded Temporal server with its UI, migrations, a demo program and catalog, the worker and the API; print\n" +
+				"fresh API keys. Ctrl-C stops it all; the next start reuses the state kept under PERKFLOW_DATA_DIR.",
+			Args: noArgs,
+			RunE: func(c *cobra.Command, _ []string) error { return runDev(c.Context()) },
+		}, allEnv)
+	})
+}
+
 // runDev brings up the whole stack in one process: Postgres (found or started), an embedded Temporal server with
 // its UI, migrations, a demo program, the worker and the API. Ctrl-C stops it all; the next start reuses the state
 // kept under PERKFLOW_DATA_DIR.
-func runDev(ctx context.Context, args []string) error {
-	if len(args) != 0 {
-		return errUsage
-	}
+func runDev(ctx context.Context) error {
 	if os.Getenv("PERKFLOW_LOG_FORMAT") == "" {
 		os.Setenv("PERKFLOW_LOG_FORMAT", "text")
 	}

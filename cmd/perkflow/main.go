@@ -15,6 +15,7 @@ const usage = `perkflow — a loyalty, campaign and rewards engine on Temporal
 
 Usage:
   perkflow dev                                   run everything in one process (embedded Temporal, UI, worker, API)
+  perkflow dev --temporal-only                   run only the embedded Temporal server (and UI) on TEMPORAL_ADDRESS
   perkflow api                                   run the HTTP API against TEMPORAL_ADDRESS and DATABASE_URL
   perkflow worker                                run the Temporal worker
   perkflow migrate                               apply database migrations and exit

@@ -121,8 +121,8 @@ bench:
 
 ## chaos: the fault suite (a few minutes): Temporal, API and worker as processes over a throwaway Postgres cluster,
 ## a purchase load, kill -9 of each and Postgres stopped and started; prints a table (docs/operations.md)
-chaos:
-	PERKFLOW_CHAOS=1 $(GO) test -count=1 -timeout 30m -run '^TestChaos$$' -v ./cmd/perkflow
+chaos: build
+	PERKFLOW_CHAOS=1 PERKFLOW_TEST_BINARY=$(BIN)/perkflow $(GO) test -count=1 -timeout 30m -run '^TestChaos$$' -v ./cmd/perkflow
 
 ## build: the dev binary (includes `perkflow dev`); build-prod: the production binary without the Temporal server
 build: docs-ui

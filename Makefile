@@ -12,7 +12,7 @@ STRIPE_MOCK_VERSION   := v0.203.0
 HELM_VERSION          := v3.19.5
 PROMTOOL_VERSION      := v0.316.0
 
-.PHONY: dev test test-short lint vet fmt build build-prod bench tools clean fuzz docs-ui
+.PHONY: dev test test-short lint vet fmt build build-prod bench tools clean fuzz docs-ui chaos
 
 ## dev: run everything in one process (embedded Temporal + UI, worker, API, demo program)
 dev:
@@ -118,6 +118,11 @@ api/docsui/redoc.standalone.js: api/docsui/fetch-redoc.sh
 BENCH_FLAGS ?=
 bench:
 	$(GO) run ./cmd/perkflow bench --duration 10s --step 3s --retries 1 $(BENCH_FLAGS)
+
+## chaos: the fault suite (a few minutes): Temporal, API and worker as processes over a throwaway Postgres cluster,
+## a purchase load, kill -9 of each and Postgres stopped and started; prints a table (docs/operations.md)
+chaos: build
+	PERKFLOW_CHAOS=1 PERKFLOW_TEST_BINARY=$(BIN)/perkflow $(GO) test -count=1 -timeout 30m -run '^TestChaos$$' -v ./cmd/perkflow
 
 ## build: the dev binary (includes `perkflow dev`); build-prod: the production binary without the Temporal server
 build: docs-ui

@@ -134,8 +134,18 @@ var problemDocs = map[string]string{
 	"unsupported-media-type": "Bodies must be `application/json`.",
 	"too-many-requests": "The caller's rate, the requests it may have in flight, or the writes concerning one member " +
 		"at once are exceeded. Nothing was done; try again after `Retry-After` seconds.",
-	"unavailable": "A service behind the API (Temporal, Postgres) could not be reached. Nothing was accepted; send " +
-		"the same request again (with the same Idempotency-Key) after `Retry-After` seconds.",
+	"unavailable": "The operation could not be completed now (no worker applied it within the wait budget): it may or " +
+		"may not be applied. Send the same request again (same id, same Idempotency-Key) after `Retry-After` " +
+		"seconds; it applies at most once.",
+	"postgres-unavailable": "The database could not be reached (a refused connection, the server starting or " +
+		"stopping) or its connection broke during the request. `detail` says whether the request may have been " +
+		"accepted: not when no connection could be made; maybe when it broke mid-request. Either way, sending the " +
+		"same request again (same id, same Idempotency-Key) after `Retry-After` seconds is safe: it applies at most once.",
+	"temporal-unavailable": "The workflow service (Temporal) could not be reached, did not answer within its short " +
+		"deadline, or is known to be down (the API's readiness probe sees it red and sends it nothing). `detail` says " +
+		"whether the request may have been accepted: not when refused or not sent; maybe when the deadline passed. " +
+		"Either way, sending the same request again (same id, same Idempotency-Key) after `Retry-After` seconds is " +
+		"safe: it applies at most once.",
 	"internal": "An error the API did not expect. It has been logged with the request id; nothing about it is " +
 		"answered. A request with an Idempotency-Key may be sent again.",
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/perkflow/perkflow/domain"
@@ -48,8 +46,6 @@ const (
 const (
 	// internalErrorDetail is all a client learns of an error the table does not map.
 	internalErrorDetail = "an internal error occurred; it has been logged"
-	// unavailableRetryAfter is the Retry-After of a 503 for a workflow service that could not be reached.
-	unavailableRetryAfter = time.Second
 )
 
 // problemType is how one error code is answered.
@@ -70,13 +66,15 @@ var problemTypes = map[domain.ErrorCode]problemType{
 	domain.ErrUnprocessable: {http.StatusUnprocessableEntity, "unprocessable", "Cannot be processed"},
 	domain.ErrGone:          {http.StatusGone, "gone", "Gone"},
 
-	errNoRoute:          {http.StatusNotFound, "not-found", "Not found"},
-	errMethodNotAllowed: {http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed"},
-	errBodyTooLarge:     {http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large"},
-	errUnsupportedMedia: {http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type"},
-	errTooManyRequests:  {http.StatusTooManyRequests, "too-many-requests", "Too many requests"},
-	errUnavailable:      {http.StatusServiceUnavailable, "unavailable", "Temporarily unavailable"},
-	errInternal:         {http.StatusInternalServerError, "internal", "Internal error"},
+	errNoRoute:             {http.StatusNotFound, "not-found", "Not found"},
+	errMethodNotAllowed:    {http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed"},
+	errBodyTooLarge:        {http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large"},
+	errUnsupportedMedia:    {http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type"},
+	errTooManyRequests:     {http.StatusTooManyRequests, "too-many-requests", "Too many requests"},
+	errUnavailable:         {http.StatusServiceUnavailable, "unavailable", "Temporarily unavailable"},
+	errPostgresUnavailable: {http.StatusServiceUnavailable, "postgres-unavailable", "Database unavailable"},
+	errTemporalUnavailable: {http.StatusServiceUnavailable, "temporal-unavailable", "Workflow service unavailable"},
+	errInternal:            {http.StatusInternalServerError, "internal", "Internal error"},
 }
 
 // problem builds an error of the API's own codes (or a domain code) with a detail and, for validation, its fields.
@@ -132,6 +130,12 @@ func codeOf(err error) domain.ErrorCode {
 // does not know — is logged with its cause and answered 500 "internal error", so that internals never leak.
 func fail(w http.ResponseWriter, r *http.Request, err error) {
 	ctx := r.Context()
+	if de := classify(err); de == nil || problemTypes[de.Code].status == 0 {
+		// An outage of Postgres or Temporal is a 503 that names it, wherever the error arose.
+		if o := outage(err); o != nil {
+			err = o
+		}
+	}
 	de := classify(err)
 	pt, known := problemType{}, false
 	if de != nil {
@@ -163,12 +167,12 @@ func writeProblem(w http.ResponseWriter, pt problemType, detail string, fields .
 	_ = json.NewEncoder(w).Encode(p)
 }
 
-// temporalRefused is the error of a call to Temporal that did not go through: when Temporal refused it or could not
-// be reached, a 503 with Retry-After (nothing was accepted, retry); any other error as it is.
+// temporalRefused is the error of a call to Temporal that did not go through: when Temporal refused it, could not be
+// reached or did not answer in time, a 503 with Retry-After that says whether the call may have been accepted
+// (temporalOutage); any other error as it is.
 func temporalRefused(err error) error {
-	var u *serviceerror.Unavailable
-	if errors.As(err, &u) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return unavailable(unavailableRetryAfter, "the workflow service is unavailable; nothing was accepted, retry shortly", err)
+	if o := temporalOutage(err); o != nil {
+		return o
 	}
 	return err
 }

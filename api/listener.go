@@ -19,34 +19,57 @@ import (
 type commitListener struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
+	// listenOnce holds one listening connection until it fails, calling connected once it listens (l.listen; tests
+	// replace it); sleep waits d or until ctx ends, and says whether d passed.
+	listenOnce func(ctx context.Context, connected func()) error
+	sleep      func(ctx context.Context, d time.Duration) bool
 
 	mu   sync.Mutex
 	subs map[string]map[*subscription]struct{}
 }
 
 func newCommitListener(pool *pgxpool.Pool, log *slog.Logger) *commitListener {
-	return &commitListener{pool: pool, log: log, subs: map[string]map[*subscription]struct{}{}}
+	l := &commitListener{pool: pool, log: log, subs: map[string]map[*subscription]struct{}{}, sleep: sleepCtx}
+	l.listenOnce = l.listen
+	return l
 }
+
+// The listener's reconnect backoff: from listenBackoffMin, doubling after each failure to connect up to
+// listenBackoffMax, and back to listenBackoffMin once a connection listened.
+const (
+	listenBackoffMin = 100 * time.Millisecond
+	listenBackoffMax = 5 * time.Second
+)
 
 // run listens until ctx ends, reconnecting after failures.
 func (l *commitListener) run(ctx context.Context) {
-	backoff := 100 * time.Millisecond
+	backoff := listenBackoffMin
 	for ctx.Err() == nil {
-		err := l.listen(ctx)
+		err := l.listenOnce(ctx, func() { backoff = listenBackoffMin })
 		if ctx.Err() != nil {
 			return
 		}
 		l.log.Warn("commit listener lost its connection; waiting requests fall back to polling", "error", err, "retry_in", backoff)
-		select {
-		case <-ctx.Done():
+		if !l.sleep(ctx, backoff) {
 			return
-		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, 5*time.Second)
+		backoff = min(backoff*2, listenBackoffMax)
 	}
 }
 
-func (l *commitListener) listen(ctx context.Context) error {
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// listen holds one listening connection until it fails, calling connected once it listens.
+func (l *commitListener) listen(ctx context.Context, connected func()) error {
 	conn, err := l.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -57,6 +80,7 @@ func (l *commitListener) listen(ctx context.Context) error {
 	if _, err := pc.Exec(ctx, "LISTEN "+pgx.Identifier{store.EventChannel}.Sanitize()); err != nil {
 		return err
 	}
+	connected()
 	for {
 		n, err := pc.WaitForNotification(ctx)
 		if err != nil {

@@ -16,6 +16,8 @@ import (
 type requestMetrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// pollerCount is the number of workers' pollers of the task queue, by type, as the readiness probe last saw it.
+	pollerCount *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *requestMetrics {
@@ -27,15 +29,24 @@ func newMetrics(reg prometheus.Registerer) *requestMetrics {
 			Name: metrics.HTTPRequestDuration, Help: "HTTP request latency by route pattern and method.",
 			Buckets: []float64{.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route", "method"}),
+		pollerCount: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: metrics.TaskQueuePollers, Help: "Pollers of the task queue that polled recently, by type (workflow, activity); 0 means no worker is processing.",
+		}, []string{"type"}),
 	}
 	if reg == nil {
 		reg = prometheus.NewRegistry() // counted, served by no one
 	}
-	reg.MustRegister(m.requests, m.latency)
+	m.pollers(0, 0) // exported from the start; the readiness probe sets them at once
+	reg.MustRegister(m.requests, m.latency, m.pollerCount)
 	return m
 }
 
 func (m *requestMetrics) observe(route, method string, status int, took time.Duration) {
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(route, method).Observe(took.Seconds())
+}
+
+func (m *requestMetrics) pollers(workflow, activity int) {
+	m.pollerCount.WithLabelValues("workflow").Set(float64(workflow))
+	m.pollerCount.WithLabelValues("activity").Set(float64(activity))
 }

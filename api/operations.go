@@ -2,10 +2,12 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/perkflow/perkflow/domain"
@@ -140,6 +142,11 @@ func (s *Server) memberOperation(w http.ResponseWriter, r *http.Request, memberI
 		// The update may still complete later; the record is the truth.
 		if rec, rerr := read(ctx, id); rerr == nil {
 			answerOperation(w, r, rec, fingerprint, false, "")
+			return
+		}
+		var unavail *serviceerror.Unavailable
+		if errors.Is(err, errBreakerOpen) || errors.As(err, &unavail) {
+			fail(w, r, temporalUnavailable(false, err)) // not sent, or refused: nothing was accepted
 			return
 		}
 		s.log.WarnContext(ctx, "member operation not completed", "update", update, "error", err)

@@ -38,6 +38,9 @@ type Config struct {
 	// IDSecret keys the ids derived from clients' Idempotency-Keys (redemptions), so that nobody can compute them
 	// (PERKFLOW_ID_SECRET, at least 32 bytes). Without it, claims with an Idempotency-Key answer 500.
 	IDSecret []byte
+	// ProbeInterval is how often the API checks its dependencies (the readiness probe that feeds the Temporal
+	// breaker and the task-queue pollers metric); 0 means every second.
+	ProbeInterval time.Duration
 }
 
 // RewardsConfig configures the rewards catalog and the redemption saga.
@@ -59,6 +62,9 @@ type Server struct {
 	guards  *guards
 	metrics *requestMetrics
 	handler http.Handler
+	// temporal is the unguarded client, for the readiness probe; cfg.Temporal is the guarded one (outage.go).
+	temporal client.Client
+	breaker  *breaker
 }
 
 // New builds the API. Call Run to start its background listener.
@@ -76,16 +82,22 @@ func New(cfg Config) *Server {
 	// Every log line of the API goes through the redactor, so that no key, token, email or phone number is written
 	// in clear, whatever a handler logs; it also adds the request id to lines logged with a request's context.
 	log := slog.New(NewRedactingHandler(cfg.Log.Handler()))
-	s := &Server{cfg: cfg, log: log, commits: newCommitListener(cfg.Store.Pool(), log), metrics: newMetrics(cfg.Metrics)}
+	br := &breaker{}
+	raw := cfg.Temporal
+	cfg.Temporal = &guardedTemporal{Client: raw, br: br, timeout: temporalCallTimeout}
+	s := &Server{cfg: cfg, log: log, commits: newCommitListener(cfg.Store.Pool(), log), metrics: newMetrics(cfg.Metrics),
+		temporal: raw, breaker: br}
 	s.jwks = newMemberKeys(cfg.JWT, log, s.now)
 	s.guards = newGuards(cfg.Store, lim, log)
 	s.handler = s.routes()
 	return s
 }
 
-// Run keeps the API's background work going until ctx ends: the commit listener and the guards' housekeeping.
+// Run keeps the API's background work going until ctx ends: the commit listener, the guards' housekeeping and the
+// readiness probe.
 func (s *Server) Run(ctx context.Context) {
 	go s.guards.run(ctx) // prunes idempotency keys, forgets idle rate-limit buckets
+	go s.probe(ctx)
 	s.commits.run(ctx)
 }
 

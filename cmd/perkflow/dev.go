@@ -26,15 +26,22 @@ var devKeyRoles = []string{"pos", "marketer", "support", "admin"}
 
 func init() {
 	addCommand(func() *cobra.Command {
-		return readsEnv(&cobra.Command{
+		cmd := readsEnv(&cobra.Command{
 			Use:   "dev",
 			Short: "Run everything in one process (embedded Temporal, UI, worker, API)",
 			Long: "Bring up the whole stack in one process: Postgres (found at DATABASE_URL or started under PERKFLOW_DATA_DIR),\n" +
 				"an embedded Temporal server with its UI, migrations, a demo program and catalog, the worker and the API; print\n" +
 				"fresh API keys. Ctrl-C stops it all; the next start reuses the state kept under PERKFLOW_DATA_DIR.",
 			Args: noArgs,
-			RunE: func(c *cobra.Command, _ []string) error { return runDev(c.Context()) },
+			RunE: func(c *cobra.Command, _ []string) error {
+				if only, _ := c.Flags().GetBool("temporal-only"); only {
+					return runDevTemporal(c.Context())
+				}
+				return runDev(c.Context())
+			},
 		}, allEnv)
+		cmd.Flags().Bool("temporal-only", false, "run only the embedded Temporal server (and its UI unless PERKFLOW_UI_ADDR=off) on TEMPORAL_ADDRESS")
+		return cmd
 	})
 }
 
@@ -89,7 +96,7 @@ func runDev(ctx context.Context) error {
 	}
 
 	tsrv, err := devenv.StartTemporal(ctx, devenv.TemporalOptions{
-		DataDir: cfg.DataDir, FrontendAddr: cfg.TemporalAddress, UIAddr: cfg.UIAddr,
+		DataDir: cfg.DataDir, FrontendAddr: cfg.TemporalAddress, UIAddr: devUIAddr(cfg),
 		Namespace: cfg.TemporalNamespace, SearchAttributes: worker.SearchAttributes, Logger: log.With("component", "temporal-server"),
 	})
 	if err != nil {
@@ -260,4 +267,36 @@ func printBanner(cfg config.Config, uiURL, pgSource string, keys []devKey, took 
 	}
 	fmt.Fprintf(&b, "\nMember tokens: perkflow token member MEMBER_ID\nCtrl-C stops everything.\n\n")
 	fmt.Fprint(os.Stdout, b.String())
+}
+
+// runDevTemporal runs only perkflow dev's embedded Temporal server (and its UI unless PERKFLOW_UI_ADDR is "off"), on
+// TEMPORAL_ADDRESS with its SQLite state under PERKFLOW_DATA_DIR, until it is stopped: a Temporal server of its own
+// process for perkflow api and perkflow worker run beside it (the fault suite kills it and starts it again).
+func runDevTemporal(ctx context.Context) error {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", cfg.DataDir, err)
+	}
+	tsrv, err := devenv.StartTemporal(ctx, devenv.TemporalOptions{
+		DataDir: cfg.DataDir, FrontendAddr: cfg.TemporalAddress, UIAddr: devUIAddr(cfg),
+		Namespace: cfg.TemporalNamespace, SearchAttributes: worker.SearchAttributes, Logger: log.With("component", "temporal-server"),
+	})
+	if err != nil {
+		return fmt.Errorf("start embedded Temporal on %s: %w", cfg.TemporalAddress, err)
+	}
+	log.Info("temporal ready", "address", tsrv.FrontendAddr(), "ui", tsrv.UIURL(), "namespace", cfg.TemporalNamespace)
+	<-ctx.Done()
+	return tsrv.Stop()
+}
+
+// devUIAddr is where the embedded Temporal UI listens; "" (none) when PERKFLOW_UI_ADDR is "off".
+func devUIAddr(cfg config.Config) string {
+	if cfg.UIAddr == "off" {
+		return ""
+	}
+	return cfg.UIAddr
 }

@@ -34,6 +34,9 @@ const (
 	// The API's requests, by route pattern, method and status (registered by the api package).
 	HTTPRequests        = "perkflow_http_requests_total"
 	HTTPRequestDuration = "perkflow_http_request_duration_seconds"
+	// The workers polling the API's task queue, as the API's readiness probe sees them (registered by the api
+	// package).
+	TaskQueuePollers = "perkflow_task_queue_pollers"
 )
 
 // poolMetrics are the names of RegisterPool's metrics, after the perkflow_pgxpool_ prefix.
@@ -46,7 +49,7 @@ var poolMetrics = []string{"acquired_conns", "idle_conns", "total_conns", "max_c
 func Names() []string {
 	names := []string{PointsIssued, PointsWithdrawn, PointsReturned, PointsRedeemed, PointsReleased, PointsExpired,
 		PointsOutstanding, Redemptions, Compensations, NotificationsSent, NotificationsFailed, ImportRows,
-		WebhookDeliveries, WebhookDeliveryTime, OutstandingScrapeTime, HTTPRequests, HTTPRequestDuration}
+		WebhookDeliveries, WebhookDeliveryTime, OutstandingScrapeTime, HTTPRequests, HTTPRequestDuration, TaskQueuePollers}
 	for _, p := range poolMetrics {
 		names = append(names, "perkflow_pgxpool_"+p)
 	}

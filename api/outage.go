@@ -134,14 +134,28 @@ func outage(err error) error {
 	return nil
 }
 
-// breaker says whether Temporal is down, as the readiness probe last saw it: while it is open the API sends Temporal
-// nothing and answers 503 at once, so that requests do not pile up waiting for a server that does not answer.
+// breaker says whether Temporal is down, as the readiness probe saw it: while it is open the API sends Temporal
+// nothing and answers 503 at once, so that requests do not pile up waiting for a server that does not answer. It
+// opens after breakerFailures failed probes in a row (one slow answer of a loaded but healthy server must not
+// refuse every request for a second) and closes at the first probe that succeeds.
 type breaker struct {
-	open atomic.Bool
+	open     atomic.Bool
+	failures atomic.Int32
 }
 
+const breakerFailures = 2
+
 // record is what the probe saw.
-func (b *breaker) record(healthy bool) { b.open.Store(!healthy) }
+func (b *breaker) record(healthy bool) {
+	if healthy {
+		b.failures.Store(0)
+		b.open.Store(false)
+		return
+	}
+	if b.failures.Add(1) >= breakerFailures {
+		b.open.Store(true)
+	}
+}
 
 // allow is nil while the breaker is closed, errBreakerOpen while it is open.
 func (b *breaker) allow() error {

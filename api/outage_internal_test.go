@@ -116,11 +116,21 @@ func TestOutageProblemsAreDocumented(t *testing.T) {
 	}
 }
 
-// TestBreakerFollowsTheProbe: open while the probe sees Temporal down, closed once it answers again.
+// TestBreakerFollowsTheProbe: open once the probe has seen Temporal down twice in a row, closed once it answers
+// again; one failed probe between good ones leaves it closed.
 func TestBreakerFollowsTheProbe(t *testing.T) {
 	var b breaker
 	if b.allow() != nil {
 		t.Fatal("a new breaker is open")
+	}
+	b.record(false)
+	if b.allow() != nil {
+		t.Fatal("one failed probe opened the breaker")
+	}
+	b.record(true)
+	b.record(false)
+	if b.allow() != nil {
+		t.Fatal("failures that were not in a row opened the breaker")
 	}
 	b.record(false)
 	if !errors.Is(b.allow(), errBreakerOpen) {

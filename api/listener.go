@@ -19,13 +19,15 @@ import (
 type commitListener struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
+	// keys is the API-key cache: it is trusted only while this listener hears revocations on store.APIKeyChannel.
+	keys *keyCache
 
 	mu   sync.Mutex
 	subs map[string]map[*subscription]struct{}
 }
 
-func newCommitListener(pool *pgxpool.Pool, log *slog.Logger) *commitListener {
-	return &commitListener{pool: pool, log: log, subs: map[string]map[*subscription]struct{}{}}
+func newCommitListener(pool *pgxpool.Pool, log *slog.Logger, keys *keyCache) *commitListener {
+	return &commitListener{pool: pool, log: log, keys: keys, subs: map[string]map[*subscription]struct{}{}}
 }
 
 // run listens until ctx ends, reconnecting after failures.
@@ -54,13 +56,22 @@ func (l *commitListener) listen(ctx context.Context) error {
 	// A LISTENing connection must not go back to the pool: take it out for good.
 	pc := conn.Hijack()
 	defer pc.Close(context.Background())
-	if _, err := pc.Exec(ctx, "LISTEN "+pgx.Identifier{store.EventChannel}.Sanitize()); err != nil {
+	if _, err := pc.Exec(ctx, "LISTEN "+pgx.Identifier{store.EventChannel}.Sanitize()+"; LISTEN "+
+		pgx.Identifier{store.APIKeyChannel}.Sanitize()); err != nil {
 		return err
 	}
+	// Revocations are heard from now on: the key cache may be used again, starting empty (a key revoked while the
+	// connection was down was not heard).
+	l.keys.setLive(true)
+	defer l.keys.setLive(false)
 	for {
 		n, err := pc.WaitForNotification(ctx)
 		if err != nil {
 			return err
+		}
+		if n.Channel == store.APIKeyChannel {
+			l.keys.forget()
+			continue
 		}
 		l.wake(n.Payload)
 	}

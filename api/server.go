@@ -56,6 +56,7 @@ type Server struct {
 	log     *slog.Logger
 	jwks    *jwksCache // the identity provider's keys; nil without PERKFLOW_JWKS_URL
 	commits *commitListener
+	keys    *keyCache
 	guards  *guards
 	metrics *requestMetrics
 	handler http.Handler
@@ -76,7 +77,10 @@ func New(cfg Config) *Server {
 	// Every log line of the API goes through the redactor, so that no key, token, email or phone number is written
 	// in clear, whatever a handler logs; it also adds the request id to lines logged with a request's context.
 	log := slog.New(NewRedactingHandler(cfg.Log.Handler()))
-	s := &Server{cfg: cfg, log: log, commits: newCommitListener(cfg.Store.Pool(), log), metrics: newMetrics(cfg.Metrics)}
+	keys := newKeyCache()
+	s := &Server{cfg: cfg, log: log, keys: keys, commits: newCommitListener(cfg.Store.Pool(), log, keys), metrics: newMetrics(cfg.Metrics)}
+	// A key this process revokes is forgotten at once; one revoked elsewhere is heard by the listener.
+	cfg.Store.OnAPIKeyRevoked(func(int64) { keys.forget() })
 	s.jwks = newMemberKeys(cfg.JWT, log, s.now)
 	s.guards = newGuards(cfg.Store, lim, log)
 	s.handler = s.routes()

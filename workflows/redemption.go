@@ -239,10 +239,16 @@ func (r *redemptionImpl) compensate(ctx workflow.Context, cause error) (Redempti
 		return r.state, nil // the code was used: the redemption stands
 	}
 	status, reason := domain.RedemptionFailed, reasonOf(cause)
+	// cancelledRun: the workflow itself was cancelled (support, in the Temporal UI), not asked to by a cancel signal.
+	cancelledRun := false
 	if errors.Is(cause, errCancelled) || temporal.IsCanceledError(cause) || ctx.Err() != nil {
 		status, reason = domain.RedemptionCancelled, ""
 		if r.cancel != nil {
 			r.state.CancelledBy = r.cancel.Actor
+		} else if ctx.Err() != nil {
+			// Since change "canceled-run", such a run ends Canceled (after compensating), as the UI asked; runs from
+			// before ended Completed with the state cancelled.
+			cancelledRun = workflow.GetVersion(dctx, canceledRunChange, workflow.DefaultVersion, 1) == 1
 		}
 	}
 	for i := len(r.compensations) - 1; i >= 0; i-- {
@@ -270,8 +276,14 @@ func (r *redemptionImpl) compensate(ctx workflow.Context, cause error) (Redempti
 		tmpl = domain.TemplateRedemptionCancelled
 	}
 	r.notify(dctx, tmpl, map[string]string{"offer": r.in.Claim.Title, "reason": reason})
+	if cancelledRun {
+		return r.state, temporal.NewCanceledError(r.state)
+	}
 	return r.state, nil
 }
+
+// canceledRunChange: a redemption whose workflow is cancelled ends Canceled, not Completed with the state cancelled.
+const canceledRunChange = "canceled-run"
 
 // notify tells the member, best effort: a message that cannot be sent does not undo the redemption.
 func (r *redemptionImpl) notify(ctx workflow.Context, template string, data map[string]string) {

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"slices"
@@ -305,18 +306,37 @@ func TestRedemptionThreeDSecure(t *testing.T) {
 
 // TestRedemptionWorkflowCancelledStillCompensates: cancelling the workflow itself (support, in the Temporal UI)
 // runs the compensation on a disconnected context.
+// It ends Canceled, not Completed; a run from before change "canceled-run" ends Completed with the state cancelled.
 func TestRedemptionWorkflowCancelledStillCompensates(t *testing.T) {
-	env, f := newSagaEnv(t)
-	f.charge = domain.PaymentOutcome{PaymentIntentID: "pi_3ds", Status: "requires_action"}
-	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, time.Minute)
-	env.ExecuteWorkflow(RedemptionWorkflowName, testClaim(env, true, 0))
-	st := sagaResult(t, env)
-	if st.Status != domain.RedemptionCancelled {
-		t.Fatalf("state %+v", st)
-	}
-	for _, c := range []string{RefundPayment.Name() + ":pi_3ds", ReleaseStock.Name(), ReleasePoints.Name(), FinishRedemption.Name()} {
-		if !slices.Contains(f.calls, c) {
-			t.Fatalf("%s missing from %v", c, f.calls)
+	for _, legacy := range []bool{false, true} {
+		env, f := newSagaEnv(t)
+		if legacy {
+			env.OnGetVersion(canceledRunChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+		}
+		f.charge = domain.PaymentOutcome{PaymentIntentID: "pi_3ds", Status: "requires_action"}
+		env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, time.Minute)
+		env.ExecuteWorkflow(RedemptionWorkflowName, testClaim(env, true, 0))
+		var st RedemptionState
+		if legacy {
+			st = sagaResult(t, env)
+		} else {
+			if !env.IsWorkflowCompleted() {
+				t.Fatal("the saga did not end")
+			}
+			var canceled *temporal.CanceledError
+			if err := env.GetWorkflowError(); !errors.As(err, &canceled) {
+				t.Fatalf("the cancelled run ended with %v, want Canceled", err)
+			} else if err := canceled.Details(&st); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st.Status != domain.RedemptionCancelled {
+			t.Fatalf("legacy %v: state %+v", legacy, st)
+		}
+		for _, c := range []string{RefundPayment.Name() + ":pi_3ds", ReleaseStock.Name(), ReleasePoints.Name(), FinishRedemption.Name()} {
+			if !slices.Contains(f.calls, c) {
+				t.Fatalf("legacy %v: %s missing from %v", legacy, c, f.calls)
+			}
 		}
 	}
 }

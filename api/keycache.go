@@ -84,10 +84,3 @@ func (c *keyCache) setLive(live bool) {
 	c.live = live
 	c.forgetLocked()
 }
-
-// size is how many keys are cached.
-func (c *keyCache) size() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.keys)
-}

@@ -24,12 +24,8 @@ func (a *Activities) ExpireLots(ctx context.Context, req domain.ExpireLotsReques
 		}
 	}
 	maxChunks := max(req.MaxChunks, 1)
-	beat := func(string) error {
-		heartbeat(ctx, res)
-		return ctx.Err()
-	}
 	for range maxChunks {
-		next, st, more, err := a.Store.ExpireLotsChunk(ctx, req.Now, res.Cursor, store.ExpiryChunkOptions{Limit: req.ChunkSize, BeforeMember: beat})
+		next, st, more, err := a.Store.ExpireLotsChunk(ctx, req.Now, res.Cursor, store.ExpiryChunkOptions{Limit: req.ChunkSize})
 		if err != nil {
 			return res, classify(err)
 		}

@@ -166,6 +166,15 @@ func (a *Activities) RefundPayment(ctx context.Context, redemptionID, paymentInt
 	return id, nil
 }
 
+// FindLostPayment finds the PaymentIntent of a claim whose charge never answered (its retries ran out), so that the
+// compensation can refund it: its id, or "" when no payment took or may take money.
+func (a *Activities) FindLostPayment(ctx context.Context, c domain.RedemptionClaim) (string, error) {
+	if a.Rewards.Payments == nil {
+		return "", nil
+	}
+	return a.Rewards.Payments.FindPayment(ctx, c.RedemptionID, c.ClaimedAt)
+}
+
 // ReleaseStock gives the reserved unit back. Idempotent.
 func (a *Activities) ReleaseStock(ctx context.Context, redemptionID string) error {
 	return a.Store.ReleaseStock(ctx, redemptionID)

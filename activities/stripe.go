@@ -131,6 +131,32 @@ func (p *StripePayments) Refund(ctx context.Context, redemptionID, paymentIntent
 	}
 }
 
+// FindPayment finds the redemption's PaymentIntent when the charge's answer was lost: the one created since the
+// claim (less a margin for clocks) whose metadata['redemption_id'] is the redemption's, read from Stripe's list of
+// PaymentIntents (strongly consistent, unlike search, which can lag a new PaymentIntent by a minute). It returns ""
+// when none took or may take money: none was created, or it was declined (requires_payment_method) or cancelled.
+func (p *StripePayments) FindPayment(ctx context.Context, redemptionID string, claimedAt time.Time) (string, error) {
+	params := &stripe.PaymentIntentListParams{CreatedRange: &stripe.RangeQueryParams{GreaterThanOrEqual: claimedAt.Add(-10 * time.Minute).Unix()}}
+	params.Context = ctx
+	params.Limit = stripe.Int64(100)
+	it := p.api.PaymentIntents.List(params)
+	for it.Next() {
+		pi := it.PaymentIntent()
+		if pi.Metadata["redemption_id"] != redemptionID {
+			continue
+		}
+		switch pi.Status {
+		case stripe.PaymentIntentStatusRequiresPaymentMethod, stripe.PaymentIntentStatusCanceled:
+			return "", nil
+		}
+		return pi.ID, nil
+	}
+	if err := it.Err(); err != nil {
+		return "", classifyStripe("find the payment of "+redemptionID, err)
+	}
+	return "", nil
+}
+
 func outcome(pi *stripe.PaymentIntent) domain.PaymentOutcome {
 	return domain.PaymentOutcome{PaymentIntentID: pi.ID, Status: string(pi.Status), ClientSecret: pi.ClientSecret}
 }

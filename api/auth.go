@@ -124,14 +124,20 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				refuse("unknown API key from an address over its failure budget", "the API key is unknown or revoked")
 				return
 			}
-			k, err := s.cfg.Store.AuthenticateAPIKey(r.Context(), token)
-			if domain.CodeOf(err) == domain.ErrUnauthorized {
-				refuse("unknown or revoked API key", "the API key is unknown or revoked")
-				return
-			}
-			if err != nil {
-				fail(w, r, err)
-				return
+			k, cached := s.keys.get(hash, now)
+			if !cached {
+				gen := s.keys.generation()
+				var err error
+				k, err = s.cfg.Store.AuthenticateAPIKey(r.Context(), token)
+				if domain.CodeOf(err) == domain.ErrUnauthorized {
+					refuse("unknown or revoked API key", "the API key is unknown or revoked")
+					return
+				}
+				if err != nil {
+					fail(w, r, err)
+					return
+				}
+				s.keys.put(hash, k, gen, now)
 			}
 			if s.guards.limits.AuthFailures.PerSecond > 0 {
 				s.guards.recentKeys.add(hash, now)

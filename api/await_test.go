@@ -14,7 +14,7 @@ import (
 // is reading, so a waiter sees each step of an effect (a redemption going reserved → completed) and the step it
 // waits for is never missed; keys are kept apart.
 func TestAwaitTakesEveryAnnouncement(t *testing.T) {
-	l := newCommitListener(nil, nil)
+	l := newCommitListener(nil, nil, newKeyCache())
 	sub := l.subscribe("redemption:r-1")
 	defer sub.close()
 	other := l.subscribe("redemption:r-2")
@@ -58,7 +58,7 @@ func TestAwaitTakesEveryAnnouncement(t *testing.T) {
 // TestAwaitAnswersAtTheBudget: an effect not committed within the budget ends the wait with what was read last,
 // not accepted; errors other than not-found are retried until then rather than ending it early.
 func TestAwaitAnswersAtTheBudget(t *testing.T) {
-	l := newCommitListener(nil, nil)
+	l := newCommitListener(nil, nil, newKeyCache())
 	sub := l.subscribe("campaign:c-1")
 	defer sub.close()
 	var n atomic.Int32
@@ -81,7 +81,7 @@ func TestAwaitAnswersAtTheBudget(t *testing.T) {
 // TestAwaitReadsAtOnceWhenWoken: a handler whose effect may be committed already (a retried request) wakes its
 // subscription itself and is answered without waiting for a poll.
 func TestAwaitReadsAtOnceWhenWoken(t *testing.T) {
-	l := newCommitListener(nil, nil)
+	l := newCommitListener(nil, nil, newKeyCache())
 	sub := l.subscribe("enrolment:c/m")
 	defer sub.close()
 	sub.wake()

@@ -23,13 +23,15 @@ type commitListener struct {
 	// replace it); sleep waits d or until ctx ends, and says whether d passed.
 	listenOnce func(ctx context.Context, connected func()) error
 	sleep      func(ctx context.Context, d time.Duration) bool
+	// keys is the API-key cache: it is trusted only while this listener hears revocations on store.APIKeyChannel.
+	keys *keyCache
 
 	mu   sync.Mutex
 	subs map[string]map[*subscription]struct{}
 }
 
-func newCommitListener(pool *pgxpool.Pool, log *slog.Logger) *commitListener {
-	l := &commitListener{pool: pool, log: log, subs: map[string]map[*subscription]struct{}{}, sleep: sleepCtx}
+func newCommitListener(pool *pgxpool.Pool, log *slog.Logger, keys *keyCache) *commitListener {
+	l := &commitListener{pool: pool, log: log, keys: keys, subs: map[string]map[*subscription]struct{}{}, sleep: sleepCtx}
 	l.listenOnce = l.listen
 	return l
 }
@@ -77,14 +79,23 @@ func (l *commitListener) listen(ctx context.Context, connected func()) error {
 	// A LISTENing connection must not go back to the pool: take it out for good.
 	pc := conn.Hijack()
 	defer pc.Close(context.Background())
-	if _, err := pc.Exec(ctx, "LISTEN "+pgx.Identifier{store.EventChannel}.Sanitize()); err != nil {
+	if _, err := pc.Exec(ctx, "LISTEN "+pgx.Identifier{store.EventChannel}.Sanitize()+"; LISTEN "+
+		pgx.Identifier{store.APIKeyChannel}.Sanitize()); err != nil {
 		return err
 	}
 	connected()
+	// Revocations are heard from now on: the key cache may be used again, starting empty (a key revoked while the
+	// connection was down was not heard).
+	l.keys.setLive(true)
+	defer l.keys.setLive(false)
 	for {
 		n, err := pc.WaitForNotification(ctx)
 		if err != nil {
 			return err
+		}
+		if n.Channel == store.APIKeyChannel {
+			l.keys.forget()
+			continue
 		}
 		l.wake(n.Payload)
 	}

@@ -22,7 +22,7 @@ import (
 // TestListenerBackoffResetsOnceConnected: the reconnect backoff doubles while connecting fails, and starts again
 // from its minimum after a connection that listened.
 func TestListenerBackoffResetsOnceConnected(t *testing.T) {
-	l := newCommitListener(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l := newCommitListener(nil, slog.New(slog.NewTextHandler(io.Discard, nil)), newKeyCache())
 	// Each attempt: connects (true) or fails at once (false); the run ends after the script.
 	script := []bool{false, false, false, false, false, false, false, true, false, false, true, false}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -59,6 +59,7 @@ type Server struct {
 	log     *slog.Logger
 	jwks    *jwksCache // the identity provider's keys; nil without PERKFLOW_JWKS_URL
 	commits *commitListener
+	keys    *keyCache
 	guards  *guards
 	metrics *requestMetrics
 	handler http.Handler
@@ -85,8 +86,11 @@ func New(cfg Config) *Server {
 	br := &breaker{}
 	raw := cfg.Temporal
 	cfg.Temporal = &guardedTemporal{Client: raw, br: br, timeout: temporalCallTimeout}
-	s := &Server{cfg: cfg, log: log, commits: newCommitListener(cfg.Store.Pool(), log), metrics: newMetrics(cfg.Metrics),
-		temporal: raw, breaker: br}
+	keys := newKeyCache()
+	s := &Server{cfg: cfg, log: log, keys: keys, commits: newCommitListener(cfg.Store.Pool(), log, keys),
+		metrics: newMetrics(cfg.Metrics), temporal: raw, breaker: br}
+	// A key this process revokes is forgotten at once; one revoked elsewhere is heard by the listener.
+	cfg.Store.OnAPIKeyRevoked(func(int64) { keys.forget() })
 	s.jwks = newMemberKeys(cfg.JWT, log, s.now)
 	s.guards = newGuards(cfg.Store, lim, log)
 	s.handler = s.routes()

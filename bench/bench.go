@@ -21,7 +21,7 @@ import (
 )
 
 // Scenarios, in the order they run.
-var Scenarios = []string{"accrual", "temporal-floor", "pg-floor", "reads", "redemption", "history"}
+var Scenarios = []string{"accrual", "temporal-floor", "pg-floor", "reads", "redemption", "history", "expiry"}
 
 // Options configure a run.
 type Options struct {
@@ -51,6 +51,8 @@ type Options struct {
 	StripeMock string
 	// HistoryPurchases sent to one member for the history bound.
 	HistoryPurchases int
+	// ExpiryLots are seeded past their date and expired by the expiry workflow (the expiry scenario).
+	ExpiryLots int
 	// MaxOtherLoad is how many cores of CPU others (not perkflow, the bench or Postgres) may use during a
 	// measurement before it is repeated, up to Retries times, keeping the least disturbed attempt.
 	MaxOtherLoad float64
@@ -122,6 +124,9 @@ func (o *Options) defaults() {
 	}
 	if o.HistoryPurchases < 0 {
 		o.HistoryPurchases = 0
+	}
+	if o.ExpiryLots < 0 {
+		o.ExpiryLots = 0
 	}
 	if o.Namespace == "" {
 		o.Namespace = "default"
@@ -235,6 +240,15 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	if r.has("history") && opts.HistoryPurchases > 0 {
 		r.measureHistory(ctx)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if r.has("expiry") && opts.ExpiryLots > 0 {
+		if err := r.measureExpiry(ctx); err != nil {
+			r.progress("  expiry failed: %v", err)
+			r.rep.Notes = append(r.rep.Notes, "expiry not measured: "+err.Error())
+		}
 	}
 	r.finish()
 	return r.rep, nil

@@ -46,6 +46,7 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 	r.writeEventsPerPurchase(p)
 	r.writeMemory(p)
 	r.writeHistory(p)
+	r.writeExpiry(p)
 	r.writeTargets(p)
 }
 

@@ -31,6 +31,7 @@ type Report struct {
 	// Baseline is the CPU each process used, idle, before any load.
 	Baseline *Baseline `json:"idle_cpu,omitempty"`
 	History  *History  `json:"history,omitempty"`
+	Expiry   *Expiry   `json:"expiry,omitempty"`
 	Targets  []Target  `json:"targets"`
 	Notes    []string  `json:"notes,omitempty"`
 }

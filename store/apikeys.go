@@ -8,7 +8,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -87,16 +89,55 @@ func (s *Store) RevokeAPIKey(ctx context.Context, name string) error {
 
 // RevokeAPIKeyBy revokes the active key with this name on behalf of actor and returns it: it authenticates no
 // request from now on, and the console sessions it opened end with it. None → domain.ErrNotFound.
+//
+// The revocation is announced on APIKeyChannel in its transaction, so that API processes caching the key (which
+// listen there) forget it at once, and the hooks given to OnAPIKeyRevoked run once it is committed.
 func (s *Store) RevokeAPIKeyBy(ctx context.Context, name, actor string) (APIKey, error) {
-	k, err := scanAPIKey(s.pool.QueryRow(ctx, `UPDATE api_keys SET revoked_at = now(), revoked_by = $2
-		WHERE name = $1 AND revoked_at IS NULL RETURNING `+apiKeyColumns, name, actor))
+	var k APIKey
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		k, err = scanAPIKey(tx.QueryRow(ctx, `UPDATE api_keys SET revoked_at = now(), revoked_by = $2
+			WHERE name = $1 AND revoked_at IS NULL RETURNING `+apiKeyColumns, name, actor))
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, APIKeyChannel, strconv.FormatInt(k.ID, 10))
+		return err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return APIKey{}, domain.Errorf(domain.ErrNotFound, "no active key named %q", name)
 	}
 	if err != nil {
 		return APIKey{}, wrap("revoke api key", err)
 	}
+	s.revokeHooks.run(k.ID)
 	return k, nil
+}
+
+// APIKeyChannel is the Postgres NOTIFY channel on which a key's revocation is announced (the payload is its id).
+const APIKeyChannel = "perkflow_api_keys"
+
+// revokeHooks are the functions run after a key is revoked through this store (or a copy of it).
+type revokeHooks struct {
+	mu  sync.Mutex
+	fns []func(id int64)
+}
+
+func (h *revokeHooks) run(id int64) {
+	h.mu.Lock()
+	fns := slices.Clone(h.fns)
+	h.mu.Unlock()
+	for _, fn := range fns {
+		fn(id)
+	}
+}
+
+// OnAPIKeyRevoked runs fn after each key revocation this process commits through the store, with the key's id:
+// what an API process caching keys uses to forget a key it revoked itself without waiting for the announcement.
+func (s *Store) OnAPIKeyRevoked(fn func(id int64)) {
+	s.revokeHooks.mu.Lock()
+	defer s.revokeHooks.mu.Unlock()
+	s.revokeHooks.fns = append(s.revokeHooks.fns, fn)
 }
 
 const apiKeyColumns = `id, name, role, COALESCE(key_prefix, ''), created_at, COALESCE(created_by, ''), last_used_at, revoked_at,

@@ -2,8 +2,7 @@ package store
 
 import (
 	"context"
-	"errors"
-	"sync"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,13 +12,13 @@ import (
 
 // ExpiryChunkOptions tune one chunk of an expiry run.
 type ExpiryChunkOptions struct {
-	// Limit is the number of lots the chunk takes (default 1000).
+	// Limit is the number of lots the chunk takes (default DefaultExpiryChunk).
 	Limit int
-	// Workers expire different members' lots in parallel (default 4): members never share a lock.
-	Workers int
-	// BeforeMember is called before each member's lots are expired (heartbeats; tests inject crashes). An error stops
-	// the chunk: what was committed stays, and a rerun from the same cursor expires only the rest.
-	BeforeMember func(memberID string) error
+	// MemberID restricts the chunk to one member's lots (ExpireMemberLots); "" takes every member's.
+	MemberID string
+	// BeforeCommit is called in the chunk's transaction once its lots are written off, before it commits (tests
+	// inject crashes): an error rolls the whole chunk back.
+	BeforeCommit func(domain.ExpiryStats) error
 }
 
 type expiringLot struct {
@@ -29,131 +28,86 @@ type expiringLot struct {
 	expiresAt time.Time
 }
 
-// ExpireLotsChunk expires one chunk of lots whose date has passed at now, taken set-based in (expires_at, lot id)
-// order after the cursor. Each member's lots are written off in one transaction through the same per-member
-// serialised path as every other points write (the member's balance row locked first); the entry's idempotency key
-// domain.ExpiryKey(lot) guarantees that a lot is never expired twice, whatever the retries and crashes. It returns the
-// cursor after the chunk and whether more lots may follow.
+// DefaultExpiryChunk is how many lots a chunk takes unless told: tens of thousands of lots per statement is what
+// lets a million lots expire in under a minute, while a chunk's transaction stays short (about a second).
+const DefaultExpiryChunk = 20000
+
+// ExpireLotsChunk expires one chunk of lots whose date has passed at now, taken in (expires_at, lot id) order after
+// the cursor, set-based in one transaction: the balance rows of the chunk's members are locked first (in member
+// order, the per-member lock every other points write takes, so that no write of theirs runs beside it and two
+// chunks never deadlock), then one statement appends one expiry entry per lot (key domain.ExpiryKey, dated at the
+// lot's expiry, running balances per member in (expires_at, lot) order), its allocation, empties the lots and moves
+// each member's balance once. The key guarantees that a lot is never expired twice, whatever the retries and crashes:
+// a lot expired before (its key exists: points given back to it later by a release stay with the member) is
+// skipped. It returns the cursor after the chunk and whether more lots may follow.
 func (s *Store) ExpireLotsChunk(ctx context.Context, now time.Time, after domain.ExpiryCursor, opts ExpiryChunkOptions) (domain.ExpiryCursor, domain.ExpiryStats, bool, error) {
 	if opts.Limit <= 0 {
-		opts.Limit = 1000
-	}
-	if opts.Workers <= 0 {
-		opts.Workers = 4
+		opts.Limit = DefaultExpiryChunk
 	}
 	var stats domain.ExpiryStats
-	rows, err := s.pool.Query(ctx, `
-		SELECT entry_id, member_id::text, remaining, expires_at FROM ledger_lots
+	q := `SELECT entry_id, member_id::text, expires_at FROM ledger_lots
 		WHERE remaining > 0 AND expires_at <= $1 AND (expires_at, entry_id) > ($2, $3)
-		ORDER BY expires_at, entry_id LIMIT $4`, now, after.ExpiresAt, after.LotID, opts.Limit)
+		ORDER BY expires_at, entry_id LIMIT $4`
+	args := []any{now, after.ExpiresAt, after.LotID, opts.Limit}
+	if opts.MemberID != "" {
+		q = `SELECT entry_id, member_id::text, expires_at FROM ledger_lots
+		WHERE member_id = $5 AND remaining > 0 AND expires_at <= $1 AND (expires_at, entry_id) > ($2, $3)
+		ORDER BY expires_at, entry_id LIMIT $4`
+		args = append(args, opts.MemberID)
+	}
+	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return after, stats, false, wrap("select expiring lots", err)
 	}
-	lots, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (expiringLot, error) {
-		var l expiringLot
-		return l, r.Scan(&l.id, &l.memberID, &l.remaining, &l.expiresAt)
+	ids := make([]int64, 0, min(opts.Limit, 1<<16))
+	var members []string
+	seen := map[string]bool{}
+	var (
+		last   domain.ExpiryCursor
+		member string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&last.LotID, &member, &last.ExpiresAt}, func() error {
+		ids = append(ids, last.LotID)
+		if !seen[member] {
+			seen[member] = true
+			members = append(members, member)
+		}
+		return nil
 	})
 	if err != nil {
 		return after, stats, false, wrap("select expiring lots", err)
 	}
-	if len(lots) == 0 {
+	if len(ids) == 0 {
 		return after, stats, false, nil
 	}
-	byMember := map[string][]expiringLot{}
-	var members []string
-	for _, l := range lots {
-		if _, ok := byMember[l.memberID]; !ok {
-			members = append(members, l.memberID)
-		}
-		byMember[l.memberID] = append(byMember[l.memberID], l)
-	}
-	var (
-		mu       sync.Mutex
-		firstErr error
-		wg       sync.WaitGroup
-	)
-	work := make(chan string)
-	for range opts.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for m := range work {
-				if opts.BeforeMember != nil {
-					if err := opts.BeforeMember(m); err != nil {
-						mu.Lock()
-						firstErr = errors.Join(firstErr, err)
-						mu.Unlock()
-						continue
-					}
-				}
-				st, err := s.expireLots(ctx, m, byMember[m], now)
-				mu.Lock()
-				if err != nil {
-					firstErr = errors.Join(firstErr, err)
-				}
-				stats = stats.Add(st)
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, m := range members {
-		mu.Lock()
-		stop := firstErr != nil
-		mu.Unlock()
-		if stop {
-			break
-		}
-		work <- m
-	}
-	close(work)
-	wg.Wait()
-	if firstErr != nil {
-		return after, stats, true, firstErr
-	}
-	last := lots[len(lots)-1]
-	stats.Chunks = 1
-	return domain.ExpiryCursor{ExpiresAt: last.expiresAt, LotID: last.id}, stats, len(lots) == opts.Limit, nil
-}
-
-// expireLots writes off what is left of the given lots of one member, in one transaction under the member's lock,
-// set-based: one expiry entry per lot (key domain.ExpiryKey, dated at the lot's expiry, running balances in
-// (expires_at, lot) order), its allocation, the lot emptied and the balance moved — the same rows the ledger's debit
-// primitive writes for an expiry, in a handful of statements instead of six per lot. A lot expired before (its key
-// exists: points given back to it later by a release stay with the member) is skipped.
-func (s *Store) expireLots(ctx context.Context, memberID string, lots []expiringLot, now time.Time) (domain.ExpiryStats, error) {
-	var st domain.ExpiryStats
-	ids := make([]int64, len(lots))
-	for i, l := range lots {
-		ids[i] = l.id
-	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		st = domain.ExpiryStats{}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		stats = domain.ExpiryStats{}
 		// An expiry lost to a server crash right after its commit is simply redone by the next run (the lot is still
-		// open, and its key keeps it from being written twice), so the commit need not wait for the disk: this is
-		// what lets a run of a million lots finish in minutes.
+		// open, and its key keeps it from being written twice), so the commit need not wait for the disk.
 		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
 			return wrap("expiry commit mode", err)
 		}
-		led, err := lockMember(ctx, tx, memberID)
-		if err != nil {
-			return err
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM member_balances WHERE member_id = ANY($1::uuid[]) ORDER BY member_id FOR UPDATE`,
+			members); err != nil {
+			return wrap("lock member balances", err)
 		}
-		var expired, points, skipped int64
-		err = tx.QueryRow(ctx, `
+		var alloc int64
+		err := tx.QueryRow(ctx, `
 			WITH lot AS (
-				SELECT l.entry_id, l.remaining, l.expires_at, 'expiry:' || l.entry_id AS key,
+				SELECT l.entry_id, l.member_id, l.remaining, l.expires_at, 'expiry:' || l.entry_id AS key,
 				       EXISTS (SELECT 1 FROM ledger_entries e WHERE e.idempotency_key = 'expiry:' || l.entry_id) AS done
 				FROM ledger_lots l
-				WHERE l.entry_id = ANY($1) AND l.member_id = $2 AND l.remaining > 0 AND l.expires_at <= $4),
+				WHERE l.entry_id = ANY($1) AND l.remaining > 0 AND l.expires_at <= $2),
 			todo AS (
-				SELECT entry_id, remaining, expires_at, key,
-				       sum(remaining) OVER (ORDER BY expires_at, entry_id) AS taken_so_far
+				SELECT entry_id, member_id, remaining, expires_at, key,
+				       sum(remaining) OVER (PARTITION BY member_id ORDER BY expires_at, entry_id) AS taken_so_far
 				FROM lot WHERE NOT done),
 			entry AS (
 				INSERT INTO ledger_entries (member_id, kind, points, available_at, source_type, source_id, idempotency_key,
 				                            balance_after, occurred_at)
-				SELECT $2, 'expiry', -remaining, expires_at, 'expiry', key, key, $3 - taken_so_far, expires_at
-				FROM todo ORDER BY expires_at, entry_id
+				SELECT t.member_id, 'expiry', -t.remaining, t.expires_at, 'expiry', t.key, t.key, b.total - t.taken_so_far, t.expires_at
+				FROM todo t JOIN member_balances b ON b.member_id = t.member_id
+				ORDER BY t.member_id, t.expires_at, t.entry_id
 				RETURNING id, idempotency_key),
 			alloc AS (
 				INSERT INTO ledger_allocations (entry_id, lot_entry_id, points)
@@ -161,23 +115,54 @@ func (s *Store) expireLots(ctx context.Context, memberID string, lots []expiring
 				RETURNING lot_entry_id),
 			emptied AS (
 				UPDATE ledger_lots SET remaining = 0 FROM todo WHERE ledger_lots.entry_id = todo.entry_id
-				RETURNING todo.remaining)
+				RETURNING todo.remaining),
+			per_member AS (
+				SELECT member_id, sum(remaining) AS points FROM todo GROUP BY member_id),
+			moved AS (
+				UPDATE member_balances b SET total = b.total - p.points, updated_at = now()
+				FROM per_member p WHERE b.member_id = p.member_id
+				RETURNING b.member_id)
 			SELECT (SELECT count(*) FROM emptied), (SELECT COALESCE(sum(remaining), 0) FROM emptied),
-			       (SELECT count(*) FROM lot WHERE done), (SELECT count(*) FROM alloc)`,
-			ids, memberID, led.total, now).Scan(&expired, &points, &skipped, new(int64))
+			       (SELECT count(*) FROM lot WHERE done), (SELECT count(*) FROM moved), (SELECT count(*) FROM alloc)`,
+			ids, now).Scan(&stats.LotsExpired, &stats.PointsExpired, &stats.LotsSkipped, &stats.MembersExpired, &alloc)
 		if err != nil {
 			return wrap("expire lots", err)
 		}
-		st.LotsExpired, st.PointsExpired, st.LotsSkipped = expired, points, skipped
-		if expired == 0 {
-			return nil
+		if alloc != stats.LotsExpired {
+			return fmt.Errorf("expire lots: %d allocations for %d lots", alloc, stats.LotsExpired)
 		}
-		effectsOf(tx).entry(domain.EntryExpiry, "expiry", -points)
-		st.MembersExpired = 1
-		led.total -= points
-		return led.saveBalance(ctx)
+		if stats.PointsExpired > 0 {
+			effectsOf(tx).entry(domain.EntryExpiry, "expiry", -stats.PointsExpired)
+		}
+		if opts.BeforeCommit != nil {
+			return opts.BeforeCommit(stats)
+		}
+		return nil
 	})
-	return st, wrap("expire lots of "+memberID, err)
+	if err != nil {
+		return after, domain.ExpiryStats{}, true, err
+	}
+	stats.Chunks = 1
+	return last, stats, len(ids) == opts.Limit, nil
+}
+
+// ExpireMemberLots writes off what is left of every lot of the member whose expiry date has passed at now, by the
+// expiry run's own code (ExpireLotsChunk restricted to the member): one expiry entry per lot, idempotent on the lot
+// (a lot is never expired twice). It returns the points expired.
+func (s *Store) ExpireMemberLots(ctx context.Context, memberID string, now time.Time) (int64, error) {
+	var total int64
+	cur := domain.ExpiryCursor{}
+	for {
+		next, st, more, err := s.ExpireLotsChunk(ctx, now, cur, ExpiryChunkOptions{MemberID: memberID})
+		if err != nil {
+			return total, err
+		}
+		total += st.PointsExpired
+		if !more {
+			return total, nil
+		}
+		cur = next
+	}
 }
 
 // ExpiryNotice is a reminder to a member that points expire soon.

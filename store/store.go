@@ -28,10 +28,14 @@ type Store struct {
 	metrics *metrics.Business
 	// coupons are the keys coupon codes are found and sealed with (WithCouponSecret); nil until given.
 	coupons *couponKeys
+	// revokeHooks run after a key is revoked (apikeys.go); shared by the store's copies.
+	revokeHooks *revokeHooks
 }
 
 // New returns a Store over pool that reads the time from the system clock.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, clock: time.Now} }
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, clock: time.Now, revokeHooks: &revokeHooks{}}
+}
 
 // WithClock returns a copy of the store that reads "now" from clock: where the store decides by the time itself (a
 // balance read now, the day a member joins), tests can fix the day instead of depending on the one they run on.

@@ -16,10 +16,10 @@ const (
 	// ExpiryScheduledWorkflowID is the id prefix of the runs the schedule starts (Temporal appends the time).
 	ExpiryScheduledWorkflowID = "expiry/scheduled"
 
-	// DefaultExpiryChunk is how many lots one chunk takes.
-	DefaultExpiryChunk = 1000
+	// DefaultExpiryChunk is how many lots one chunk takes: one transaction and one statement (store.ExpireLotsChunk).
+	DefaultExpiryChunk = 20000
 	// DefaultExpiryChunksPerActivity is how many chunks one activity call runs before the workflow records progress.
-	DefaultExpiryChunksPerActivity = 50
+	DefaultExpiryChunksPerActivity = 10
 )
 
 // Activities of the expiry run (see activity.go).

@@ -46,6 +46,8 @@ type redemptionImpl struct {
 	sealedCoupon bool
 	// used is the code's use at a till, once signalled.
 	used *domain.CouponUse
+	// chargeLost: the charge failed without an answer that names its PaymentIntent, and may have taken the money.
+	chargeLost bool
 }
 
 type compensation struct {
@@ -164,12 +166,25 @@ func (r *redemptionImpl) pay(ctx workflow.Context) error {
 	// The refund is registered before the charge: a charge whose answer was lost may still have taken the money.
 	r.push("payment", fmt.Sprintf("Refund %s to the member's card", c.Cash), func(dctx workflow.Context) error {
 		if r.state.PaymentIntentID == "" {
-			return nil
+			// The charge never answered: since change "find-lost-charge", its PaymentIntent is looked for in Stripe by
+			// the redemption's id (it may have taken the money); before, nothing was refunded. A charge Stripe
+			// refused (a decline) took nothing.
+			if !r.chargeLost || workflow.GetVersion(dctx, findLostChargeChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+				return nil
+			}
+			id, err := FindLostPayment.Execute(dctx, c).Get(dctx)
+			if err != nil || id == "" {
+				return err
+			}
+			r.state.PaymentIntentID = id
 		}
 		_, err := RefundPayment.Execute(dctx, c.RedemptionID, r.state.PaymentIntentID).Get(dctx)
 		return err
 	})
 	p, err := ChargePayment.Execute(withOptions(ctx, activityOptions.payment, fmt.Sprintf("Charge %s by card for %s", c.Cash, c.Title)), c).Get(ctx)
+	if err != nil && p.PaymentIntentID == "" {
+		r.chargeLost = chargeMayHaveTaken(err)
+	}
 	err = r.stepped(err)
 	if p.PaymentIntentID != "" {
 		r.state.PaymentIntentID = p.PaymentIntentID
@@ -239,10 +254,16 @@ func (r *redemptionImpl) compensate(ctx workflow.Context, cause error) (Redempti
 		return r.state, nil // the code was used: the redemption stands
 	}
 	status, reason := domain.RedemptionFailed, reasonOf(cause)
+	// cancelledRun: the workflow itself was cancelled (support, in the Temporal UI), not asked to by a cancel signal.
+	cancelledRun := false
 	if errors.Is(cause, errCancelled) || temporal.IsCanceledError(cause) || ctx.Err() != nil {
 		status, reason = domain.RedemptionCancelled, ""
 		if r.cancel != nil {
 			r.state.CancelledBy = r.cancel.Actor
+		} else if ctx.Err() != nil {
+			// Since change "canceled-run", such a run ends Canceled (after compensating), as the UI asked; runs from
+			// before ended Completed with the state cancelled.
+			cancelledRun = workflow.GetVersion(dctx, canceledRunChange, workflow.DefaultVersion, 1) == 1
 		}
 	}
 	for i := len(r.compensations) - 1; i >= 0; i-- {
@@ -270,8 +291,31 @@ func (r *redemptionImpl) compensate(ctx workflow.Context, cause error) (Redempti
 		tmpl = domain.TemplateRedemptionCancelled
 	}
 	r.notify(dctx, tmpl, map[string]string{"offer": r.in.Claim.Title, "reason": reason})
+	if cancelledRun {
+		return r.state, temporal.NewCanceledError(r.state)
+	}
 	return r.state, nil
 }
+
+// chargeMayHaveTaken says whether a charge that failed with err may still have taken the money: anything but a
+// refusal from Stripe (a decline, a rejected request) or payments not being configured — a timeout, retries run
+// out on outages, a cancellation — may have reached Stripe with the answer lost.
+func chargeMayHaveTaken(err error) bool {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.NonRetryable() {
+		switch appErr.Type() {
+		case ErrTypePaymentDeclinedWF, "payment_rejected", "payments_unavailable":
+			return false
+		}
+	}
+	return true
+}
+
+// findLostChargeChange: a charge whose answer was lost is found in Stripe and refunded.
+const findLostChargeChange = "find-lost-charge"
+
+// canceledRunChange: a redemption whose workflow is cancelled ends Canceled, not Completed with the state cancelled.
+const canceledRunChange = "canceled-run"
 
 // notify tells the member, best effort: a message that cannot be sent does not undo the redemption.
 func (r *redemptionImpl) notify(ctx workflow.Context, template string, data map[string]string) {

@@ -49,6 +49,8 @@ var (
 	VoidCoupon = newActivity[string, domain.CouponVoid]("VoidCoupon")
 	// CommitRedemption spends the held points.
 	CommitRedemption = newAction[domain.RedemptionClaim]("CommitRedemption")
+	// FindLostPayment finds the PaymentIntent of a charge whose answer was lost (its id, or "" when none took money).
+	FindLostPayment = newActivity[domain.RedemptionClaim, string]("FindLostPayment")
 	// RefundPayment refunds the payment (redemption id, PaymentIntent id).
 	RefundPayment = newActivity2[string, string, string]("RefundPayment")
 	// ReleaseStock gives the reserved unit back (redemption id).

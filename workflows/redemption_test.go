@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"slices"
@@ -30,6 +31,8 @@ type sagaFakes struct {
 	used *domain.CouponUse
 	// notified holds the data of each notification sent.
 	notified []map[string]string
+	// lost is the PaymentIntent FindLostPayment finds in Stripe ("": none).
+	lost string
 }
 
 func (f *sagaFakes) record(name string) error {
@@ -45,6 +48,9 @@ func (f *sagaFakes) register(env *testsuite.TestWorkflowEnvironment) {
 	}
 	ChargePayment.fake(env, func(context.Context, domain.RedemptionClaim) (domain.PaymentOutcome, error) {
 		return f.charge, f.record(ChargePayment.Name())
+	})
+	FindLostPayment.fake(env, func(context.Context, domain.RedemptionClaim) (string, error) {
+		return f.lost, f.record(FindLostPayment.Name())
 	})
 	ConfirmPayment.fake(env, func(context.Context, string, string) (domain.PaymentOutcome, error) {
 		return f.confirm, f.record(ConfirmPayment.Name())
@@ -305,18 +311,37 @@ func TestRedemptionThreeDSecure(t *testing.T) {
 
 // TestRedemptionWorkflowCancelledStillCompensates: cancelling the workflow itself (support, in the Temporal UI)
 // runs the compensation on a disconnected context.
+// It ends Canceled, not Completed; a run from before change "canceled-run" ends Completed with the state cancelled.
 func TestRedemptionWorkflowCancelledStillCompensates(t *testing.T) {
-	env, f := newSagaEnv(t)
-	f.charge = domain.PaymentOutcome{PaymentIntentID: "pi_3ds", Status: "requires_action"}
-	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, time.Minute)
-	env.ExecuteWorkflow(RedemptionWorkflowName, testClaim(env, true, 0))
-	st := sagaResult(t, env)
-	if st.Status != domain.RedemptionCancelled {
-		t.Fatalf("state %+v", st)
-	}
-	for _, c := range []string{RefundPayment.Name() + ":pi_3ds", ReleaseStock.Name(), ReleasePoints.Name(), FinishRedemption.Name()} {
-		if !slices.Contains(f.calls, c) {
-			t.Fatalf("%s missing from %v", c, f.calls)
+	for _, legacy := range []bool{false, true} {
+		env, f := newSagaEnv(t)
+		if legacy {
+			env.OnGetVersion(canceledRunChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+		}
+		f.charge = domain.PaymentOutcome{PaymentIntentID: "pi_3ds", Status: "requires_action"}
+		env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, time.Minute)
+		env.ExecuteWorkflow(RedemptionWorkflowName, testClaim(env, true, 0))
+		var st RedemptionState
+		if legacy {
+			st = sagaResult(t, env)
+		} else {
+			if !env.IsWorkflowCompleted() {
+				t.Fatal("the saga did not end")
+			}
+			var canceled *temporal.CanceledError
+			if err := env.GetWorkflowError(); !errors.As(err, &canceled) {
+				t.Fatalf("the cancelled run ended with %v, want Canceled", err)
+			} else if err := canceled.Details(&st); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st.Status != domain.RedemptionCancelled {
+			t.Fatalf("legacy %v: state %+v", legacy, st)
+		}
+		for _, c := range []string{RefundPayment.Name() + ":pi_3ds", ReleaseStock.Name(), ReleasePoints.Name(), FinishRedemption.Name()} {
+			if !slices.Contains(f.calls, c) {
+				t.Fatalf("legacy %v: %s missing from %v", legacy, c, f.calls)
+			}
 		}
 	}
 }
@@ -353,6 +378,36 @@ func TestSagaFromBeforeSealedCodes(t *testing.T) {
 		}
 		if st.Status != wantStatus || !slices.Contains(f.calls, VoidCoupon.Name()) || slices.Contains(f.calls, ReleasePoints.Name()) == used {
 			t.Fatalf("used=%v: state %+v, calls %v", used, st, f.calls)
+		}
+	}
+}
+
+// TestALostChargeIsRefunded: a charge whose answer never came (its retries ran out) may have taken the money: the
+// compensation finds its PaymentIntent in Stripe by the redemption and refunds it. A run from before change
+// "find-lost-charge" refunded nothing, and replays so.
+func TestALostChargeIsRefunded(t *testing.T) {
+	for _, legacy := range []bool{false, true} {
+		env, f := newSagaEnv(t)
+		if legacy {
+			env.OnGetVersion(findLostChargeChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+		}
+		f.charge = domain.PaymentOutcome{}
+		f.fail[ChargePayment.Name()] = temporal.NewApplicationError("charge: stripe unavailable", "", nil)
+		f.lost = "pi_lost"
+		env.ExecuteWorkflow(RedemptionWorkflowName, testClaim(env, true, 0))
+		st := sagaResult(t, env)
+		if st.Status != domain.RedemptionFailed {
+			t.Fatalf("legacy %v: state %+v", legacy, st)
+		}
+		i := slices.Index(f.calls, ReleaseStock.Name())
+		undo := []string{FindLostPayment.Name(), RefundPayment.Name() + ":pi_lost"}
+		if legacy {
+			undo = nil
+		}
+		got := f.calls[slices.Index(f.calls, ChargePayment.Name())+1 : i]
+		got = slices.DeleteFunc(got, func(c string) bool { return c == ChargePayment.Name() }) // its retries
+		if !slices.Equal(got, undo) {
+			t.Fatalf("legacy %v: before giving the stock back %v, want %v", legacy, got, undo)
 		}
 	}
 }

@@ -1,5 +1,5 @@
 // Package stripefake is a local server that answers as Stripe does, for the tests of the redemption saga: it
-// creates, confirms, retrieves and cancels PaymentIntents and creates refunds, honours Idempotency-Key the way Stripe
+// creates, confirms, retrieves, lists and cancels PaymentIntents and creates refunds, honours Idempotency-Key the way Stripe
 // does (a replayed key gets the first answer; a 5xx is not stored), declines cards with Stripe's error JSON, asks
 // for 3-D Secure (requires_action with next_action), and can be told to fail with 5xx or to stall. It counts what
 // matters to the tests: PaymentIntents created and refunds per PaymentIntent.
@@ -28,6 +28,8 @@ type PaymentIntent struct {
 	PaymentMethod string
 	Metadata      map[string]string
 	Refunds       []string
+	Created       int64 // Unix seconds
+	seq           int
 }
 
 // Server is a fake Stripe API.
@@ -172,6 +174,8 @@ func (s *Server) route(r *http.Request) (int, []byte, time.Duration) {
 	switch {
 	case r.Method == http.MethodPost && len(parts) == 2 && parts[1] == "payment_intents":
 		return s.createIntent(r)
+	case r.Method == http.MethodGet && len(parts) == 2 && parts[1] == "payment_intents":
+		return s.listIntents(r)
 	case r.Method == http.MethodGet && len(parts) == 3 && parts[1] == "payment_intents":
 		pi, ok := s.intents[parts[2]]
 		if !ok {
@@ -227,7 +231,8 @@ func (s *Server) createIntent(r *http.Request) (int, []byte, time.Duration) {
 	s.seq++
 	s.created++
 	pi := &PaymentIntent{ID: fmt.Sprintf("pi_fake_%d", s.seq), Amount: amount, Currency: f.Get("currency"),
-		PaymentMethod: f.Get("payment_method"), Status: "requires_payment_method", Metadata: map[string]string{}}
+		PaymentMethod: f.Get("payment_method"), Status: "requires_payment_method", Metadata: map[string]string{},
+		Created: time.Now().Unix(), seq: s.seq}
 	for k, v := range f {
 		if strings.HasPrefix(k, "metadata[") && len(v) > 0 {
 			pi.Metadata[strings.TrimSuffix(strings.TrimPrefix(k, "metadata["), "]")] = v[0]
@@ -266,10 +271,62 @@ func (s *Server) createIntent(r *http.Request) (int, []byte, time.Duration) {
 	return code, body, stall
 }
 
+// listIntents lists PaymentIntents newest first, as Stripe does, with created[gte|gt|lte|lt], limit (10 by default,
+// at most 100) and starting_after.
+func (s *Server) listIntents(r *http.Request) (int, []byte, time.Duration) {
+	q := r.URL.Query()
+	limit, err := strconv.Atoi(q.Get("limit"))
+	if q.Get("limit") == "" {
+		limit, err = 10, nil
+	}
+	if err != nil || limit < 1 || limit > 100 {
+		return errorBody(http.StatusBadRequest, map[string]any{"type": "invalid_request_error", "param": "limit",
+			"message": "This value must be between 1 and 100."})
+	}
+	bound := func(k string) (int64, bool) {
+		v, err := strconv.ParseInt(q.Get("created["+k+"]"), 10, 64)
+		return v, err == nil
+	}
+	after := s.seq + 1
+	if id := q.Get("starting_after"); id != "" {
+		pi, ok := s.intents[id]
+		if !ok {
+			return missing("payment_intent", id)
+		}
+		after = pi.seq
+	}
+	data := []any{}
+	more := false
+	for i := after - 1; i >= 1; i-- {
+		pi, ok := s.intents[fmt.Sprintf("pi_fake_%d", i)]
+		if !ok {
+			continue
+		}
+		if v, ok := bound("gte"); ok && pi.Created < v {
+			continue
+		}
+		if v, ok := bound("gt"); ok && pi.Created <= v {
+			continue
+		}
+		if v, ok := bound("lte"); ok && pi.Created > v {
+			continue
+		}
+		if v, ok := bound("lt"); ok && pi.Created >= v {
+			continue
+		}
+		if len(data) == limit {
+			more = true
+			break
+		}
+		data = append(data, s.intentJSON(pi))
+	}
+	return jsonBody(http.StatusOK, map[string]any{"object": "list", "url": "/v1/payment_intents", "has_more": more, "data": data})
+}
+
 func (s *Server) intentJSON(pi *PaymentIntent) map[string]any {
 	m := map[string]any{"id": pi.ID, "object": "payment_intent", "amount": pi.Amount, "currency": pi.Currency,
 		"status": pi.Status, "client_secret": pi.ID + "_secret_fake", "payment_method": pi.PaymentMethod,
-		"metadata": pi.Metadata, "livemode": false, "created": time.Now().Unix()}
+		"metadata": pi.Metadata, "livemode": false, "created": pi.Created}
 	if pi.Status == "requires_action" {
 		m["next_action"] = map[string]any{"type": "use_stripe_sdk", "use_stripe_sdk": map[string]any{"type": "three_d_secure_redirect"}}
 	}

@@ -38,6 +38,8 @@ type Config struct {
 	// IDSecret keys the ids derived from clients' Idempotency-Keys (redemptions), so that nobody can compute them
 	// (PERKFLOW_ID_SECRET, at least 32 bytes). Without it, claims with an Idempotency-Key answer 500.
 	IDSecret []byte
+	// WebhookAllowPrivate accepts webhook endpoints over http or at non-public addresses (development and tests).
+	WebhookAllowPrivate bool
 }
 
 // RewardsConfig configures the rewards catalog and the redemption saga.

@@ -157,7 +157,7 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, obs *obs
 	srv := api.New(api.Config{
 		Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, WaitBudget: cfg.WaitBudget, JWT: jwt, Log: log, Metrics: obs.reg,
 		IDSecret: ids, WebhookAllowPrivate: cfg.WebhookAllowPrivate,
-		Rewards:  api.RewardsConfig{PaymentsEnabled: cfg.StripeSecretKey != "", StripeWebhookSecret: cfg.StripeWebhookSecret},
+		Rewards: api.RewardsConfig{PaymentsEnabled: cfg.StripeSecretKey != "", StripeWebhookSecret: cfg.StripeWebhookSecret},
 		Limits: &api.Limits{
 			APIKey:         api.Rate{PerSecond: cfg.APIKeyRPS, Burst: cfg.APIKeyBurst},
 			Member:         api.Rate{PerSecond: cfg.MemberRPS, Burst: cfg.MemberBurst},

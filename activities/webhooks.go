@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.temporal.io/sdk/activity"
+
 	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/store"
 )
@@ -99,6 +101,8 @@ func (a *Activities) DeliverWebhooks(ctx context.Context, req domain.WebhookRoun
 	if limit <= 0 {
 		limit = 500
 	}
+	stopBeat := heartbeatEvery(ctx, 5*time.Second)
+	defer stopBeat()
 	round, err := a.Store.DueWebhookDeliveries(ctx, req.EndpointID, a.Store.Now(), limit)
 	if err != nil {
 		return domain.WebhookRoundResult{}, err
@@ -191,6 +195,30 @@ func (a *Activities) DeliverWebhooks(ctx context.Context, req domain.WebhookRoun
 	return res, nil
 }
 
+// heartbeatEvery heartbeats the activity of ctx every d until the returned stop is called, so that a round lost
+// with its worker is retried after the heartbeat timeout.
+func heartbeatEvery(ctx context.Context, d time.Duration) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
 func cmpErr(a, b error) error {
 	if a != nil {
 		return a
@@ -229,7 +257,11 @@ func (a *Activities) attemptWebhook(ctx context.Context, ep store.WebhookEndpoin
 		outcome = "delivered"
 	}
 	a.Metrics.WebhookDelivery(outcome, att.Duration)
-	r, err := a.Store.RecordWebhookAttempt(ctx, ep.ID, att)
+	// Recorded even when the round is being cancelled (its worker stopping): an attempt made and not recorded is
+	// sent again by the next round.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	r, err := a.Store.RecordWebhookAttempt(rctx, ep.ID, att)
 	if err != nil {
 		return false, false, err
 	}

@@ -106,11 +106,13 @@ var activityOptions = struct {
 		HeartbeatTimeout:    time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute, MaximumAttempts: 50},
 	},
-	// A round of an endpoint's webhook deliveries: it starts attempts for a minute at most, each bounded to 15 s;
-	// retried until Postgres answers (a receiver's failures are retries of their own, recorded, not errors).
+	// A round of an endpoint's webhook deliveries: it starts attempts for a minute at most, each bounded to 15 s,
+	// heartbeating; retried until Postgres answers (a receiver's failures are retries of their own, recorded, not errors).
 	webhookRound: workflow.ActivityOptions{
 		StartToCloseTimeout: 3 * time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+		// A round lost with its worker is tried again this soon, not after the whole timeout.
+		HeartbeatTimeout: 20 * time.Second,
+		RetryPolicy:      &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
 	},
 }
 

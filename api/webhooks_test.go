@@ -23,6 +23,7 @@ import (
 	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/internal/testkit/itest"
 	"github.com/perkflow/perkflow/store"
+	"github.com/perkflow/perkflow/workflows"
 )
 
 // The receivers here are real HTTP servers that check every delivery as a merchant's would: the Standard Webhooks
@@ -335,6 +336,17 @@ func TestWebhookSignedDeliveryRetriedThenDeliveredOnce(t *testing.T) {
 	if res := s.Do("POST", "/v1/webhook-endpoints/"+ep.ID+"/replay", s.Keys["admin"], map[string]any{}); res.Status != http.StatusBadRequest {
 		t.Errorf("replay of nothing: %d %s, want 400", res.Status, res.Body)
 	}
+
+	// Deleting the endpoint ends its workflow; its history (retries, replays, the end) is kept for the replay test.
+	if res := s.Do("DELETE", "/v1/webhook-endpoints/"+ep.ID, s.Keys["admin"], nil); res.Status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", res.Status, res.Body)
+	}
+	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Temporal.GetWorkflow(wctx, workflows.WebhookEndpointWorkflowID(ep.ID), "").Get(wctx, nil); err != nil {
+		t.Fatalf("endpoint workflow after delete: %v", err)
+	}
+	s.RecordHistory(workflows.WebhookEndpointWorkflowID(ep.ID), "", "webhook_endpoint_retries_replay_delete")
 }
 
 // TestWebhookOrderPerMemberUnderConcurrentWriters: 16 writers at once write points for 4 members while the receiver

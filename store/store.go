@@ -28,10 +28,14 @@ type Store struct {
 	metrics *metrics.Business
 	// coupons are the keys coupon codes are found and sealed with (WithCouponSecret); nil until given.
 	coupons *couponKeys
+	// webhooks announces committed outbox events to the webhook dispatchers (webhooks.go); shared by copies.
+	webhooks *webhookAnnouncer
 }
 
 // New returns a Store over pool that reads the time from the system clock.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, clock: time.Now} }
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, clock: time.Now, webhooks: &webhookAnnouncer{pool: pool}}
+}
 
 // WithClock returns a copy of the store that reads "now" from clock: where the store decides by the time itself (a
 // balance read now, the day a member joins), tests can fix the day instead of depending on the one they run on.
@@ -59,6 +63,9 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 		return err
 	}
 	s.count(eff)
+	if len(eff.webhookTypes) > 0 && s.webhooks != nil {
+		s.webhooks.announce(eff.webhookTypes)
+	}
 	return nil
 }
 

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/perkflow/perkflow/domain"
 )
@@ -23,20 +25,66 @@ const WebhookChannel = "perkflow_webhooks"
 // event is sent if and only if the change commits. memberID orders the event among that member's ("" for a
 // program-wide event, such as a campaign's start); data is its payload's data, ids and figures only. The row is
 // written only while some enabled endpoint subscribes to the type: without subscribers it costs one indexed read of
-// the (small) endpoints table and writes nothing.
+// the (small) endpoints table and writes nothing. In a transaction of the store's (inTx), the dispatchers are told
+// once it commits; in another, the event waits for the next wake or the endpoints' idle timers.
 func EmitEvent(ctx context.Context, tx pgx.Tx, eventType, memberID string, occurredAt time.Time, data any) error {
 	b, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", eventType, err)
 	}
-	_, err = tx.Exec(ctx, `
-		WITH ins AS (
-			INSERT INTO webhook_events (type, order_key, occurred_at, data)
-			SELECT $1, $2, $3, $4
-			WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled AND (events @> ARRAY[$1::text] OR events @> ARRAY['*']))
-			RETURNING 1)
-		SELECT pg_notify($5, $1) FROM ins`, eventType, memberID, occurredAt.UTC(), b, WebhookChannel)
-	return wrap("write "+eventType+" event", err)
+	tag, err := tx.Exec(ctx, `
+		INSERT INTO webhook_events (type, order_key, occurred_at, data)
+		SELECT $1, $2, $3, $4
+		WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled AND (events @> ARRAY[$1::text] OR events @> ARRAY['*']))`,
+		eventType, memberID, occurredAt.UTC(), b)
+	if err != nil {
+		return wrap("write "+eventType+" event", err)
+	}
+	if e := effectsOf(tx); e != nil && tag.RowsAffected() > 0 {
+		e.webhookTypes = append(e.webhookTypes, eventType)
+	}
+	return nil
+}
+
+// webhookAnnouncer tells the webhook dispatchers (LISTEN on WebhookChannel) which event types were committed. It
+// notifies after the commit, in a statement of its own, gathering what this process committed within 10 ms: a
+// NOTIFY inside the writing transaction would make every such transaction take Postgres' database-wide notify lock
+// at commit, one after another, which is what the ledger's writers must never queue on. A process that stops between
+// a commit and its announcement only delays the event (to the next wake, or the endpoints' idle timers).
+type webhookAnnouncer struct {
+	pool      *pgxpool.Pool
+	mu        sync.Mutex
+	types     map[string]bool
+	scheduled bool
+}
+
+func (a *webhookAnnouncer) announce(types []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.types == nil {
+		a.types = map[string]bool{}
+	}
+	for _, t := range types {
+		a.types[t] = true
+	}
+	if !a.scheduled {
+		a.scheduled = true
+		time.AfterFunc(10*time.Millisecond, a.flush)
+	}
+}
+
+func (a *webhookAnnouncer) flush() {
+	a.mu.Lock()
+	types := make([]string, 0, len(a.types))
+	for t := range a.types {
+		types = append(types, t)
+	}
+	a.types, a.scheduled = nil, false
+	a.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Best effort: a lost announcement delays, never drops, an event.
+	_, _ = a.pool.Exec(ctx, `SELECT pg_notify($1, t) FROM unnest($2::text[]) t`, WebhookChannel, types)
 }
 
 // ledgerEvent is the data of a points.* event.
@@ -502,11 +550,18 @@ func (s *Store) RecordWebhookAttempt(ctx context.Context, endpointID string, a W
 		if a.Replay && !a.Gone {
 			return nil
 		}
+		// The endpoint's row is written only when its failure record changes: a healthy endpoint's deliveries leave
+		// it alone (every transaction that emits an event reads it).
+		if a.Delivered {
+			_, err := tx.Exec(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE endpoint_id = $1 AND failing_since IS NOT NULL`, endpointID)
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE webhook_endpoints SET failing_since = $2 WHERE endpoint_id = $1 AND failing_since IS NULL`, endpointID, now); err != nil {
+			return err
+		}
 		var failingSince *time.Time
 		var enabled bool
-		err := tx.QueryRow(ctx, `
-			UPDATE webhook_endpoints SET failing_since = CASE WHEN $2 THEN NULL ELSE COALESCE(failing_since, $3) END
-			WHERE endpoint_id = $1 RETURNING failing_since, enabled`, endpointID, a.Delivered, now).Scan(&failingSince, &enabled)
+		err := tx.QueryRow(ctx, `SELECT failing_since, enabled FROM webhook_endpoints WHERE endpoint_id = $1`, endpointID).Scan(&failingSince, &enabled)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -89,10 +88,11 @@ func TestWebhookThroughput(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	slices.Sort(latencies)
-	pct := func(p float64) time.Duration { return latencies[int(p*float64(len(latencies)-1))].Round(time.Millisecond) }
+	pct := func(p float64) time.Duration {
+		return latencies[int(p*float64(len(latencies)-1))].Round(time.Millisecond)
+	}
 	t.Logf("ledger writes, 16 writers: %.0f/s without endpoints; %.0f/s with one subscribed, not delivering (%+.1f %%); %.0f/s while it delivers on the same machine (%+.1f %%)",
 		without, outboxOnly, 100*(outboxOnly-without)/without, with, 100*(with-without)/without)
 	t.Logf("deliveries: %d in %s = %.0f/s; latency from write p50 %s, p99 %s, max %s", n, last.Sub(start).Round(time.Millisecond),
 		float64(n)/last.Sub(start).Seconds(), pct(0.5), pct(0.99), pct(1))
-	_ = context.Background()
 }

@@ -28,6 +28,9 @@ const WebhookChannel = "perkflow_webhooks"
 // the (small) endpoints table and writes nothing. In a transaction of the store's (inTx), the dispatchers are told
 // once it commits; in another, the event waits for the next wake or the endpoints' idle timers.
 func EmitEvent(ctx context.Context, tx pgx.Tx, eventType, memberID string, occurredAt time.Time, data any) error {
+	if memberID != "" && !domain.ValidMemberID(memberID) {
+		return fmt.Errorf("%s event: member id %q is not a member's id", eventType, memberID)
+	}
 	b, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", eventType, err)

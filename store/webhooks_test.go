@@ -60,6 +60,10 @@ func TestOutboxWritesOnlyWhatAnEndpointSubscribesTo(t *testing.T) {
 	}
 }
 
-func storeChange(events []string) store.WebhookEndpointChange { return store.WebhookEndpointChange{Events: events} }
+func storeChange(events []string) store.WebhookEndpointChange {
+	return store.WebhookEndpointChange{Events: events}
+}
 
-func storeEnabled(b *bool) store.WebhookEndpointChange { return store.WebhookEndpointChange{Enabled: b} }
+func storeEnabled(b *bool) store.WebhookEndpointChange {
+	return store.WebhookEndpointChange{Enabled: b}
+}

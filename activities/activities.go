@@ -25,6 +25,8 @@ type Activities struct {
 	Campaigns CampaignOptions
 	// Rewards holds the redemption saga's payment provider and code issuer.
 	Rewards Rewards
+	// Webhooks tunes the delivery of outbound webhooks.
+	Webhooks WebhookOptions
 	// Metrics counts notifications sent and failed (the ledger's effects are counted by the store); nil counts
 	// nothing.
 	Metrics *metrics.Business

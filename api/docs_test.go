@@ -62,6 +62,10 @@ func TestDocsPageLoadsOnlyTheAPIsOwnFiles(t *testing.T) {
 	} else if !strings.Contains(page, "make docs-ui") || len(scripts) != 0 {
 		t.Errorf("without Redoc, the page should say how to bundle it:\n%s", page)
 	}
+	// The page's own script is always served, bundled Redoc or not.
+	if a := getPage(t, h, "/docs/assets/init.js"); a.Code != http.StatusOK || !strings.HasPrefix(a.Header().Get("Content-Type"), "text/javascript") {
+		t.Errorf("GET /docs/assets/init.js: %d %s", a.Code, a.Header().Get("Content-Type"))
+	}
 	if a := getPage(t, h, "/docs/assets/..%2fdocs.go"); a.Code != http.StatusNotFound {
 		t.Errorf("a file outside the assets: %d", a.Code)
 	}

@@ -112,6 +112,16 @@ func (s *Server) v1Routes(v v1Router) {
 	v.get("/api-keys", allow(admin), s.listAPIKeys)
 	v.post("/api-keys", allow(admin), s.createAPIKey)
 	v.delete("/api-keys/{name}", allow(admin), s.revokeAPIKey)
+
+	// Outbound webhooks.
+	v.get("/webhook-endpoints", allow(admin), s.listWebhookEndpoints)
+	v.post("/webhook-endpoints", allow(admin), s.createWebhookEndpoint)
+	v.get("/webhook-endpoints/{endpointId}", allow(admin), s.getWebhookEndpoint)
+	v.patch("/webhook-endpoints/{endpointId}", allow(admin), s.updateWebhookEndpoint)
+	v.delete("/webhook-endpoints/{endpointId}", allow(admin), s.deleteWebhookEndpoint)
+	v.post("/webhook-endpoints/{endpointId}/rotate-secret", allow(admin), s.rotateWebhookSecret)
+	v.get("/webhook-endpoints/{endpointId}/deliveries", allow(admin), s.webhookDeliveries)
+	v.post("/webhook-endpoints/{endpointId}/replay", allow(admin), s.replayWebhookEvents)
 }
 
 // v1Router registers the authenticated routes of /v1. Each registration names the route's access rule, and the

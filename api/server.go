@@ -41,6 +41,8 @@ type Config struct {
 	// ProbeInterval is how often the API checks its dependencies (the readiness probe that feeds the Temporal
 	// breaker and the task-queue pollers metric); 0 means every second.
 	ProbeInterval time.Duration
+	// WebhookAllowPrivate accepts webhook endpoints over http or at non-public addresses (development and tests).
+	WebhookAllowPrivate bool
 }
 
 // RewardsConfig configures the rewards catalog and the redemption saga.

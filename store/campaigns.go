@@ -155,15 +155,22 @@ func (s *Store) ListCampaigns(ctx context.Context, cursor string, limit int) ([]
 // SetCampaignStatus records where the campaign's workflow is, and its end (which an extension moves).
 func (s *Store) SetCampaignStatus(ctx context.Context, id, status string, endsAt time.Time) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
-			UPDATE campaigns SET status = $2, ends_at = $3,
-			       definition = jsonb_set(definition, '{ends_at}', to_jsonb($4::text)), updated_at = now()
-			WHERE campaign_id = $1`, id, status, endsAt, endsAt.UTC().Format(time.RFC3339Nano))
+		var old string
+		err := tx.QueryRow(ctx, `SELECT status FROM campaigns WHERE campaign_id = $1 FOR UPDATE`, id).Scan(&old)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return domain.Errorf(domain.ErrNotFound, "campaign %s not found", id)
+		}
 		if err != nil {
 			return wrap("set campaign status", err)
 		}
-		if tag.RowsAffected() == 0 {
-			return domain.Errorf(domain.ErrNotFound, "campaign %s not found", id)
+		if _, err := tx.Exec(ctx, `
+			UPDATE campaigns SET status = $2, ends_at = $3,
+			       definition = jsonb_set(definition, '{ends_at}', to_jsonb($4::text)), updated_at = now()
+			WHERE campaign_id = $1`, id, status, endsAt, endsAt.UTC().Format(time.RFC3339Nano)); err != nil {
+			return wrap("set campaign status", err)
+		}
+		if err := emitCampaignEvent(ctx, tx, id, old, status, s.Now()); err != nil {
+			return err
 		}
 		return notify(ctx, tx, domain.CampaignEventKey(id))
 	})
@@ -315,4 +322,19 @@ func (s *Store) CampaignReport(ctx context.Context, id string) (CampaignReport, 
 		r.BudgetUsedPercent = &p
 	}
 	return r, nil
+}
+
+// emitCampaignEvent reports a campaign's start (scheduled → active) or end (to completed or cancelled) to webhooks.
+func emitCampaignEvent(ctx context.Context, tx pgx.Tx, id, from, to string, now time.Time) error {
+	ended := func(st string) bool { return st == domain.CampaignCompleted || st == domain.CampaignCancelled }
+	var t string
+	switch {
+	case from == domain.CampaignScheduled && to == domain.CampaignActive:
+		t = domain.EventCampaignStarted
+	case ended(to) && !ended(from):
+		t = domain.EventCampaignEnded
+	default:
+		return nil
+	}
+	return EmitEvent(ctx, tx, t, "", now, map[string]any{"campaign_id": id, "status": to, "at": now.UTC()})
 }

@@ -24,6 +24,8 @@ type effects struct {
 	entries       []effectEntry
 	redemptions   [][2]string // channel, outcome
 	compensations []string
+	// webhookTypes are the types of the outbox events written (webhooks.go), announced once committed.
+	webhookTypes []string
 }
 
 type effectEntry struct {

@@ -155,7 +155,12 @@ func (s *Store) CompleteChallenge(ctx context.Context, c domain.Challenge, membe
 		}
 		_, err = tx.Exec(ctx, `UPDATE challenge_enrolments SET status = 'completed', progress = $3, completed_at = $4,
 			reward_entry = $5, updated_at = now() WHERE challenge_id = $1 AND member_id = $2`, c.ID, memberID, progress, now, entryID)
-		return wrap("complete enrolment", err)
+		if err != nil {
+			return wrap("complete enrolment", err)
+		}
+		return EmitEvent(ctx, tx, domain.EventChallengeCompleted, memberID, now, map[string]any{
+			"challenge_id": c.ID, "member_id": memberID, "progress": progress, "reward_points": out.Points, "badge": c.Badge,
+			"completed_at": now.UTC()})
 	})
 	return out, wrap("complete challenge "+c.ID, err)
 }

@@ -75,7 +75,7 @@ func (l *memberLedger) insertEntry(ctx context.Context, e entry) (int64, error) 
 		return 0, wrap("append ledger entry "+e.key, err)
 	}
 	effectsOf(l.tx).entry(e.kind, e.sourceType, e.points)
-	return id, nil
+	return id, emitLedgerEvent(ctx, l.tx, l.memberID, id, e, l.total+e.points)
 }
 
 // credit appends a positive entry and opens its lot. Outstanding debt is paid back first: the lot starts with what

@@ -39,8 +39,11 @@ func (s *Store) CreateMember(ctx context.Context, r domain.Registration) (domain
 		if tag.RowsAffected() == 0 {
 			return nil // already created by an earlier attempt
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO member_balances (member_id) VALUES ($1)`, r.MemberID)
-		return err
+		if _, err = tx.Exec(ctx, `INSERT INTO member_balances (member_id) VALUES ($1)`, r.MemberID); err != nil {
+			return err
+		}
+		return EmitEvent(ctx, tx, domain.EventMemberRegistered, r.MemberID, s.Now(), map[string]any{
+			"member_id": r.MemberID, "external_id": r.ExternalID, "joined_at": s.Now().UTC()})
 	})
 	if err != nil {
 		return domain.Member{}, wrap("create member", err)

@@ -256,6 +256,9 @@ func setRedemptionStatus(ctx context.Context, tx pgx.Tx, redemptionID string, st
 	// cancelled within its window counts as completed, then as cancelled.
 	if err == nil && old != status && (status == domain.RedemptionCompleted || status == domain.RedemptionFailed || status == domain.RedemptionCancelled) {
 		effectsOf(tx).redemption("offer", string(status))
+		if err := emitRedemptionEvent(ctx, tx, redemptionID, status, reason); err != nil {
+			return err
+		}
 	}
 	return notify(ctx, tx, domain.RedemptionEventKey(redemptionID))
 }
@@ -397,4 +400,21 @@ func (s *Store) GetRedemptionResources(ctx context.Context, id string) (Redempti
 		EXISTS (SELECT 1 FROM offer_reservations WHERE redemption_id = $1 AND NOT released),
 		COALESCE((SELECT status FROM points_holds WHERE redemption_id = $1), '')`, id).Scan(&r.StockReserved, &r.HoldStatus)
 	return r, wrap("read resources of "+id, err)
+}
+
+// emitRedemptionEvent reports a redemption reaching an end to webhooks (the failure reason is written for the
+// member; it carries no personal data).
+func emitRedemptionEvent(ctx context.Context, tx pgx.Tx, redemptionID string, status domain.RedemptionStatus, reason string) error {
+	var memberID, offerID string
+	var points int64
+	var at time.Time
+	if err := tx.QueryRow(ctx, `SELECT member_id::text, offer_id::text, points, now() FROM redemptions WHERE redemption_id = $1`, redemptionID).
+		Scan(&memberID, &offerID, &points, &at); err != nil {
+		return wrap("read redemption for its event", err)
+	}
+	data := map[string]any{"redemption_id": redemptionID, "member_id": memberID, "offer_id": offerID, "points": points, "status": status}
+	if reason != "" {
+		data["reason"] = reason
+	}
+	return EmitEvent(ctx, tx, domain.RedemptionEventType(status), memberID, at, data)
 }

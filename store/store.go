@@ -30,11 +30,13 @@ type Store struct {
 	coupons *couponKeys
 	// revokeHooks run after a key is revoked (apikeys.go); shared by the store's copies.
 	revokeHooks *revokeHooks
+	// webhooks announces committed outbox events to the webhook dispatchers (webhooks.go); shared by copies.
+	webhooks *webhookAnnouncer
 }
 
 // New returns a Store over pool that reads the time from the system clock.
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool, clock: time.Now, revokeHooks: &revokeHooks{}}
+	return &Store{pool: pool, clock: time.Now, revokeHooks: &revokeHooks{}, webhooks: &webhookAnnouncer{pool: pool}}
 }
 
 // WithClock returns a copy of the store that reads "now" from clock: where the store decides by the time itself (a
@@ -63,6 +65,9 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 		return err
 	}
 	s.count(eff)
+	if len(eff.webhookTypes) > 0 && s.webhooks != nil {
+		s.webhooks.announce(eff.webhookTypes)
+	}
 	return nil
 }
 

@@ -74,7 +74,10 @@ func upgradeTier(ctx context.Context, tx pgx.Tx, memberID string, cur domain.Mem
 		INSERT INTO member_tiers (member_id, tier_code, achieved_at, review_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (member_id) DO UPDATE SET tier_code = $2, achieved_at = $3, review_at = $4`,
 		memberID, change.To, now, change.ReviewAt)
-	return change, wrap("upgrade tier", err)
+	if err != nil {
+		return nil, wrap("upgrade tier", err)
+	}
+	return change, emitTierChanged(ctx, tx, memberID, *change, now)
 }
 
 // ReviewTier reviews the member's tier on its anniversary: kept (or raised) when the qualifying points over the window
@@ -115,6 +118,11 @@ func (s *Store) ReviewTier(ctx context.Context, memberID string, reviewAt, now t
 			change = &domain.TierChange{From: cur.Code, To: prog.Tiers[target].Code, ReviewAt: next}
 		}
 		out = domain.MemberTier{Code: prog.Tiers[target].Code, ReviewAt: &next}
+		if change != nil {
+			if err := emitTierChanged(ctx, tx, memberID, *change, now); err != nil {
+				return err
+			}
+		}
 		if target == 0 {
 			// Back at the entry tier: nothing left to review.
 			out.ReviewAt = nil
@@ -130,4 +138,10 @@ func (s *Store) ReviewTier(ctx context.Context, memberID string, reviewAt, now t
 		return wrap("review tier", err)
 	})
 	return out, change, err
+}
+
+// emitTierChanged reports a tier change to webhooks.
+func emitTierChanged(ctx context.Context, tx pgx.Tx, memberID string, c domain.TierChange, now time.Time) error {
+	return EmitEvent(ctx, tx, domain.EventTierChanged, memberID, now, map[string]any{
+		"member_id": memberID, "from": c.From, "to": c.To, "review_at": c.ReviewAt, "changed_at": now.UTC()})
 }

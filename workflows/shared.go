@@ -16,7 +16,7 @@ import (
 // its summary (withOptions); no workflow writes options of its own.
 var activityOptions = struct {
 	accrual, operation, registration, notification, engagement, challenge, expiry, settings, redemptionStep, fulfilment,
-	payment, compensation, redemptionEnd, redemptionNotification, campaignStep, segmentWalk workflow.ActivityOptions
+	payment, compensation, redemptionEnd, redemptionNotification, campaignStep, segmentWalk, webhookRound workflow.ActivityOptions
 }{
 	// Purchases, returns and tier reviews must never be dropped: retried until Postgres is back, however long that
 	// takes.
@@ -105,6 +105,14 @@ var activityOptions = struct {
 		StartToCloseTimeout: 6 * time.Hour,
 		HeartbeatTimeout:    time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute, MaximumAttempts: 50},
+	},
+	// A round of an endpoint's webhook deliveries: it starts attempts for a minute at most, each bounded to 15 s,
+	// heartbeating; retried until Postgres answers (a receiver's failures are retries of their own, recorded, not errors).
+	webhookRound: workflow.ActivityOptions{
+		StartToCloseTimeout: 3 * time.Minute,
+		// A round lost with its worker is tried again this soon, not after the whole timeout.
+		HeartbeatTimeout: 20 * time.Second,
+		RetryPolicy:      &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
 	},
 }
 

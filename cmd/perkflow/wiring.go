@@ -156,8 +156,8 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, obs *obs
 	jwt api.JWTConfig, ids []byte, ln net.Listener) error {
 	srv := api.New(api.Config{
 		Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, WaitBudget: cfg.WaitBudget, JWT: jwt, Log: log, Metrics: obs.reg,
-		IDSecret: ids,
-		Rewards:  api.RewardsConfig{PaymentsEnabled: cfg.StripeSecretKey != "", StripeWebhookSecret: cfg.StripeWebhookSecret},
+		IDSecret: ids, WebhookAllowPrivate: cfg.WebhookAllowPrivate,
+		Rewards: api.RewardsConfig{PaymentsEnabled: cfg.StripeSecretKey != "", StripeWebhookSecret: cfg.StripeWebhookSecret},
 		Limits: &api.Limits{
 			APIKey:         api.Rate{PerSecond: cfg.APIKeyRPS, Burst: cfg.APIKeyBurst},
 			Member:         api.Rate{PerSecond: cfg.MemberRPS, Burst: cfg.MemberBurst},
@@ -194,6 +194,7 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, obs *obs
 func newActivities(cfg config.Config, st *store.Store, log *slog.Logger, obs *observability) *activities.Activities {
 	acts := &activities.Activities{Store: st, Notifier: newNotifier(cfg, log, obs), Log: log, Metrics: obs.business}
 	acts.Campaigns.AnnouncePerSecond = cfg.AnnounceRate
+	acts.Webhooks.AllowPrivate = cfg.WebhookAllowPrivate
 	// Cash offers are paid through Stripe (or stripe-mock); without a key only points-only offers can be claimed.
 	if cfg.StripeSecretKey != "" {
 		acts.Rewards.Payments = activities.NewStripePayments(activities.StripeConfig{
@@ -230,10 +231,12 @@ func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, obs *
 	if err := worker.EnsureExpirySchedule(ctx, tc, cfg.TaskQueue); err != nil {
 		return nil, err
 	}
-	w := worker.New(tc, cfg.TaskQueue, newActivities(cfg, st, log, obs), sdkworker.Options{})
+	acts := newActivities(cfg, st, log, obs)
+	w := worker.New(tc, cfg.TaskQueue, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
+	go worker.RunWebhookDispatcher(ctx, tc, cfg.TaskQueue, acts, log)
 	log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
 	return w, nil
 }

@@ -49,6 +49,7 @@ var Vars = []Var{
 	{Name: "TWILIO_AUTH_TOKEN", Default: "", Doc: "Twilio auth token.", Secret: true},
 	{Name: "TWILIO_API_BASE", Default: "https://api.twilio.com", Doc: "Base URL of the Twilio API (tests point it at a local fake)."},
 	{Name: "TWILIO_FROM", Default: "", Doc: "Sender number (E.164) or messaging service of SMS; required with TWILIO_ACCOUNT_SID."},
+	{Name: "PERKFLOW_WEBHOOK_ALLOW_PRIVATE", Default: "false", Doc: "`true` lets webhook endpoints be http, or at private, loopback and link-local addresses (development and tests only); otherwise they must be https to a public address, checked when an endpoint is made and again at each connection."},
 	{Name: "PERKFLOW_ANNOUNCE_RATE", Default: "50", Doc: "Campaign announcements sent per second at most, per worker, to stay inside the providers' rate limits."},
 	{Name: "PERKFLOW_JWKS_URL", Default: "", Doc: "JWKS URL of the identity provider whose member tokens (RS/PS/ES/EdDSA) the API accepts; keys are cached and refreshed. https only (http to a loopback address)."},
 	{Name: "PERKFLOW_API_KEY_RPS", Default: "200", Doc: "Requests per second each API key may send on average (429 with Retry-After beyond); 0 = no limit."},
@@ -114,6 +115,8 @@ type Config struct {
 	MemberMaxWrites   int
 	// AnnounceRate is how many campaign announcements a worker sends per second at most.
 	AnnounceRate int
+	// WebhookAllowPrivate lets webhook endpoints be http or at non-public addresses (development and tests).
+	WebhookAllowPrivate bool
 	// SendGrid and Twilio configure the notification providers (empty keys: notifications go to the log).
 	SendGrid SendGridConfig
 	Twilio   TwilioConfig
@@ -161,6 +164,13 @@ func FromEnv() (Config, error) {
 		StripeWebhookSecret: Lookup("STRIPE_WEBHOOK_SECRET"),
 	}
 	_, c.DatabaseURLSet = os.LookupEnv("DATABASE_URL")
+	switch v := strings.ToLower(Lookup("PERKFLOW_WEBHOOK_ALLOW_PRIVATE")); v {
+	case "true", "1":
+		c.WebhookAllowPrivate = true
+	case "false", "0":
+	default:
+		return c, fmt.Errorf("PERKFLOW_WEBHOOK_ALLOW_PRIVATE=%q: want true or false", v)
+	}
 	wb := Lookup("PERKFLOW_WAIT_BUDGET")
 	d, err := time.ParseDuration(wb)
 	if err != nil {

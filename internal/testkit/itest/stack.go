@@ -78,6 +78,9 @@ type Options struct {
 	// WorkerMetricsURL: the API's request metrics; the business counters, points outstanding, the pool and the
 	// Temporal SDK's metrics for the worker.
 	Metrics bool
+	// Webhooks tunes the worker's webhook deliveries (a short retry schedule, say); its AllowPrivate is the API's
+	// too, so that tests can register receivers on loopback.
+	Webhooks activities.WebhookOptions
 }
 
 // Stack is the API and worker over a fresh database, on a task queue of their own.
@@ -100,7 +103,9 @@ type Stack struct {
 	APIMetricsURL, WorkerMetricsURL string
 	log                             *slog.Logger
 	worker                          sdkworker.Worker
+	stopDispatcher                  context.CancelFunc
 	business                        *metrics.Business
+	webhooks                        activities.WebhookOptions
 }
 
 var queues atomic.Int64
@@ -134,6 +139,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 		Actors:    map[string]string{},
 		JWT:       api.JWTConfig{Secret: []byte("itest-secret-itest-secret-itest-secret"), Issuer: "perkflow", Audience: "perkflow-members"},
 		IDSecret:  []byte("itest-id-secret-itest-id-secret-itest"),
+		webhooks:  opts.Webhooks,
 	}
 	for _, role := range store.Roles {
 		k, err := st.CreateAPIKey(ctx, "itest-"+role, role)
@@ -155,7 +161,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 	srv := api.New(api.Config{
 		Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, WaitBudget: wb, JWT: s.JWT, Log: log,
 		MemberHistoryLimit: opts.MemberHistoryLimit, Limits: opts.Limits, Metrics: apiReg,
-		IDSecret: s.IDSecret,
+		IDSecret: s.IDSecret, WebhookAllowPrivate: opts.Webhooks.AllowPrivate,
 	})
 	lctx, cancel := context.WithCancel(ctx)
 	go srv.Run(lctx)
@@ -239,16 +245,24 @@ func (s *Stack) StartWorker() {
 	if s.worker != nil {
 		return
 	}
-	acts := &activities.Activities{Store: s.Store, Notifier: activities.LogNotifier{Log: s.log}, Log: s.log, Metrics: s.business}
+	acts := &activities.Activities{Store: s.Store, Notifier: activities.LogNotifier{Log: s.log}, Log: s.log, Metrics: s.business,
+		Webhooks: s.webhooks}
 	w := worker.New(s.Temporal, s.TaskQueue, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		s.T.Fatal(err)
 	}
 	s.worker = w
+	ctx, cancel := context.WithCancel(context.Background())
+	go worker.RunWebhookDispatcher(ctx, s.Temporal, s.TaskQueue, acts, s.log)
+	s.stopDispatcher = cancel
 }
 
 // StopWorker stops the worker, if running.
 func (s *Stack) StopWorker() {
+	if s.stopDispatcher != nil {
+		s.stopDispatcher()
+		s.stopDispatcher = nil
+	}
 	if s.worker != nil {
 		s.worker.Stop()
 		s.worker = nil

@@ -66,6 +66,8 @@ app.kubernetes.io/component: {{ index . 1 }}
   value: {{ .Values.temporal.namespace | quote }}
 - name: PERKFLOW_TASK_QUEUE
   value: {{ .Values.temporal.taskQueue | quote }}
+- name: PERKFLOW_WEBHOOK_ALLOW_PRIVATE
+  value: {{ .Values.config.webhookAllowPrivate | quote }}
 - name: TEMPORAL_TLS
   value: {{ .Values.temporal.tls.enabled | quote }}
 {{- with .Values.temporal.tls.existingSecret }}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/perkflow/perkflow/api"
+	"github.com/perkflow/perkflow/internal/testkit/itest"
 	"github.com/perkflow/perkflow/store"
 )
 
@@ -23,7 +24,7 @@ func getPage(t *testing.T, h http.Handler, path string) *httptest.ResponseRecord
 // TestDocsPageLoadsOnlyTheAPIsOwnFiles: GET /docs renders the OpenAPI document with Redoc served by the API itself,
 // under a Content-Security-Policy that allows nothing from elsewhere; each answer has its own nonce.
 func TestDocsPageLoadsOnlyTheAPIsOwnFiles(t *testing.T) {
-	h := api.New(api.Config{Store: store.New(nil)}).Handler()
+	h := itest.RecordRoutes(api.New(api.Config{Store: store.New(nil)}).Handler())
 	rec := getPage(t, h, "/docs")
 	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
 		t.Fatalf("GET /docs: %d %s", rec.Code, rec.Header().Get("Content-Type"))
@@ -74,7 +75,7 @@ func TestDocsPageLoadsOnlyTheAPIsOwnFiles(t *testing.T) {
 // TestProblemTypesResolveToTheirDescription: the type of a problem the API answers is an anchor of /docs/problems,
 // which describes it.
 func TestProblemTypesResolveToTheirDescription(t *testing.T) {
-	h := api.New(api.Config{Store: store.New(nil)}).Handler()
+	h := itest.RecordRoutes(api.New(api.Config{Store: store.New(nil)}).Handler())
 	rec := getPage(t, h, "/no/such/route")
 	var p api.Problem
 	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != http.StatusNotFound {

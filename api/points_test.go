@@ -176,6 +176,45 @@ func TestProgramAndRulesThroughTheAPI(t *testing.T) {
 		t.Fatalf("simulation %s", sim.Body)
 	}
 
+	// Changing the rule: a new version, in force for purchases that occur from now on; the purchase judged by the
+	// first version keeps what it earned. Sending the definition in force again records nothing new.
+	rule["action"] = map[string]any{"type": "multiplier", "percent": 500}
+	res = s.Do("PUT", "/v1/rules/"+created.RuleID, marketer, rule, "Prefer", "wait=20")
+	mustStatus(t, res, 200, "change rule")
+	var changed struct {
+		RuleID  string `json:"rule_id"`
+		Version int64  `json:"version"`
+		Action  struct {
+			Percent int `json:"percent"`
+		} `json:"action"`
+	}
+	res.Decode(t, &changed)
+	if changed.RuleID != created.RuleID || changed.Version <= created.Version || changed.Action.Percent != 500 {
+		t.Fatalf("changed rule %s, created version %d", res.Body, created.Version)
+	}
+	again := s.Do("PUT", "/v1/rules/"+created.RuleID, admin, rule, "Prefer", "wait=20")
+	mustStatus(t, again, 200, "same definition again")
+	var same struct {
+		Version int64 `json:"version"`
+	}
+	again.Decode(t, &same)
+	if same.Version != changed.Version {
+		t.Fatalf("the same definition made version %d after %d", same.Version, changed.Version)
+	}
+	mustStatus(t, s.Do("PUT", "/v1/rules/"+created.RuleID, pos, rule), 403, "change rule as pos")
+	p = basketPurchase("T-RULE2", id, line("B", "books", 1, 1_000))
+	p["occurred_at"] = time.Now().UTC().Format(time.RFC3339Nano)
+	res = s.Do("POST", "/v1/transactions/accrue", pos, p)
+	mustStatus(t, res, 201, "accrue after the change")
+	res.Decode(t, &a)
+	if a.PointsEarned != 10+40 { // base 10, five times: +40
+		t.Fatalf("earned %d with the changed rule", a.PointsEarned)
+	}
+	s.Do("GET", "/v1/transactions/T-RULE", pos, nil).Decode(t, &tx)
+	if len(tx.Contributions) != 2 || tx.Contributions[0].Points+tx.Contributions[1].Points != 40 {
+		t.Fatalf("the first purchase's contributions changed with the rule: %+v", tx.Contributions)
+	}
+
 	mustStatus(t, s.Do("DELETE", "/v1/rules/"+created.RuleID, marketer, nil), 204, "delete rule")
 	mustStatus(t, s.Do("DELETE", "/v1/rules/"+created.RuleID, marketer, nil), 404, "delete again")
 	mustStatus(t, s.Do("GET", "/v1/rules/"+created.RuleID, marketer, nil), 404, "read a deleted rule")

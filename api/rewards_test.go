@@ -60,7 +60,7 @@ func newRewardsStack(t *testing.T, o rewardsOptions) *rewardsStack {
 	ctx, cancel := context.WithCancel(context.Background())
 	go srv.Run(ctx)
 	old := s.API
-	s.API = httptest.NewServer(srv.Handler())
+	s.API = httptest.NewServer(itest.RecordRoutes(srv.Handler()))
 	old.Close()
 	rs := &rewardsStack{Stack: s, t: t, acts: &activities.Activities{Store: s.Store, Notifier: activities.LogNotifier{Log: discard}, Log: discard}}
 	if o.stripeBase != "" {

@@ -61,15 +61,27 @@ var fingerprintQueries sync.Map // database name → query
 func settle(t testing.TB, s *itest.Stack) {
 	t.Helper()
 	last, stable := tableFingerprint(t, s), time.Now()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
 		time.Sleep(25 * time.Millisecond)
 		fp := tableFingerprint(t, s)
 		if fp != last {
 			last, stable = fp, time.Now()
-		} else if time.Since(stable) > 150*time.Millisecond {
+		} else if time.Since(stable) > 150*time.Millisecond && !notificationsInFlight(t, s) {
 			return
 		}
 	}
+}
+
+// notificationsInFlight reports whether a message is still waiting for the worker to send it: on a loaded machine
+// that can take longer than any quiet spell, and its send would later change the tables under a test's feet.
+func notificationsInFlight(t testing.TB, s *itest.Stack) bool {
+	t.Helper()
+	var n int
+	if err := s.DB.Pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM notifications WHERE status IN ('pending', 'sending')`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n > 0
 }
 
 func TestRateLimitBurstGets429WithRetryAfter(t *testing.T) {

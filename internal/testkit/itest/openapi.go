@@ -98,14 +98,10 @@ func (s *Stack) checkContract(req *http.Request, res Response) {
 
 // servedRoute returns the pattern of the API route that serves req, or "" when the API has none.
 func (s *Stack) servedRoute(req *http.Request) string {
-	if s.API == nil {
+	if s.router == nil {
 		return ""
 	}
-	routes, ok := s.API.Config.Handler.(chi.Routes)
-	if !ok {
-		return ""
-	}
-	return routes.Find(chi.NewRouteContext(), req.Method, req.URL.Path)
+	return s.router.Find(chi.NewRouteContext(), req.Method, req.URL.Path)
 }
 
 func truncate(b []byte, n int) []byte {

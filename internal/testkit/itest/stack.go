@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
@@ -106,6 +107,7 @@ type Stack struct {
 	stopDispatcher                  context.CancelFunc
 	business                        *metrics.Business
 	webhooks                        activities.WebhookOptions
+	router                          chi.Routes
 }
 
 var queues atomic.Int64
@@ -166,7 +168,13 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 	lctx, cancel := context.WithCancel(ctx)
 	go srv.Run(lctx)
 	s.Server = srv
-	s.API = httptest.NewServer(opts.Tracing.Handler(srv.Handler()))
+	router := srv.Handler()
+	s.router, _ = router.(chi.Routes)
+	h := http.Handler(router)
+	if s.router != nil {
+		h = recordRoutes(s.router, router)
+	}
+	s.API = httptest.NewServer(opts.Tracing.Handler(h))
 	t.Cleanup(func() {
 		s.API.Close()
 		cancel()

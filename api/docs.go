@@ -136,6 +136,9 @@ var problemDocs = map[string]string{
 		"at once are exceeded. Nothing was done; try again after `Retry-After` seconds.",
 	"unavailable": "A service behind the API (Temporal, Postgres) could not be reached. Nothing was accepted; send " +
 		"the same request again (with the same Idempotency-Key) after `Retry-After` seconds.",
+	"payload-undecodable": "A payload sent to `/codec/decode` is encrypted under a key id this perkflow does not hold " +
+		"(`detail` names it: add that key to PERKFLOW_PAYLOAD_KEYS), or its ciphertext does not open (tampered, or another " +
+		"secret under the same key id). Nothing of any payload is answered.",
 	"internal": "An error the API did not expect. It has been logged with the request id; nothing about it is " +
 		"answered. A request with an Idempotency-Key may be sent again.",
 }

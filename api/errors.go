@@ -77,6 +77,7 @@ var problemTypes = map[domain.ErrorCode]problemType{
 	errTooManyRequests:  {http.StatusTooManyRequests, "too-many-requests", "Too many requests"},
 	errUnavailable:      {http.StatusServiceUnavailable, "unavailable", "Temporarily unavailable"},
 	errInternal:         {http.StatusInternalServerError, "internal", "Internal error"},
+	errUndecodable:      {http.StatusUnprocessableEntity, "payload-undecodable", "Payload cannot be decoded"},
 }
 
 // problem builds an error of the API's own codes (or a domain code) with a detail and, for validation, its fields.

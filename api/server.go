@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 
+	"github.com/perkflow/perkflow/privacy"
 	"github.com/perkflow/perkflow/store"
 )
 
@@ -38,6 +39,15 @@ type Config struct {
 	// IDSecret keys the ids derived from clients' Idempotency-Keys (redemptions), so that nobody can compute them
 	// (PERKFLOW_ID_SECRET, at least 32 bytes). Without it, claims with an Idempotency-Key answer 500.
 	IDSecret []byte
+	// Members seals the personal fields of a registration before they enter the member's workflow, and opens what
+	// the workflow answers (docs/privacy.md). Required to register members.
+	Members *privacy.Members
+	// Codec is the payload codec of perkflow's Temporal clients, served to the Temporal UI and CLI at /codec/decode
+	// and /codec/encode; nil serves neither (503).
+	Codec *privacy.Codec
+	// CodecOrigins are the origins (scheme://host[:port]) of Temporal UIs allowed to call the codec endpoints from a
+	// browser (CORS).
+	CodecOrigins []string
 }
 
 // RewardsConfig configures the rewards catalog and the redemption saga.

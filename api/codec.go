@@ -132,6 +132,9 @@ func (s *Server) codec(w http.ResponseWriter, r *http.Request, op string) {
 		fail(w, r, err)
 		return
 	}
+	if len(out) == 0 {
+		b = []byte(`{"payloads":[]}`) // protobuf's JSON leaves an empty list out; the protocol's clients expect it
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(b)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/internal/metrics"
+	"github.com/perkflow/perkflow/privacy"
 	"github.com/perkflow/perkflow/store"
 )
 
@@ -30,13 +31,31 @@ type Activities struct {
 	// Metrics counts notifications sent and failed (the ledger's effects are counted by the store); nil counts
 	// nothing.
 	Metrics *metrics.Business
+	// Members opens and seals members' personal fields under their own keys: what the member workflow carries of
+	// them is sealed (docs/privacy.md).
+	Members *privacy.Members
 }
 
 // RegisterMember creates the member and opens their balance. Creating the same member again (a retry) succeeds; an
 // email or external id held by another member fails for good with an error of type "conflict".
-func (a *Activities) RegisterMember(ctx context.Context, r domain.Registration) (domain.Member, error) {
+func (a *Activities) RegisterMember(ctx context.Context, sr privacy.SealedRegistration) (privacy.SealedMember, error) {
+	if a.Members == nil {
+		return privacy.SealedMember{}, errors.New("no member keys configured (PERKFLOW_PAYLOAD_KEYS)")
+	}
+	r, err := a.Members.OpenRegistration(ctx, sr)
+	if errors.Is(err, privacy.ErrShredded) || errors.Is(err, privacy.ErrNotSealed) || errors.Is(err, privacy.ErrCorrupt) {
+		// The member was erased before their registration ran, or the input is not theirs: nothing to create.
+		return privacy.SealedMember{}, temporal.NewNonRetryableApplicationError("registration of member "+sr.MemberID+
+			" cannot be read: "+err.Error(), string(domain.ErrInvalid), nil)
+	}
+	if err != nil {
+		return privacy.SealedMember{}, err
+	}
 	m, err := a.Store.CreateMember(ctx, r)
-	return m, classify(err)
+	if err != nil {
+		return privacy.SealedMember{}, classify(err)
+	}
+	return a.Members.SealMember(ctx, m)
 }
 
 // AccruePurchases accrues a batch of purchases of one member, in order, each in its own database transaction and

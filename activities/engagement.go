@@ -44,6 +44,7 @@ func (a *Activities) ChallengesForPurchase(ctx context.Context, memberID string,
 // MemberLifecycle reads what the member workflow needs for its birthday and win-back timers.
 func (a *Activities) MemberLifecycle(ctx context.Context, memberID string) (domain.MemberLifecycle, error) {
 	l, err := a.Store.MemberLifecycle(ctx, memberID, a.Store.Now())
+	l.Birthdate = birthdayOnly(l.Birthdate)
 	return l, classify(err)
 }
 
@@ -51,4 +52,15 @@ func (a *Activities) MemberLifecycle(ctx context.Context, memberID string) (doma
 func (a *Activities) GrantBirthdayBonus(ctx context.Context, memberID string, year int) (int64, error) {
 	n, err := a.Store.GrantBirthdayBonus(ctx, memberID, year, a.Store.Now())
 	return n, classify(err)
+}
+
+// birthdayOnly is the day of a birthdate in a year of no meaning (2000, a leap year, so that 29 February stays):
+// the member workflow arms the birthday timer from the day and month alone (domain.NextBirthday), and the birthdate
+// itself never enters a workflow's history.
+func birthdayOnly(birthdate string) string {
+	d, err := time.Parse(time.DateOnly, birthdate)
+	if err != nil {
+		return ""
+	}
+	return time.Date(2000, d.Month(), d.Day(), 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
 }

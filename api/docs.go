@@ -146,6 +146,9 @@ var problemDocs = map[string]string{
 		"whether the request may have been accepted: not when refused or not sent; maybe when the deadline passed. " +
 		"Either way, sending the same request again (same id, same Idempotency-Key) after `Retry-After` seconds is " +
 		"safe: it applies at most once.",
+	"payload-undecodable": "A payload sent to `/codec/decode` is encrypted under a key id this perkflow does not hold " +
+		"(`detail` names it: add that key to PERKFLOW_PAYLOAD_KEYS), or its ciphertext does not open (tampered, or another " +
+		"secret under the same key id). Nothing of any payload is answered.",
 	"internal": "An error the API did not expect. It has been logged with the request id; nothing about it is " +
 		"answered. A request with an Idempotency-Key may be sent again.",
 }

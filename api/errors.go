@@ -75,6 +75,7 @@ var problemTypes = map[domain.ErrorCode]problemType{
 	errPostgresUnavailable: {http.StatusServiceUnavailable, "postgres-unavailable", "Database unavailable"},
 	errTemporalUnavailable: {http.StatusServiceUnavailable, "temporal-unavailable", "Workflow service unavailable"},
 	errInternal:            {http.StatusInternalServerError, "internal", "Internal error"},
+	errUndecodable:         {http.StatusUnprocessableEntity, "payload-undecodable", "Payload cannot be decoded"},
 }
 
 // problem builds an error of the API's own codes (or a domain code) with a detail and, for validation, its fields.

@@ -13,8 +13,12 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
 	"github.com/perkflow/perkflow/api"
 	"github.com/perkflow/perkflow/internal/testkit/itest"
+	"github.com/perkflow/perkflow/privacy"
 )
 
 // syncBuffer is a log sink that many goroutines can write.
@@ -36,7 +40,7 @@ func (b *syncBuffer) String() string {
 }
 
 // TestLogsHoldNoSecretsOrPersonalData runs a representative flow — registrations with email and phone, purchases,
-// replays, member reads, refused tokens and keys, errors — with the API and the worker logging at debug level as
+// replays, member reads, refused tokens and keys, errors, decodes through the codec endpoint — with the API and the worker logging at debug level as
 // JSON, then greps every line for API keys, JWTs, and the emails and phone numbers used.
 func TestLogsHoldNoSecretsOrPersonalData(t *testing.T) {
 	var sink syncBuffer
@@ -96,6 +100,18 @@ func TestLogsHoldNoSecretsOrPersonalData(t *testing.T) {
 	for range 70 {
 		s.Do("GET", "/v1/members/"+self, pos, nil)
 	}
+	// The codec path: support decodes the member's history (opening their sealed personal fields), and sends what
+	// cannot be decoded — a key id not configured, a tampered payload, garbage.
+	_, payloads := memberHistory(t, s, self)
+	if decoded := decodeThroughCodec(t, s, support, payloads); !strings.Contains(strings.ToLower(decoded), strings.ToLower(emails[0])) {
+		t.Error("the codec did not open the member's sealed email: the codec path is not exercised")
+	}
+	foreign, _ := privacy.NewKeyring(privacy.Key{ID: "retired-1", Secret: bytes.Repeat([]byte{3}, 32)})
+	under, _ := privacy.DataConverter(foreign).ToPayload(map[string]string{"email": emails[2], "phone": phones[1]})
+	body, _ := protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{under}})
+	codecCall(t, s, "/codec/decode", support, body)
+	codecCall(t, s, "/codec/decode", support, []byte(`{"payloads":[{"data":"`+emails[2]+`"}]}`))
+	codecCall(t, s, "/codec/decode", pos, body)
 	time.Sleep(500 * time.Millisecond) // let the worker's last lines land
 
 	secrets := []string{revoked, tokSelf, tokOther}

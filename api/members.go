@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/privacy"
 	"github.com/perkflow/perkflow/workflows"
 )
 
@@ -78,7 +80,17 @@ func (s *Server) registerMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	opts, in := s.memberStart(reg.MemberID, &reg)
+	// The personal fields enter the workflow sealed under the member's own key, made here (docs/privacy.md).
+	if s.cfg.Members == nil {
+		fail(w, r, errors.New("no member keys configured (PERKFLOW_PAYLOAD_KEYS)"))
+		return
+	}
+	sealed, err := s.cfg.Members.SealRegistration(r.Context(), reg)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	opts, in := s.memberStart(reg.MemberID, &sealed)
 	if _, err := s.cfg.Temporal.ExecuteWorkflow(r.Context(), opts, workflows.MemberWorkflowName, in); err != nil {
 		fail(w, r, temporalRefused(err))
 		return
@@ -91,7 +103,10 @@ func (s *Server) registerMember(w http.ResponseWriter, r *http.Request) {
 	})
 	var m domain.Member
 	if err == nil {
-		err = h.Get(ctx, &m)
+		var sm privacy.SealedMember
+		if err = h.Get(ctx, &sm); err == nil {
+			m, err = s.cfg.Members.OpenMember(r.Context(), sm)
+		}
 	}
 	switch code := codeOf(err); {
 	case err == nil:

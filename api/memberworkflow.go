@@ -7,7 +7,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/privacy"
 	"github.com/perkflow/perkflow/workflows"
 )
 
@@ -24,7 +24,7 @@ func (s *Server) memberWorkflowRunning(ctx context.Context, id string) bool {
 
 // memberStart is how the API starts a member's workflow when a request finds none running: its start options and
 // its input (reg set only for a registration).
-func (s *Server) memberStart(memberID string, reg *domain.Registration) (client.StartWorkflowOptions, workflows.MemberInput) {
+func (s *Server) memberStart(memberID string, reg *privacy.SealedRegistration) (client.StartWorkflowOptions, workflows.MemberInput) {
 	return workflows.MemberStartOptions(memberID, s.cfg.TaskQueue),
 		workflows.MemberInput{MemberID: memberID, Registration: reg, MaxHistoryEvents: s.cfg.MemberHistoryLimit}
 }

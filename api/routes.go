@@ -33,6 +33,15 @@ func (s *Server) routes() http.Handler {
 	// Stripe authenticates its webhook by signature, not bearer token: outside the authenticated /v1 group.
 	r.Post("/v1/webhooks/stripe", s.stripeWebhook)
 
+	// Temporal's remote payload codec, for the Temporal UI and CLI (codec.go): CORS for the UI's origins, then the
+	// same authentication and rules as /v1.
+	r.Route("/codec", func(r chi.Router) {
+		r.Use(s.codecCORS, s.authenticate, s.guards.rate)
+		r.Options("/{operation}", codecPreflight)
+		v := v1Router{r: r}
+		v.post("/decode", allow(RoleSupport, RoleAdmin), s.codecDecode)
+		v.post("/encode", allow(RoleSupport, RoleAdmin), s.codecEncode)
+	})
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(s.authenticate, s.guards.rate)
 		s.v1Routes(v1Router{r: r, guards: s.guards})

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 
+	"github.com/perkflow/perkflow/privacy"
 	"github.com/perkflow/perkflow/store"
 )
 
@@ -43,6 +44,15 @@ type Config struct {
 	ProbeInterval time.Duration
 	// WebhookAllowPrivate accepts webhook endpoints over http or at non-public addresses (development and tests).
 	WebhookAllowPrivate bool
+	// Members seals the personal fields of a registration before they enter the member's workflow, and opens what
+	// the workflow answers (docs/privacy.md). Required to register members.
+	Members *privacy.Members
+	// Codec is the payload codec of perkflow's Temporal clients, served to the Temporal UI and CLI at /codec/decode
+	// and /codec/encode; nil serves neither (503).
+	Codec *privacy.Codec
+	// CodecOrigins are the origins (scheme://host[:port]) of Temporal UIs allowed to call the codec endpoints from a
+	// browser (CORS).
+	CodecOrigins []string
 }
 
 // RewardsConfig configures the rewards catalog and the redemption saga.

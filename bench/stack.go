@@ -21,6 +21,7 @@ import (
 	"github.com/perkflow/perkflow/api"
 	"github.com/perkflow/perkflow/internal/stripemock"
 	"github.com/perkflow/perkflow/migrations"
+	"github.com/perkflow/perkflow/privacy"
 	"github.com/perkflow/perkflow/store"
 )
 
@@ -33,14 +34,16 @@ type stack struct {
 	runID     string
 	temporal  string // frontend host:port
 	namespace string
-	tc        client.Client
-	dbURL     string
-	dbName    string // set when the bench created the database (and drops it)
-	pool      *pgxpool.Pool
-	store     *store.Store
-	apiURL    string
-	apiKey    string // pos
-	keyName   string
+	// payloadKeys is PERKFLOW_PAYLOAD_KEYS of the api and worker children and of the bench's client.
+	payloadKeys string
+	tc          client.Client
+	dbURL       string
+	dbName      string // set when the bench created the database (and drops it)
+	pool        *pgxpool.Pool
+	store       *store.Store
+	apiURL      string
+	apiKey      string // pos
+	keyName     string
 	// marketerKey creates offers; jwt mints member tokens the API accepts.
 	marketerKey string
 	jwt         api.JWTConfig
@@ -121,11 +124,25 @@ func (s *stack) connectTemporal(ctx context.Context, progress func(string, ...an
 		}
 		s.stopTemporal = stop
 	}
+	// The payload keys of perkflow's api and worker (a running stack's: PERKFLOW_PAYLOAD_KEYS), which the bench's
+	// own client encrypts and decrypts under as they do.
+	if s.payloadKeys = os.Getenv("PERKFLOW_PAYLOAD_KEYS"); s.payloadKeys == "" && !s.external {
+		var err error
+		if s.payloadKeys, err = privacy.NewKeySpec("bench1"); err != nil {
+			return err
+		}
+	}
+	keys, err := privacy.ParseKeys(s.payloadKeys)
+	if err != nil {
+		return fmt.Errorf("PERKFLOW_PAYLOAD_KEYS: %w", err)
+	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	dc := privacy.DataConverter(keys)
 	tc, err := client.DialContext(dctx, client.Options{
 		HostPort: s.temporal, Namespace: s.namespace,
-		Logger: sdklog.NewStructuredLogger(s.log.With("component", "temporal-sdk")),
+		Logger:        sdklog.NewStructuredLogger(s.log.With("component", "temporal-sdk")),
+		DataConverter: dc, FailureConverter: privacy.FailureConverter(dc),
 	})
 	if err != nil {
 		return fmt.Errorf("cannot reach Temporal at %s: %w", s.temporal, err)
@@ -195,6 +212,7 @@ func (s *stack) startChildren(ctx context.Context, progress func(string, ...any)
 		"PERKFLOW_JWT_SECRET="+string(s.jwt.Secret),
 		"PERKFLOW_ID_SECRET="+randomHex(32),
 		"PERKFLOW_COUPON_SECRET="+randomHex(32),
+		"PERKFLOW_PAYLOAD_KEYS="+s.payloadKeys,
 		"PERKFLOW_JWT_ISSUER="+s.jwt.Issuer,
 		"PERKFLOW_JWT_AUDIENCE="+s.jwt.Audience,
 		"PERKFLOW_LOG_FORMAT=json",

@@ -48,6 +48,9 @@ type TemporalOptions struct {
 	Namespace        string                            // created on start if missing (idempotent); "" means "default"
 	SearchAttributes map[string]enums.IndexedValueType // custom search attributes registered on start, idempotently, in Namespace
 	Logger           *slog.Logger                      // server logs go here at warn level and above; nil = discard
+	// CodecEndpoint is the remote payload codec the UI decodes payloads through (it calls CodecEndpoint+"/decode");
+	// "" shows payloads as the server holds them.
+	CodecEndpoint string
 }
 
 // Temporal is a running embedded Temporal server (and, optionally, its UI).
@@ -151,7 +154,7 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 		return nil, err
 	}
 	if uiAddr != "" {
-		if err := t.startUI(ctx, uiHost, uiPort, opts.Namespace); err != nil {
+		if err := t.startUI(ctx, uiHost, uiPort, opts.Namespace, opts.CodecEndpoint); err != nil {
 			_ = t.Stop()
 			return nil, err
 		}
@@ -433,7 +436,7 @@ func (t *Temporal) setUp(ctx context.Context, opts TemporalOptions) error {
 	return nil
 }
 
-func (t *Temporal) startUI(ctx context.Context, host string, port int, namespace string) error {
+func (t *Temporal) startUI(ctx context.Context, host string, port int, namespace, codec string) error {
 	urlHost := reachableHost(host)
 	ui := uiserver.NewServer(uioptions.WithConfigProvider(&uiconfig.Config{
 		Host:                host,
@@ -443,6 +446,8 @@ func (t *Temporal) startUI(ctx context.Context, host string, port int, namespace
 		DefaultNamespace:    namespace,
 		CORS:                uiconfig.CORS{CookieInsecure: true},
 		HideLogs:            true,
+		Codec: uiconfig.Codec{Endpoint: codec,
+			DefaultErrorMessage: "perkflow's codec endpoint did not decode these payloads (is perkflow dev still running?)"},
 	}))
 	// ui.Start blocks, and on a listen error it calls echo's Logger.Fatal,
 	// which exits the process; the port was checked just before.

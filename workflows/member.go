@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/privacy"
 )
 
 // The member workflow, by concern:
@@ -77,7 +78,7 @@ type member struct {
 	lastPurchaseAt *time.Time
 	winbackFor     *time.Time
 	// registered is the member as created, for the registration update's answer.
-	registered *domain.Member
+	registered *privacy.SealedMember
 }
 
 func (m *member) run(ctx workflow.Context) error {

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/privacy"
 )
 
 // Member workflow contract.
@@ -21,7 +22,7 @@ const (
 	// SignalPurchase delivers a domain.Purchase to a member's workflow. Signals are durable as soon as the server
 	// accepts them, so a POS's purchase is safe even when no worker runs.
 	SignalPurchase = "purchase"
-	// UpdateRegistration waits for the member's registration to finish and returns the domain.Member, or an
+	// UpdateRegistration waits for the member's registration to finish and returns the privacy.SealedMember, or an
 	// application error of type ErrTypeConflict when the email or external id is taken.
 	UpdateRegistration = "registration"
 	// SignalReturn delivers a domain.Return of an accrued purchase; returns are processed after the purchases queued
@@ -38,8 +39,9 @@ const (
 // Activities of the member workflow, by the name the worker registers them under (their method names on
 // activities.Activities). SendNotification, which every workflow uses, is in shared.go.
 var (
-	// RegisterMember creates the member and opens their balance.
-	RegisterMember = newActivity[domain.Registration, domain.Member]("RegisterMember")
+	// RegisterMember creates the member and opens their balance. Its input and result carry the member's personal
+	// fields sealed under their own key (docs/privacy.md).
+	RegisterMember = newActivity[privacy.SealedRegistration, privacy.SealedMember]("RegisterMember")
 	// AccruePurchases accrues a batch of purchases, each once whatever the retries.
 	AccruePurchases = newActivity[[]domain.Purchase, []domain.AccrualOutcome]("AccruePurchases")
 	// ReturnPurchase takes back the points of a returned purchase.
@@ -91,8 +93,9 @@ func MemberStartOptions(memberID, taskQueue string) client.StartWorkflowOptions 
 type MemberInput struct {
 	MemberID string `json:"member_id"`
 	// Registration is set when the workflow is started by registering; nil when the member already exists
-	// (a restart through SignalWithStart, or a Continue-As-New).
-	Registration *domain.Registration `json:"registration,omitempty"`
+	// (a restart through SignalWithStart, or a Continue-As-New). Its personal fields are sealed under the member's key
+	// (privacy.Members.SealRegistration): never in clear in a payload.
+	Registration *privacy.SealedRegistration `json:"registration,omitempty"`
 	// Pending are purchases received but not yet accrued, carried across Continue-As-New.
 	Pending []domain.Purchase `json:"pending,omitempty"`
 	// Returns are returns received but not yet applied, carried across Continue-As-New.

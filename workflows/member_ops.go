@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/privacy"
 )
 
 // The member workflow's registration, its state query, the updates that spend or adjust points, and returns.
@@ -56,15 +57,15 @@ func (m *member) setup(ctx workflow.Context) error {
 		}}); err != nil {
 		return err
 	}
-	return workflow.SetUpdateHandler(ctx, UpdateRegistration, func(ctx workflow.Context) (domain.Member, error) {
+	return workflow.SetUpdateHandler(ctx, UpdateRegistration, func(ctx workflow.Context) (privacy.SealedMember, error) {
 		if err := workflow.Await(ctx, func() bool { return m.state.Status != MemberStatusRegistering }); err != nil {
-			return domain.Member{}, err
+			return privacy.SealedMember{}, err
 		}
 		if m.state.Status == MemberStatusRejected {
-			return domain.Member{}, temporal.NewApplicationError(m.state.RejectReason, ErrTypeConflict)
+			return privacy.SealedMember{}, temporal.NewApplicationError(m.state.RejectReason, ErrTypeConflict)
 		}
 		if m.registered == nil {
-			return domain.Member{}, temporal.NewApplicationError("member "+m.in.MemberID+" was registered earlier", ErrTypeConflict)
+			return privacy.SealedMember{}, temporal.NewApplicationError("member "+m.in.MemberID+" was registered earlier", ErrTypeConflict)
 		}
 		return *m.registered, nil
 	})

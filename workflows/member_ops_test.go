@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/privacy"
 )
 
 // registerOps adds fakes of the return, redemption, adjustment and tier-review activities, recording calls.
@@ -84,7 +85,7 @@ func TestMemberRejectedRegistrationEnds(t *testing.T) {
 	f := newFakeLedger()
 	f.conflict = true
 	f.register(env)
-	reg := domain.Registration{MemberID: memberID, Email: "taken@example.com", Name: "A"}
+	reg := privacy.SealedRegistration{MemberID: memberID, Email: "sealed-email", Name: "sealed-name"}
 	var updateErr error
 	env.RegisterDelayedCallback(func() {
 		env.UpdateWorkflow(UpdateRegistration, "reg-1", &testsuite.TestUpdateCallback{

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/privacy"
 )
 
 const memberID = "0b9b6c3e-8f7a-4d2b-9c1e-2f3a4b5c6d7e"
@@ -38,11 +39,11 @@ type fakeLedger struct {
 func newFakeLedger() *fakeLedger { return &fakeLedger{accrued: map[string]int64{}} }
 
 func (f *fakeLedger) register(env *testsuite.TestWorkflowEnvironment) {
-	RegisterMember.fake(env, func(_ context.Context, r domain.Registration) (domain.Member, error) {
+	RegisterMember.fake(env, func(_ context.Context, r privacy.SealedRegistration) (privacy.SealedMember, error) {
 		if f.conflict {
-			return domain.Member{}, temporal.NewNonRetryableApplicationError("a member with this email already exists", ErrTypeConflict, nil)
+			return privacy.SealedMember{}, temporal.NewNonRetryableApplicationError("a member with this email already exists", ErrTypeConflict, nil)
 		}
-		return domain.Member{Registration: r, Status: domain.MemberActive}, nil
+		return privacy.SealedMember{SealedRegistration: r, Status: domain.MemberActive}, nil
 	})
 	SendNotification.fake(env, func(context.Context, domain.Notification) error {
 		f.mu.Lock()
@@ -92,8 +93,8 @@ func TestMemberRegistersWelcomesAndAccruesInOrder(t *testing.T) {
 	env := newEnv(t)
 	f := newFakeLedger()
 	f.register(env)
-	reg := domain.Registration{MemberID: memberID, Email: "a@example.com", Name: "A"}
-	var registered domain.Member
+	reg := privacy.SealedRegistration{MemberID: memberID, Email: "sealed-email", Name: "sealed-name"}
+	var registered privacy.SealedMember
 	env.RegisterDelayedCallback(func() {
 		env.UpdateWorkflow(UpdateRegistration, "reg-1", &testsuite.TestUpdateCallback{
 			OnAccept: func() {},
@@ -103,7 +104,7 @@ func TestMemberRegistersWelcomesAndAccruesInOrder(t *testing.T) {
 					t.Errorf("registration update: %v", err)
 					return
 				}
-				registered = v.(domain.Member)
+				registered = v.(privacy.SealedMember)
 			},
 		})
 		for i := range 5 {

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/perkflow/perkflow/internal/config"
+	"github.com/perkflow/perkflow/privacy"
 	"github.com/perkflow/perkflow/store"
 	"github.com/perkflow/perkflow/worker"
 )
@@ -36,6 +37,8 @@ type process struct {
 	tc       client.Client
 	identity string
 	pool     *pgxpool.Pool
+	// keys are the payload keys (PERKFLOW_PAYLOAD_KEYS) of the Temporal client and of members' data keys.
+	keys *privacy.Keyring
 }
 
 // startProcess sets up a process of the given role (api, worker, expiry); close releases it.
@@ -53,7 +56,11 @@ func startProcess(ctx context.Context, role string) (*process, error) {
 		return nil, err
 	}
 	p.st = p.obs.watch(store.New(p.pool), role == "worker")
-	if p.tc, err = dialTemporal(ctx, cfg, p.log, p.obs, p.identity); err != nil {
+	if p.keys, err = payloadKeys(cfg, false); err != nil {
+		p.close()
+		return nil, err
+	}
+	if p.tc, err = dialTemporal(ctx, cfg, p.log, p.obs, p.identity, p.keys); err != nil {
 		p.close()
 		return nil, err
 	}
@@ -104,7 +111,7 @@ func runAPI(ctx context.Context, args []string) error {
 		return err
 	}
 	defer stopOps()
-	return serveAPI(ctx, cfg, log, p.obs, p.st, p.tc, jwt, ids, ln)
+	return serveAPI(ctx, cfg, log, p.obs, p.st, p.tc, jwt, ids, p.keys, ln)
 }
 
 // apiReady is the API's readiness: Postgres and Temporal answer.
@@ -136,7 +143,7 @@ func runWorker(ctx context.Context, args []string) error {
 		return err
 	}
 	defer stopOps()
-	w, err := startWorker(ctx, p.cfg, p.log, p.obs, p.st, p.tc)
+	w, err := startWorker(ctx, p.cfg, p.log, p.obs, p.st, p.tc, p.keys)
 	if err != nil {
 		return err
 	}

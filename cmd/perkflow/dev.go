@@ -95,9 +95,25 @@ func runDev(ctx context.Context) error {
 		return err
 	}
 
+	payloadKeyring, err := payloadKeys(cfg, true)
+	if err != nil {
+		return err
+	}
+	// The embedded UI decodes payloads through the API's codec endpoint, by way of a loopback relay that signs its
+	// calls with dev's support key (the UI has no sign-in to send one): support reads payloads in the UI, decoded,
+	// and every decode is audited like any other.
+	relay, err := newCodecRelay(cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	defer relay.close()
+	if cfg.UIAddr != "" {
+		cfg.CodecOrigins = append(cfg.CodecOrigins, "http://"+cfg.UIAddr)
+	}
 	tsrv, err := devenv.StartTemporal(ctx, devenv.TemporalOptions{
 		DataDir: cfg.DataDir, FrontendAddr: cfg.TemporalAddress, UIAddr: devUIAddr(cfg),
 		Namespace: cfg.TemporalNamespace, SearchAttributes: worker.SearchAttributes, Logger: log.With("component", "temporal-server"),
+		CodecEndpoint: relay.url,
 	})
 	if err != nil {
 		return fmt.Errorf("start embedded Temporal on %s: %w", cfg.TemporalAddress, err)
@@ -108,7 +124,7 @@ func runDev(ctx context.Context) error {
 		}
 	}()
 	identity := processIdentity("dev")
-	tc, err := dialTemporal(ctx, cfg, log, obs, identity)
+	tc, err := dialTemporal(ctx, cfg, log, obs, identity, payloadKeyring)
 	if err != nil {
 		return err
 	}
@@ -128,6 +144,11 @@ func runDev(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, k := range keys {
+		if k.role == "support" {
+			relay.key.Store(&k.key)
+		}
+	}
 
 	// One listener for the worker's and the API's metrics; ready once the worker polls.
 	stopOps, err := serveOps(cfg.MetricsAddr, log, obs.reg, func(ctx context.Context) error {
@@ -137,7 +158,7 @@ func runDev(ctx context.Context) error {
 		return err
 	}
 	defer stopOps()
-	w, err := startWorker(ctx, cfg, log, obs, st, tc)
+	w, err := startWorker(ctx, cfg, log, obs, st, tc, payloadKeyring)
 	if err != nil {
 		return err
 	}
@@ -154,7 +175,7 @@ func runDev(ctx context.Context) error {
 	if cfg.TemporalUIURL == "" {
 		cfg.TemporalUIURL = tsrv.UIURL() // the console links to the embedded UI
 	}
-	go func() { defer wg.Done(); errc <- serveAPI(runCtx, cfg, log, obs, st, tc, jwt, ids, ln) }()
+	go func() { defer wg.Done(); errc <- serveAPI(runCtx, cfg, log, obs, st, tc, jwt, ids, payloadKeyring, ln) }()
 
 	printBanner(cfg, tsrv.UIURL(), pg.Source(), keys, time.Since(started))
 	var runErr error

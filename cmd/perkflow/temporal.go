@@ -8,23 +8,31 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/perkflow/perkflow/internal/config"
+	"github.com/perkflow/perkflow/privacy"
 )
 
 // temporalClientOptions is the one place a Temporal client of perkflow is described: where it connects, how
 // (TLS, mTLS, Temporal Cloud's API key), under which identity, with the SDK's metrics and tracing. Every command
-// that talks to Temporal dials with it.
-func temporalClientOptions(cfg config.Config, log *slog.Logger, obs *observability, identity string) (client.Options, error) {
+// that talks to Temporal dials with it. Every payload it sends is encrypted under the payload keys (keys; nil only
+// in tests of the connection itself), failures' messages too: the Temporal server holds only ciphertext.
+func temporalClientOptions(cfg config.Config, log *slog.Logger, obs *observability, identity string, keys *privacy.Keyring) (client.Options, error) {
 	opts := client.Options{
 		HostPort:  cfg.TemporalAddress,
 		Namespace: cfg.TemporalNamespace,
 		Identity:  identity,
 		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+	}
+	if keys != nil {
+		opts.DataConverter = privacy.DataConverter(keys)
+		opts.FailureConverter = privacy.FailureConverter(opts.DataConverter)
 	}
 	tlsCfg, err := temporalTLS(cfg.TemporalTLS)
 	if err != nil {
@@ -78,8 +86,40 @@ func processIdentity(role string) string {
 	return fmt.Sprintf("%d@%s@perkflow-%s", os.Getpid(), host, role)
 }
 
-func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger, obs *observability, identity string) (client.Client, error) {
-	opts, err := temporalClientOptions(cfg, log, obs, identity)
+// payloadKeys reads PERKFLOW_PAYLOAD_KEYS, else (dev, create) the key `perkflow dev` keeps under the data dir,
+// made when missing. Without keys nothing may talk to Temporal: payloads would reach it in clear.
+func payloadKeys(cfg config.Config, create bool) (*privacy.Keyring, error) {
+	spec := cfg.PayloadKeys
+	if spec == "" {
+		path := filepath.Join(cfg.DataDir, "payload-keys")
+		b, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			spec = strings.TrimSpace(string(b))
+		case errors.Is(err, os.ErrNotExist) && create:
+			if spec, err = privacy.NewKeySpec("dev1"); err != nil {
+				return nil, err
+			}
+			if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(path, []byte(spec+"\n"), 0o600); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, errors.New("PERKFLOW_PAYLOAD_KEYS is not set: perkflow encrypts every payload it sends to Temporal " +
+				"and refuses to run without a key (e.g. PERKFLOW_PAYLOAD_KEYS=k1:$(openssl rand -base64 32); the API and the worker need the same keys; docs/privacy.md)")
+		}
+	}
+	keys, err := privacy.ParseKeys(spec)
+	if err != nil {
+		return nil, fmt.Errorf("PERKFLOW_PAYLOAD_KEYS: %w", err)
+	}
+	return keys, nil
+}
+
+func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger, obs *observability, identity string, keys *privacy.Keyring) (client.Client, error) {
+	opts, err := temporalClientOptions(cfg, log, obs, identity, keys)
 	if err != nil {
 		return nil, err
 	}

@@ -54,14 +54,14 @@ func TestTemporalClientOptionsForEachDeployment(t *testing.T) {
 	cert, key := writeCert(t)
 	base := config.Config{TemporalAddress: "ns.acct.tmprl.cloud:7233", TemporalNamespace: "ns.acct"}
 
-	opts, err := temporalClientOptions(base, log, nil, "1@host@perkflow-api")
+	opts, err := temporalClientOptions(base, log, nil, "1@host@perkflow-api", nil)
 	if err != nil || opts.ConnectionOptions.TLS != nil || opts.Credentials != nil || opts.Identity != "1@host@perkflow-api" {
 		t.Fatalf("plaintext: %+v %v", opts.ConnectionOptions, err)
 	}
 
 	mtls := base
 	mtls.TemporalTLS = config.TemporalTLS{Enabled: true, CertFile: cert, KeyFile: key, CAFile: cert, ServerName: "frontend"}
-	opts, err = temporalClientOptions(mtls, log, nil, "id")
+	opts, err = temporalClientOptions(mtls, log, nil, "id", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestTemporalClientOptionsForEachDeployment(t *testing.T) {
 
 	cloud := base
 	cloud.TemporalTLS = config.TemporalTLS{Enabled: true, APIKey: "key"}
-	opts, err = temporalClientOptions(cloud, log, nil, "id")
+	opts, err = temporalClientOptions(cloud, log, nil, "id", nil)
 	if err != nil || opts.ConnectionOptions.TLS == nil || opts.ConnectionOptions.TLS.RootCAs != nil || opts.Credentials == nil {
 		t.Fatalf("API key: %+v %v", opts, err)
 	}
@@ -83,7 +83,7 @@ func TestTemporalClientOptionsForEachDeployment(t *testing.T) {
 	} {
 		c := base
 		c.TemporalTLS = tls
-		if _, err := temporalClientOptions(c, log, nil, "id"); err == nil || !strings.Contains(err.Error(), name) {
+		if _, err := temporalClientOptions(c, log, nil, "id", nil); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("a bad %s: %v", name, err)
 		}
 	}

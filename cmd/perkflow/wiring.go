@@ -25,6 +25,7 @@ import (
 	"github.com/perkflow/perkflow/internal/telemetry"
 	"github.com/perkflow/perkflow/internal/version"
 	"github.com/perkflow/perkflow/migrations"
+	"github.com/perkflow/perkflow/privacy"
 	"github.com/perkflow/perkflow/store"
 	"github.com/perkflow/perkflow/worker"
 )
@@ -153,10 +154,11 @@ func listenAPI(cfg config.Config) (net.Listener, error) {
 // serveAPI runs the HTTP API on ln until ctx ends, then drains in-flight requests. Its request metrics go to the
 // process's registry, every request is traced when tracing is on.
 func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, obs *observability, st *store.Store, tc client.Client,
-	jwt api.JWTConfig, ids []byte, ln net.Listener) error {
+	jwt api.JWTConfig, ids []byte, keys *privacy.Keyring, ln net.Listener) error {
 	srv := api.New(api.Config{
 		Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, WaitBudget: cfg.WaitBudget, JWT: jwt, Log: log, Metrics: obs.reg,
 		IDSecret: ids, WebhookAllowPrivate: cfg.WebhookAllowPrivate,
+		Members: &privacy.Members{Keys: keys, Store: st}, Codec: privacy.NewCodec(keys), CodecOrigins: cfg.CodecOrigins,
 		Rewards: api.RewardsConfig{PaymentsEnabled: cfg.StripeSecretKey != "", StripeWebhookSecret: cfg.StripeWebhookSecret},
 		Limits: &api.Limits{
 			APIKey:         api.Rate{PerSecond: cfg.APIKeyRPS, Burst: cfg.APIKeyBurst},
@@ -191,8 +193,9 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, obs *obs
 	return nil
 }
 
-func newActivities(cfg config.Config, st *store.Store, log *slog.Logger, obs *observability) *activities.Activities {
-	acts := &activities.Activities{Store: st, Notifier: newNotifier(cfg, log, obs), Log: log, Metrics: obs.business}
+func newActivities(cfg config.Config, st *store.Store, log *slog.Logger, obs *observability, keys *privacy.Keyring) *activities.Activities {
+	acts := &activities.Activities{Store: st, Notifier: newNotifier(cfg, log, obs), Log: log, Metrics: obs.business,
+		Members: &privacy.Members{Keys: keys, Store: st}}
 	acts.Campaigns.AnnouncePerSecond = cfg.AnnounceRate
 	acts.Webhooks.AllowPrivate = cfg.WebhookAllowPrivate
 	// Cash offers are paid through Stripe (or stripe-mock); without a key only points-only offers can be claimed.
@@ -224,14 +227,14 @@ func newNotifier(cfg config.Config, log *slog.Logger, obs *observability) activi
 }
 
 // startWorker registers search attributes and starts polling; stop it with Stop.
-func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, obs *observability, st *store.Store, tc client.Client) (sdkworker.Worker, error) {
+func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, obs *observability, st *store.Store, tc client.Client, keys *privacy.Keyring) (sdkworker.Worker, error) {
 	if err := worker.EnsureSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
 		return nil, err
 	}
 	if err := worker.EnsureExpirySchedule(ctx, tc, cfg.TaskQueue); err != nil {
 		return nil, err
 	}
-	acts := newActivities(cfg, st, log, obs)
+	acts := newActivities(cfg, st, log, obs, keys)
 	w := worker.New(tc, cfg.TaskQueue, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)

@@ -105,7 +105,7 @@ func readDocRoutes(t *testing.T) (served, notYet map[string]docRoute) {
 			continue
 		}
 		cells := strings.Split(line, "|")
-		if len(cells) < 5 || !slices.Contains([]string{"GET", "POST", "PUT", "PATCH", "DELETE"}, strings.TrimSpace(cells[1])) {
+		if len(cells) < 5 || !slices.Contains([]string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}, strings.TrimSpace(cells[1])) {
 			continue
 		}
 		path := strings.TrimSpace(cells[2])

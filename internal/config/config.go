@@ -5,6 +5,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -28,11 +29,13 @@ var Vars = []Var{
 	{Name: "PERKFLOW_TASK_QUEUE", Default: "perkflow", Doc: "Task queue the worker polls and the API starts workflows on."},
 	{Name: "PERKFLOW_HTTP_ADDR", Default: "127.0.0.1:8080", Doc: "Address the HTTP API listens on."},
 	{Name: "PERKFLOW_UI_ADDR", Default: "127.0.0.1:8233", Doc: "Address of the Temporal UI started by `perkflow dev`; `off` starts none."},
-	{Name: "PERKFLOW_DATA_DIR", Default: ".perkflow", Doc: "Where `perkflow dev` keeps its Temporal SQLite files, throwaway Postgres cluster and dev secrets (JWT, ids, coupon codes)."},
+	{Name: "PERKFLOW_DATA_DIR", Default: ".perkflow", Doc: "Where `perkflow dev` keeps its Temporal SQLite files, throwaway Postgres cluster and dev secrets (JWT, ids, coupon codes, payload keys)."},
 	{Name: "PERKFLOW_JWT_SECRET", Default: "", Doc: "HMAC secret that signs and verifies member tokens. `perkflow dev` generates one under PERKFLOW_DATA_DIR.", Secret: true},
 	{Name: "PERKFLOW_MEMBER_TOKEN_MAX_TTL", Default: "24h", Doc: "Longest lifetime (`exp` − `iat`) of a member token the API accepts and `perkflow token member --ttl` mints."},
 	{Name: "PERKFLOW_ID_SECRET", Default: "", Doc: "Secret (≥ 32 bytes) under which the API derives redemption ids from clients' Idempotency-Keys, so that nobody can compute them. Required by `perkflow api`; `perkflow dev` generates one under PERKFLOW_DATA_DIR.", Secret: true},
 	{Name: "PERKFLOW_COUPON_SECRET", Default: "", Doc: "Secret (≥ 32 bytes) keying the hash coupon codes are found by and encrypting them at rest. Required by `perkflow api` and `perkflow worker`, the same for both; `perkflow dev` generates one under PERKFLOW_DATA_DIR.", Secret: true},
+	{Name: "PERKFLOW_PAYLOAD_KEYS", Default: "", Doc: "Keys encrypting every payload perkflow sends to Temporal and wrapping members' data keys (docs/privacy.md): comma-separated `id:base64(32 bytes)`, the first one encrypting, every one decrypting (rotation: put a new key first, keep the old ones). Required by `perkflow api`, `perkflow worker` and `perkflow expiry`, the same for all; `perkflow dev` generates one under PERKFLOW_DATA_DIR.", Secret: true},
+	{Name: "PERKFLOW_CODEC_ORIGINS", Default: "", Doc: "Comma-separated origins (`https://temporal-ui.example.com`) of Temporal UIs allowed to call the codec endpoints `/codec/decode` and `/codec/encode` from a browser (CORS). `perkflow dev` adds its embedded UI's."},
 	{Name: "PERKFLOW_JWT_ISSUER", Default: "perkflow", Doc: "Issuer (`iss`) member tokens must carry."},
 	{Name: "PERKFLOW_JWT_AUDIENCE", Default: "perkflow-members", Doc: "Audience (`aud`) member tokens must carry."},
 	{Name: "PERKFLOW_WAIT_BUDGET", Default: "2s", Doc: "How long a request waits for asynchronous work before answering 202 (clients may ask for another with `Prefer: wait=N`)."},
@@ -95,6 +98,10 @@ type Config struct {
 	// IDSecret and CouponSecret are the server's secrets for derived ids and for coupon codes ("" = not set here).
 	IDSecret     string
 	CouponSecret string
+	// PayloadKeys is PERKFLOW_PAYLOAD_KEYS as given (privacy.ParseKeys reads it); CodecOrigins the UI origins
+	// allowed to call the codec endpoints.
+	PayloadKeys  string
+	CodecOrigins []string
 	WaitBudget   time.Duration
 	LogFormat    string
 	LogLevel     string
@@ -157,6 +164,7 @@ func FromEnv() (Config, error) {
 		JWTAudience:         Lookup("PERKFLOW_JWT_AUDIENCE"),
 		IDSecret:            Lookup("PERKFLOW_ID_SECRET"),
 		CouponSecret:        Lookup("PERKFLOW_COUPON_SECRET"),
+		PayloadKeys:         Lookup("PERKFLOW_PAYLOAD_KEYS"),
 		LogFormat:           Lookup("PERKFLOW_LOG_FORMAT"),
 		LogLevel:            Lookup("PERKFLOW_LOG_LEVEL"),
 		StripeSecretKey:     Lookup("STRIPE_SECRET_KEY"),
@@ -216,7 +224,27 @@ func FromEnv() (Config, error) {
 	}
 	c.ConsoleIdleTimeout = idle
 	c.TemporalUIURL = Lookup("PERKFLOW_TEMPORAL_UI_URL")
+	if c.CodecOrigins, err = origins(Lookup("PERKFLOW_CODEC_ORIGINS")); err != nil {
+		return c, fmt.Errorf("PERKFLOW_CODEC_ORIGINS: %w", err)
+	}
 	return c, nil
+}
+
+// origins reads a comma-separated list of web origins: scheme://host[:port], nothing after.
+func origins(s string) ([]string, error) {
+	var out []string
+	for _, o := range strings.Split(s, ",") {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+			return nil, fmt.Errorf("%q is not an origin such as https://temporal-ui.example.com", o)
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }
 
 // readLimits reads the JWKS URL and the request limits: non-negative numbers, 0 meaning no limit.

@@ -29,6 +29,7 @@ import (
 	"github.com/perkflow/perkflow/internal/metrics"
 	"github.com/perkflow/perkflow/internal/telemetry"
 	"github.com/perkflow/perkflow/internal/testkit/pgtest"
+	"github.com/perkflow/perkflow/privacy"
 	"github.com/perkflow/perkflow/store"
 	"github.com/perkflow/perkflow/worker"
 )
@@ -39,9 +40,25 @@ type Temporal struct {
 	Client client.Client
 }
 
+// PayloadKeys are the payload keys of every stack: its Temporal clients encrypt every payload under them, as
+// perkflow's do (privacy.DataConverter), and its members' data keys are wrapped under them.
+var PayloadKeys = func() *privacy.Keyring {
+	k, err := privacy.NewKeyring(privacy.Key{ID: "itest1", Secret: []byte("itest-payload-key-32-bytes-long!")})
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// ClientOptions are the options every Temporal client of a stack starts from: perkflow's payload codec.
+func ClientOptions() client.Options {
+	dc := privacy.DataConverter(PayloadKeys)
+	return client.Options{DataConverter: dc, FailureConverter: privacy.FailureConverter(dc)}
+}
+
 // StartTemporal starts the server and registers perkflow's search attributes; call Stop when the package is done.
 func StartTemporal() (*Temporal, error) {
-	ts := temporaltest.NewServer()
+	ts := temporaltest.NewServer(temporaltest.WithBaseClientOptions(ClientOptions()))
 	c := ts.GetDefaultClient()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -82,6 +99,8 @@ type Options struct {
 	// Webhooks tunes the worker's webhook deliveries (a short retry schedule, say); its AllowPrivate is the API's
 	// too, so that tests can register receivers on loopback.
 	Webhooks activities.WebhookOptions
+	// CodecOrigins are the Temporal UI origins the codec endpoints answer CORS for.
+	CodecOrigins []string
 }
 
 // Stack is the API and worker over a fresh database, on a task queue of their own.
@@ -164,6 +183,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 		Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, WaitBudget: wb, JWT: s.JWT, Log: log,
 		MemberHistoryLimit: opts.MemberHistoryLimit, Limits: opts.Limits, Metrics: apiReg,
 		IDSecret: s.IDSecret, WebhookAllowPrivate: opts.Webhooks.AllowPrivate,
+		Members: s.Members(), Codec: privacy.NewCodec(PayloadKeys), CodecOrigins: opts.CodecOrigins,
 	})
 	lctx, cancel := context.WithCancel(ctx)
 	go srv.Run(lctx)
@@ -206,8 +226,9 @@ func (s *Stack) observe(t testing.TB, opts Options, namespace string) prometheus
 	if err != nil {
 		t.Fatal(err)
 	}
-	copts := client.Options{Namespace: namespace, Interceptors: interceptors,
-		Logger: sdklog.NewStructuredLogger(s.log.With("component", "temporal-sdk"))}
+	copts := ClientOptions()
+	copts.Namespace, copts.Interceptors = namespace, interceptors
+	copts.Logger = sdklog.NewStructuredLogger(s.log.With("component", "temporal-sdk"))
 	var apiReg *prometheus.Registry
 	if opts.Metrics {
 		workerReg := prometheus.NewRegistry()
@@ -254,7 +275,7 @@ func (s *Stack) StartWorker() {
 		return
 	}
 	acts := &activities.Activities{Store: s.Store, Notifier: activities.LogNotifier{Log: s.log}, Log: s.log, Metrics: s.business,
-		Webhooks: s.webhooks}
+		Webhooks: s.webhooks, Members: s.Members()}
 	w := worker.New(s.Temporal, s.TaskQueue, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		s.T.Fatal(err)
@@ -263,6 +284,11 @@ func (s *Stack) StartWorker() {
 	ctx, cancel := context.WithCancel(context.Background())
 	go worker.RunWebhookDispatcher(ctx, s.Temporal, s.TaskQueue, acts, s.log)
 	s.stopDispatcher = cancel
+}
+
+// Members seals and opens members' personal fields as the stack's API and worker do.
+func (s *Stack) Members() *privacy.Members {
+	return &privacy.Members{Keys: PayloadKeys, Store: s.Store}
 }
 
 // StopWorker stops the worker, if running.

@@ -28,6 +28,13 @@ type Activities struct {
 	// Metrics counts notifications sent and failed (the ledger's effects are counted by the store); nil counts
 	// nothing.
 	Metrics *metrics.Business
+	// ShredMemberKey deletes a member's payload encryption key when they are erased (crypto-shredding); nil when
+	// payloads are not encrypted per member. See EraseMember.
+	ShredMemberKey func(ctx context.Context, memberID string) error
+	// Unsubscribe signs the unsubscribe links every email carries (List-Unsubscribe); the zero value adds none.
+	Unsubscribe domain.Unsubscriber
+	// SMSOptOut ends every SMS (domain.DefaultSMSOptOut when empty).
+	SMSOptOut string
 }
 
 // RegisterMember creates the member and opens their balance. Creating the same member again (a retry) succeeds; an

@@ -139,7 +139,7 @@ func (a *Activities) sendOne(ctx context.Context, n domain.Notification) (string
 	if n.Key == "" || n.MemberID == "" {
 		return "", temporal.NewNonRetryableApplicationError("notification needs a key and a member", string(domain.ErrInvalid), nil)
 	}
-	m, err := a.Store.GetMember(ctx, n.MemberID)
+	_, err := a.Store.GetMember(ctx, n.MemberID)
 	if domain.CodeOf(err) == domain.ErrNotFound {
 		return "", temporal.NewNonRetryableApplicationError(err.Error(), string(domain.ErrNotFound), nil)
 	}
@@ -155,17 +155,32 @@ func (a *Activities) sendOne(ctx context.Context, n domain.Notification) (string
 		return status, err
 	}
 	rec := store.NotificationRecord{Key: n.Key}
-	msg, ok := compose(n, m)
+	// Composed and sent with the member's row held shared: the consent read is the consent in force until the
+	// provider has the message, so a withdrawal answered before this read is honoured and one made meanwhile waits.
+	var (
+		msg     Message
+		ok      bool
+		id      string
+		sendErr error
+	)
+	if err := a.Store.LockMemberForSend(ctx, n.MemberID, func(m domain.Member) error {
+		if msg, ok = compose(n, m); ok {
+			id, sendErr = a.Notifier.Send(ctx, msg)
+		} else if m.Status != domain.MemberActive {
+			rec.Error = "member erased"
+		}
+		return nil
+	}); err != nil {
+		return "", classify(err)
+	}
 	if !ok {
 		rec.Status = store.NotificationSkipped
-		rec.Error = "no consented channel"
-		if m.Status != domain.MemberActive {
-			rec.Error = "member erased"
+		if rec.Error == "" {
+			rec.Error = "no consented channel"
 		}
 		return rec.Status, a.Store.FinishNotification(ctx, rec)
 	}
 	rec.Channel = msg.Channel
-	id, sendErr := a.Notifier.Send(ctx, msg)
 	switch {
 	case sendErr == nil:
 		rec.Status, rec.ProviderID, rec.Provider = store.NotificationSent, id, providerOf(id, msg.Channel)

@@ -16,5 +16,6 @@ func Definitions() []Definition {
 		{ChallengeWorkflowName, ChallengeWorkflow},
 		{ExpiryWorkflowName, ExpiryWorkflow},
 		{SettingsWorkflowName, SettingsWorkflow},
+		{EraseWorkflowName, EraseWorkflow},
 	}
 }

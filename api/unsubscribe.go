@@ -82,7 +82,7 @@ var twilioOptOutWords = map[string]bool{
 
 // twilioInbound takes Twilio's inbound-message webhook: verified by X-Twilio-Signature over the public URL of the
 // route and the form (bad → 403), an opt-out keyword turns SMS consent off for the members holding the sender's
-// number. Answers empty TwiML: Twilio sends the carrier-mandated confirmation itself.
+// number. Answers 204 (no reply: Twilio sends the carrier-mandated confirmation itself).
 func (s *Server) twilioInbound(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOptOutBody))
 	if err != nil {
@@ -121,7 +121,5 @@ func (s *Server) twilioInbound(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(http.StatusOK)
-	_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`)
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -78,6 +78,11 @@ type Options struct {
 	// WorkerMetricsURL: the API's request metrics; the business counters, points outstanding, the pool and the
 	// Temporal SDK's metrics for the worker.
 	Metrics bool
+	// Unsubscribe signs (worker) and checks (API) unsubscribe links; TwilioAuthToken and PublicURL verify inbound
+	// SMS webhooks (the API's Config fields of the same names).
+	Unsubscribe     domain.Unsubscriber
+	TwilioAuthToken string
+	PublicURL       string
 }
 
 // Stack is the API and worker over a fresh database, on a task queue of their own.
@@ -99,6 +104,7 @@ type Stack struct {
 	// APIMetricsURL and WorkerMetricsURL serve the API's and the worker's registries (Options.Metrics).
 	APIMetricsURL, WorkerMetricsURL string
 	log                             *slog.Logger
+	unsubscribe                     domain.Unsubscriber
 	worker                          sdkworker.Worker
 	business                        *metrics.Business
 }
@@ -128,7 +134,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Stack{
-		T: t, DB: db, Store: st, Temporal: tmp.Client, log: log,
+		T: t, DB: db, Store: st, Temporal: tmp.Client, log: log, unsubscribe: opts.Unsubscribe,
 		TaskQueue: fmt.Sprintf("itest-%d-%d", time.Now().UnixNano(), queues.Add(1)),
 		Keys:      map[string]string{},
 		Actors:    map[string]string{},
@@ -155,7 +161,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 	srv := api.New(api.Config{
 		Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, WaitBudget: wb, JWT: s.JWT, Log: log,
 		MemberHistoryLimit: opts.MemberHistoryLimit, Limits: opts.Limits, Metrics: apiReg,
-		IDSecret: s.IDSecret,
+		IDSecret: s.IDSecret, Unsubscribe: opts.Unsubscribe, TwilioAuthToken: opts.TwilioAuthToken, PublicURL: opts.PublicURL,
 	})
 	lctx, cancel := context.WithCancel(ctx)
 	go srv.Run(lctx)
@@ -239,7 +245,8 @@ func (s *Stack) StartWorker() {
 	if s.worker != nil {
 		return
 	}
-	acts := &activities.Activities{Store: s.Store, Notifier: activities.LogNotifier{Log: s.log}, Log: s.log, Metrics: s.business}
+	acts := &activities.Activities{Store: s.Store, Notifier: activities.LogNotifier{Log: s.log}, Log: s.log, Metrics: s.business,
+		Unsubscribe: s.unsubscribe}
 	w := worker.New(s.Temporal, s.TaskQueue, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		s.T.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/perkflow/perkflow/internal/testkit/itest"
 	"github.com/perkflow/perkflow/store"
+	"github.com/perkflow/perkflow/workflows"
 )
 
 // TestEraseMemberLeavesNoPersonalDataAndKeepsTheLedger: a member with every profile field set, purchases, a lookup
@@ -101,6 +102,29 @@ func TestEraseMemberLeavesNoPersonalDataAndKeepsTheLedger(t *testing.T) {
 	}
 	if r := s.Do("POST", "/v1/transactions/accrue", s.Keys["pos"], basketPurchase("T-ERIN-AFTER", id, line("PEN", "office", 1, 1_000))); r.Status != http.StatusNotFound {
 		t.Errorf("a purchase for an erased member: %d, want 404", r.Status)
+	}
+
+	// The member's workflow dropped its run, the one started with the registration, and continues as new.
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		d, err := s.Temporal.DescribeWorkflowExecution(ctx, workflows.MemberWorkflowID(id), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		info := d.GetWorkflowExecutionInfo()
+		if info.GetExecution().GetRunId() != info.GetFirstRunId() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the member's workflow still runs the run its registration started")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Left out of the leaderboard.
+	lb := s.Do("GET", "/v1/gamification/leaderboard?period=all", s.Keys["marketer"], nil)
+	mustStatus(t, lb, http.StatusOK, "leaderboard")
+	if strings.Contains(string(lb.Body), id) || strings.Contains(string(lb.Body), "Erin") {
+		t.Errorf("the leaderboard shows the erased member: %s", lb.Body)
 	}
 
 	// Nothing personal left anywhere in the database.

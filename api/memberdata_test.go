@@ -80,6 +80,21 @@ func TestPatchMemberChangesProfileAndConsentRecordedWithoutValues(t *testing.T) 
 		t.Fatal(err)
 	}
 	id := registerFull(t, s, "patch.me@example.com", "+33612345670", "Patch Me", "1990-01-15")
+	// The birthday timer is armed from the registered birthdate before the change.
+	birthdayTimers := func() []string {
+		var out []string
+		for _, e := range history(t, s, workflows.MemberWorkflowID(id)) {
+			if b := eventJSON(t, e); e.GetEventType() == enums.EVENT_TYPE_TIMER_STARTED && bytes.Contains(b, []byte("Birthday bonus on")) {
+				out = append(out, string(b))
+			}
+		}
+		return out
+	}
+	for deadline := time.Now().Add(20 * time.Second); len(birthdayTimers()) == 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no birthday timer armed")
+		}
+	}
 	// The new birthdate is some months from the old one: the next birthday moves, whatever today is.
 	newBirth := "1991-07-04"
 	res := s.Do("PATCH", "/v1/members/"+id, s.MemberToken(id), map[string]any{
@@ -103,11 +118,13 @@ func TestPatchMemberChangesProfileAndConsentRecordedWithoutValues(t *testing.T) 
 		t.Fatalf("email %q", m.Email)
 	}
 
-	var updates [][]byte
-	var birthdayTimers []string
+	var (
+		updates [][]byte
+		timers  []string
+	)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		updates, birthdayTimers = nil, nil
+		updates, timers = nil, nil
 		events := history(t, s, workflows.MemberWorkflowID(id))
 		for _, e := range events {
 			b := eventJSON(t, e)
@@ -126,10 +143,10 @@ func TestPatchMemberChangesProfileAndConsentRecordedWithoutValues(t *testing.T) 
 				updates = append(updates, b)
 			}
 			if e.GetEventType() == enums.EVENT_TYPE_TIMER_STARTED && bytes.Contains(b, []byte("Birthday bonus on")) {
-				birthdayTimers = append(birthdayTimers, string(b))
+				timers = append(timers, string(b))
 			}
 		}
-		if len(updates) == 2 && len(birthdayTimers) == 2 || time.Now().After(deadline) {
+		if len(updates) == 2 && len(timers) == 2 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -146,12 +163,12 @@ func TestPatchMemberChangesProfileAndConsentRecordedWithoutValues(t *testing.T) 
 			t.Errorf("update %d: %s, want actor %s and fields %s", i, arg, want.actor, want.fields)
 		}
 	}
-	if len(birthdayTimers) != 2 {
-		t.Fatalf("birthday timers %v, want the first and the one the new birthdate moved", birthdayTimers)
+	if len(timers) != 2 {
+		t.Fatalf("birthday timers %v, want the first and the one the new birthdate moved", timers)
 	}
 	// The second timer is for the new birthdate's month and day.
-	if !strings.Contains(birthdayTimers[1], "-07-04") || strings.Contains(birthdayTimers[0], "-07-04") {
-		t.Errorf("birthday timers: %v", birthdayTimers)
+	if !strings.Contains(timers[1], "-07-04") || strings.Contains(timers[0], "-07-04") {
+		t.Errorf("birthday timers: %v", timers)
 	}
 	s.RecordHistory(workflows.MemberWorkflowID(id), "", "member_profile_change")
 }

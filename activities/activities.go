@@ -34,6 +34,13 @@ type Activities struct {
 	// Members opens and seals members' personal fields under their own keys: what the member workflow carries of
 	// them is sealed (docs/privacy.md).
 	Members *privacy.Members
+	// ShredMemberKey deletes a member's payload encryption key when they are erased (crypto-shredding); nil when
+	// payloads are not encrypted per member. See EraseMember.
+	ShredMemberKey func(ctx context.Context, memberID string) error
+	// Unsubscribe signs the unsubscribe links every email carries (List-Unsubscribe); the zero value adds none.
+	Unsubscribe domain.Unsubscriber
+	// SMSOptOut ends every SMS (domain.DefaultSMSOptOut when empty).
+	SMSOptOut string
 }
 
 // RegisterMember creates the member and opens their balance. Creating the same member again (a retry) succeeds; an

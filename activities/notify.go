@@ -9,6 +9,7 @@ import (
 	"net/http/httptrace"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -24,6 +25,8 @@ type Message struct {
 	To      string
 	Subject string
 	Body    string
+	// Headers are the email's extra headers (List-Unsubscribe and List-Unsubscribe-Post, RFC 8058).
+	Headers map[string]string
 }
 
 // Notifier sends messages through a provider and returns the provider's message id. A provider's refusal is a
@@ -139,7 +142,7 @@ func (a *Activities) sendOne(ctx context.Context, n domain.Notification) (string
 	if n.Key == "" || n.MemberID == "" {
 		return "", temporal.NewNonRetryableApplicationError("notification needs a key and a member", string(domain.ErrInvalid), nil)
 	}
-	m, err := a.Store.GetMember(ctx, n.MemberID)
+	_, err := a.Store.GetMember(ctx, n.MemberID)
 	if domain.CodeOf(err) == domain.ErrNotFound {
 		return "", temporal.NewNonRetryableApplicationError(err.Error(), string(domain.ErrNotFound), nil)
 	}
@@ -155,17 +158,32 @@ func (a *Activities) sendOne(ctx context.Context, n domain.Notification) (string
 		return status, err
 	}
 	rec := store.NotificationRecord{Key: n.Key}
-	msg, ok := compose(n, m)
+	// Composed and sent with the member's row held shared: the consent read is the consent in force until the
+	// provider has the message, so a withdrawal answered before this read is honoured and one made meanwhile waits.
+	var (
+		msg     Message
+		ok      bool
+		id      string
+		sendErr error
+	)
+	if err := a.Store.LockMemberForSend(ctx, n.MemberID, func(m domain.Member) error {
+		if msg, ok = a.compose(n, m); ok {
+			id, sendErr = a.Notifier.Send(ctx, msg)
+		} else if m.Status != domain.MemberActive {
+			rec.Error = "member erased"
+		}
+		return nil
+	}); err != nil {
+		return "", classify(err)
+	}
 	if !ok {
 		rec.Status = store.NotificationSkipped
-		rec.Error = "no consented channel"
-		if m.Status != domain.MemberActive {
-			rec.Error = "member erased"
+		if rec.Error == "" {
+			rec.Error = "no consented channel"
 		}
 		return rec.Status, a.Store.FinishNotification(ctx, rec)
 	}
 	rec.Channel = msg.Channel
-	id, sendErr := a.Notifier.Send(ctx, msg)
 	switch {
 	case sendErr == nil:
 		rec.Status, rec.ProviderID, rec.Provider = store.NotificationSent, id, providerOf(id, msg.Channel)
@@ -239,6 +257,33 @@ func (a *Activities) logger() *slog.Logger {
 		return a.Log
 	}
 	return slog.Default()
+}
+
+// compose is compose with the program's opt-out at the end of every SMS, and an unsubscribe link on every email
+// (List-Unsubscribe with a signed, expiring token, and List-Unsubscribe-Post for one-click, RFC 8058).
+func (a *Activities) compose(n domain.Notification, m domain.Member) (Message, bool) {
+	msg, ok := compose(n, m)
+	if !ok {
+		return msg, false
+	}
+	switch msg.Channel {
+	case domain.ChannelSMS:
+		optOut := a.SMSOptOut
+		if optOut == "" {
+			optOut = domain.DefaultSMSOptOut
+		}
+		msg.Body = strings.TrimSpace(msg.Body) + " " + optOut
+	case domain.ChannelEmail:
+		if a.Unsubscribe.Enabled() {
+			link := a.Unsubscribe.Link(m.MemberID, domain.ChannelEmail, time.Now())
+			msg.Headers = map[string]string{
+				"List-Unsubscribe":      "<" + link + ">",
+				"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+			}
+			msg.Body = strings.TrimSpace(msg.Body) + "\n\nTo stop receiving these emails: " + link
+		}
+	}
+	return msg, true
 }
 
 // compose picks the channel and renders the message; ok is false when the member may not be messaged.

@@ -116,7 +116,7 @@ func TestSMSThroughTwilioSDK(t *testing.T) {
 	}
 	r := reqs[0]
 	if r.Provider != providerfake.Twilio || r.Auth != twSID+":"+twToken || r.From != smsFrom || r.To[0] != "+33612345678" ||
-		r.Body != "Hello Ada, your tier is now gold." {
+		r.Body != "Hello Ada, your tier is now gold. "+domain.DefaultSMSOptOut {
 		t.Fatalf("request %+v", r)
 	}
 	if rec := f.record(t, n.Key); rec.Status != store.NotificationSent || rec.ProviderID != "SM"+r.ID || rec.Channel != "sms" {

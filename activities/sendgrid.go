@@ -31,6 +31,9 @@ func (s *SendGrid) Send(ctx context.Context, m Message) (string, error) {
 	msg := mail.NewSingleEmailPlainText(from, m.Subject, mail.NewEmail("", m.To), m.Body)
 	// The key travels with the message, so that SendGrid's events can be matched to the notification.
 	msg.SetCustomArg("notification_key", m.Key)
+	for k, v := range m.Headers {
+		msg.SetHeader(k, v)
+	}
 	req := sendgrid.GetRequest(s.APIKey, "/v3/mail/send", strings.TrimRight(s.BaseURL, "/"))
 	req.Method = rest.Post
 	req.Body = mail.GetRequestBody(msg)

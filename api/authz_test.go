@@ -100,14 +100,18 @@ func TestAuthorisationMatrix(t *testing.T) {
 	s := itest.NewStack(t, temporal, itest.Options{WaitBudget: 300 * time.Millisecond, Limits: &api.Limits{}})
 	self := register(t, s, "matrix-self@example.com")
 	other := register(t, s, "matrix-other@example.com")
+	// Erasing a member is called last, on a member of its own: the sign-out before it refused self's token.
+	erased := register(t, s, "matrix-erased@example.com")
 	routes, err := api.RoutesOf(s.API.Config.Handler)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Destructive routes (an admin erasing the member) last, so that they do not change what the others see; signing
-	// the member out everywhere (which refuses their token from then on) after all of them.
+	// Destructive routes last, so that they do not change what the others see; signing the member out everywhere
+	// (which refuses their token from then on) after them, and erasing the member (which does as much) at the end.
 	destructive := func(rt api.Route) int {
 		switch {
+		case rt.Method == http.MethodDelete && rt.Pattern == "/v1/members/{memberId}":
+			return 3 // erasing the member revokes their tokens too
 		case strings.HasSuffix(rt.Pattern, "/sign-out"):
 			return 2
 		case rt.Method == http.MethodDelete:
@@ -130,7 +134,13 @@ func TestAuthorisationMatrix(t *testing.T) {
 		}
 		a := rt.Access
 		path := fillPath(rt.Pattern, self)
-		for _, c := range callers {
+		cs := callers
+		if destructive(rt) == 3 {
+			path = fillPath(rt.Pattern, erased)
+			cs = slices.Clone(callers)
+			cs[2].token = s.MemberToken(erased)
+		}
+		for _, c := range cs {
 			res := s.Do(rt.Method, path, c.token, nil)
 			cells++
 			cell := rt.Method + " " + rt.Pattern + " as " + c.name

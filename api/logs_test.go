@@ -96,6 +96,14 @@ func TestLogsHoldNoSecretsOrPersonalData(t *testing.T) {
 	}
 	_ = s.Store.RevokeAPIKey(ctx, "log-revoked")
 	s.Do("GET", "/v1/members/"+self, revoked, nil)
+	// A profile change (one refused), an export, and the erasure of the other member, whose worker path logs too.
+	s.Do("PATCH", "/v1/members/"+self, tokSelf, map[string]any{"phone": phones[1], "consent": map[string]bool{"sms": false}})
+	s.Do("PATCH", "/v1/members/"+self, tokSelf, map[string]any{"email": emails[1]})          // 409
+	s.Do("PATCH", "/v1/members/"+self, tokSelf, map[string]any{"email": "bad " + emails[2]}) // 400
+	s.Do("GET", "/v1/members/"+self+"/export", tokSelf, nil)
+	if res := s.Do("DELETE", "/v1/members/"+other, s.Keys["admin"], nil, "Prefer", "wait=20"); res.Status != http.StatusNoContent {
+		t.Fatalf("erase: %d %s", res.Status, res.Body)
+	}
 	// Over the rate limit.
 	for range 70 {
 		s.Do("GET", "/v1/members/"+self, pos, nil)
@@ -168,7 +176,7 @@ func TestLogsHoldNoSecretsOrPersonalData(t *testing.T) {
 	if lines < 50 || withID < 40 {
 		t.Fatalf("only %d log lines (%d requests with an id): the flow did not run", lines, withID)
 	}
-	for _, want := range []string{`"authentication refused"`, `"rate limited"`, `"status":429`, `"status":401`, `"status":404`} {
+	for _, want := range []string{`"member erased"`, `"authentication refused"`, `"rate limited"`, `"status":429`, `"status":401`, `"status":404`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the logs never say %s", want)
 		}

@@ -145,6 +145,10 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
+	if mv.Member.Status == domain.MemberErased {
+		writeJSON(w, http.StatusOK, erasedView(id))
+		return
+	}
 	p, _ := principalFrom(r.Context())
 	v := viewOf(mv.Member).forRole(p.Role)
 	bal := mv.Balance

@@ -32,6 +32,9 @@ func (s *Server) routes() http.Handler {
 	r.Get("/docs/assets/{file}", serveDocsAsset)
 	// Stripe authenticates its webhook by signature, not bearer token: outside the authenticated /v1 group.
 	r.Post("/v1/webhooks/stripe", s.stripeWebhook)
+	// The same for Twilio's inbound SMS (X-Twilio-Signature), and for unsubscribe links (a signed token).
+	r.Post("/v1/webhooks/twilio", s.twilioInbound)
+	r.Post("/v1/unsubscribe", s.unsubscribe)
 
 	// Temporal's remote payload codec, for the Temporal UI and CLI (codec.go): CORS for the UI's origins, then the
 	// same authentication and rules as /v1.
@@ -57,6 +60,9 @@ func (s *Server) v1Routes(v v1Router) {
 	// Members.
 	v.post("/members/register", allow(pos, admin), s.registerMember)
 	v.get("/members/{memberId}", allow(member, pos, support, admin), s.getMember)
+	v.patch("/members/{memberId}", allow(member, admin), s.patchMember)
+	v.delete("/members/{memberId}", allow(admin), s.eraseMember) // erasure of personal data; the ledger stays
+	v.get("/members/{memberId}/export", allow(member, admin), s.exportMember)
 	v.get("/members/{memberId}/history", allow(member, support, admin), s.memberHistory)
 	v.get("/members/{memberId}/challenges", allow(member, support, admin), s.memberChallenges)
 	v.post("/members/{memberId}/adjustments", allow(support, admin), s.adjustPoints)

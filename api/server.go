@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 
+	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/privacy"
 	"github.com/perkflow/perkflow/store"
 )
@@ -53,6 +54,14 @@ type Config struct {
 	// CodecOrigins are the origins (scheme://host[:port]) of Temporal UIs allowed to call the codec endpoints from a
 	// browser (CORS).
 	CodecOrigins []string
+	// Unsubscribe checks the tokens of unsubscribe links (POST /v1/unsubscribe); the worker signs them with the same
+	// secret. Without a secret every token is refused (400).
+	Unsubscribe domain.Unsubscriber
+	// TwilioAuthToken verifies the X-Twilio-Signature of inbound SMS (POST /v1/webhooks/twilio), whose URL is
+	// PublicURL + the route; without it every inbound message is refused (403).
+	TwilioAuthToken string
+	// PublicURL is the API's public base URL (PERKFLOW_PUBLIC_URL), as Twilio and message links see it.
+	PublicURL string
 }
 
 // RewardsConfig configures the rewards catalog and the redemption saga.

@@ -1,11 +1,9 @@
 package domain
 
 import (
-	"net/mail"
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // MemberStatus is where a member is in their life with the program.
@@ -68,31 +66,12 @@ func (r *Registration) Normalize() {
 func (r Registration) Validate(now time.Time) error {
 	var v Validation
 	v.Check(r.MemberID == "" || ValidMemberID(r.MemberID), "member_id", "must be a UUID")
-	if r.Email == "" {
-		v.Add("email", "is required")
-	} else if a, err := mail.ParseAddress(r.Email); err != nil || a.Address != r.Email || len(r.Email) > 254 || !strings.Contains(r.Email[strings.LastIndexByte(r.Email, '@')+1:], ".") {
-		v.Add("email", "must be a plain email address such as ada@example.com")
-	}
+	checkEmail(&v, r.Email)
 	v.Check(r.Phone == "" || e164.MatchString(r.Phone), "phone", "must be in E.164 form such as +33612345678")
-	switch {
-	case r.Name == "":
-		v.Add("name", "is required")
-	case !utf8.ValidString(r.Name):
-		v.Add("name", "must be valid UTF-8")
-	case utf8.RuneCountInString(r.Name) > 200:
-		v.Add("name", "must be at most 200 characters")
-	case strings.ContainsFunc(r.Name, func(c rune) bool { return c < 0x20 || c == 0x7f }):
-		v.Add("name", "must not contain control characters")
-	}
+	checkName(&v, r.Name)
 	v.Check(r.ExternalID == "" || ValidIdentifier(r.ExternalID), "external_id", "must be 1-128 letters, digits or . _ : -")
 	if r.Birthdate != "" {
-		d, err := time.Parse(time.DateOnly, r.Birthdate)
-		switch {
-		case err != nil:
-			v.Add("birthdate", "must be a date in YYYY-MM-DD form")
-		case d.Year() < 1900 || d.After(now):
-			v.Add("birthdate", "must be between 1900-01-01 and today")
-		}
+		checkBirthdate(&v, r.Birthdate, now)
 	}
 	return v.Err()
 }

@@ -79,6 +79,9 @@ type member struct {
 	winbackFor     *time.Time
 	// registered is the member as created, for the registration update's answer.
 	registered *privacy.SealedMember
+	// erased receives SignalErased; erasing is set once it came: the run continues as new as soon as it can.
+	erased  workflow.ReceiveChannel
+	erasing bool
 }
 
 func (m *member) run(ctx workflow.Context) error {
@@ -95,6 +98,7 @@ func (m *member) run(ctx workflow.Context) error {
 	m.tiers = workflow.GetVersion(ctx, "tier-review", workflow.DefaultVersion, 1) >= 1
 	purchases := workflow.GetSignalChannel(ctx, SignalPurchase)
 	returns := workflow.GetSignalChannel(ctx, SignalReturn)
+	m.erased = workflow.GetSignalChannel(ctx, SignalErased)
 	m.armReview(ctx)
 	m.engage = workflow.GetVersion(ctx, "engagement", workflow.DefaultVersion, 1) >= 1
 	m.local = workflow.GetVersion(ctx, "local-accrual", workflow.DefaultVersion, 1) >= 1
@@ -133,7 +137,7 @@ func (m *member) run(ctx workflow.Context) error {
 			}
 			m.armReview(ctx)
 		}
-		if historyFull(ctx, m.in.MaxHistoryEvents) && m.carryable() {
+		if (m.erasing || historyFull(ctx, m.in.MaxHistoryEvents)) && m.carryable() {
 			if err := m.continueAsNew(ctx, purchases, returns); !errors.Is(err, errBacklog) {
 				return err
 			}
@@ -153,6 +157,10 @@ func (m *member) await(ctx workflow.Context, purchases, returns workflow.Receive
 		var r domain.Return
 		c.Receive(ctx, &r)
 		m.returns = append(m.returns, r)
+	})
+	sel.AddReceive(m.erased, func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, nil)
+		m.erasing = true
 	})
 	if m.review != nil {
 		sel.AddFuture(m.review, func(f workflow.Future) {
@@ -179,5 +187,8 @@ func (m *member) drain(purchases, returns workflow.ReceiveChannel) {
 			break
 		}
 		m.returns = append(m.returns, r)
+	}
+	for m.erased != nil && m.erased.ReceiveAsync(nil) {
+		m.erasing = true
 	}
 }

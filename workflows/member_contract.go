@@ -34,6 +34,12 @@ const (
 	UpdateAdjust = "adjust"
 	// QueryState returns the MemberState.
 	QueryState = "state"
+	// UpdateProfile records a change of the member's profile or consent (domain.ProfileChange: who changed which
+	// fields, never their values), already written to Postgres; a changed birthdate moves the birthday timer.
+	UpdateProfile = "profile"
+	// SignalErased tells the member's workflow that the member's personal data was erased: it drops what it holds
+	// (the registration it started with, the birthdate its timer was armed from) and continues as new without it.
+	SignalErased = "erased"
 )
 
 // Activities of the member workflow, by the name the worker registers them under (their method names on
@@ -119,6 +125,7 @@ type MemberStats struct {
 	ReturnsProcessed   int64  `json:"returns_processed"`
 	Redemptions        int64  `json:"redemptions"`
 	Adjustments        int64  `json:"adjustments"`
+	ProfileChanges     int64  `json:"profile_changes,omitempty"`
 	PointsEarned       int64  `json:"points_earned"`
 	LastTransactionID  string `json:"last_transaction_id,omitempty"`
 	Runs               int64  `json:"runs"`

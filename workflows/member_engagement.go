@@ -16,6 +16,9 @@ import (
 type engagementItem struct {
 	Purchases []domain.Purchase
 	Return    *domain.Return
+	// Lifecycle: the member's birthdate changed (by Actor); the birthday timer is armed again from the new one.
+	Lifecycle bool
+	Actor     string
 }
 
 // maxEngagementQueue bounds the items waiting for the engagement coroutine (the main loop adds at most two per turn).
@@ -44,6 +47,9 @@ func (m *member) startEngagement(ctx workflow.Context) {
 				return
 			}
 			switch {
+			case got && item.Lifecycle:
+				m.reloadLifecycle(ctx, "Read the birthdate changed by "+item.Actor)
+				m.armBirthday(ctx, lt)
 			case got && item.Return != nil:
 				m.forwardReturn(ctx, *item.Return)
 			case got:
@@ -103,7 +109,12 @@ func (lt *lifecycleTimers) addTo(ctx workflow.Context, sel workflow.Selector) {
 
 // loadLifecycle reads the member's birthdate, the program's birthday and win-back settings and the last purchase.
 func (m *member) loadLifecycle(ctx workflow.Context) {
-	life, err := MemberLifecycle.Execute(withOptions(ctx, activityOptions.engagement, "Read birthday and win-back settings"), m.in.MemberID).Get(ctx)
+	m.reloadLifecycle(ctx, "Read birthday and win-back settings")
+}
+
+// reloadLifecycle is loadLifecycle with the activity's summary.
+func (m *member) reloadLifecycle(ctx workflow.Context, summary string) {
+	life, err := MemberLifecycle.Execute(withOptions(ctx, activityOptions.engagement, summary), m.in.MemberID).Get(ctx)
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("member lifecycle not read; no birthday or win-back timers this run", "Error", err)
 		m.life = nil

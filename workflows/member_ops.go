@@ -57,6 +57,23 @@ func (m *member) setup(ctx workflow.Context) error {
 		}}); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateProfile,
+		func(ctx workflow.Context, c domain.ProfileChange) error {
+			m.state.Stats.ProfileChanges++
+			// Runs that took profile changes before the birthday timer followed them would replay without the move.
+			if workflow.GetVersion(ctx, "profile-birthday", workflow.DefaultVersion, 1) >= 1 && m.engage && c.Changed("birthdate") {
+				m.enqueueEngagement(ctx, engagementItem{Lifecycle: true, Actor: c.Actor})
+			}
+			return nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(c domain.ProfileChange) error {
+			if c.Actor == "" || len(c.Fields) == 0 {
+				return errors.New("a profile change names its actor and the fields it changed")
+			}
+			return nil
+		}}); err != nil {
+		return err
+	}
 	return workflow.SetUpdateHandler(ctx, UpdateRegistration, func(ctx workflow.Context) (privacy.SealedMember, error) {
 		if err := workflow.Await(ctx, func() bool { return m.state.Status != MemberStatusRegistering }); err != nil {
 			return privacy.SealedMember{}, err

@@ -17,5 +17,6 @@ func Definitions() []Definition {
 		{ExpiryWorkflowName, ExpiryWorkflow},
 		{SettingsWorkflowName, SettingsWorkflow},
 		{WebhookEndpointWorkflowName, WebhookEndpointWorkflow},
+		{EraseWorkflowName, EraseWorkflow},
 	}
 }

@@ -137,6 +137,10 @@ func runDev(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Made now, so that the worker and the API started below find the same unsubscribe secret.
+	if _, err := unsubscriber(cfg, true); err != nil {
+		return err
+	}
 	if st, err = withCoupons(ctx, cfg, st, log, true); err != nil {
 		return err
 	}

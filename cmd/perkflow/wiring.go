@@ -21,6 +21,7 @@ import (
 	"github.com/perkflow/perkflow/activities"
 	"github.com/perkflow/perkflow/api"
 	"github.com/perkflow/perkflow/console"
+	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/internal/config"
 	"github.com/perkflow/perkflow/internal/telemetry"
 	"github.com/perkflow/perkflow/internal/version"
@@ -109,6 +110,14 @@ func withCoupons(ctx context.Context, cfg config.Config, st *store.Store, log *s
 	return st, nil
 }
 
+// unsubscriber resolves what signs and checks unsubscribe links: PERKFLOW_UNSUBSCRIBE_SECRET (else dev's file under
+// the data dir, created when create is true) and PERKFLOW_PUBLIC_URL (else the API's own address). Without a
+// secret, emails carry no unsubscribe link and every unsubscribe token is refused.
+func unsubscriber(cfg config.Config, create bool) (domain.Unsubscriber, error) {
+	secret, err := serverSecret(cfg, "PERKFLOW_UNSUBSCRIBE_SECRET", cfg.UnsubscribeSecret, "unsubscribe-secret", create)
+	return domain.Unsubscriber{Secret: secret, BaseURL: publicURL(cfg)}, err
+}
+
 // serverSecret resolves a secret: the variable's value, else the file under the data dir that `perkflow dev`
 // keeps, created (32 random bytes, hex) when create is true; nil when there is neither. At least 32 bytes.
 func serverSecret(cfg config.Config, name, value, file string, create bool) ([]byte, error) {
@@ -155,9 +164,14 @@ func listenAPI(cfg config.Config) (net.Listener, error) {
 // process's registry, every request is traced when tracing is on.
 func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, obs *observability, st *store.Store, tc client.Client,
 	jwt api.JWTConfig, ids []byte, keys *privacy.Keyring, ln net.Listener) error {
+	unsub, err := unsubscriber(cfg, false)
+	if err != nil {
+		return err
+	}
 	srv := api.New(api.Config{
 		Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, WaitBudget: cfg.WaitBudget, JWT: jwt, Log: log, Metrics: obs.reg,
 		IDSecret: ids, WebhookAllowPrivate: cfg.WebhookAllowPrivate,
+		Unsubscribe: unsub, TwilioAuthToken: cfg.Twilio.AuthToken, PublicURL: publicURL(cfg),
 		Members: &privacy.Members{Keys: keys, Store: st}, Codec: privacy.NewCodec(keys), CodecOrigins: cfg.CodecOrigins,
 		Rewards: api.RewardsConfig{PaymentsEnabled: cfg.StripeSecretKey != "", StripeWebhookSecret: cfg.StripeWebhookSecret},
 		Limits: &api.Limits{
@@ -193,9 +207,33 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, obs *obs
 	return nil
 }
 
-func newActivities(cfg config.Config, st *store.Store, log *slog.Logger, obs *observability, keys *privacy.Keyring) *activities.Activities {
+// publicURL is PERKFLOW_PUBLIC_URL, else (dev) the API's own address.
+func publicURL(cfg config.Config) string {
+	if cfg.PublicURL != "" {
+		return cfg.PublicURL
+	}
+	return "http://" + cfg.HTTPAddr
+}
+
+func newActivities(cfg config.Config, st *store.Store, log *slog.Logger, obs *observability, keys *privacy.Keyring) (*activities.Activities, error) {
+	unsub, err := unsubscriber(cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	if !unsub.Enabled() || cfg.PublicURL == "" {
+		if cfg.SendGrid.APIKey != "" {
+			return nil, errors.New("PERKFLOW_PUBLIC_URL and PERKFLOW_UNSUBSCRIBE_SECRET must be set with SENDGRID_API_KEY: " +
+				"every email carries an unsubscribe link (the API needs the same secret)")
+		}
+		if !unsub.Enabled() {
+			log.Warn("PERKFLOW_UNSUBSCRIBE_SECRET is not set: emails carry no unsubscribe link")
+		}
+	}
 	acts := &activities.Activities{Store: st, Notifier: newNotifier(cfg, log, obs), Log: log, Metrics: obs.business,
-		Members: &privacy.Members{Keys: keys, Store: st}}
+		Unsubscribe: unsub, SMSOptOut: cfg.SMSOptOut, Members: &privacy.Members{Keys: keys, Store: st}}
+	// Erasing a member deletes their key: every copy of what was sealed with it, histories included, becomes
+	// unreadable (crypto-shredding).
+	acts.ShredMemberKey = st.DeleteMemberKey
 	acts.Campaigns.AnnouncePerSecond = cfg.AnnounceRate
 	acts.Webhooks.AllowPrivate = cfg.WebhookAllowPrivate
 	// Cash offers are paid through Stripe (or stripe-mock); without a key only points-only offers can be claimed.
@@ -203,7 +241,7 @@ func newActivities(cfg config.Config, st *store.Store, log *slog.Logger, obs *ob
 		acts.Rewards.Payments = activities.NewStripePayments(activities.StripeConfig{
 			SecretKey: cfg.StripeSecretKey, APIBase: cfg.StripeAPIBase, Transport: obs.tracing.Transport(nil)})
 	}
-	return acts
+	return acts, nil
 }
 
 // newNotifier sends email through SendGrid and SMS through Twilio when their keys are set, and whatever has no
@@ -234,7 +272,10 @@ func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, obs *
 	if err := worker.EnsureExpirySchedule(ctx, tc, cfg.TaskQueue); err != nil {
 		return nil, err
 	}
-	acts := newActivities(cfg, st, log, obs, keys)
+	acts, err := newActivities(cfg, st, log, obs, keys)
+	if err != nil {
+		return nil, err
+	}
 	w := worker.New(tc, cfg.TaskQueue, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)

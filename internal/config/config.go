@@ -53,6 +53,9 @@ var Vars = []Var{
 	{Name: "TWILIO_API_BASE", Default: "https://api.twilio.com", Doc: "Base URL of the Twilio API (tests point it at a local fake)."},
 	{Name: "TWILIO_FROM", Default: "", Doc: "Sender number (E.164) or messaging service of SMS; required with TWILIO_ACCOUNT_SID."},
 	{Name: "PERKFLOW_WEBHOOK_ALLOW_PRIVATE", Default: "false", Doc: "`true` lets webhook endpoints be http, or at private, loopback and link-local addresses (development and tests only); otherwise they must be https to a public address, checked when an endpoint is made and again at each connection."},
+	{Name: "PERKFLOW_PUBLIC_URL", Default: "", Doc: "Public base URL of the API (`https://loyalty.example.com`): unsubscribe links in emails point at it, and Twilio's signature of `POST /v1/webhooks/twilio` is checked against it. Required by `perkflow worker` when SENDGRID_API_KEY is set; `perkflow dev` uses `http://` + PERKFLOW_HTTP_ADDR."},
+	{Name: "PERKFLOW_UNSUBSCRIBE_SECRET", Default: "", Doc: "Secret (≥ 32 bytes) signing the tokens of unsubscribe links; the API and the worker need the same one. Required by `perkflow worker` when SENDGRID_API_KEY is set; `perkflow dev` generates one under PERKFLOW_DATA_DIR.", Secret: true},
+	{Name: "PERKFLOW_SMS_OPT_OUT", Default: "Reply STOP to opt out.", Doc: "The program's opt-out text, which ends every SMS."},
 	{Name: "PERKFLOW_ANNOUNCE_RATE", Default: "50", Doc: "Campaign announcements sent per second at most, per worker, to stay inside the providers' rate limits."},
 	{Name: "PERKFLOW_JWKS_URL", Default: "", Doc: "JWKS URL of the identity provider whose member tokens (RS/PS/ES/EdDSA) the API accepts; keys are cached and refreshed. https only (http to a loopback address)."},
 	{Name: "PERKFLOW_API_KEY_RPS", Default: "200", Doc: "Requests per second each API key may send on average (429 with Retry-After beyond); 0 = no limit."},
@@ -127,6 +130,11 @@ type Config struct {
 	// SendGrid and Twilio configure the notification providers (empty keys: notifications go to the log).
 	SendGrid SendGridConfig
 	Twilio   TwilioConfig
+	// PublicURL, UnsubscribeSecret and SMSOptOut configure opting out: unsubscribe links, Twilio's inbound
+	// signature, the text that ends every SMS.
+	PublicURL         string
+	UnsubscribeSecret string
+	SMSOptOut         string
 	// Operations: the metrics listener, Temporal's TLS and API key, tracing.
 	MetricsAddr string
 	TemporalTLS TemporalTLS

@@ -57,6 +57,12 @@ func readProviders(c *Config) error {
 		AccountSID: Lookup("TWILIO_ACCOUNT_SID"), AuthToken: Lookup("TWILIO_AUTH_TOKEN"),
 		APIBase: Lookup("TWILIO_API_BASE"), From: Lookup("TWILIO_FROM"),
 	}
+	c.PublicURL, c.UnsubscribeSecret, c.SMSOptOut = Lookup("PERKFLOW_PUBLIC_URL"), Lookup("PERKFLOW_UNSUBSCRIBE_SECRET"), Lookup("PERKFLOW_SMS_OPT_OUT")
+	if c.PublicURL != "" {
+		if err := checkBaseURL("PERKFLOW_PUBLIC_URL", c.PublicURL); err != nil {
+			return err
+		}
+	}
 	for _, name := range []string{"SENDGRID_API_BASE", "TWILIO_API_BASE", "STRIPE_API_BASE"} {
 		if err := checkBaseURL(name, Lookup(name)); err != nil {
 			return err

@@ -101,6 +101,11 @@ type Options struct {
 	Webhooks activities.WebhookOptions
 	// CodecOrigins are the Temporal UI origins the codec endpoints answer CORS for.
 	CodecOrigins []string
+	// Unsubscribe signs (worker) and checks (API) unsubscribe links; TwilioAuthToken and PublicURL verify inbound
+	// SMS webhooks (the API's Config fields of the same names).
+	Unsubscribe     domain.Unsubscriber
+	TwilioAuthToken string
+	PublicURL       string
 }
 
 // Stack is the API and worker over a fresh database, on a task queue of their own.
@@ -122,6 +127,7 @@ type Stack struct {
 	// APIMetricsURL and WorkerMetricsURL serve the API's and the worker's registries (Options.Metrics).
 	APIMetricsURL, WorkerMetricsURL string
 	log                             *slog.Logger
+	unsubscribe                     domain.Unsubscriber
 	worker                          sdkworker.Worker
 	stopDispatcher                  context.CancelFunc
 	business                        *metrics.Business
@@ -154,7 +160,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Stack{
-		T: t, DB: db, Store: st, Temporal: tmp.Client, log: log,
+		T: t, DB: db, Store: st, Temporal: tmp.Client, log: log, unsubscribe: opts.Unsubscribe,
 		TaskQueue: fmt.Sprintf("itest-%d-%d", time.Now().UnixNano(), queues.Add(1)),
 		Keys:      map[string]string{},
 		Actors:    map[string]string{},
@@ -183,6 +189,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 		Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, WaitBudget: wb, JWT: s.JWT, Log: log,
 		MemberHistoryLimit: opts.MemberHistoryLimit, Limits: opts.Limits, Metrics: apiReg,
 		IDSecret: s.IDSecret, WebhookAllowPrivate: opts.Webhooks.AllowPrivate,
+		Unsubscribe: opts.Unsubscribe, TwilioAuthToken: opts.TwilioAuthToken, PublicURL: opts.PublicURL,
 		Members: s.Members(), Codec: privacy.NewCodec(PayloadKeys), CodecOrigins: opts.CodecOrigins,
 	})
 	lctx, cancel := context.WithCancel(ctx)
@@ -275,7 +282,7 @@ func (s *Stack) StartWorker() {
 		return
 	}
 	acts := &activities.Activities{Store: s.Store, Notifier: activities.LogNotifier{Log: s.log}, Log: s.log, Metrics: s.business,
-		Webhooks: s.webhooks, Members: s.Members()}
+		Webhooks: s.webhooks, Members: s.Members(), Unsubscribe: s.unsubscribe}
 	w := worker.New(s.Temporal, s.TaskQueue, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		s.T.Fatal(err)

@@ -30,6 +30,8 @@ type Request struct {
 	Body    string
 	// Key is the notification key SendGrid received as custom_args.notification_key.
 	Key string
+	// Headers are the email's headers (SendGrid's "headers": List-Unsubscribe, …).
+	Headers map[string]string
 	// Status is what the fake answered.
 	Status int
 	// ID is the message id answered on success.
@@ -117,6 +119,7 @@ type sgMail struct {
 		Value string `json:"value"`
 	} `json:"content"`
 	CustomArgs map[string]string `json:"custom_args"`
+	Headers    map[string]string `json:"headers"`
 }
 
 func (s *Server) mailSend(w http.ResponseWriter, r *http.Request) {
@@ -130,7 +133,8 @@ func (s *Server) mailSend(w http.ResponseWriter, r *http.Request) {
 		sgError(w, http.StatusBadRequest, "bad request body")
 		return
 	}
-	req := Request{Provider: SendGrid, Auth: auth, From: m.From.Email, Subject: m.Subject, Key: m.CustomArgs["notification_key"]}
+	req := Request{Provider: SendGrid, Auth: auth, From: m.From.Email, Subject: m.Subject, Key: m.CustomArgs["notification_key"],
+		Headers: m.Headers}
 	for _, p := range m.Personalizations {
 		for _, to := range p.To {
 			req.To = append(req.To, to.Email)

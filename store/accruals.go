@@ -64,7 +64,21 @@ type AccrualResult struct {
 func (s *Store) AccruePurchase(ctx context.Context, p domain.Purchase, now time.Time) (AccrualResult, error) {
 	var res AccrualResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		res = AccrualResult{}
+		var err error
+		res, err = accruePurchase(ctx, tx, p, now, true)
+		return err
+	})
+	if err != nil {
+		return AccrualResult{}, wrap("accrue purchase "+p.TransactionID, err)
+	}
+	return res, nil
+}
+
+// accruePurchase is AccruePurchase within tx; announce sends the accrual's event to waiting API processes (a
+// historical import announces nothing).
+func accruePurchase(ctx context.Context, tx pgx.Tx, p domain.Purchase, now time.Time, announce bool) (AccrualResult, error) {
+	res := AccrualResult{}
+	err := func() error {
 		// Lock first: a concurrent duplicate then waits here and finds the first one's row below.
 		led, err := lockMember(ctx, tx, p.MemberID)
 		if err != nil {
@@ -128,17 +142,16 @@ func (s *Store) AccruePurchase(ctx context.Context, p domain.Purchase, now time.
 				return err
 			}
 		}
-		if err := notify(ctx, tx, domain.AccrualKey(p.TransactionID)); err != nil {
-			return err
+		if announce {
+			if err := notify(ctx, tx, domain.AccrualKey(p.TransactionID)); err != nil {
+				return err
+			}
 		}
 		res.Transaction = t
 		res.Balance, err = balance(ctx, tx, p.MemberID, now)
 		return err
-	})
-	if err != nil {
-		return AccrualResult{}, wrap("accrue purchase "+p.TransactionID, err)
-	}
-	return res, nil
+	}()
+	return res, err
 }
 
 func replayAccrual(ctx context.Context, tx pgx.Tx, res *AccrualResult, first Transaction, p domain.Purchase, now time.Time) error {

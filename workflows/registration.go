@@ -16,5 +16,7 @@ func Definitions() []Definition {
 		{ChallengeWorkflowName, ChallengeWorkflow},
 		{ExpiryWorkflowName, ExpiryWorkflow},
 		{SettingsWorkflowName, SettingsWorkflow},
+		{ImportWorkflowName, ImportWorkflow},
+		{WakeMembersWorkflowName, WakeMembersWorkflow},
 	}
 }

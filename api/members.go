@@ -78,7 +78,7 @@ func (s *Server) registerMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	opts, in := s.memberStart(reg.MemberID, &reg)
+	opts, in := s.memberStart(reg.MemberID, &reg, nil)
 	if _, err := s.cfg.Temporal.ExecuteWorkflow(r.Context(), opts, workflows.MemberWorkflowName, in); err != nil {
 		fail(w, r, temporalRefused(err))
 		return

@@ -212,17 +212,20 @@ type AccrualCheck struct {
 	// returned.
 	Program    ProgramVersion
 	ProgramErr error
+	// Tier is the member's stored tier, for a member workflow the purchase may start (zero when it cannot be read).
+	Tier domain.MemberTier
 }
 
-// CheckAccrual reads in one round trip what GetTransaction, GetMember and ProgramAt(occurred_at) read in three,
+// CheckAccrual reads in one round trip what GetTransaction, GetMember, ProgramAt(occurred_at) and GetMemberTier read in four,
 // with the same queries sent as one pipelined batch. Its error is the transaction's read failing for another reason
 // than the id being new; the member's and the program's errors are in the check.
 func (s *Store) CheckAccrual(ctx context.Context, p domain.Purchase) (AccrualCheck, error) {
-	tq, mq, pq := transactionQuery(p.TransactionID), memberQuery(p.MemberID), programQuery(p.OccurredAt)
+	tq, mq, pq, mt := transactionQuery(p.TransactionID), memberQuery(p.MemberID), programQuery(p.OccurredAt), memberTierQuery(p.MemberID)
 	var b pgx.Batch
 	tq.queue(&b)
 	mq.queue(&b)
 	pq.queue(&b)
+	mt.queue(&b)
 	br := s.pool.SendBatch(ctx, &b)
 	defer br.Close() // reads whatever an early return left unread and releases the connection
 	var c AccrualCheck
@@ -235,6 +238,7 @@ func (s *Store) CheckAccrual(ctx context.Context, p domain.Purchase) (AccrualChe
 	}
 	c.Member, c.MemberErr = mq.read(br)
 	c.Program, c.ProgramErr = pq.read(br)
+	c.Tier, _ = mt.read(br)
 	return c, nil
 }
 

@@ -22,6 +22,8 @@ Usage:
   perkflow apikey revoke --name NAME             revoke an API key
   perkflow token member MEMBER_ID [--ttl 24h]    print a member token (JWT), valid at most PERKFLOW_MEMBER_TOKEN_MAX_TTL
   perkflow expiry run --now [--wait 1h]          run the points expiry now (reminders, then lots past their date) and print what it did
+  perkflow import FILE --kind KIND [--format csv|ndjson] [--dry-run]
+                                                 upload a file of members, transactions or balances and follow its import
   perkflow bench [flags]                         measure throughput and latency against the Temporal and Postgres floors (-h for flags)
   perkflow healthcheck api|worker [--live]       ask the api or worker beside it whether it is ready (or, --live, up): exit 0 or 1
   perkflow version                               print the version
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string) error {
 		return runToken(ctx, args[1:])
 	case "expiry":
 		return runExpiry(ctx, args[1:])
+	case "import":
+		return runImport(ctx, args[1:])
 	case "bench":
 		return runBench(ctx, args[1:])
 	case "healthcheck":

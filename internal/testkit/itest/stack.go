@@ -99,7 +99,7 @@ type Stack struct {
 	// APIMetricsURL and WorkerMetricsURL serve the API's and the worker's registries (Options.Metrics).
 	APIMetricsURL, WorkerMetricsURL string
 	log                             *slog.Logger
-	worker                          sdkworker.Worker
+	worker                          *worker.Workers
 	business                        *metrics.Business
 }
 
@@ -240,7 +240,7 @@ func (s *Stack) StartWorker() {
 		return
 	}
 	acts := &activities.Activities{Store: s.Store, Notifier: activities.LogNotifier{Log: s.log}, Log: s.log, Metrics: s.business}
-	w := worker.New(s.Temporal, s.TaskQueue, acts, sdkworker.Options{})
+	w := worker.NewWorkers(s.Temporal, s.TaskQueue, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		s.T.Fatal(err)
 	}

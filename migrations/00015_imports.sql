@@ -64,7 +64,8 @@ CREATE TABLE import_errors (
 
 -- Imported members have no workflow until they need one: their first purchase, return, redemption or adjustment
 -- starts it (SignalWithStart / UpdateWithStart, as for any member), and the daily wake-up starts it before a birthday
--- or a tier review falls due. workflow_pending marks the members whose workflow was never started.
+-- or a tier review falls due. workflow_pending marks the members whose workflow was never started; imported_by is
+-- the import that last wrote the member (a later line of the same file naming them again is refused).
 ALTER TABLE members ADD COLUMN imported_by uuid;
 ALTER TABLE members ADD COLUMN workflow_pending boolean NOT NULL DEFAULT false;
 CREATE INDEX members_workflow_pending ON members (id) WHERE workflow_pending;

@@ -323,9 +323,9 @@ func ImportedMemberID(externalID string) string {
 }
 
 type existingMember struct {
-	id, ext, status           string
-	email, phone, name, birth string
-	consentEmail, consentSMS  bool
+	id, ext, status, importedBy string
+	email, phone, name, birth   string
+	consentEmail, consentSMS    bool
 }
 
 // members upserts a batch of members, keyed on external_id: new ones are inserted (with their balance, and no
@@ -360,7 +360,7 @@ func (l *importLoad) members(ctx context.Context, batch []importRow) error {
 		return nil
 	}
 	rows, err := l.tx.Query(ctx, `
-		SELECT id::text, COALESCE(external_id, ''), status, COALESCE(lower(email), ''), COALESCE(phone, ''), COALESCE(name, ''),
+		SELECT id::text, COALESCE(external_id, ''), status, COALESCE(imported_by::text, ''), COALESCE(lower(email), ''), COALESCE(phone, ''), COALESCE(name, ''),
 		       COALESCE(to_char(birthdate, 'YYYY-MM-DD'), ''), consent_email, consent_sms
 		FROM members WHERE external_id = ANY($1) OR (email IS NOT NULL AND lower(email) = ANY($2))`, exts, emails)
 	if err != nil {
@@ -368,7 +368,7 @@ func (l *importLoad) members(ctx context.Context, batch []importRow) error {
 	}
 	existing, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (existingMember, error) {
 		var e existingMember
-		return e, r.Scan(&e.id, &e.ext, &e.status, &e.email, &e.phone, &e.name, &e.birth, &e.consentEmail, &e.consentSMS)
+		return e, r.Scan(&e.id, &e.ext, &e.status, &e.importedBy, &e.email, &e.phone, &e.name, &e.birth, &e.consentEmail, &e.consentSMS)
 	})
 	if err != nil {
 		return wrap("read members", err)
@@ -382,6 +382,7 @@ func (l *importLoad) members(ctx context.Context, batch []importRow) error {
 			emailOwner[e.email] = e.id
 		}
 	}
+	var seen []string // unchanged members, marked as this import's so that a later line naming them is refused
 	var ins, upd struct {
 		id, ext, email, phone, name, birth []string
 		ce, cs                             []bool
@@ -394,10 +395,12 @@ func (l *importLoad) members(ctx context.Context, batch []importRow) error {
 		switch {
 		case exists && e.status != "active":
 			l.fail(g.line, errors.New("external_id: the member was erased"))
+		case exists && e.importedBy == l.id && !same(e, m):
+			l.fail(g.line, errors.New("external_id: appears on an earlier line of this file"))
 		case taken && (!exists || owner != e.id):
 			l.fail(g.line, errors.New("email: another member holds this email"))
-		case exists && e.email == m.Email && e.phone == m.Phone && e.name == m.Name && e.birth == m.Birthdate &&
-			e.consentEmail == m.Consent.Email && e.consentSMS == m.Consent.SMS:
+		case exists && same(e, m):
+			seen = append(seen, e.id)
 			l.skipped++
 		case exists:
 			upd.id, upd.email, upd.phone, upd.name = append(upd.id, e.id), append(upd.email, m.Email), append(upd.phone, m.Phone), append(upd.name, m.Name)
@@ -428,17 +431,28 @@ func (l *importLoad) members(ctx context.Context, batch []importRow) error {
 			return wrap("open balances", err)
 		}
 	}
+	if len(seen) > 0 {
+		if _, err := l.tx.Exec(ctx, `UPDATE members SET imported_by = $2 WHERE id = ANY($1::uuid[])`, seen, l.id); err != nil {
+			return wrap("mark members", err)
+		}
+	}
 	if len(upd.id) > 0 {
 		if _, err := l.tx.Exec(ctx, `
 			UPDATE members m SET email = u.email, phone = NULLIF(u.phone, ''), name = u.name, birthdate = NULLIF(u.birth, '')::date,
-			       consent_email = u.ce, consent_sms = u.cs, updated_at = $8
+			       consent_email = u.ce, consent_sms = u.cs, updated_at = $8, imported_by = $9
 			FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::bool[])
 			     AS u (id, email, phone, name, birth, ce, cs)
-			WHERE m.id = u.id`, upd.id, upd.email, upd.phone, upd.name, upd.birth, upd.ce, upd.cs, l.now); err != nil {
+			WHERE m.id = u.id`, upd.id, upd.email, upd.phone, upd.name, upd.birth, upd.ce, upd.cs, l.now, l.id); err != nil {
 			return wrap("update members", err)
 		}
 	}
 	return nil
+}
+
+// same reports whether a member already holds what a row says.
+func same(e existingMember, m domain.ImportedMember) bool {
+	return e.email == m.Email && e.phone == m.Phone && e.name == m.Name && e.birth == m.Birthdate &&
+		e.consentEmail == m.Consent.Email && e.consentSMS == m.Consent.SMS
 }
 
 // resolveMembers finds the active members the refs name: member id by ref.

@@ -83,11 +83,15 @@ func (s *Server) createImport(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	if r.ContentLength > domain.MaxImportBytes {
+	limit := s.cfg.MaxImportBytes
+	if limit <= 0 {
+		limit = domain.MaxImportBytes
+	}
+	if r.ContentLength > limit {
 		fail(w, r, errImportTooLarge)
 		return
 	}
-	body := &importBody{r: r.Body, rc: http.NewResponseController(w), limit: domain.MaxImportBytes}
+	body := &importBody{r: r.Body, rc: http.NewResponseController(w), limit: limit}
 	var src importSource
 	if format == domain.ImportCSV {
 		src, err = newCSVSource(body, kind)

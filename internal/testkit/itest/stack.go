@@ -78,6 +78,8 @@ type Options struct {
 	// WorkerMetricsURL: the API's request metrics; the business counters, points outstanding, the pool and the
 	// Temporal SDK's metrics for the worker.
 	Metrics bool
+	// MaxImportBytes bounds an import file (api.Config.MaxImportBytes).
+	MaxImportBytes int64
 }
 
 // Stack is the API and worker over a fresh database, on a task queue of their own.
@@ -155,7 +157,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 	srv := api.New(api.Config{
 		Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, WaitBudget: wb, JWT: s.JWT, Log: log,
 		MemberHistoryLimit: opts.MemberHistoryLimit, Limits: opts.Limits, Metrics: apiReg,
-		IDSecret: s.IDSecret,
+		IDSecret: s.IDSecret, MaxImportBytes: opts.MaxImportBytes,
 	})
 	lctx, cancel := context.WithCancel(ctx)
 	go srv.Run(lctx)

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	enums "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
 	"github.com/perkflow/perkflow/internal/testkit/itest"
 	"github.com/perkflow/perkflow/store"
 	"github.com/perkflow/perkflow/workflows"
@@ -177,6 +180,7 @@ func TestImportSurvivesItsWorkerStopping(t *testing.T) {
 	if n, _ := membersDigest(t, s); n != rows || read != rows || batches != rows/2000 {
 		t.Fatalf("%d members, %d rows in %d batches; want each of %d once", n, read, batches, rows)
 	}
+	s.RecordHistory(workflows.ImportWorkflowID(im.ImportID), "", "import_members_worker_stopped")
 	// The state query answers too.
 	v, err := s.Temporal.QueryWorkflow(context.Background(), workflows.ImportWorkflowID(im.ImportID), "", workflows.QueryState)
 	if err == nil {
@@ -294,5 +298,60 @@ func TestImportDryRunWritesNoMember(t *testing.T) {
 	}
 	if n, _ := membersDigest(t, s); n != 0 {
 		t.Fatalf("a dry run wrote %d members", n)
+	}
+	s.RecordHistory(workflows.ImportWorkflowID(im.ImportID), "", "import_members_dry_run")
+}
+
+// The daily wake-up starts the workflows of imported members whose timers fall due, with their tier review date,
+// and marks them; members with nothing due keep waiting for their first need.
+func TestWakeUpStartsTheWorkflowsOfImportedMembersWithTimersDue(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{})
+	ctx := context.Background()
+	im := awaitImport(t, s, upload(t, s, "kind=members", []byte(membersHeader+
+		"WAKE-1,wake1@example.com,,One,,,,\nWAKE-2,wake2@example.com,,Two,,,,\n")).ImportID)
+	if im.RowsImported != 2 {
+		t.Fatalf("import: %+v", im)
+	}
+	due := store.ImportedMemberID("WAKE-1")
+	review := time.Date(2021, 6, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := s.DB.Pool.Exec(ctx, `INSERT INTO member_tiers (member_id, tier_code, achieved_at, review_at) VALUES ($1, 'gold', $2, $3)`,
+		due, review.AddDate(-1, 0, 0), review); err != nil {
+		t.Fatal(err)
+	}
+	run, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "wake-test", TaskQueue: s.TaskQueue},
+		workflows.WakeMembersWorkflowName, workflows.WakeMembersInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var woken int
+	if err := run.Get(ctx, &woken); err != nil || woken != 1 {
+		t.Fatalf("woke %d: %v", woken, err)
+	}
+	d, err := s.Temporal.DescribeWorkflowExecution(ctx, workflows.MemberWorkflowID(due), "")
+	if err != nil || d.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		t.Fatalf("the due member's workflow: %v %v", d, err)
+	}
+	if _, err := s.Temporal.DescribeWorkflowExecution(ctx, workflows.MemberWorkflowID(store.ImportedMemberID("WAKE-2")), ""); err == nil {
+		t.Fatal("a member with nothing due was woken")
+	}
+	var pending int
+	if err := s.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM members WHERE workflow_pending`).Scan(&pending); err != nil || pending != 1 {
+		t.Fatalf("%d members still pending: %v", pending, err)
+	}
+	// The member's workflow took the review date from the wake-up, and reviewed the tier past due: gold without
+	// the points falls one tier, to silver, reviewed a year on.
+	eventually(t, time.Minute, "the tier review", func() bool {
+		t, err := s.Store.GetMemberTier(ctx, due)
+		return err == nil && t.Code == "silver" && t.ReviewAt != nil && t.ReviewAt.After(review)
+	})
+	s.RecordHistory("wake-test", "", "wake_imported_members")
+	// Run again: nothing more to wake.
+	run, err = s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "wake-test-2", TaskQueue: s.TaskQueue},
+		workflows.WakeMembersWorkflowName, workflows.WakeMembersInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Get(ctx, &woken); err != nil || woken != 0 {
+		t.Fatalf("second wake-up woke %d: %v", woken, err)
 	}
 }

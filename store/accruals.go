@@ -74,8 +74,8 @@ func (s *Store) AccruePurchase(ctx context.Context, p domain.Purchase, now time.
 	return res, nil
 }
 
-// accruePurchase is AccruePurchase within tx; announce sends the accrual's event to waiting API processes (a
-// historical import announces nothing).
+// accruePurchase is AccruePurchase within tx; announce sends the accrual's event to waiting API processes and reads
+// the balance after it (a historical import does neither).
 func accruePurchase(ctx context.Context, tx pgx.Tx, p domain.Purchase, now time.Time, announce bool) (AccrualResult, error) {
 	res := AccrualResult{}
 	err := func() error {
@@ -142,12 +142,13 @@ func accruePurchase(ctx context.Context, tx pgx.Tx, p domain.Purchase, now time.
 				return err
 			}
 		}
-		if announce {
-			if err := notify(ctx, tx, domain.AccrualKey(p.TransactionID)); err != nil {
-				return err
-			}
-		}
 		res.Transaction = t
+		if !announce {
+			return nil // a historical import needs neither the event nor the balance after
+		}
+		if err := notify(ctx, tx, domain.AccrualKey(p.TransactionID)); err != nil {
+			return err
+		}
 		res.Balance, err = balance(ctx, tx, p.MemberID, now)
 		return err
 	}()

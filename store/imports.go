@@ -193,7 +193,8 @@ type importRow struct {
 type ImportBatchResult struct {
 	Next int64 `json:"next"`
 	domain.ImportCounts
-	dry bool
+	// uncounted: a dry run's batch, or one loaded before, is not counted in the metrics.
+	uncounted bool
 }
 
 // LoadImportBatch loads the row groups [from, to) of an import, once: a batch already loaded returns what it did
@@ -217,7 +218,7 @@ func (s *Store) LoadImportBatch(ctx context.Context, id string, from, to int64) 
 		err = tx.QueryRow(ctx, `SELECT next_grp, rows_read, imported, skipped, failed FROM import_batches WHERE import_id = $1 AND first_grp = $2`,
 			id, from).Scan(&res.Next, &res.Read, &res.Imported, &res.Skipped, &res.Failed)
 		if err == nil {
-			res.dry = true // counted when it was loaded
+			res.uncounted = true // counted when it was loaded
 			return nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
@@ -269,7 +270,7 @@ func (s *Store) LoadImportBatch(ctx context.Context, id string, from, to int64) 
 				return wrap("record import errors", err)
 			}
 		}
-		res.Read, res.dry = int64(len(batch)), dry
+		res.Read, res.uncounted = int64(len(batch)), dry
 		res.Imported, res.Skipped, res.Failed = l.imported, l.skipped, int64(len(l.errs))
 		_, err = tx.Exec(ctx, `
 			INSERT INTO import_batches (import_id, first_grp, next_grp, rows_read, imported, skipped, failed, done_at)
@@ -279,7 +280,7 @@ func (s *Store) LoadImportBatch(ctx context.Context, id string, from, to int64) 
 	if err != nil {
 		return ImportBatchResult{}, wrap("load import batch", err)
 	}
-	if !res.dry {
+	if !res.uncounted {
 		s.metrics.ImportRows("loaded", res.Imported)
 		s.metrics.ImportRows("rejected", res.Failed)
 	}

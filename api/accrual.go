@@ -71,7 +71,7 @@ func (s *Server) accrue(w http.ResponseWriter, r *http.Request) {
 
 	sub := s.commits.subscribe(domain.AccrualKey(p.TransactionID))
 	defer sub.close()
-	if err := s.signalMember(ctx, p.MemberID, workflows.SignalPurchase, p); err != nil {
+	if err := s.signalMember(ctx, p.MemberID, workflows.SignalPurchase, p, chk.Tier.ReviewAt); err != nil {
 		fail(w, r, temporalRefused(err))
 		return
 	}

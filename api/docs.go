@@ -116,12 +116,14 @@ func serveDocsAsset(w http.ResponseWriter, r *http.Request) {
 // problemDocs says, for each problem type, when the API answers it and what the client should do.
 var problemDocs = map[string]string{
 	"invalid-request": "The request is malformed or a field is invalid: unknown or missing fields, wrong types, values " +
-		"out of range. `errors` lists each field with what is wrong. Nothing was written; fix the request before sending it again.",
+		"out of range. `errors` lists each field with what is wrong. For an import file: a wrong header, a line that is not " +
+		"UTF-8 or not well-formed CSV or JSON, and `detail` names the line. Nothing was written; fix the request before " +
+		"sending it again.",
 	"unauthorized": "No credentials, or credentials the API does not accept: a missing, revoked or unknown API key, a " +
 		"member token that is expired, badly signed or for another issuer or audience. Nothing was done.",
 	"forbidden": "The credentials are valid, but their role may not use this route, or a member token asks for " +
 		"another member's data. Nothing was done.",
-	"not-found": "No such member, transaction, offer, redemption, rule, campaign or challenge — or no such route. " +
+	"not-found": "No such member, transaction, offer, redemption, rule, campaign, challenge or import — or no such route. " +
 		"Ids are case-sensitive.",
 	"conflict": "The request contradicts what exists: an email or external id already taken, an idempotency key or " +
 		"transaction id reused with a different body, a state change that is no longer possible. Nothing was written.",
@@ -129,9 +131,10 @@ var problemDocs = map[string]string{
 		"offer out of stock or not open, a cancel window that has passed. `detail` says which; nothing was spent.",
 	"gone": "What the request names existed but can no longer be used: a coupon code whose redemption was cancelled, " +
 		"or that is past its expiry. Nothing was done; the code will not become valid again.",
-	"method-not-allowed":     "The route exists, but not with this method.",
-	"body-too-large":         "The request body is larger than the API accepts. Nothing was read or written.",
-	"unsupported-media-type": "Bodies must be `application/json`.",
+	"method-not-allowed": "The route exists, but not with this method.",
+	"body-too-large": "The request body is larger than the API accepts: 1 MiB, or 2 GiB for the file of " +
+		"`POST /v1/imports`. Nothing was written.",
+	"unsupported-media-type": "Bodies must be `application/json` (an import file is CSV or NDJSON, by `format`).",
 	"too-many-requests": "The caller's rate, the requests it may have in flight, or the writes concerning one member " +
 		"at once are exceeded. Nothing was done; try again after `Retry-After` seconds.",
 	"unavailable": "The operation could not be completed now (no worker applied it within the wait budget): it may or " +

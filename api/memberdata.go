@@ -55,7 +55,7 @@ func (s *Server) patchMember(w http.ResponseWriter, r *http.Request) {
 func (s *Server) recordProfileChange(r *http.Request, memberID string, c domain.ProfileChange) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.waitBudget(r))
 	defer cancel()
-	opts, in := s.memberStart(memberID, nil)
+	opts, in := s.memberStart(memberID, nil, s.tierReviewAt(ctx, memberID))
 	h, err := s.cfg.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: s.cfg.Temporal.NewWithStartWorkflowOperation(opts, workflows.MemberWorkflowName, in),
 		UpdateOptions: client.UpdateWorkflowOptions{

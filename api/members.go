@@ -90,7 +90,7 @@ func (s *Server) registerMember(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	opts, in := s.memberStart(reg.MemberID, &sealed)
+	opts, in := s.memberStart(reg.MemberID, &sealed, nil)
 	if _, err := s.cfg.Temporal.ExecuteWorkflow(r.Context(), opts, workflows.MemberWorkflowName, in); err != nil {
 		fail(w, r, temporalRefused(err))
 		return

@@ -23,16 +23,28 @@ func (s *Server) memberWorkflowRunning(ctx context.Context, id string) bool {
 }
 
 // memberStart is how the API starts a member's workflow when a request finds none running: its start options and
-// its input (reg set only for a registration).
-func (s *Server) memberStart(memberID string, reg *privacy.SealedRegistration) (client.StartWorkflowOptions, workflows.MemberInput) {
+// its input (reg set only for a registration). tierReviewAt is the member's stored tier review date: a workflow
+// started for a member who has a tier (an imported member's first purchase, say) arms its review from it.
+func (s *Server) memberStart(memberID string, reg *privacy.SealedRegistration, tierReviewAt *time.Time) (client.StartWorkflowOptions, workflows.MemberInput) {
 	return workflows.MemberStartOptions(memberID, s.cfg.TaskQueue),
-		workflows.MemberInput{MemberID: memberID, Registration: reg, MaxHistoryEvents: s.cfg.MemberHistoryLimit}
+		workflows.MemberInput{MemberID: memberID, Registration: reg, MaxHistoryEvents: s.cfg.MemberHistoryLimit, TierReviewAt: tierReviewAt}
 }
 
-// signalMember signals the member's workflow, starting it if need be: once Temporal accepts the signal, what it
-// carries (a purchase, a return) is durable, even with no worker running.
-func (s *Server) signalMember(ctx context.Context, memberID, signal string, arg any) error {
-	opts, in := s.memberStart(memberID, nil)
+// signalMember signals the member's workflow, starting it if need be (an imported member's workflow starts so, on
+// its first need: docs/imports.md): once Temporal accepts the signal, what it carries (a purchase, a return) is
+// durable, even with no worker running. tierReviewAt is as for memberStart.
+func (s *Server) signalMember(ctx context.Context, memberID, signal string, arg any, tierReviewAt *time.Time) error {
+	opts, in := s.memberStart(memberID, nil, tierReviewAt)
 	_, err := s.cfg.Temporal.SignalWithStartWorkflow(ctx, opts.ID, signal, arg, opts, workflows.MemberWorkflowName, in)
 	return err
+}
+
+// tierReviewAt reads the member's stored tier review date, for a workflow a request may start (nil when none, or
+// when it cannot be read: the workflow then arms no review until the tier next changes).
+func (s *Server) tierReviewAt(ctx context.Context, memberID string) *time.Time {
+	t, err := s.cfg.Store.GetMemberTier(ctx, memberID)
+	if err != nil {
+		return nil
+	}
+	return t.ReviewAt
 }

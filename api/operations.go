@@ -126,7 +126,7 @@ func (s *Server) memberOperation(w http.ResponseWriter, r *http.Request, memberI
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.waitBudget(r))
 	defer cancel()
-	opts, in := s.memberStart(memberID, nil)
+	opts, in := s.memberStart(memberID, nil, s.tierReviewAt(ctx, memberID))
 	start := s.cfg.Temporal.NewWithStartWorkflowOperation(opts, workflows.MemberWorkflowName, in)
 	h, err := s.cfg.Temporal.UpdateWithStartWorkflow(wctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: start,

@@ -75,7 +75,7 @@ func (s *Server) returnPurchase(w http.ResponseWriter, r *http.Request) {
 	}
 	sub := s.commits.subscribe(domain.ReturnKey(ret.ReturnID))
 	defer sub.close()
-	if err := s.signalMember(ctx, t.MemberID, workflows.SignalReturn, ret); err != nil {
+	if err := s.signalMember(ctx, t.MemberID, workflows.SignalReturn, ret, s.tierReviewAt(ctx, t.MemberID)); err != nil {
 		fail(w, r, temporalRefused(err))
 		return
 	}

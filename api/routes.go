@@ -137,6 +137,12 @@ func (s *Server) v1Routes(v v1Router) {
 	v.post("/webhook-endpoints/{endpointId}/rotate-secret", allow(admin), s.rotateWebhookSecret)
 	v.get("/webhook-endpoints/{endpointId}/deliveries", allow(admin), s.webhookDeliveries)
 	v.post("/webhook-endpoints/{endpointId}/replay", allow(admin), s.replayWebhookEvents)
+	// Bulk imports: the file is streamed (up to 2 GiB), never buffered, so no Idempotency-Key (re-importing a file
+	// changes nothing anyway).
+	v.upload("/imports", allow(admin), s.createImport)
+	v.get("/imports/{importId}", allow(admin), s.getImport)
+	v.get("/imports/{importId}/errors", allow(admin), s.importErrors)
+	v.post("/imports/{importId}/cancel", allow(admin), s.cancelImport)
 }
 
 // v1Router registers the authenticated routes of /v1. Each registration names the route's access rule, and the
@@ -161,6 +167,16 @@ func (v v1Router) patch(pattern string, a Access, h http.HandlerFunc) {
 }
 func (v v1Router) delete(pattern string, a Access, h http.HandlerFunc) {
 	v.handle(http.MethodDelete, pattern, a, h)
+}
+
+// upload registers a POST whose body is streamed to the handler: behind the access rule and the per-member write
+// cap, without the Idempotency-Key guard, which buffers bodies of at most MaxBodyBytes.
+func (v v1Router) upload(pattern string, a Access, h http.HandlerFunc) {
+	var next http.Handler = h
+	if v.guards != nil {
+		next = v.guards.memberWrites(h)
+	}
+	v.r.Method(http.MethodPost, pattern, &accessRule{Access: a.forPattern(pattern), next: next})
 }
 
 func (v v1Router) handle(method, pattern string, a Access, h http.Handler) {

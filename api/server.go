@@ -30,6 +30,8 @@ type Config struct {
 	MemberHistoryLimit int
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// MaxImportBytes bounds an import file (tests); 0 means domain.MaxImportBytes (2 GiB).
+	MaxImportBytes int64
 	// Limits bound each caller's requests (rate, in flight, writes per member); nil means DefaultLimits().
 	Limits *Limits
 	// Rewards configures offers, redemptions and the Stripe webhook.

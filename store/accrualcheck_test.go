@@ -12,7 +12,8 @@ import (
 	"github.com/perkflow/perkflow/store"
 )
 
-// threeReads is what the API read before accepting a purchase before CheckAccrual, one round trip each.
+// threeReads is what the API read before accepting a purchase before CheckAccrual, one round trip each, with the
+// member's tier (for a member workflow the purchase may start).
 func threeReads(ctx context.Context, st *store.Store, p domain.Purchase) (store.AccrualCheck, error) {
 	var c store.AccrualCheck
 	t, err := st.GetTransaction(ctx, p.TransactionID)
@@ -24,6 +25,7 @@ func threeReads(ctx context.Context, st *store.Store, p domain.Purchase) (store.
 	}
 	c.Member, c.MemberErr = st.GetMember(ctx, p.MemberID)
 	c.Program, c.ProgramErr = st.ProgramAt(ctx, p.OccurredAt)
+	c.Tier, _ = st.GetMemberTier(ctx, p.MemberID)
 	return c, nil
 }
 

@@ -64,7 +64,21 @@ type AccrualResult struct {
 func (s *Store) AccruePurchase(ctx context.Context, p domain.Purchase, now time.Time) (AccrualResult, error) {
 	var res AccrualResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		res = AccrualResult{}
+		var err error
+		res, err = accruePurchase(ctx, tx, p, now, true)
+		return err
+	})
+	if err != nil {
+		return AccrualResult{}, wrap("accrue purchase "+p.TransactionID, err)
+	}
+	return res, nil
+}
+
+// accruePurchase is AccruePurchase within tx; announce sends the accrual's event to waiting API processes and reads
+// the balance after it (a historical import does neither).
+func accruePurchase(ctx context.Context, tx pgx.Tx, p domain.Purchase, now time.Time, announce bool) (AccrualResult, error) {
+	res := AccrualResult{}
+	err := func() error {
 		// Lock first: a concurrent duplicate then waits here and finds the first one's row below.
 		led, err := lockMember(ctx, tx, p.MemberID)
 		if err != nil {
@@ -128,17 +142,17 @@ func (s *Store) AccruePurchase(ctx context.Context, p domain.Purchase, now time.
 				return err
 			}
 		}
+		res.Transaction = t
+		if !announce {
+			return nil // a historical import needs neither the event nor the balance after
+		}
 		if err := notify(ctx, tx, domain.AccrualKey(p.TransactionID)); err != nil {
 			return err
 		}
-		res.Transaction = t
 		res.Balance, err = balance(ctx, tx, p.MemberID, now)
 		return err
-	})
-	if err != nil {
-		return AccrualResult{}, wrap("accrue purchase "+p.TransactionID, err)
-	}
-	return res, nil
+	}()
+	return res, err
 }
 
 func replayAccrual(ctx context.Context, tx pgx.Tx, res *AccrualResult, first Transaction, p domain.Purchase, now time.Time) error {
@@ -199,17 +213,20 @@ type AccrualCheck struct {
 	// returned.
 	Program    ProgramVersion
 	ProgramErr error
+	// Tier is the member's stored tier, for a member workflow the purchase may start (zero when it cannot be read).
+	Tier domain.MemberTier
 }
 
-// CheckAccrual reads in one round trip what GetTransaction, GetMember and ProgramAt(occurred_at) read in three,
+// CheckAccrual reads in one round trip what GetTransaction, GetMember, ProgramAt(occurred_at) and GetMemberTier read in four,
 // with the same queries sent as one pipelined batch. Its error is the transaction's read failing for another reason
 // than the id being new; the member's and the program's errors are in the check.
 func (s *Store) CheckAccrual(ctx context.Context, p domain.Purchase) (AccrualCheck, error) {
-	tq, mq, pq := transactionQuery(p.TransactionID), memberQuery(p.MemberID), programQuery(p.OccurredAt)
+	tq, mq, pq, mt := transactionQuery(p.TransactionID), memberQuery(p.MemberID), programQuery(p.OccurredAt), memberTierQuery(p.MemberID)
 	var b pgx.Batch
 	tq.queue(&b)
 	mq.queue(&b)
 	pq.queue(&b)
+	mt.queue(&b)
 	br := s.pool.SendBatch(ctx, &b)
 	defer br.Close() // reads whatever an early return left unread and releases the connection
 	var c AccrualCheck
@@ -222,6 +239,7 @@ func (s *Store) CheckAccrual(ctx context.Context, p domain.Purchase) (AccrualChe
 	}
 	c.Member, c.MemberErr = mq.read(br)
 	c.Program, c.ProgramErr = pq.read(br)
+	c.Tier, _ = mt.read(br)
 	return c, nil
 }
 

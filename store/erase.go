@@ -23,6 +23,8 @@ const ErasedMarker = "(erased)"
 //     registration's answer, a member's own requests) removed;
 //   - member_lookups: the member removed from what each lookup found (the lookup itself stays, with its actor);
 //   - console_audit: lines whose target names the member overwritten.
+//   - import_rows: the staging lines of import files that name the member (id, email, external id or phone)
+//     emptied.
 //
 // The ledger (entries, lots, allocations, balances) and the business records keyed by the member id (transactions,
 // redemptions, holds, challenges, campaign issuances) keep their rows, which hold ids, amounts and dates only: the
@@ -36,8 +38,11 @@ func (s *Store) EraseMember(ctx context.Context, memberID string) (domain.Erasur
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var status string
+		var values []string // what names the member in an import's staging rows: the id, email, external id, phone
 		// Locked: waits for a message being sent to the member (LockMemberForSend), so none goes out after.
-		err := tx.QueryRow(ctx, `SELECT status FROM members WHERE id = $1 FOR UPDATE`, memberID).Scan(&status)
+		err := tx.QueryRow(ctx, `
+			SELECT status, array_remove(ARRAY[id::text, lower(email), lower(external_id), phone], NULL)
+			FROM members WHERE id = $1 FOR UPDATE`, memberID).Scan(&status, &values)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return domain.Errorf(domain.ErrNotFound, "no such member")
 		}
@@ -62,6 +67,15 @@ func (s *Store) EraseMember(ctx context.Context, memberID string) (domain.Erasur
 			{"member_lookups", `UPDATE member_lookups SET member_ids = array_remove(member_ids, $1::uuid) WHERE $1::uuid = ANY (member_ids)`},
 			{"console_audit", `UPDATE console_audit SET target = '` + ErasedMarker + `' WHERE position($1::text IN target) > 0`},
 		}
+		// The lines of import files that name the member keep their place (the file's line numbers and error report
+		// stay true) but lose every value: a resumed import refuses them instead of bringing the member back.
+		tag, err := tx.Exec(ctx, `
+			UPDATE import_rows SET fields = array_fill(''::text, ARRAY[cardinality(fields)])
+			WHERE EXISTS (SELECT 1 FROM unnest(fields) f WHERE lower(f) = ANY ($1))`, values)
+		if err != nil {
+			return wrap("erase import_rows", err)
+		}
+		rep.Rows["import_rows"] = tag.RowsAffected()
 		for _, st := range steps {
 			args := []any{memberID}
 			if st.table == "members" {

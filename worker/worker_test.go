@@ -94,7 +94,7 @@ func TestRegisterKeepsTheNamesOfRunningWorkflows(t *testing.T) {
 	var r registrations
 	Register(&r, acts)
 	slices.Sort(r.workflows)
-	if want := []string{"Campaign", "Challenge", "EraseMember", "Member", "PointsExpiry", "Redemption", "SettingsChange", "WebhookEndpoint"}; !slices.Equal(r.workflows, want) {
+	if want := []string{"Campaign", "Challenge", "EraseMember", "Import", "Member", "PointsExpiry", "Redemption", "SettingsChange", "WakeImportedMembers", "WebhookEndpoint"}; !slices.Equal(r.workflows, want) {
 		t.Fatalf("workflows registered as %v, want %v", r.workflows, want)
 	}
 	if len(r.activities) != 1 || r.activities[0] != acts {

@@ -18,5 +18,7 @@ func Definitions() []Definition {
 		{SettingsWorkflowName, SettingsWorkflow},
 		{WebhookEndpointWorkflowName, WebhookEndpointWorkflow},
 		{EraseWorkflowName, EraseWorkflow},
+		{ImportWorkflowName, ImportWorkflow},
+		{WakeMembersWorkflowName, WakeMembersWorkflow},
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/perkflow/perkflow/privacy"
 	"github.com/perkflow/perkflow/store"
 	"github.com/perkflow/perkflow/worker"
+	"github.com/perkflow/perkflow/workflows"
 )
 
 func newLogger(cfg config.Config) *slog.Logger {
@@ -264,24 +265,29 @@ func newNotifier(cfg config.Config, log *slog.Logger, obs *observability) activi
 	return ch
 }
 
-// startWorker registers search attributes and starts polling; stop it with Stop.
-func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, obs *observability, st *store.Store, tc client.Client, keys *privacy.Keyring) (sdkworker.Worker, error) {
+// startWorker registers search attributes and schedules and starts polling the main task queue and the imports';
+// stop them with Stop.
+func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, obs *observability, st *store.Store, tc client.Client, keys *privacy.Keyring) (*worker.Workers, error) {
 	if err := worker.EnsureSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
 		return nil, err
 	}
 	if err := worker.EnsureExpirySchedule(ctx, tc, cfg.TaskQueue); err != nil {
 		return nil, err
 	}
+	if err := worker.EnsureWakeSchedule(ctx, tc, cfg.TaskQueue); err != nil {
+		return nil, err
+	}
 	acts, err := newActivities(cfg, st, log, obs, keys)
 	if err != nil {
 		return nil, err
 	}
-	w := worker.New(tc, cfg.TaskQueue, acts, sdkworker.Options{})
+	w := worker.NewWorkers(tc, cfg.TaskQueue, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	go worker.RunWebhookDispatcher(ctx, tc, cfg.TaskQueue, acts, log)
-	log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
+	log.Info("worker polling", "task_queue", cfg.TaskQueue, "imports_task_queue", workflows.ImportTaskQueue(cfg.TaskQueue),
+		"namespace", cfg.TemporalNamespace)
 	return w, nil
 }
 

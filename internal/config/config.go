@@ -28,6 +28,8 @@ var Vars = []Var{
 	{Name: "TEMPORAL_NAMESPACE", Default: "default", Doc: "Temporal namespace for every workflow."},
 	{Name: "PERKFLOW_TASK_QUEUE", Default: "perkflow", Doc: "Task queue the worker polls and the API starts workflows on."},
 	{Name: "PERKFLOW_HTTP_ADDR", Default: "127.0.0.1:8080", Doc: "Address the HTTP API listens on."},
+	{Name: "PERKFLOW_API_URL", Default: "http://127.0.0.1:8080", Doc: "The API `perkflow import` uploads to."},
+	{Name: "PERKFLOW_API_KEY", Default: "", Doc: "The admin API key `perkflow import` uploads with.", Secret: true},
 	{Name: "PERKFLOW_UI_ADDR", Default: "127.0.0.1:8233", Doc: "Address of the Temporal UI started by `perkflow dev`; `off` starts none."},
 	{Name: "PERKFLOW_DATA_DIR", Default: ".perkflow", Doc: "Where `perkflow dev` keeps its Temporal SQLite files, throwaway Postgres cluster and dev secrets (JWT, ids, coupon codes, payload keys)."},
 	{Name: "PERKFLOW_JWT_SECRET", Default: "", Doc: "HMAC secret that signs and verifies member tokens. `perkflow dev` generates one under PERKFLOW_DATA_DIR.", Secret: true},

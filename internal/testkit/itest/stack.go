@@ -106,6 +106,8 @@ type Options struct {
 	Unsubscribe     domain.Unsubscriber
 	TwilioAuthToken string
 	PublicURL       string
+	// MaxImportBytes bounds an import file (api.Config.MaxImportBytes).
+	MaxImportBytes int64
 }
 
 // Stack is the API and worker over a fresh database, on a task queue of their own.
@@ -128,7 +130,7 @@ type Stack struct {
 	APIMetricsURL, WorkerMetricsURL string
 	log                             *slog.Logger
 	unsubscribe                     domain.Unsubscriber
-	worker                          sdkworker.Worker
+	worker                          *worker.Workers
 	stopDispatcher                  context.CancelFunc
 	business                        *metrics.Business
 	webhooks                        activities.WebhookOptions
@@ -188,7 +190,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 	srv := api.New(api.Config{
 		Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, WaitBudget: wb, JWT: s.JWT, Log: log,
 		MemberHistoryLimit: opts.MemberHistoryLimit, Limits: opts.Limits, Metrics: apiReg,
-		IDSecret: s.IDSecret, WebhookAllowPrivate: opts.Webhooks.AllowPrivate,
+		IDSecret: s.IDSecret, WebhookAllowPrivate: opts.Webhooks.AllowPrivate, MaxImportBytes: opts.MaxImportBytes,
 		Unsubscribe: opts.Unsubscribe, TwilioAuthToken: opts.TwilioAuthToken, PublicURL: opts.PublicURL,
 		Members: s.Members(), Codec: privacy.NewCodec(PayloadKeys), CodecOrigins: opts.CodecOrigins,
 	})
@@ -283,7 +285,7 @@ func (s *Stack) StartWorker() {
 	}
 	acts := &activities.Activities{Store: s.Store, Notifier: activities.LogNotifier{Log: s.log}, Log: s.log, Metrics: s.business,
 		Webhooks: s.webhooks, Members: s.Members(), Unsubscribe: s.unsubscribe}
-	w := worker.New(s.Temporal, s.TaskQueue, acts, sdkworker.Options{})
+	w := worker.NewWorkers(s.Temporal, s.TaskQueue, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		s.T.Fatal(err)
 	}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"net/http/httptrace"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -43,6 +45,32 @@ type ProviderError struct {
 	// Unknown is true when the request was sent but no answer came (a timeout, a cut connection): the provider may
 	// have taken the message, so it is not sent again.
 	Unknown bool
+	// RetryAfter is how long the provider asked to wait before trying again (its Retry-After header), 0 when it
+	// did not say.
+	RetryAfter time.Duration
+}
+
+// maxRetryAfter bounds the wait a provider's Retry-After can impose on one retry.
+const maxRetryAfter = time.Hour
+
+// parseRetryAfter reads a Retry-After header — delay seconds or an HTTP date (RFC 9110) — as a wait of at most
+// limit (a provider's on one retry: maxRetryAfter; a webhook receiver's: domain.WebhookMaxRetryAfter). Unreadable or
+// past → 0.
+func parseRetryAfter(v string, now time.Time, limit time.Duration) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		d = time.Duration(min(n, int64(limit/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), limit)
 }
 
 func (e *ProviderError) Error() string {
@@ -130,8 +158,10 @@ func (a *Activities) SendNotification(ctx context.Context, n domain.Notification
 	_, err := a.sendOne(ctx, n)
 	var pe *ProviderError
 	if errors.As(err, &pe) {
-		// Retryable: the type lets the caller's retry policy tell rate limits from outages.
-		return temporal.NewApplicationErrorWithCause(err.Error(), fmt.Sprintf("Provider%d", pe.Status), err)
+		// Retryable: the type lets the caller's retry policy tell rate limits from outages; a provider that said
+		// when to come back (Retry-After) is retried then, not on the policy's backoff.
+		return temporal.NewApplicationErrorWithOptions(err.Error(), fmt.Sprintf("Provider%d", pe.Status),
+			temporal.ApplicationErrorOptions{Cause: err, NextRetryDelay: pe.RetryAfter})
 	}
 	return err
 }

@@ -155,6 +155,14 @@ func TestProviderErrorsAreClassified(t *testing.T) {
 				if rec := f.record(t, n.Key); rec.Status != store.NotificationPending {
 					t.Fatalf("record %+v", rec)
 				}
+				// A rate limit is retried when the provider said to come back (its Retry-After), not before.
+				want := time.Duration(0)
+				if tc.status == 429 {
+					want = providerfake.RetryAfter * time.Second
+				}
+				if !errors.As(err, &appErr) || appErr.NextRetryDelay() != want {
+					t.Fatalf("next retry delay of %v, want %v", err, want)
+				}
 			} else {
 				if err != nil {
 					t.Fatalf("a refusal must not fail the activity: %v", err)

@@ -47,7 +47,8 @@ func (s *SendGrid) Send(ctx context.Context, m Message) (string, error) {
 		return "", transportError("sendgrid", err, wrote)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		return "", &ProviderError{Provider: "sendgrid", Status: resp.StatusCode, Message: truncate(resp.Body, 300)}
+		return "", &ProviderError{Provider: "sendgrid", Status: resp.StatusCode, Message: truncate(resp.Body, 300),
+			RetryAfter: parseRetryAfter(firstHeader(resp.Headers, "Retry-After"), time.Now(), maxRetryAfter)}
 	}
 	return firstHeader(resp.Headers, "X-Message-Id"), nil
 }

@@ -52,9 +52,9 @@ func (t *Twilio) Send(ctx context.Context, m Message) (string, error) {
 		var te *twclient.TwilioRestError
 		switch {
 		case errors.As(err, &te):
-			return "", &ProviderError{Provider: "twilio", Status: te.Status, Message: te.Message}
+			return "", &ProviderError{Provider: "twilio", Status: te.Status, Message: te.Message, RetryAfter: rt.retryAfter()}
 		case rt.status.Load() != 0: // an answer the SDK could not decode
-			return "", &ProviderError{Provider: "twilio", Status: int(rt.status.Load()), Message: err.Error()}
+			return "", &ProviderError{Provider: "twilio", Status: int(rt.status.Load()), Message: err.Error(), RetryAfter: rt.retryAfter()}
 		}
 		return "", transportError("twilio", err, wrote)
 	}
@@ -65,12 +65,19 @@ func (t *Twilio) Send(ctx context.Context, m Message) (string, error) {
 }
 
 // twilioTransport gives the SDK's requests the activity's context (the SDK takes none), sends them to BaseURL when
-// set, and remembers the last status so that errors without a Twilio body can still be classified.
+// set, and remembers the last status (so that errors without a Twilio body can still be classified) and the last
+// Retry-After (which the SDK's error does not carry).
 type twilioTransport struct {
 	ctx    context.Context
 	base   *url.URL
 	next   http.RoundTripper
 	status atomic.Int64
+	after  atomic.Value // string: the last answer's Retry-After
+}
+
+func (t *twilioTransport) retryAfter() time.Duration {
+	v, _ := t.after.Load().(string)
+	return parseRetryAfter(v, time.Now(), maxRetryAfter)
 }
 
 func (t *twilioTransport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -82,6 +89,7 @@ func (t *twilioTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(r)
 	if resp != nil {
 		t.status.Store(int64(resp.StatusCode))
+		t.after.Store(resp.Header.Get("Retry-After"))
 	}
 	return resp, err
 }

@@ -323,7 +323,7 @@ func (a *Activities) sendWebhook(ctx context.Context, ep store.WebhookEndpointRe
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 	var ra time.Duration
 	if res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusServiceUnavailable {
-		ra = parseRetryAfter(res.Header.Get("Retry-After"), time.Now())
+		ra = parseRetryAfter(res.Header.Get("Retry-After"), time.Now(), domain.WebhookMaxRetryAfter)
 	}
 	msg := ""
 	if res.StatusCode < 200 || res.StatusCode >= 300 {
@@ -347,20 +347,6 @@ func attemptError(err error) string {
 		}
 		return "request failed"
 	}
-}
-
-// parseRetryAfter reads a Retry-After header (seconds or an HTTP date), capped at domain.WebhookMaxRetryAfter.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		d = time.Duration(n) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return min(max(d, 0), domain.WebhookMaxRetryAfter)
 }
 
 // nextWebhookAttempt is when to retry after failed attempt number n (1 = the first): the schedule's wait with ±10 %

@@ -46,6 +46,9 @@ func (s *Server) accrue(w http.ResponseWriter, r *http.Request) {
 	// A transaction id seen before answers with its first result, and never earns again.
 	if t := chk.Recorded; t != nil {
 		s.answerAccrual(w, r, *t, p.Fingerprint(), true, func() (domain.Balance, error) {
+			if t.FirstBalance != nil {
+				return *t.FirstBalance, nil
+			}
 			return s.cfg.Store.GetBalance(ctx, t.MemberID)
 		})
 		return
@@ -69,9 +72,24 @@ func (s *Server) accrue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// Concurrent duplicates all get here: the first to claim the id answers as the first report, the others as
+	// replays.
+	first, err := s.cfg.Store.ClaimAccrual(ctx, p.TransactionID)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
 	sub := s.commits.subscribe(domain.AccrualKey(p.TransactionID))
 	defer sub.close()
 	if err := s.signalMember(ctx, p.MemberID, workflows.SignalPurchase, p, chk.Tier.ReviewAt); err != nil {
+		if first {
+			// Its retry is the first report again. Released on a context of its own: the request's may be done.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			if rerr := s.cfg.Store.ReleaseAccrualClaim(rctx, p.TransactionID); rerr != nil {
+				s.log.WarnContext(ctx, "accrual claim not released", "error", rerr)
+			}
+			cancel()
+		}
 		fail(w, r, temporalRefused(err))
 		return
 	}
@@ -80,7 +98,12 @@ func (s *Server) accrue(w http.ResponseWriter, r *http.Request) {
 		return s.cfg.Store.GetAccrual(ctx, p.TransactionID, p.MemberID)
 	}, nil)
 	if ok {
-		s.answerAccrual(w, r, a.Transaction, p.Fingerprint(), false, func() (domain.Balance, error) { return a.Balance, a.BalanceErr })
+		s.answerAccrual(w, r, a.Transaction, p.Fingerprint(), !first, func() (domain.Balance, error) {
+			if a.Transaction.FirstBalance != nil {
+				return *a.Transaction.FirstBalance, nil
+			}
+			return a.Balance, a.BalanceErr
+		})
 		return
 	}
 	loc := "/v1/transactions/" + url.PathEscape(p.TransactionID) + "?member_id=" + url.QueryEscape(p.MemberID)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -152,12 +153,14 @@ func TestSameTransactionSentTwentyTimesEarnsOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	statuses := make([]int, 20)
 	points := make([]int64, 20)
+	replayed := make([]bool, 20)
 	for i := range 20 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			res := s.Do("POST", "/v1/transactions/accrue", s.Keys["pos"], body)
 			statuses[i] = res.Status
+			replayed[i] = res.Header.Get("Idempotent-Replayed") == "true"
 			var a accrual
 			if json.Unmarshal(res.Body, &a) == nil {
 				points[i] = a.PointsEarned
@@ -173,6 +176,10 @@ func TestSameTransactionSentTwentyTimesEarnsOnce(t *testing.T) {
 			t.Fatalf("request %d: points_earned %d, want the first result (50)", i, points[i])
 		}
 	}
+	// Only the first of the duplicates answers as the first report; the others are replays.
+	if n := len(slices.DeleteFunc(slices.Clone(replayed), func(r bool) bool { return r })); n != 1 {
+		t.Fatalf("%d of 20 concurrent duplicates answered without Idempotent-Replayed, want 1", n)
+	}
 	var entries, total int64
 	if err := s.DB.Pool.QueryRow(context.Background(),
 		`SELECT count(*), COALESCE(sum(points), 0) FROM ledger_entries WHERE member_id = $1`, id).Scan(&entries, &total); err != nil {
@@ -183,6 +190,14 @@ func TestSameTransactionSentTwentyTimesEarnsOnce(t *testing.T) {
 	}
 	if m := getMember(t, s, id, s.Keys["pos"]); m.Balance.Available != 50 {
 		t.Fatalf("balance %d, want 50", m.Balance.Available)
+	}
+	// A replay answers the first result, balance included, whatever was earned since.
+	mustStatus(t, s.Do("POST", "/v1/transactions/accrue", s.Keys["pos"], purchase("T-DUP-NEXT", id, 1_000)), 201, "the next purchase")
+	res := s.Do("POST", "/v1/transactions/accrue", s.Keys["pos"], body)
+	var a accrual
+	res.Decode(t, &a)
+	if res.Status != http.StatusCreated || res.Header.Get("Idempotent-Replayed") != "true" || a.Balance == nil || a.Balance.Available != 50 {
+		t.Fatalf("replay answered %d %s, want the first result (balance 50) marked as replayed", res.Status, res.Body)
 	}
 	// The same id with another content is refused, and earns nothing.
 	if res := s.Do("POST", "/v1/transactions/accrue", s.Keys["pos"], purchase("T-DUP", id, 9_900)); res.Status != http.StatusConflict {

@@ -58,7 +58,11 @@ func TestBadInputGetsProblemAndWritesNothing(t *testing.T) {
 		{"missing transaction_id", "POST", "/v1/transactions/accrue", pos, good(func(p map[string]any) { delete(p, "transaction_id") }), 400, "transaction_id"},
 		{"missing occurred_at", "POST", "/v1/transactions/accrue", pos, good(func(p map[string]any) { delete(p, "occurred_at") }), 400, "occurred_at"},
 		{"date out of range", "POST", "/v1/transactions/accrue", pos, good(func(p map[string]any) { p["occurred_at"] = "9999-12-31T00:00:00Z" }), 400, "occurred_at"},
-		{"not a date", "POST", "/v1/transactions/accrue", pos, good(func(p map[string]any) { p["occurred_at"] = "yesterday" }), 400, ""},
+		{"not a date", "POST", "/v1/transactions/accrue", pos, good(func(p map[string]any) { p["occurred_at"] = "yesterday" }), 400, "occurred_at"},
+		{"total above the lines", "POST", "/v1/transactions/accrue", pos, good(func(p map[string]any) {
+			p["total"] = map[string]any{"amount": 100_000, "currency": "EUR"}
+			p["items"] = []map[string]any{{"sku": "A", "quantity": 1, "unit_price": map[string]any{"amount": 100, "currency": "EUR"}}}
+		}), 400, "total.amount"},
 		{"bad channel", "POST", "/v1/transactions/accrue", pos, good(func(p map[string]any) { p["channel"] = "carrier-pigeon" }), 400, "channel"},
 		{"zero quantity", "POST", "/v1/transactions/accrue", pos, good(func(p map[string]any) {
 			p["items"] = []map[string]any{{"sku": "A", "quantity": 0, "unit_price": map[string]any{"amount": 1, "currency": "EUR"}}}

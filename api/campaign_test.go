@@ -221,6 +221,8 @@ func TestCampaignBadRequests(t *testing.T) {
 		{"bad budget", "POST", "/v1/campaigns", "marketer", with("budget_points", 0), 400},
 		{"bad consent", "POST", "/v1/campaigns", "marketer", with("segment", map[string]any{"consent": "fax"}), 400},
 		{"bad cron", "POST", "/v1/campaigns", "marketer", with("schedule", "every friday"), 400},
+		{"a tier the program does not have", "POST", "/v1/campaigns", "marketer", with("segment", map[string]any{"tiers": []string{"platinum"}}), 400},
+		{"preview of a tier the program does not have", "POST", "/v1/campaigns/preview", "marketer", map[string]any{"segment": map[string]any{"tiers": []string{"gold", "platinum"}}}, 400},
 		{"not json", "POST", "/v1/campaigns", "marketer", "{", 400},
 		{"unknown campaign", "GET", "/v1/campaigns/nope", "support", nil, 404},
 		{"unknown report", "GET", "/v1/campaigns/nope/report", "marketer", nil, 404},

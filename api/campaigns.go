@@ -83,6 +83,10 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
+	if err := s.segmentFitsProgram(r.Context(), c.Segment); err != nil {
+		fail(w, r, err)
+		return
+	}
 	if c.Schedule != "" && !s.scheduleCampaign(w, r, c) {
 		return
 	}
@@ -190,6 +194,15 @@ type previewRequest struct {
 	Segment domain.Segment `json:"segment"`
 }
 
+// segmentFitsProgram refuses a segment selecting on tiers the program in force does not have.
+func (s *Server) segmentFitsProgram(ctx context.Context, seg domain.Segment) error {
+	pv, err := s.cfg.Store.ProgramAt(ctx, s.now())
+	if err != nil {
+		return err
+	}
+	return seg.FitsProgram(pv.Program)
+}
+
 // previewCampaign counts the members of a segment now, before a campaign is launched.
 func (s *Server) previewCampaign(w http.ResponseWriter, r *http.Request) {
 	var req previewRequest
@@ -199,6 +212,10 @@ func (s *Server) previewCampaign(w http.ResponseWriter, r *http.Request) {
 	probe := domain.Campaign{Name: "preview", Kind: domain.CampaignAnnouncement, Announcement: &domain.Announcement{Channel: domain.ChannelEmail},
 		StartsAt: s.now(), EndsAt: s.now().Add(time.Hour), Segment: req.Segment}
 	if err := probe.Validate(s.now()); err != nil {
+		fail(w, r, err)
+		return
+	}
+	if err := s.segmentFitsProgram(r.Context(), req.Segment); err != nil {
 		fail(w, r, err)
 		return
 	}

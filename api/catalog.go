@@ -138,6 +138,15 @@ func (s *Server) updateOffer(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
+	// What the change sets must fit the program, as a new offer's would.
+	probe := domain.Offer{CashPrice: c.CashPrice.Value}
+	if c.EligibleTiers != nil {
+		probe.EligibleTiers = *c.EligibleTiers
+	}
+	if err := s.offerFitsProgram(r.Context(), probe); err != nil {
+		fail(w, r, err)
+		return
+	}
 	p, _ := principalFrom(r.Context())
 	o, err := s.cfg.Store.UpdateOffer(r.Context(), chi.URLParam(r, "offerId"), c, p.Actor())
 	if err != nil {

@@ -186,6 +186,10 @@ func TestCatalogBadInput(t *testing.T) {
 		{"bad limit", "GET", "/v1/offers?limit=0", nil, 400},
 		{"bad cursor", "GET", "/v1/offers?cursor=zzz", nil, 400},
 		{"not json", "PATCH", path, "title=x", 400},
+		{"cash price in another currency", "PATCH", path, map[string]any{"cash_price": map[string]any{"amount": 500, "currency": "USD"}}, 400},
+		{"a tier the program does not have", "PATCH", path, map[string]any{"eligible_tiers": []string{"gold", "platinum"}}, 400},
+		{"new offer with a cash price in another currency", "POST", "/v1/offers", map[string]any{"title": "Mug", "points_cost": 10, "cash_price": map[string]any{"amount": 500, "currency": "USD"}}, 400},
+		{"new offer for a tier the program does not have", "POST", "/v1/offers", map[string]any{"title": "Mug", "points_cost": 10, "eligible_tiers": []string{"platinum"}}, 400},
 	}
 	for _, c := range cases {
 		res := rs.Do(c.method, c.path, rs.Keys["marketer"], c.body)

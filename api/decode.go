@@ -49,6 +49,12 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		detail, field := describeJSONError(err)
+		if field == "" && json.Valid(body) {
+			// A value that decodes itself (a timestamp…) failed: encoding/json does not say where, so find it.
+			if fe := failingValue(body, reflect.TypeOf(dst)); fe != nil {
+				detail, field = fe.Field+" "+fe.Message, fe.Field
+			}
+		}
 		if field != "" {
 			fail(w, r, problem(domain.ErrInvalid, detail, domain.FieldError{Field: field, Message: detail}))
 		} else {
@@ -102,6 +108,31 @@ func (p *jsonPath) String() string {
 	return parent + "." + p.key
 }
 
+// failingValue finds the first value in body (well-formed JSON) of a type that decodes itself, such as time.Time,
+// that does not decode, and names it.
+func failingValue(body []byte, t reflect.Type) *domain.FieldError {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	w := strictWalker{b: body, decodeSelf: true}
+	return w.value(t, nil)
+}
+
+func derefType(t reflect.Type) reflect.Type {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t
+}
+
+// selfDecodingMessage says what a value of a type that decodes itself must look like.
+func selfDecodingMessage(t reflect.Type) string {
+	if t == reflect.TypeFor[time.Time]() {
+		return "must be an RFC 3339 timestamp, such as 2026-11-21T10:00:00Z"
+	}
+	return "is not a valid value"
+}
+
 func problemAt(p *jsonPath, msg string) *domain.FieldError {
 	return &domain.FieldError{Field: fieldName(p.String()), Message: msg}
 }
@@ -109,6 +140,8 @@ func problemAt(p *jsonPath, msg string) *domain.FieldError {
 type strictWalker struct {
 	b []byte
 	i int
+	// decodeSelf: also decode every value of a type that decodes itself, and report the first that fails.
+	decodeSelf bool
 }
 
 var (
@@ -204,6 +237,20 @@ func (w *strictWalker) value(t reflect.Type, path *jsonPath) *domain.FieldError 
 		return problemAt(path, "is not valid JSON")
 	}
 	sh := shapeOf(t)
+	if u := derefType(t); w.decodeSelf && u != nil && sh.kind == reflect.Invalid && u.Kind() != reflect.Interface &&
+		u != rawMessageType && reflect.PointerTo(u).Implements(unmarshalerType) && w.b[w.i] != 'n' {
+		start := w.i
+		w.decodeSelf = false
+		fe := w.value(t, path)
+		w.decodeSelf = true
+		if fe != nil {
+			return fe
+		}
+		if err := json.Unmarshal(w.b[start:w.i], reflect.New(u).Interface()); err != nil {
+			return problemAt(path, selfDecodingMessage(u))
+		}
+		return nil
+	}
 	switch w.b[w.i] {
 	case '{':
 		w.i++

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/perkflow/perkflow/domain"
 )
@@ -93,4 +94,38 @@ func bigPurchase() []byte {
 	return []byte(`{"transaction_id":"T-1","member_id":"11111111-1111-4111-8111-111111111111","store_id":"s","channel":"store",` +
 		`"occurred_at":"2026-01-02T10:00:00Z","total":{"amount":50000,"currency":"EUR"},"items":[` +
 		strings.TrimSuffix(strings.Repeat(item+",", 500), ",") + `]}`)
+}
+
+// A timestamp that is not RFC 3339 is named in errors[], wherever it is in the body.
+func TestDecodeNamesTheBadTimestamp(t *testing.T) {
+	type window struct {
+		EndsAt *time.Time `json:"ends_at"`
+	}
+	type body struct {
+		Name       string    `json:"name"`
+		OccurredAt time.Time `json:"occurred_at"`
+		Windows    []window  `json:"windows"`
+	}
+	cases := map[string]string{
+		`{"name":"a","occurred_at":"yesterday"}`:                                                       "occurred_at",
+		`{"occurred_at":"2026-11-21T10:00:00Z","windows":[{"ends_at":null},{"ends_at":"2026-13-01"}]}`: "windows[1].ends_at",
+		`{"occurred_at":"2026-11-21 10:00:00"}`:                                                        "occurred_at",
+	}
+	for in, field := range cases {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(in))
+		var b body
+		if decodeJSON(rec, req, &b) {
+			t.Fatalf("%s: accepted", in)
+		}
+		var p struct {
+			Errors []domain.FieldError `json:"errors"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != http.StatusBadRequest {
+			t.Fatalf("%s: %d %s", in, rec.Code, rec.Body)
+		}
+		if len(p.Errors) != 1 || p.Errors[0].Field != field || !strings.Contains(p.Errors[0].Message, "RFC 3339") {
+			t.Errorf("%s: errors %+v, want one naming %s", in, p.Errors, field)
+		}
+	}
 }

@@ -47,6 +47,10 @@ func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
+	if err := s.offerFitsProgram(r.Context(), o); err != nil {
+		fail(w, r, err)
+		return
+	}
 	p, _ := principalFrom(r.Context())
 	created, err := s.cfg.Store.CreateOffer(r.Context(), o, p.Actor())
 	if err != nil {
@@ -54,6 +58,15 @@ func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, s.offerViewOf(created))
+}
+
+// offerFitsProgram refuses an offer the program in force cannot honour (domain.Offer.FitsProgram).
+func (s *Server) offerFitsProgram(ctx context.Context, o domain.Offer) error {
+	pv, err := s.cfg.Store.ProgramAt(ctx, s.now())
+	if err != nil {
+		return err
+	}
+	return o.FitsProgram(pv.Program)
 }
 
 // memberTierCode is the member's tier code, the program's entry tier when none is stored.
@@ -72,7 +85,8 @@ func (s *Server) memberTierCode(ctx context.Context, memberID string) (string, e
 	return "", nil
 }
 
-// availableOffers lists what the calling member can claim now: open dates, their tier, stock left, enough points.
+// availableOffers lists what the calling member can claim now: open dates, their tier, stock left, enough points,
+// and no cash price unless card payments are configured.
 func (s *Server) availableOffers(w http.ResponseWriter, r *http.Request) {
 	limit, cursor, ok := pageParams(w, r)
 	if !ok {
@@ -89,7 +103,8 @@ func (s *Server) availableOffers(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	offers, next, err := s.cfg.Store.AvailableOffers(r.Context(), tier, bal.Available, s.now(), cursor, limit)
+	// An offer with a cash price cannot be claimed without card payments: not listed then.
+	offers, next, err := s.cfg.Store.AvailableOffers(r.Context(), tier, bal.Available, s.now(), s.cfg.Rewards.PaymentsEnabled, cursor, limit)
 	if err != nil {
 		fail(w, r, err)
 		return

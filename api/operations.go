@@ -52,6 +52,29 @@ func answerOperation(w http.ResponseWriter, r *http.Request, rec store.Operation
 	})
 }
 
+// replayRecorded answers an operation whose id was recorded before this request, and reports whether it did. A
+// refusal is not an answer to replay: it is forgotten, so that the request goes on and is judged again.
+func (s *Server) replayRecorded(w http.ResponseWriter, r *http.Request, id, fingerprint, location string,
+	read func(context.Context, string) (store.OperationRecord, error), forget func(context.Context, string) error) bool {
+	ctx := r.Context()
+	rec, err := read(ctx, id)
+	switch {
+	case domain.CodeOf(err) == domain.ErrNotFound:
+		return false
+	case err != nil:
+		fail(w, r, err)
+		return true
+	case rec.Outcome.Status == store.OpRejected:
+		if err := forget(ctx, id); err != nil {
+			fail(w, r, err)
+			return true
+		}
+		return false
+	}
+	answerOperation(w, r, rec, fingerprint, true, location)
+	return true
+}
+
 // redeemRequest is the body of POST /v1/transactions/redeem.
 type redeemRequest struct {
 	RedemptionID string `json:"redemption_id"`
@@ -72,7 +95,7 @@ func (s *Server) redeemAtTill(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.memberOperation(w, r, red.MemberID, red.RedemptionID, store.TillRedemptionFingerprint(red), workflows.UpdateRedeem, red,
-		s.cfg.Store.GetTillRedemption)
+		s.cfg.Store.GetTillRedemption, s.cfg.Store.ForgetRefusedTillRedemption)
 }
 
 // adjustmentRequest is the body of POST /v1/members/{memberId}/adjustments.
@@ -100,20 +123,17 @@ func (s *Server) adjustPoints(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.memberOperation(w, r, memberID, adj.AdjustmentID, store.AdjustmentFingerprint(adj), workflows.UpdateAdjust, adj,
-		s.cfg.Store.GetAdjustment)
+		s.cfg.Store.GetAdjustment, s.cfg.Store.ForgetRefusedAdjustment)
 }
 
 // memberOperation runs an operation through an Update of the member's workflow (starting it if need be) and answers
 // its outcome. An Update is not durable until a worker accepts it, so when none answers within the budget the
-// answer is 503: nothing may have happened, and retrying with the same id is safe.
+// answer is 503: nothing may have happened, and retrying with the same id is safe. An id refused before is free
+// again (forget deletes the refusal): the request is judged anew.
 func (s *Server) memberOperation(w http.ResponseWriter, r *http.Request, memberID, id, fingerprint, update string, arg any,
-	read func(context.Context, string) (store.OperationRecord, error)) {
+	read func(context.Context, string) (store.OperationRecord, error), forget func(context.Context, string) error) {
 	ctx := r.Context()
-	if rec, err := read(ctx, id); err == nil {
-		answerOperation(w, r, rec, fingerprint, true, "")
-		return
-	} else if domain.CodeOf(err) != domain.ErrNotFound {
-		fail(w, r, err)
+	if done := s.replayRecorded(w, r, id, fingerprint, "", read, forget); done {
 		return
 	}
 	if err := s.checkMemberCanEarn(ctx, memberID); err != nil {

@@ -332,3 +332,38 @@ func TestCampaignRulesCannotBeChangedThroughTheRulesAPI(t *testing.T) {
 	mustStatus(t, s.Do("PUT", "/v1/rules/campaign:c1", s.Keys["marketer"], rule), 409, "update a campaign rule")
 	mustStatus(t, s.Do("DELETE", "/v1/rules/campaign:c1", s.Keys["marketer"], nil), 409, "delete a campaign rule")
 }
+
+// A refused operation leaves its id free: the corrected retry with the same id is applied, and a replay of the
+// applied one says so.
+func TestARefusedOperationDoesNotUseUpItsID(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{})
+	id := register(t, s, "refused@example.com")
+	pos, support := s.Keys["pos"], s.Keys["support"]
+	mustStatus(t, s.Do("POST", "/v1/transactions/accrue", pos, basketPurchase("T-REF", id, line("BOOK", "books", 2, 2_500))), 201, "accrue")
+
+	mustStatus(t, s.Do("POST", "/v1/transactions/T-REF/return", pos, map[string]any{"return_id": "R-REF", "items": []map[string]any{{"sku": "BOOK", "quantity": 3}}}), 422, "returning more than bought")
+	res := s.Do("POST", "/v1/transactions/T-REF/return", pos, map[string]any{"return_id": "R-REF", "items": []map[string]any{{"sku": "BOOK", "quantity": 1}}})
+	mustStatus(t, res, 201, "the corrected return")
+	if res.Header.Get("Idempotent-Replayed") != "" {
+		t.Fatal("the corrected return is marked as a replay")
+	}
+
+	mustStatus(t, s.Do("POST", "/v1/transactions/redeem", pos, map[string]any{"redemption_id": "TILL-REF", "member_id": id, "points": 26, "store_id": "store-1"}), 422, "redeem more than available")
+	mustStatus(t, s.Do("POST", "/v1/transactions/redeem", pos, map[string]any{"redemption_id": "TILL-REF", "member_id": id, "points": 20, "store_id": "store-1"}), 201, "the corrected redemption")
+	again := s.Do("POST", "/v1/transactions/redeem", pos, map[string]any{"redemption_id": "TILL-REF", "member_id": id, "points": 20, "store_id": "store-1"})
+	mustStatus(t, again, 201, "the redemption replayed")
+	if again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatal("a replayed redemption is not marked Idempotent-Replayed")
+	}
+	mustStatus(t, s.Do("POST", "/v1/transactions/redeem", pos, map[string]any{"redemption_id": "TILL-REF", "member_id": id, "points": 1, "store_id": "store-1"}), 409, "an applied id reused")
+
+	mustStatus(t, s.Do("POST", "/v1/members/"+id+"/adjustments", support, map[string]any{"adjustment_id": "ADJ-REF", "points": -100, "reason": "too much"}), 422, "debit beyond the balance")
+	res = s.Do("POST", "/v1/members/"+id+"/adjustments", support, map[string]any{"adjustment_id": "ADJ-REF", "points": -5, "reason": "corrected"})
+	mustStatus(t, res, 201, "the corrected adjustment")
+	var o operation
+	res.Decode(t, &o)
+	if o.Balance.Available != 0 {
+		t.Fatalf("after 25 earned, 20 redeemed, 5 debited: %s", res.Body)
+	}
+	s.LedgerInvariants()
+}

@@ -41,11 +41,7 @@ func (s *Server) returnPurchase(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	fp := store.ReturnFingerprint(ret)
 	location := "/v1/transactions/" + url.PathEscape(txID)
-	if rec, err := s.cfg.Store.GetReturn(ctx, ret.ReturnID); err == nil {
-		answerOperation(w, r, rec, fp, true, location)
-		return
-	} else if domain.CodeOf(err) != domain.ErrNotFound {
-		fail(w, r, err)
+	if s.replayRecorded(w, r, ret.ReturnID, fp, location, s.cfg.Store.GetReturn, s.cfg.Store.ForgetRefusedReturn) {
 		return
 	}
 	t, err := s.cfg.Store.GetTransaction(ctx, txID)

@@ -52,6 +52,7 @@ func TestPurchaseValidate(t *testing.T) {
 		"mixed currency":       {func(p *Purchase) { p.Items[0].UnitPrice.Currency = "USD" }, "items[0].unit_price.currency"},
 		"no sku":               {func(p *Purchase) { p.Items[0].SKU = "" }, "items[0].sku"},
 		"too many lines":       {func(p *Purchase) { p.Items = make([]LineItem, MaxLineItems+1) }, "items"},
+		"total above lines":    {func(p *Purchase) { p.Total.Amount = 100_000; p.Items[0].UnitPrice.Amount = 100 }, "total.amount"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

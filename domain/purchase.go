@@ -72,8 +72,32 @@ func (p Purchase) Validate(now time.Time) error {
 			it.UnitPrice.validate(&v, f+".unit_price")
 			v.Check(it.UnitPrice.Currency == p.Total.Currency, f+".unit_price.currency", "must be the currency of total")
 		}
+		// Points are earned on what was paid for the lines: a total above their sum would earn on nothing bought.
+		// A total below it is a basket discount, spread over the lines.
+		if len(p.Items) > 0 {
+			if sum := linesSum(p.Items); p.Total.Amount > sum {
+				v.Add("total.amount", "must not exceed the sum of the lines (quantity × unit_price), %d", sum)
+			}
+		}
 	}
 	return v.Err()
+}
+
+// linesSum is the sum of quantity × unit price over the lines, saturated above MaxAmount (a total can be no more).
+func linesSum(items []LineItem) int64 {
+	var sum int64
+	for _, it := range items {
+		if it.Quantity <= 0 || it.UnitPrice.Amount <= 0 {
+			continue
+		}
+		if it.UnitPrice.Amount > (MaxAmount+1)/it.Quantity {
+			return MaxAmount + 1
+		}
+		if sum += it.Quantity * it.UnitPrice.Amount; sum > MaxAmount {
+			return MaxAmount + 1
+		}
+	}
+	return sum
 }
 
 // Fingerprint is a stable hash of the purchase's content. Two reports with the same transaction id and the same

@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -187,4 +189,29 @@ type PaymentOutcome struct {
 	// Status is Stripe's PaymentIntent status: succeeded, requires_action, processing, …
 	Status       string `json:"status"`
 	ClientSecret string `json:"client_secret,omitempty"`
+}
+
+// FitsProgram refuses (ErrInvalid, naming the fields) an offer the program cannot honour: a cash price in
+// another currency than the program's, or an eligible tier the program does not have — an offer nobody could claim.
+func (o Offer) FitsProgram(p Program) error {
+	var fields []FieldError
+	if o.CashPrice != nil && o.CashPrice.Currency != p.Currency {
+		fields = append(fields, FieldError{Field: "cash_price.currency", Message: "must be " + p.Currency + ", the program's currency"})
+	}
+	fields = append(fields, unknownTiers(p, "eligible_tiers", o.EligibleTiers)...)
+	if len(fields) == 0 {
+		return nil
+	}
+	return &Error{Code: ErrInvalid, Message: "the offer does not fit the program", Fields: fields}
+}
+
+// unknownTiers names each code in codes (the list field) that is not a tier of the program.
+func unknownTiers(p Program, field string, codes []string) []FieldError {
+	var fields []FieldError
+	for i, c := range codes {
+		if !slices.ContainsFunc(p.Tiers, func(t Tier) bool { return t.Code == c }) {
+			fields = append(fields, FieldError{Field: field + "[" + strconv.Itoa(i) + "]", Message: "is not a tier of the program"})
+		}
+	}
+	return fields
 }

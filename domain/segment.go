@@ -33,3 +33,12 @@ func (s Segment) validate(v *Validation, now time.Time) {
 	v.Check(s.MinLifetimePoints >= 0, "segment.min_lifetime_points", "must not be negative")
 	v.Check(s.Consent == "" || s.Consent == ChannelEmail || s.Consent == ChannelSMS, "segment.consent", "must be email or sms")
 }
+
+// FitsProgram refuses (ErrInvalid, naming the fields) a segment selecting on tiers the program does not have,
+// which would silently select nobody.
+func (s Segment) FitsProgram(p Program) error {
+	if fields := unknownTiers(p, "segment.tiers", s.Tiers); len(fields) > 0 {
+		return &Error{Code: ErrInvalid, Message: "the segment does not fit the program", Fields: fields}
+	}
+	return nil
+}

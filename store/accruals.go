@@ -41,6 +41,9 @@ type Transaction struct {
 	ReturnedItems  map[string]int64      `json:"returned_items,omitempty"`
 	ReturnedAmount int64                 `json:"returned_amount,omitempty"`
 	AccruedAt      time.Time             `json:"accrued_at"`
+	// FirstBalance is the member's balance right after the accrual, as first answered; nil for purchases accrued
+	// before it was recorded, and for rejected ones.
+	FirstBalance *domain.Balance `json:"-"`
 }
 
 // AccrualResult is what AccruePurchase did.
@@ -134,6 +137,15 @@ func accruePurchase(ctx context.Context, tx pgx.Tx, p domain.Purchase, now time.
 				return err
 			}
 		}
+		// The balance the accrual answers, kept with it so that a replay answers the same (a tier upgrade below moves
+		// no points). A historical import answers nobody: its rows keep none, and a replay of one answers the balance
+		// then.
+		if t.Status == TxAccrued && announce {
+			if res.Balance, err = balance(ctx, tx, p.MemberID, now); err != nil {
+				return err
+			}
+			t.FirstBalance = &res.Balance
+		}
 		if err := insertTransaction(ctx, tx, &t); err != nil {
 			return err
 		}
@@ -149,7 +161,9 @@ func accruePurchase(ctx context.Context, tx pgx.Tx, p domain.Purchase, now time.
 		if err := notify(ctx, tx, domain.AccrualKey(p.TransactionID)); err != nil {
 			return err
 		}
-		res.Balance, err = balance(ctx, tx, p.MemberID, now)
+		if t.Status != TxAccrued {
+			res.Balance, err = balance(ctx, tx, p.MemberID, now)
+		}
 		return err
 	}()
 	return res, err
@@ -159,6 +173,10 @@ func replayAccrual(ctx context.Context, tx pgx.Tx, res *AccrualResult, first Tra
 	var err error
 	res.Transaction, res.Replayed = first, true
 	res.Conflict = first.Fingerprint != p.Fingerprint()
+	if first.FirstBalance != nil {
+		res.Balance = *first.FirstBalance
+		return nil
+	}
 	res.Balance, err = balance(ctx, tx, first.MemberID, now)
 	return err
 }
@@ -179,20 +197,42 @@ func insertTransaction(ctx context.Context, tx pgx.Tx, t *Transaction) error {
 	if t.LotID != 0 {
 		lot = &t.LotID
 	}
+	var first []byte
+	if t.FirstBalance != nil {
+		first, _ = json.Marshal(t.FirstBalance)
+	}
 	// A concurrent duplicate for the same member waits on the member lock, then finds this row and replays; the
 	// primary key is the last line of defence (the same id sent for two members), and a violation fails the whole
 	// database transaction, so nothing is half-written and the retry replays.
 	err := tx.QueryRow(ctx, `
 		INSERT INTO transactions (transaction_id, member_id, store_id, channel, occurred_at, total_amount, currency,
 		                          items, fingerprint, status, reject_reason, points_earned, available_at, program_version,
-		                          rule_versions, tier_code, tier_multiplier_percent, contributions, lot_entry_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, ''), $12, $13, $14, $15, $16, $17, $18, $19)
+		                          rule_versions, tier_code, tier_multiplier_percent, contributions, lot_entry_id, first_balance)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, ''), $12, $13, $14, $15, $16, $17, $18, $19, $20)
 		RETURNING accrued_at`,
 		t.TransactionID, t.MemberID, t.StoreID, t.Channel, t.OccurredAt, t.Total.Amount, t.Total.Currency,
 		itemsJSON, t.Fingerprint, t.Status, t.RejectReason, t.PointsEarned, t.PendingUntil, t.ProgramVersion,
-		refsJSON, t.TierCode, t.TierMultiplier, contribJSON, lot,
+		refsJSON, t.TierCode, t.TierMultiplier, contribJSON, lot, first,
 	).Scan(&t.AccruedAt)
 	return wrap("insert transaction", err)
+}
+
+// ClaimAccrual records that a request is about to report transaction id txID for the first time; it reports whether
+// this request is the first to claim it. Concurrent duplicates all find the id not recorded yet: the one whose claim
+// is inserted answers as the first report, the others as replays.
+func (s *Store) ClaimAccrual(ctx context.Context, txID string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO accrual_claims (transaction_id) VALUES ($1) ON CONFLICT DO NOTHING`, txID)
+	if err != nil {
+		return false, wrap("claim accrual "+txID, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// ReleaseAccrualClaim forgets the claim of a request whose purchase was certainly not accepted, so that its retry
+// is the first report again.
+func (s *Store) ReleaseAccrualClaim(ctx context.Context, txID string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM accrual_claims WHERE transaction_id = $1`, txID)
+	return wrap("release accrual claim "+txID, err)
 }
 
 // GetTransaction reads a recorded purchase; unknown → domain.ErrNotFound.
@@ -272,7 +312,7 @@ func (s *Store) GetAccrual(ctx context.Context, transactionID, memberID string) 
 
 const transactionColumns = `transaction_id, member_id::text, store_id, channel, occurred_at, total_amount, currency, items,
 	fingerprint, status, reject_reason, points_earned, points_reversed, available_at, program_version, tier_code,
-	tier_multiplier_percent, contributions, rule_versions, lot_entry_id, returned_items, returned_amount, accrued_at`
+	tier_multiplier_percent, contributions, rule_versions, lot_entry_id, returned_items, returned_amount, accrued_at, first_balance`
 
 func getTransaction(ctx context.Context, q querier, id string) (Transaction, error) {
 	return transactionQuery(id).run(ctx, q)
@@ -288,12 +328,12 @@ func transactionQuery(id string) rowQuery[Transaction] {
 
 func scanTransaction(row pgx.Row, id string) (Transaction, error) {
 	var t Transaction
-	var items, contrib, refs, returned []byte
+	var items, contrib, refs, returned, first []byte
 	var reason *string
 	var pv, lot *int64
 	err := row.Scan(&t.TransactionID, &t.MemberID, &t.StoreID, &t.Channel, &t.OccurredAt, &t.Total.Amount, &t.Total.Currency,
 		&items, &t.Fingerprint, &t.Status, &reason, &t.PointsEarned, &t.PointsReversed, &t.PendingUntil, &pv, &t.TierCode,
-		&t.TierMultiplier, &contrib, &refs, &lot, &returned, &t.ReturnedAmount, &t.AccruedAt)
+		&t.TierMultiplier, &contrib, &refs, &lot, &returned, &t.ReturnedAmount, &t.AccruedAt, &first)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, domain.Errorf(domain.ErrNotFound, "transaction %s not found", id)
 	}
@@ -317,6 +357,12 @@ func scanTransaction(row pgx.Row, id string) (Transaction, error) {
 	}
 	if len(t.ReturnedItems) == 0 {
 		t.ReturnedItems = nil
+	}
+	if first != nil {
+		t.FirstBalance = new(domain.Balance)
+		if err := json.Unmarshal(first, t.FirstBalance); err != nil {
+			return t, wrap("decode transaction", err)
+		}
 	}
 	return t, nil
 }

@@ -48,7 +48,7 @@ func capCampaignBudgets(ctx context.Context, tx pgx.Tx, t *Transaction, e *domai
 	for _, i := range idx {
 		c := &e.Contributions[i]
 		id, _ := domain.CampaignIDOfRule(c.RuleID)
-		give, found, err := takeFromBudget(ctx, tx, id, c.Points)
+		give, found, err := takeFromBudget(ctx, tx, id, c.Points, false)
 		if err != nil {
 			return err
 		}
@@ -67,9 +67,9 @@ func capCampaignBudgets(ctx context.Context, tx pgx.Tx, t *Transaction, e *domai
 	return nil
 }
 
-// takeFromBudget locks the campaign's row and takes up to want points from its budget; found is false when no such
-// campaign exists.
-func takeFromBudget(ctx context.Context, tx pgx.Tx, campaignID string, want int64) (give int64, found bool, err error) {
+// takeFromBudget locks the campaign's row and takes up to want points from its budget (whole: want or nothing);
+// found is false when no such campaign exists.
+func takeFromBudget(ctx context.Context, tx pgx.Tx, campaignID string, want int64, whole bool) (give int64, found bool, err error) {
 	var budget *int64
 	var issued int64
 	err = tx.QueryRow(ctx, `SELECT budget_points, issued_points FROM campaigns WHERE campaign_id = $1 FOR UPDATE`, campaignID).
@@ -83,6 +83,9 @@ func takeFromBudget(ctx context.Context, tx pgx.Tx, campaignID string, want int6
 	give = want
 	if budget != nil {
 		give = max(min(want, *budget-issued), 0)
+		if whole && give < want {
+			give = 0
+		}
 	}
 	if _, err := tx.Exec(ctx, `
 		UPDATE campaigns SET issued_points = issued_points + $2,
@@ -254,7 +257,8 @@ func (s *Store) GrantCampaignBonus(ctx context.Context, campaignID, memberID str
 			campaignID, memberID).Scan(&done); err != nil || done {
 			return wrap("bonus granted before", err)
 		}
-		give, found, err := takeFromBudget(ctx, tx, campaignID, points)
+		// A member gets the whole bonus or none: what is left of the budget is not handed out in part.
+		give, found, err := takeFromBudget(ctx, tx, campaignID, points, true)
 		if err != nil {
 			return err
 		}
@@ -297,6 +301,11 @@ type CampaignReport struct {
 	BudgetExhausted   bool   `json:"budget_exhausted"`
 	SegmentSize       int64  `json:"segment_size"`
 	Announced         int64  `json:"announced"`
+	// SegmentAtStart is how many members the segment held when a bonus campaign started and its bonus was given out
+	// (counted as the bonus reaches them); MembersCredited how many of them got it (the others found the budget
+	// spent). Both absent for a campaign without a bonus.
+	SegmentAtStart  *int64 `json:"segment_size_at_start,omitempty"`
+	MembersCredited *int64 `json:"members_credited,omitempty"`
 }
 
 // CampaignReport sums what a campaign issued, to how many members, and the redemptions those members made after it
@@ -308,14 +317,20 @@ func (s *Store) CampaignReport(ctx context.Context, id string) (CampaignReport, 
 	}
 	r := CampaignReport{CampaignID: id, Status: c.Status, PointsIssued: c.IssuedPoints, BudgetPoints: c.BudgetPoints,
 		BudgetExhausted: c.BudgetExhausted, SegmentSize: c.SegmentSize, Announced: c.Announced}
+	var atStart, credited int64
 	err = s.pool.QueryRow(ctx, `
 		SELECT COALESCE(sum(cut_points), 0), count(DISTINCT member_id) FILTER (WHERE points > 0),
 		       count(*) FILTER (WHERE source = 'purchase' AND points > 0),
 		       (SELECT count(*) FROM ledger_entries e WHERE e.kind = 'redemption' AND e.occurred_at >= $2
-		          AND e.member_id IN (SELECT member_id FROM campaign_issuances WHERE campaign_id = $1 AND points > 0))
-		FROM campaign_issuances WHERE campaign_id = $1`, id, c.StartsAt).Scan(&r.PointsCut, &r.Participants, &r.Purchases, &r.Redemptions)
+		          AND e.member_id IN (SELECT member_id FROM campaign_issuances WHERE campaign_id = $1 AND points > 0)),
+		       count(*) FILTER (WHERE source = 'bonus'), count(*) FILTER (WHERE source = 'bonus' AND points > 0)
+		FROM campaign_issuances WHERE campaign_id = $1`, id, c.StartsAt).Scan(&r.PointsCut, &r.Participants, &r.Purchases, &r.Redemptions,
+		&atStart, &credited)
 	if err != nil {
 		return r, wrap("campaign report", err)
+	}
+	if c.Campaign.Kind == domain.CampaignBonus {
+		r.SegmentAtStart, r.MembersCredited = &atStart, &credited
 	}
 	if c.BudgetPoints != nil {
 		p := c.IssuedPoints * 100 / *c.BudgetPoints

@@ -123,8 +123,16 @@ func TestBonusOncePerMemberWithinBudget(t *testing.T) {
 			got = append(got, n)
 		}
 	}
-	if fmt.Sprint(got) != "[100 0 100 0 50 0]" {
+	// A member gets the whole bonus or none: the last 50 of the budget are not handed out in part.
+	if fmt.Sprint(got) != "[100 0 100 0 0 0]" {
 		t.Fatalf("granted %v", got)
+	}
+	r, err := st.CampaignReport(ctx, "c-bonus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.PointsIssued != 200 || r.SegmentAtStart == nil || *r.SegmentAtStart != 3 || r.MembersCredited == nil || *r.MembersCredited != 2 {
+		t.Fatalf("report %+v, want 200 issued, a segment of 3 at start, 2 members credited", r)
 	}
 }
 

@@ -167,8 +167,12 @@ func TestRedemptionsTakeSoonestExpiringLotsAndNeverOverspend(t *testing.T) {
 	if o, _ := st.RedeemAtTill(ctx, domain.TillRedemption{RedemptionID: "TILL-G", MemberID: m, Points: 81, StoreID: "s1"}, now); o.Status != store.OpRejected {
 		t.Fatalf("81 of 80 available: %+v", o)
 	}
-	if o, _ := st.RedeemAtTill(ctx, domain.TillRedemption{RedemptionID: "TILL-G", MemberID: m, Points: 1, StoreID: "s1"}, now); !o.Replayed || !o.Conflict {
-		t.Fatalf("a redemption id reused with another amount: %+v", o)
+	// A refusal does not use up its id: the corrected retry is applied; an applied id reused is a conflict.
+	if o, _ := st.RedeemAtTill(ctx, domain.TillRedemption{RedemptionID: "TILL-G", MemberID: m, Points: 1, StoreID: "s1"}, now); o.Replayed || o.Status != store.OpApplied {
+		t.Fatalf("a refused redemption id retried with another amount: %+v", o)
+	}
+	if o, _ := st.RedeemAtTill(ctx, domain.TillRedemption{RedemptionID: "TILL-G", MemberID: m, Points: 2, StoreID: "s1"}, now); !o.Replayed || !o.Conflict {
+		t.Fatalf("an applied redemption id reused with another amount: %+v", o)
 	}
 }
 

@@ -152,7 +152,7 @@ func newLease() string {
 }
 
 // PruneIdempotencyKeys deletes keys older than IdempotencyTTL, in batches so that no lock is held long, and returns
-// how many it deleted.
+// how many it deleted; accrual claims (ClaimAccrual) of that age go with them.
 func (s *Store) PruneIdempotencyKeys(ctx context.Context) (int64, error) {
 	var total int64
 	for {
@@ -165,7 +165,10 @@ func (s *Store) PruneIdempotencyKeys(ctx context.Context) (int64, error) {
 		}
 		total += tag.RowsAffected()
 		if tag.RowsAffected() < 5000 {
-			return total, nil
+			// Accrual claims only tell concurrent duplicates apart; a day on, the transaction's row does.
+			_, err := s.pool.Exec(ctx, `DELETE FROM accrual_claims WHERE claimed_at < now() - make_interval(secs => $1)`,
+				IdempotencyTTL.Seconds())
+			return total, wrap("prune accrual claims", err)
 		}
 	}
 }

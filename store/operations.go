@@ -21,7 +21,7 @@ func (s *Store) RedeemAtTill(ctx context.Context, r domain.TillRedemption, now t
 			return err
 		}
 		if done, err := replayOperation(ctx, tx, &out, `SELECT fingerprint, status, COALESCE(reject_reason, ''), points, 0
-			FROM till_redemptions WHERE redemption_id = $1`, r.RedemptionID, fp, r.MemberID, now); done || err != nil {
+			FROM till_redemptions WHERE redemption_id = $1`, tillRefusals, r.RedemptionID, fp, r.MemberID, now); done || err != nil {
 			return err
 		}
 		id, _, _, err := led.debit(ctx, debitPlan{
@@ -68,7 +68,7 @@ func (s *Store) Adjust(ctx context.Context, a domain.Adjustment, now time.Time) 
 			return err
 		}
 		if done, err := replayOperation(ctx, tx, &out, `SELECT fingerprint, status, COALESCE(reject_reason, ''), points, 0
-			FROM adjustments WHERE adjustment_id = $1`, a.AdjustmentID, fp, a.MemberID, now); done || err != nil {
+			FROM adjustments WHERE adjustment_id = $1`, adjustmentRefusals, a.AdjustmentID, fp, a.MemberID, now); done || err != nil {
 			return err
 		}
 		e := entry{kind: domain.EntryAdjustment, availableAt: now, sourceType: "admin", sourceID: a.AdjustmentID,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/perkflow/perkflow/domain"
 )
@@ -70,6 +71,41 @@ func (s *Store) GetTillRedemption(ctx context.Context, id string) (OperationReco
 func (s *Store) GetAdjustment(ctx context.Context, id string) (OperationRecord, error) {
 	return s.getOperation(ctx, `SELECT member_id::text, '', fingerprint, status, COALESCE(reject_reason, ''), points, 0
 		FROM adjustments WHERE adjustment_id = $1`, id)
+}
+
+// A refused operation (recorded as rejected) wrote nothing to the ledger, and does not use up its id: a retry with
+// the same id, corrected or not, is judged again. The API forgets the refusal before it sends the retry on, so that
+// what it then reads is the retry's outcome; the store does the same when it meets a refusal under the member's lock.
+
+// ForgetRefusedReturn deletes return id's record if it is a refusal.
+func (s *Store) ForgetRefusedReturn(ctx context.Context, id string) error {
+	return returnRefusals.forget(ctx, s.pool, id)
+}
+
+// ForgetRefusedTillRedemption deletes till redemption id's record if it is a refusal.
+func (s *Store) ForgetRefusedTillRedemption(ctx context.Context, id string) error {
+	return tillRefusals.forget(ctx, s.pool, id)
+}
+
+// ForgetRefusedAdjustment deletes adjustment id's record if it is a refusal.
+func (s *Store) ForgetRefusedAdjustment(ctx context.Context, id string) error {
+	return adjustmentRefusals.forget(ctx, s.pool, id)
+}
+
+// refusals is where one kind of operation is recorded: its table's DELETE of a refusal by id.
+type refusals string
+
+const (
+	returnRefusals     refusals = `DELETE FROM transaction_returns WHERE return_id = $1 AND status = 'rejected'`
+	tillRefusals       refusals = `DELETE FROM till_redemptions WHERE redemption_id = $1 AND status = 'rejected'`
+	adjustmentRefusals refusals = `DELETE FROM adjustments WHERE adjustment_id = $1 AND status = 'rejected'`
+)
+
+func (r refusals) forget(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, id string) error {
+	_, err := q.Exec(ctx, string(r), id)
+	return wrap("forget refused "+id, err)
 }
 
 // TransactionReturns lists the returns recorded against a purchase, oldest first.

@@ -50,7 +50,7 @@ func (s *Store) ReturnPurchase(ctx context.Context, r domain.Return, now time.Ti
 			return err
 		}
 		if done, err := replayOperation(ctx, tx, &out, `SELECT fingerprint, status, COALESCE(reject_reason, ''), points_reversed, points_not_recovered
-			FROM transaction_returns WHERE return_id = $1`, r.ReturnID, fp, memberID, now); done || err != nil {
+			FROM transaction_returns WHERE return_id = $1`, returnRefusals, r.ReturnID, fp, memberID, now); done || err != nil {
 			return err
 		}
 		t, err := scanTransaction(tx.QueryRow(ctx, `SELECT `+transactionColumns+` FROM transactions WHERE transaction_id = $1 FOR UPDATE`, r.TransactionID), r.TransactionID)
@@ -162,8 +162,9 @@ func (s *Store) ReturnPurchase(ctx context.Context, r domain.Return, now time.Ti
 	return out, nil
 }
 
-// replayOperation answers an operation id seen before with its first outcome. It reports done when it did.
-func replayOperation(ctx context.Context, tx pgx.Tx, out *domain.OperationOutcome, query, id, fp, memberID string, now time.Time) (bool, error) {
+// replayOperation answers an operation id seen before with its first outcome. It reports done when it did. A refusal
+// does not use up the id: it is forgotten (it wrote nothing but its record) and the operation is judged again.
+func replayOperation(ctx context.Context, tx pgx.Tx, out *domain.OperationOutcome, query string, table refusals, id, fp, memberID string, now time.Time) (bool, error) {
 	var firstFP string
 	err := tx.QueryRow(ctx, query, id).Scan(&firstFP, &out.Status, &out.Reason, &out.Points, &out.NotRecovered)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -171,6 +172,10 @@ func replayOperation(ctx context.Context, tx pgx.Tx, out *domain.OperationOutcom
 	}
 	if err != nil {
 		return true, wrap("replay "+id, err)
+	}
+	if out.Status == OpRejected {
+		out.Status, out.Reason, out.Points, out.NotRecovered = "", "", 0, 0
+		return false, table.forget(ctx, tx, id)
 	}
 	out.Replayed, out.Conflict = true, firstFP != fp
 	out.Balance, err = balance(ctx, tx, memberID, now)

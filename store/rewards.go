@@ -74,8 +74,9 @@ func (s *Store) GetOffer(ctx context.Context, id string) (domain.Offer, error) {
 }
 
 // AvailableOffers lists, oldest first after the cursor (an offer id), the offers a member of the tier with the
-// available points could claim at now: open dates, their tier, stock left and enough points.
-func (s *Store) AvailableOffers(ctx context.Context, tier string, available int64, now time.Time, cursor string, limit int) ([]domain.Offer, string, error) {
+// available points could claim at now: open dates, their tier, stock left and enough points; offers with a cash
+// price only when cash (card payments are configured).
+func (s *Store) AvailableOffers(ctx context.Context, tier string, available int64, now time.Time, cash bool, cursor string, limit int) ([]domain.Offer, string, error) {
 	var after *time.Time
 	if cursor != "" {
 		c, err := s.GetOffer(ctx, cursor)
@@ -90,7 +91,8 @@ func (s *Store) AvailableOffers(ctx context.Context, tier string, available int6
 		  AND (stock_remaining IS NULL OR stock_remaining > 0)
 		  AND points_cost <= $3
 		  AND ($4::timestamptz IS NULL OR (created_at, offer_id::text) > ($4, $5))
-		ORDER BY created_at, offer_id::text LIMIT $6`, now, tier, available, after, cursor, limit+1)
+		  AND ($7 OR cash_amount IS NULL)
+		ORDER BY created_at, offer_id::text LIMIT $6`, now, tier, available, after, cursor, limit+1, cash)
 	if err != nil {
 		return nil, "", wrap("list offers", err)
 	}

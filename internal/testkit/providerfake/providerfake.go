@@ -154,7 +154,13 @@ func (s *Server) mailSend(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
+// RetryAfter is the Retry-After (seconds) the fake sends with a 429, as both providers do.
+const RetryAfter = 7
+
 func sgError(w http.ResponseWriter, status int, msg string) {
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", fmt.Sprint(RetryAfter))
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{"message": msg, "field": nil, "help": nil}}})
@@ -183,6 +189,9 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 }
 
 func twError(w http.ResponseWriter, status, code int, msg string) {
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", fmt.Sprint(RetryAfter))
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"code": code, "message": msg, "more_info": "https://www.twilio.com/docs/errors/" + fmt.Sprint(code), "status": status})

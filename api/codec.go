@@ -1,8 +1,10 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -94,7 +96,20 @@ func (s *Server) codec(w http.ResponseWriter, r *http.Request, op string) {
 	var in commonpb.Payloads
 	if err := protojson.Unmarshal(body, &in); err != nil {
 		var v domain.Validation
-		v.Add("payloads", "must be {\"payloads\": [...]} in protobuf's JSON form")
+		// A field the protocol does not have is named, as everywhere else in the API.
+		named := false
+		var top map[string]json.RawMessage
+		if json.Unmarshal(body, &top) == nil {
+			for _, f := range slices.Sorted(maps.Keys(top)) {
+				if f != "payloads" {
+					v.Add(f, "unknown field: a codec request holds only payloads")
+					named = true
+				}
+			}
+		}
+		if !named {
+			v.Add("payloads", "must be {\"payloads\": [...]} in protobuf's JSON form")
+		}
 		fail(w, r, v.Err())
 		return
 	}

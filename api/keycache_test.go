@@ -36,8 +36,11 @@ func waitListening(t *testing.T, s *itest.Stack) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var listening int
+		// The API's listening connection is the one that listens for revocations (the worker's webhook dispatcher
+		// listens too, on another channel).
 		if err := s.DB.Pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND query LIKE 'LISTEN%'`).Scan(&listening); err != nil {
+			WHERE datname = current_database() AND query LIKE 'LISTEN%' AND position($1 IN query) > 0`,
+			store.APIKeyChannel).Scan(&listening); err != nil {
 			t.Fatal(err)
 		}
 		if listening == 1 {
@@ -99,7 +102,8 @@ func TestRevokedKeyIsRefusedWithinASecondByEveryAPIProcess(t *testing.T) {
 	use(key2, "a cached key")
 	var cut int
 	if err := s.DB.Pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE datname = current_database() AND query LIKE 'LISTEN%'`).Scan(&cut); err != nil {
+		WHERE datname = current_database() AND query LIKE 'LISTEN%' AND position($1 IN query) > 0`,
+		store.APIKeyChannel).Scan(&cut); err != nil {
 		t.Fatal(err)
 	}
 	if cut != 1 {

@@ -1,9 +1,14 @@
 package api_test
 
 import (
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/proxy"
+	"google.golang.org/protobuf/proto"
+
 	"bytes"
 	"context"
 	"encoding/base64"
+	"github.com/perkflow/perkflow/privacy"
 	"net/http"
 	"regexp"
 	"slices"
@@ -38,10 +43,20 @@ func history(t *testing.T, s *itest.Stack, workflowID string) []*historypb.Histo
 // payloadData finds the data of the payloads in an event's JSON (base64 there).
 var payloadData = regexp.MustCompile(`"data":"([A-Za-z0-9+/=]*)"`)
 
-// eventJSON is an event as JSON followed by the decoded data of every payload it holds: what a reader of the history
-// sees in clear.
+// eventJSON is an event as JSON followed by the data of every payload it holds, decrypted by perkflow's payload
+// codec: what support sees through the codec (personal fields sealed under the member's key stay sealed), and so
+// more than a reader of the stored history sees in clear.
 func eventJSON(t *testing.T, e *historypb.HistoryEvent) []byte {
 	t.Helper()
+	e = proto.Clone(e).(*historypb.HistoryEvent)
+	codec := privacy.NewCodec(itest.PayloadKeys)
+	if err := proxy.VisitPayloads(context.Background(), e, proxy.VisitPayloadsOptions{
+		Visitor: func(_ *proxy.VisitPayloadsContext, ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
+			return codec.Decode(ps)
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
 	b, err := protojson.Marshal(e)
 	if err != nil {
 		t.Fatal(err)

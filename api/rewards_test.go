@@ -55,14 +55,15 @@ func newRewardsStack(t *testing.T, o rewardsOptions) *rewardsStack {
 	srv := api.New(api.Config{
 		Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, WaitBudget: 15 * time.Second, JWT: s.JWT, Log: discard, Now: o.now,
 		Rewards:  api.RewardsConfig{PaymentsEnabled: o.stripeBase != "", StripeWebhookSecret: testWebhookSecret, PaymentWait: o.paymentWait},
-		IDSecret: s.IDSecret,
+		IDSecret: s.IDSecret, Members: s.Members(),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	go srv.Run(ctx)
 	old := s.API
 	s.API = httptest.NewServer(itest.RecordRoutes(srv.Handler()))
 	old.Close()
-	rs := &rewardsStack{Stack: s, t: t, acts: &activities.Activities{Store: s.Store, Notifier: activities.LogNotifier{Log: discard}, Log: discard}}
+	rs := &rewardsStack{Stack: s, t: t, acts: &activities.Activities{Store: s.Store, Notifier: activities.LogNotifier{Log: discard}, Log: discard,
+		Members: s.Members()}}
 	if o.stripeBase != "" {
 		rs.acts.Rewards.Payments = activities.NewStripePayments(activities.StripeConfig{SecretKey: "sk_test_perkflow", APIBase: o.stripeBase})
 	}

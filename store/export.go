@@ -43,6 +43,9 @@ var ExportSections = []ExportSection{
 	{Name: "expiry_notices", Table: "expiry_notices", OrderBy: "created_at, notice_key"},
 	{Name: "lookups", Table: "member_lookups", Where: "$1::uuid = ANY (member_ids)", OrderBy: "looked_up_at, id",
 		Omit: []string{"member_ids"}},
+	// That the member has a key of their own, and since when; never the key itself (perkflow's secret, not data on
+	// the member).
+	{Name: "encryption_key", Table: "member_keys", Omit: []string{"wrapped"}},
 }
 
 // MemberExport is everything perkflow holds on a member, as GET /v1/members/{memberId}/export answers it.

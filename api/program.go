@@ -29,6 +29,7 @@ type programRequest struct {
 	WinbackDays           int                `json:"winback_days"`
 	ExpiryReminderDays    int                `json:"expiry_reminder_days"`
 	PointValue            *domain.PointValue `json:"point_value"`
+	RetroClaimDays        *int               `json:"retro_claim_days"`
 }
 
 func (s *Server) getProgram(w http.ResponseWriter, r *http.Request) {

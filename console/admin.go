@@ -8,6 +8,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
+
+	"github.com/perkflow/perkflow/domain"
 )
 
 // Admin pages: the program's settings (GET, PUT /v1/program) and the API keys (GET, POST /v1/api-keys, DELETE
@@ -30,6 +32,11 @@ func (c *Console) settingsPage(q *request) {
 		"expiry.months": {strconv.Itoa(p.Expiry.Months)}, "tier_window_days": {strconv.Itoa(p.TierWindowDays)},
 		"birthday_bonus_points": {strconv.FormatInt(p.BirthdayBonusPoints, 10)}, "winback_days": {strconv.Itoa(p.WinbackDays)},
 		"expiry_reminder_days": {strconv.Itoa(p.ExpiryReminderDays)}}
+	retro := domain.DefaultRetroClaimDays
+	if p.RetroClaimDays != nil {
+		retro = *p.RetroClaimDays
+	}
+	v.Form.Set("retro_claim_days", strconv.Itoa(retro))
 	if p.AllowNegativeOnReturn {
 		v.Form.Set("allow_negative_on_return", "on")
 	}
@@ -63,6 +70,9 @@ func (c *Console) settingsSave(q *request) {
 		"expiry": map[string]any{"months": f.intOr("expiry.months", 0)}, "tier_window_days": f.intOr("tier_window_days", 0),
 		"allow_negative_on_return": f.checked("allow_negative_on_return"), "birthday_bonus_points": f.intOr("birthday_bonus_points", 0),
 		"winback_days": f.intOr("winback_days", 0), "expiry_reminder_days": f.intOr("expiry_reminder_days", 0)}
+	if n := f.int("retro_claim_days"); n != nil {
+		body["retro_claim_days"] = *n
+	}
 	if n := f.int("point_value.amount"); n != nil {
 		body["point_value"] = map[string]any{"amount": *n, "currency": f.str("currency"), "per_points": f.intOr("point_value.per_points", 1)}
 	}

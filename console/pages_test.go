@@ -221,16 +221,24 @@ func TestAdminAndSupportPagesKeepPersonalDataOutOfURLsAndLogs(t *testing.T) {
 
 	admin := cs.browser(t).signIn(cs.Keys["admin"])
 	form := settingsForm(t, admin)
+	if got := form.Get("retro_claim_days"); got != "30" {
+		t.Fatalf("the form shows retro_claim_days %q, want the default 30", got)
+	}
 	form.Set("pending_days", "3")
+	form.Set("retro_claim_days", "90")
 	if p := admin.post("/console/settings", "/console/settings", form); p.Status != http.StatusSeeOther {
 		t.Fatalf("save settings: %d %s", p.Status, problemOf(p.Body))
 	}
 	var prog struct {
-		PendingDays int `json:"pending_days"`
+		PendingDays    int  `json:"pending_days"`
+		RetroClaimDays *int `json:"retro_claim_days"`
 	}
 	cs.Do("GET", "/v1/program", cs.Keys["admin"], nil).Decode(t, &prog)
-	if prog.PendingDays != 3 {
-		t.Fatalf("pending_days %d after the form", prog.PendingDays)
+	if prog.PendingDays != 3 || prog.RetroClaimDays == nil || *prog.RetroClaimDays != 90 {
+		t.Fatalf("pending_days %d, retro_claim_days %v after the form", prog.PendingDays, prog.RetroClaimDays)
+	}
+	if got := settingsForm(t, admin).Get("retro_claim_days"); got != "90" {
+		t.Fatalf("the form shows retro_claim_days %q after saving 90", got)
 	}
 	form.Set("time_zone", "Mars/Olympus")
 	if p := admin.post("/console/settings", "/console/settings", form); p.Status != http.StatusUnprocessableEntity || !fieldError(p.Body, "time_zone", "must be an IANA time zone") {

@@ -31,6 +31,7 @@ type programJSON struct {
 	BirthdayBonusPoints int64 `json:"birthday_bonus_points"`
 	WinbackDays         int   `json:"winback_days"`
 	ExpiryReminderDays  int   `json:"expiry_reminder_days"`
+	RetroClaimDays      *int  `json:"retro_claim_days"`
 	PointValue          *struct {
 		Amount    int64  `json:"amount"`
 		Currency  string `json:"currency"`

@@ -39,6 +39,46 @@ type Program struct {
 	ExpiryReminderDays int `json:"expiry_reminder_days"`
 	// PointValue is what a point is worth to the program, for its liability in money (nil: not valued).
 	PointValue *PointValue `json:"point_value,omitempty"`
+	// RetroClaimDays bounds how late a purchase may be claimed: it may have occurred at most this many days before
+	// the member joined, and before now. Nil means DefaultRetroClaimDays.
+	RetroClaimDays *int `json:"retro_claim_days,omitempty"`
+}
+
+// DefaultRetroClaimDays is RetroClaimDays when the program does not set it.
+const DefaultRetroClaimDays = 30
+
+// RetroClaimWindow is how many days before joining, and before now, a purchase may have occurred.
+func (p Program) RetroClaimWindow() int {
+	if p.RetroClaimDays == nil {
+		return DefaultRetroClaimDays
+	}
+	return *p.RetroClaimDays
+}
+
+// ClaimableAt refuses (ErrUnprocessable, naming occurred_at) a purchase that occurred further back than the retro
+// claim window before the member joined or before now.
+func (p Program) ClaimableAt(occurredAt, joinedAt, now time.Time) error {
+	days := p.RetroClaimWindow()
+	switch {
+	case !joinedAt.IsZero() && occurredAt.Before(joinedAt.AddDate(0, 0, -days)):
+		return occurredAtRefused("the purchase occurred more than " + strconv.Itoa(days) + " days before the member joined (retro_claim_days)")
+	case occurredAt.Before(now.AddDate(0, 0, -days)):
+		return occurredAtRefused("the purchase occurred more than " + strconv.Itoa(days) + " days ago (retro_claim_days)")
+	}
+	return nil
+}
+
+// ExpiredAlready refuses (ErrUnprocessable) a purchase whose points, expiring by this program counted from
+// occurredAt, would have expired by now: no lot is created expired.
+func (p Program) ExpiredAlready(occurredAt, now time.Time) error {
+	if e := p.ExpiresAt(occurredAt); e != nil && !e.After(now) {
+		return occurredAtRefused("the points of a purchase that old have expired already")
+	}
+	return nil
+}
+
+func occurredAtRefused(msg string) error {
+	return &Error{Code: ErrUnprocessable, Message: msg, Fields: []FieldError{{Field: "occurred_at", Message: msg}}}
 }
 
 // DefaultProgram is what a fresh installation starts with: points available at once, expiring after two years, three
@@ -76,6 +116,9 @@ func (p Program) Validate() error {
 	v.Check(p.BirthdayBonusPoints >= 0 && p.BirthdayBonusPoints <= MaxPointsPerOperation, "birthday_bonus_points", "must be between 0 (none) and %d", MaxPointsPerOperation)
 	v.Check(p.WinbackDays >= 0 && p.WinbackDays <= 3660, "winback_days", "must be between 0 (never) and 3660")
 	v.Check(p.ExpiryReminderDays >= 0 && p.ExpiryReminderDays <= 365, "expiry_reminder_days", "must be between 0 (none) and 365")
+	if p.RetroClaimDays != nil {
+		v.Check(*p.RetroClaimDays >= 0 && *p.RetroClaimDays <= 3660, "retro_claim_days", "must be between 0 and 3660")
+	}
 	v.Check(len(p.Tiers) >= 1 && len(p.Tiers) <= 20, "tiers", "must list between 1 and 20 tiers")
 	if p.PointValue != nil {
 		p.PointValue.validate(&v, "point_value", p.Currency)

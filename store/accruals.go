@@ -77,6 +77,20 @@ func (s *Store) AccruePurchase(ctx context.Context, p domain.Purchase, now time.
 	return res, nil
 }
 
+// claimable refuses (ErrUnprocessable) a purchase that occurred longer than the program's retro_claim_days before
+// the member joined or before now.
+func claimable(ctx context.Context, tx pgx.Tx, p domain.Purchase, now time.Time) error {
+	var joinedAt time.Time
+	if err := tx.QueryRow(ctx, `SELECT joined_at FROM members WHERE id = $1`, p.MemberID).Scan(&joinedAt); err != nil {
+		return wrap("member joined", err)
+	}
+	cur, err := programAt(ctx, tx, now)
+	if err != nil {
+		return err
+	}
+	return cur.Program.ClaimableAt(p.OccurredAt, joinedAt, now)
+}
+
 // accruePurchase is AccruePurchase within tx; announce sends the accrual's event to waiting API processes and reads
 // the balance after it (a historical import does neither).
 func accruePurchase(ctx context.Context, tx pgx.Tx, p domain.Purchase, now time.Time, announce bool) (AccrualResult, error) {
@@ -115,6 +129,14 @@ func accruePurchase(ctx context.Context, tx pgx.Tx, p domain.Purchase, now time.
 			t.RuleVersions = append(t.RuleVersions, domain.RuleRef{ID: r.ID, Version: r.Version})
 		}
 		earning, err := domain.Earn(domain.EarnInput{Program: pv.Program, Rules: rules, Tier: tier, Purchase: p})
+		if err == nil && announce {
+			// A live claim is bounded by retro_claim_days, the program's setting now (not when the purchase
+			// occurred). A historical import records the program's past as it happened and is not bounded.
+			err = claimable(ctx, tx, p, now)
+		}
+		if err == nil {
+			err = pv.Program.ExpiredAlready(p.OccurredAt, now) // no lot created expired, by the purchase's program
+		}
 		var refused *domain.Error
 		switch {
 		case errors.As(err, &refused) && refused.Code == domain.ErrUnprocessable:

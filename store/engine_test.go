@@ -134,6 +134,7 @@ func TestRedemptionsTakeSoonestExpiringLotsAndNeverOverspend(t *testing.T) {
 	st, _ := setup(t)
 	ctx := context.Background()
 	now := testNow
+	allowLateClaims(t, st, 730) // purchases up to 20 months old: this test is about the order lots are spent in
 	m := newMember(t, st, "fifo@example.com")
 	// Three purchases months apart: the oldest expires first (24 months after each).
 	for i, months := range []int{-10, -20, -5} {

@@ -42,6 +42,8 @@ func runLedgerProperty(t *testing.T, seed uint64, allowNegative bool, steps int)
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	prog := domain.DefaultProgram()
 	prog.PendingDays, prog.Expiry.Months, prog.AllowNegativeOnReturn = int(r.IntN(2))*7, 3, allowNegative
+	retro := 3660 // members join by the store's clock, years after these purchases
+	prog.RetroClaimDays = &retro
 	if _, err := st.SaveProgram(ctx, prog, now.AddDate(0, 0, -1), "test"); err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,18 @@ func setup(t *testing.T) (*store.Store, *pgtest.DB) {
 	return st, db
 }
 
+// allowLateClaims records the default program again, in force from the same epoch as setup's, with retro_claim_days
+// set to days: for tests about something else whose purchases occur long before their members join (by the store's
+// clock, testNow) or before the moment they are accrued.
+func allowLateClaims(t *testing.T, st *store.Store, days int) {
+	t.Helper()
+	p := domain.DefaultProgram()
+	p.RetroClaimDays = &days
+	if _, err := st.SaveProgram(context.Background(), p, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), "test"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func newMember(t *testing.T, st *store.Store, email string) string {
 	t.Helper()
 	r := domain.Registration{MemberID: uuid.NewString(), Email: email, Name: "Test"}
@@ -180,6 +192,8 @@ func TestPendingPointsAreNotAvailable(t *testing.T) {
 	ctx := context.Background()
 	p := domain.DefaultProgram()
 	p.PendingDays = 30
+	retro := 90
+	p.RetroClaimDays = &retro
 	if _, err := st.SaveProgram(ctx, p, testNow.Add(-time.Hour), "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -253,4 +267,51 @@ func TestAPIKeys(t *testing.T) {
 	if _, err := st.CreateAPIKey(ctx, "x", "root"); domain.CodeOf(err) != domain.ErrInvalid {
 		t.Fatalf("unknown role: %v", err)
 	}
+}
+
+// A purchase may be claimed at most retro_claim_days (default 30) before the member joined and before now; none
+// creates a lot expired already.
+func TestLatePurchasesAreBoundedByRetroClaimDays(t *testing.T) {
+	st, db := setup(t)
+	ctx := context.Background()
+	m := newMember(t, st, "late@example.com") // joined at testNow, the store's clock
+	for _, c := range []struct {
+		id     string
+		at     time.Time
+		status string
+	}{
+		{"T-RECENT", testNow.AddDate(0, 0, -29), store.TxAccrued},
+		{"T-2024", time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC), store.TxRejected},
+		{"T-31-DAYS", testNow.AddDate(0, 0, -31), store.TxRejected},
+	} {
+		p := purchase(c.id, m, 1_000)
+		p.OccurredAt = c.at
+		r, err := st.AccruePurchase(ctx, p, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Transaction.Status != c.status || (c.status == store.TxRejected && (r.Transaction.PointsEarned != 0 || r.Transaction.RejectReason == "")) {
+			t.Fatalf("%s: %+v, want %s", c.id, r.Transaction, c.status)
+		}
+	}
+	// A program that allows older claims, with points expiring after a month: still no lot expired already.
+	p := domain.DefaultProgram()
+	days := 400
+	p.RetroClaimDays, p.Expiry.Months = &days, 1
+	if _, err := st.SaveProgram(ctx, p, testNow.AddDate(0, 0, -60), "test"); err != nil {
+		t.Fatal(err)
+	}
+	old := purchase("T-EXPIRED", m, 1_000)
+	old.OccurredAt = testNow.AddDate(0, 0, -45)
+	if r, err := st.AccruePurchase(ctx, old, testNow); err != nil || r.Transaction.Status != store.TxRejected {
+		t.Fatalf("a purchase whose points expired already: %+v, %v", r.Transaction, err)
+	}
+	var expired int64
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM ledger_lots WHERE member_id = $1 AND expires_at <= $2`, m, testNow).Scan(&expired); err != nil {
+		t.Fatal(err)
+	}
+	if expired != 0 {
+		t.Fatalf("%d lots created already expired", expired)
+	}
+	checkLedger(t, db, m)
 }

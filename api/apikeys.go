@@ -7,7 +7,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/store"
 )
 
@@ -54,14 +53,9 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var before int64
-	if cursor != "" {
-		n, err := strconv.ParseInt(cursor, 10, 64)
-		if err != nil || n <= 0 {
-			fail(w, r, problem(domain.ErrInvalid, "cursor is not valid", domain.FieldError{Field: "cursor", Message: "use the next_cursor of a previous page"}))
-			return
-		}
-		before = n
+	before, ok := idCursor(w, r, cursor)
+	if !ok {
+		return
 	}
 	keys, next, err := s.cfg.Store.ListAPIKeys(r.Context(), before, limit)
 	if err != nil {

@@ -21,14 +21,9 @@ func (s *Server) memberHistory(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var before int64
-	if cursor != "" {
-		n, err := strconv.ParseInt(cursor, 10, 64)
-		if err != nil || n <= 0 {
-			fail(w, r, problem(domain.ErrInvalid, "cursor is not valid", domain.FieldError{Field: "cursor", Message: "use the next_cursor of a previous page"}))
-			return
-		}
-		before = n
+	before, ok := idCursor(w, r, cursor)
+	if !ok {
+		return
 	}
 	items, err := s.cfg.Store.History(r.Context(), id, before, limit)
 	if err != nil {

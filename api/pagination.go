@@ -60,3 +60,21 @@ func (s *Server) memberPage(w http.ResponseWriter, r *http.Request) (memberID st
 	}
 	return memberID, limit, cursor, true
 }
+
+// badCursor is the refusal of a cursor this API did not give.
+func badCursor(w http.ResponseWriter, r *http.Request) {
+	fail(w, r, problem(domain.ErrInvalid, "cursor is not valid", domain.FieldError{Field: "cursor", Message: "use the next_cursor of a previous page"}))
+}
+
+// idCursor reads a cursor that is a positive row id ("" → 0: the first page), refusing any other.
+func idCursor(w http.ResponseWriter, r *http.Request, cursor string) (before int64, ok bool) {
+	if cursor == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(cursor, 10, 64)
+	if err != nil || n <= 0 {
+		badCursor(w, r)
+		return 0, false
+	}
+	return n, true
+}

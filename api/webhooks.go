@@ -78,7 +78,7 @@ func (s *Server) listWebhookEndpoints(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cursor != "" && !domain.ValidMemberID(cursor) {
-		fail(w, r, problem(domain.ErrInvalid, "cursor is not valid", domain.FieldError{Field: "cursor", Message: "use the next_cursor of a previous page"}))
+		badCursor(w, r)
 		return
 	}
 	eps, err := s.cfg.Store.ListWebhookEndpoints(r.Context(), cursor, limit+1)
@@ -208,14 +208,9 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var before int64
-	if cursor != "" {
-		n, err := strconv.ParseInt(cursor, 10, 64)
-		if err != nil || n <= 0 {
-			fail(w, r, problem(domain.ErrInvalid, "cursor is not valid", domain.FieldError{Field: "cursor", Message: "use the next_cursor of a previous page"}))
-			return
-		}
-		before = n
+	before, ok := idCursor(w, r, cursor)
+	if !ok {
+		return
 	}
 	items, next, err := s.cfg.Store.WebhookDeliveries(r.Context(), chi.URLParam(r, "endpointId"), before, limit)
 	if err != nil {

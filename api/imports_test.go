@@ -355,3 +355,27 @@ func TestWakeUpStartsTheWorkflowsOfImportedMembersWithTimersDue(t *testing.T) {
 		t.Fatalf("second wake-up woke %d: %v", woken, err)
 	}
 }
+
+// TestImportCancelStopsAfterTheCurrentChunk: a cancel asked before the worker took the import answers 202; the
+// workflow stops at the next chunk boundary and ends cancelled, with what it loaded kept and the rest not read;
+// cancelling it again answers 409.
+func TestImportCancelStopsAfterTheCurrentChunk(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{NoWorker: true})
+	const rows = 50_000 // three chunks of 20,000 lines at most
+	im := upload(t, s, "kind=members", membersFile("CANCEL", rows, 0))
+	res := s.Do("POST", "/v1/imports/"+im.ImportID+"/cancel", s.Keys["admin"], nil)
+	if res.Status != http.StatusAccepted {
+		t.Fatalf("cancel: %d %s", res.Status, res.Body)
+	}
+	s.StartWorker()
+	done := awaitImport(t, s, im.ImportID)
+	if done.Status != "cancelled" || done.RowsRead >= rows {
+		t.Fatalf("after the cancel: %+v", done)
+	}
+	if n, _ := membersDigest(t, s); int64(n) != done.RowsImported {
+		t.Fatalf("%d members stored, the import says %d imported", n, done.RowsImported)
+	}
+	if res := s.Do("POST", "/v1/imports/"+im.ImportID+"/cancel", s.Keys["admin"], nil); res.Status != http.StatusConflict {
+		t.Fatalf("cancel a cancelled import: %d %s", res.Status, res.Body)
+	}
+}

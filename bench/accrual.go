@@ -223,19 +223,35 @@ func (s *stack) cpuProbe() *cpuProbe {
 // postAccrual sends one purchase without waiting for its commit; used to load one member with many purchases.
 func (s *stack) postAccrual(ctx context.Context, hc *http.Client, p domain.Purchase) error {
 	body, _ := json.Marshal(p)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.apiURL+"/v1/transactions/accrue", bytes.NewReader(body))
-	if err != nil {
-		return err
+	// A 503 (a dependency slow or down) is retried as a POS retries it: with the same transaction id, which makes
+	// the retry safe, after the answer's Retry-After (a few attempts at most).
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.apiURL+"/v1/transactions/accrue", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header = s.header("Prefer", "wait=0")
+		res, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		switch {
+		case res.StatusCode == http.StatusAccepted || res.StatusCode == http.StatusCreated:
+			return nil
+		case res.StatusCode == http.StatusServiceUnavailable && attempt < 5:
+			wait := time.Second
+			if n, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && n > 0 {
+				wait = time.Duration(n) * time.Second
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+		default:
+			return errors.New("accrue: " + res.Status + " " + firstLine(b))
+		}
 	}
-	req.Header = s.header("Prefer", "wait=0")
-	res, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusAccepted && res.StatusCode != http.StatusCreated {
-		return errors.New("accrue: " + res.Status + " " + firstLine(b))
-	}
-	return nil
 }

@@ -5,6 +5,7 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -189,6 +190,8 @@ func startChaosStack(t *testing.T) *chaosStack {
 		"PERKFLOW_JWT_SECRET="+secret("jwt"),
 		"PERKFLOW_ID_SECRET="+secret("id"),
 		"PERKFLOW_COUPON_SECRET="+secret("coupon"),
+		"PERKFLOW_PAYLOAD_KEYS=chaos:"+base64.StdEncoding.EncodeToString([]byte(secret("payload")[:32])),
+		"PERKFLOW_UNSUBSCRIBE_SECRET="+secret("unsubscribe"),
 		"PERKFLOW_LOG_FORMAT=json",
 		"PERKFLOW_LOG_LEVEL=warn",
 		// One caller offering load on purpose: the per-caller limits are not what is tested.

@@ -120,7 +120,8 @@ func runExpiry(ctx context.Context, r expiryRun) error {
 		case <-tick.C:
 			// The latest run of the id (the query follows Continue-As-New); a query that fails or is slow (no worker
 			// yet) is skipped: the next tick asks again.
-			qctx, qcancel := context.WithTimeout(wctx, r.every)
+			// Its deadline is not the tick's: a loaded server answering in more than `every` must still be heard.
+			qctx, qcancel := context.WithTimeout(wctx, max(r.every, 5*time.Second))
 			v, err := r.temporal.QueryWorkflow(qctx, id, "", workflows.QueryState)
 			qcancel()
 			var st workflows.ExpiryState

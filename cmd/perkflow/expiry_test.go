@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,13 +45,35 @@ func TestExpiryRunShowsProgress(t *testing.T) {
 		SELECT id, member_id, 10, 10, available_at, expires_at FROM e`, members, perMember, now); err != nil {
 		t.Fatal(err)
 	}
-	var out, progress bytes.Buffer
-	err = runExpiry(ctx, expiryRun{
-		store: s.Store, temporal: s.Temporal, taskQueue: s.TaskQueue,
-		input: workflows.ExpiryInput{Now: now, ChunkSize: 5, ChunksPerActivity: 1},
-		wait:  2 * time.Minute, every: 10 * time.Millisecond, out: &out, progress: &progress,
-	})
+	// The members' balances are held locked until a progress line has been printed: the expiry's first chunk waits
+	// for them, so the run is surely under way, unfinished, when the command reads its state.
+	hold, err := s.DB.Pool.Begin(ctx)
 	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback(ctx) //nolint:errcheck
+	if _, err := hold.Exec(ctx, `SELECT 1 FROM member_balances FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	progress := &syncBuffer{}
+	ran := make(chan error, 1)
+	go func() {
+		ran <- runExpiry(ctx, expiryRun{
+			store: s.Store, temporal: s.Temporal, taskQueue: s.TaskQueue,
+			input: workflows.ExpiryInput{Now: now, ChunkSize: 5, ChunksPerActivity: 1},
+			wait:  2 * time.Minute, every: 10 * time.Millisecond, out: &out, progress: progress,
+		})
+	}()
+	for deadline := time.Now().Add(time.Minute); strings.Count(progress.String(), "\n") < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress line within a minute:\n%s", progress.String())
+		}
+	}
+	if err := hold.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-ran; err != nil {
 		t.Fatalf("expiry run: %v\n%s", err, progress.String())
 	}
 	lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
@@ -101,4 +124,22 @@ func TestExpiryProgressLine(t *testing.T) {
 
 func statsOf(expired, skipped, points int64) domain.ExpiryStats {
 	return domain.ExpiryStats{LotsExpired: expired, LotsSkipped: skipped, PointsExpired: points}
+}
+
+// syncBuffer is a buffer written by one goroutine and read by another.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -132,9 +132,19 @@ func (s *stack) registerMembers(ctx context.Context, n int, tag string) ([]strin
 					"name":    fmt.Sprintf("Bench Member %d", i),
 					"consent": map[string]bool{"email": false, "sms": false},
 				})
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.apiURL+"/v1/members/register", bytes.NewReader(body))
-				req.Header = s.header("Prefer", "wait=30")
-				res, err := hc.Do(req)
+				// A 503 is retried as a till retries it: with the same Idempotency-Key, so the member is made once.
+				var res *http.Response
+				var err error
+				for attempt := 1; ; attempt++ {
+					req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.apiURL+"/v1/members/register", bytes.NewReader(body))
+					req.Header = s.header("Prefer", "wait=30", "Idempotency-Key", fmt.Sprintf("bench-%s-%s-%d", s.runID, tag, i))
+					res, err = hc.Do(req)
+					if err != nil || res.StatusCode != http.StatusServiceUnavailable || attempt == 5 {
+						break
+					}
+					res.Body.Close()
+					time.Sleep(time.Second)
+				}
 				if err != nil {
 					select {
 					case errc <- err:

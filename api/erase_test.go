@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -127,7 +128,17 @@ func TestEraseMemberLeavesNoPersonalDataAndKeepsTheLedger(t *testing.T) {
 		t.Errorf("the leaderboard shows the erased member: %s", lb.Body)
 	}
 
-	// Nothing personal left anywhere in the database.
+	// Their payload key is gone (crypto-shredding), so every sealed copy of their profile in Temporal's history is
+	// unreadable too.
+	var keys int
+	if err := s.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM member_keys WHERE member_id = $1`, id).Scan(&keys); err != nil {
+		t.Fatal(err)
+	}
+	if keys != 0 {
+		t.Errorf("the erased member's payload key is still stored (%d rows in member_keys)", keys)
+	}
+
+	// Nothing personal left anywhere in the database, in text or as bytes (bytea columns dump as hex).
 	out, err := exec.Command("pg_dump", "--no-owner", s.DB.URL).CombinedOutput()
 	if err != nil {
 		t.Fatalf("pg_dump: %v: %s", err, out)
@@ -136,10 +147,14 @@ func TestEraseMemberLeavesNoPersonalDataAndKeepsTheLedger(t *testing.T) {
 	if !strings.Contains(dump, id) {
 		t.Fatal("the dump does not hold the member id: not the stack's database?")
 	}
+	lower := strings.ToLower(dump)
 	for _, v := range []string{email, phone, name, birth, card, "Erin"} {
 		if strings.Contains(dump, v) {
 			i := strings.Index(dump, v)
 			t.Errorf("the dump still holds %q: …%s…", v, dump[max(0, i-200):min(len(dump), i+100)])
+		}
+		if h := hex.EncodeToString([]byte(v)); strings.Contains(lower, h) {
+			t.Errorf("the dump still holds %q as bytes (%s)", v, h)
 		}
 	}
 }

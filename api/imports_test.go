@@ -181,13 +181,14 @@ func TestImportSurvivesItsWorkerStopping(t *testing.T) {
 		t.Fatalf("%d members, %d rows in %d batches; want each of %d once", n, read, batches, rows)
 	}
 	s.RecordHistory(workflows.ImportWorkflowID(im.ImportID), "", "import_members_worker_stopped")
-	// The state query answers too.
+	// The state query answers too, after the workflow completed (a worker is running to answer it).
 	v, err := s.Temporal.QueryWorkflow(context.Background(), workflows.ImportWorkflowID(im.ImportID), "", workflows.QueryState)
-	if err == nil {
-		var st workflows.ImportState
-		if err := v.Get(&st); err != nil || st.Status != "completed" || st.Read != rows {
-			t.Fatalf("state query: %+v %v", st, err)
-		}
+	if err != nil {
+		t.Fatalf("state query of the completed import: %v", err)
+	}
+	var st workflows.ImportState
+	if err := v.Get(&st); err != nil || st.Status != "completed" || st.Read != rows {
+		t.Fatalf("state query: %+v %v", st, err)
 	}
 }
 
@@ -371,6 +372,9 @@ func TestImportCancelStopsAfterTheCurrentChunk(t *testing.T) {
 	done := awaitImport(t, s, im.ImportID)
 	if done.Status != "cancelled" || done.RowsRead >= rows {
 		t.Fatalf("after the cancel: %+v", done)
+	}
+	if chunk := int64(workflows.DefaultImportBatchLines * workflows.DefaultImportBatchesPerChunk); done.RowsRead%chunk != 0 {
+		t.Fatalf("cancelled after %d rows: not a whole number of chunks of %d", done.RowsRead, chunk)
 	}
 	if n, _ := membersDigest(t, s); int64(n) != done.RowsImported {
 		t.Fatalf("%d members stored, the import says %d imported", n, done.RowsImported)

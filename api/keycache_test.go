@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -120,8 +121,29 @@ func TestRevokedKeyIsRefusedWithinASecondByEveryAPIProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitListening(t, s)
+	mustStatus(t, s.Do("GET", "/v1/program", key2, nil), http.StatusUnauthorized, "the key revoked while the listener was down, once it is back")
 	use(key3, "a key after the reconnection")
 	use(key3, "a cached key after the reconnection")
+	// The cache answers again (within a moment of the LISTEN: the listener marks itself live just after it): a key
+	// revoked behind the store's back after the reconnection still authenticates.
+	for i := 0; ; i++ {
+		name := fmt.Sprintf("till-sneaky-after-%d", i)
+		k, err := s.Store.CreateAPIKey(ctx, name, "pos")
+		if err != nil {
+			t.Fatal(err)
+		}
+		use(k, "a new key after the reconnection")
+		if _, err := s.DB.Pool.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE name = $1`, name); err != nil {
+			t.Fatal(err)
+		}
+		if s.Do("GET", "/v1/program", k, nil).Status == http.StatusOK {
+			break
+		}
+		if i == 20 {
+			t.Fatal("after the reconnection the cache never answers again: every key is read from Postgres")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err := elsewhere.RevokeAPIKey(ctx, "till-c3"); err != nil {
 		t.Fatal(err)
 	}

@@ -165,17 +165,13 @@ func TestTemporalSilentAnswers503WithinDeadlineThenBreakerAnswersAtOnce(t *testi
 		t.Fatal(err)
 	}
 	t.Cleanup(dead.Close)
-	// A probe interval longer than the test: the first probe (at start) must be the one that opens the breaker.
+	// A probe interval longer than the test: only the probe at start runs on its own, and one failed probe does not
+	// open the breaker (it takes two in a row), so the first accrual reaches the silent server and meets the deadline.
 	_, base := serve(t, api.Config{Store: s.Store, Temporal: dead, TaskQueue: s.TaskQueue, ProbeInterval: time.Hour})
 
 	a := send(t, base, "POST", "/v1/transactions/accrue", s.Keys["pos"], purchase("tx-outage-1", memberID, 1000))
 	t.Logf("accrual with Temporal silent: %d in %v", a.status, a.took)
-	if a.problem.Detail != "" && strings.Contains(a.problem.Detail, "was not accepted") {
-		// The start-up probe finished first and the breaker answered: still a 503 of Temporal.
-		wantOutage(t, a, "temporal-unavailable", "was not accepted")
-	} else {
-		wantOutage(t, a, "temporal-unavailable", "may have been accepted")
-	}
+	wantOutage(t, a, "temporal-unavailable", "may have been accepted")
 	if a.took > 5*time.Second {
 		t.Errorf("answered after %v: the per-call deadline did not apply", a.took)
 	}

@@ -262,11 +262,22 @@ func TestCodecEndpointRefusesWhatItCannotDecode(t *testing.T) {
 	if !strings.Contains(p.Detail, "retired-2024") || !strings.HasSuffix(p.Type, "#payload-undecodable") || res.Header.Get("Content-Type") != "application/problem+json" {
 		t.Errorf("problem = %s (%s)", res.Body, res.Header.Get("Content-Type"))
 	}
+	// A batch holding a payload the endpoint can open beside one it cannot: refused whole, the other's value unsaid.
+	readable, err := privacy.DataConverter(itest.PayloadKeys).ToPayload(map[string]string{"email": "secret@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readableJSON, _ := protojson.Marshal(readable)
 	ours, _ := privacy.DataConverter(itest.PayloadKeys).ToPayload("x")
 	ours.Data[len(ours.Data)-1] ^= 1
-	body, _ = protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{ours}})
-	mustStatus(t, codecCall(t, s, "/codec/decode", s.Keys["admin"], body), http.StatusUnprocessableEntity, "tampered payload")
-	for _, garbage := range []string{"", "not json", `{"payloads": "x"}`, `{"payloads": [{"data": "%%%"}]}`} {
+	body, _ = protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{readable, ours}})
+	res = codecCall(t, s, "/codec/decode", s.Keys["admin"], body)
+	mustStatus(t, res, http.StatusUnprocessableEntity, "tampered payload")
+	if strings.Contains(string(res.Body), "secret@example.com") {
+		t.Errorf("the 422 of a batch with a tampered payload leaks the readable one: %s", res.Body)
+	}
+	for _, garbage := range []string{"", "not json", `{"payloads": "x"}`, `{"payloads": [{"data": "%%%"}]}`,
+		`{"payloads": [` + string(readableJSON) + `, {"data": "%%%"}]}`} {
 		res := codecCall(t, s, "/codec/decode", s.Keys["support"], []byte(garbage))
 		mustStatus(t, res, http.StatusBadRequest, "decode "+garbage)
 		if strings.Contains(string(res.Body), "secret@example.com") {

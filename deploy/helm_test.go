@@ -26,7 +26,7 @@ const chart = "helm/perkflow"
 // by the chart, and Temporal Cloud (mTLS and an API key) with the operator's own Secrets.
 var chartValues = []string{"ci/selfhosted-values.yaml", "ci/cloud-values.yaml"}
 
-// helmBinary is bin/helm (make lint installs it), else helm on PATH; the test is skipped without either.
+// helmBinary is bin/helm (make lint installs it), else helm on PATH; the test is skipped without either, except on CI.
 func helmBinary(t *testing.T) string {
 	t.Helper()
 	if p, err := filepath.Abs("../bin/helm"); err == nil {
@@ -36,6 +36,9 @@ func helmBinary(t *testing.T) string {
 	}
 	if p, err := exec.LookPath("helm"); err == nil {
 		return p
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("helm is not installed: make test runs make lint first, which installs bin/helm")
 	}
 	t.Skip("helm is not installed: run `make lint` (it installs bin/helm)")
 	return ""

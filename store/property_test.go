@@ -31,6 +31,7 @@ func TestLedgerPropertiesUnderRandomOperations(t *testing.T) {
 
 type op struct {
 	kind   string
+	id     string // the operation's own id: a refusal frees this id, and only this one
 	member string // whose balance the operation moves
 	run    func(now time.Time) (domain.OperationOutcome, error)
 }
@@ -64,7 +65,7 @@ func runLedgerProperty(t *testing.T, seed uint64, allowNegative bool, steps int)
 	}
 	var purchases []purchase
 	var history []op
-	refused := map[string]bool{} // "replay:<kind>" of which some operation was refused
+	refused := map[string]bool{} // ids of operations last answered with a refusal
 	seq := 0
 	seen := map[string]int{}
 	defer func() { t.Logf("operations: %v", seen) }()
@@ -84,7 +85,7 @@ func runLedgerProperty(t *testing.T, seed uint64, allowNegative bool, steps int)
 			}
 			p := basket(id, m, now.Add(-time.Duration(r.IntN(60))*time.Minute), items...)
 			purchases = append(purchases, purchase{id, m, items})
-			o = op{"accrue", m, func(now time.Time) (domain.OperationOutcome, error) {
+			o = op{"accrue", id, m, func(now time.Time) (domain.OperationOutcome, error) {
 				res, err := st.AccruePurchase(ctx, p, now)
 				return domain.OperationOutcome{ID: id, Status: res.Transaction.Status, Points: res.Transaction.PointsEarned, Replayed: res.Replayed, Balance: res.Balance}, err
 			}}
@@ -97,7 +98,7 @@ func runLedgerProperty(t *testing.T, seed uint64, allowNegative bool, steps int)
 				it := p.items[r.IntN(len(p.items))]
 				ret.Items = []domain.ReturnItem{{SKU: it.SKU, Quantity: 1 + r.Int64N(it.Quantity+1)}} // sometimes too many
 			}
-			o = op{"return", p.member, func(now time.Time) (domain.OperationOutcome, error) { return st.ReturnPurchase(ctx, ret, now) }}
+			o = op{"return", ret.ReturnID, p.member, func(now time.Time) (domain.OperationOutcome, error) { return st.ReturnPurchase(ctx, ret, now) }}
 		case k < 75:
 			// Half the time spend (nearly) everything available, so that later returns find their points spent.
 			pts := 1 + r.Int64N(150)
@@ -105,17 +106,17 @@ func runLedgerProperty(t *testing.T, seed uint64, allowNegative bool, steps int)
 				pts = b.Available - r.Int64N(10)
 			}
 			red := domain.TillRedemption{RedemptionID: next("TILL"), MemberID: m, Points: pts, StoreID: "s1"}
-			o = op{"redeem", m, func(now time.Time) (domain.OperationOutcome, error) { return st.RedeemAtTill(ctx, red, now) }}
+			o = op{"redeem", red.RedemptionID, m, func(now time.Time) (domain.OperationOutcome, error) { return st.RedeemAtTill(ctx, red, now) }}
 		case k < 85:
 			pts := r.Int64N(200) - 80
 			if pts == 0 {
 				pts = 1
 			}
 			adj := domain.Adjustment{AdjustmentID: next("ADJ"), MemberID: m, Points: pts, Reason: "property test", Actor: "test"}
-			o = op{"adjust", m, func(now time.Time) (domain.OperationOutcome, error) { return st.Adjust(ctx, adj, now) }}
+			o = op{"adjust", adj.AdjustmentID, m, func(now time.Time) (domain.OperationOutcome, error) { return st.Adjust(ctx, adj, now) }}
 		case k < 92:
 			at := now // a replay expires again as of the same time, which must find nothing left to expire
-			o = op{"expire", m, func(time.Time) (domain.OperationOutcome, error) {
+			o = op{"expire", "expire", m, func(time.Time) (domain.OperationOutcome, error) {
 				n, err := st.ExpireMemberLots(ctx, m, at)
 				return domain.OperationOutcome{ID: "expire", Status: store.OpApplied, Points: n}, err
 			}}
@@ -139,8 +140,9 @@ func runLedgerProperty(t *testing.T, seed uint64, allowNegative bool, steps int)
 		if b, _ := st.BalanceAt(ctx, o.member, now); b.Available < 0 {
 			seen["negative-balance"]++
 		}
-		// A refusal does not use up its id: its replay is judged again, as a new operation.
-		if refused[o.kind] && len(o.kind) > 7 && o.kind[:7] == "replay:" && !out.Replayed {
+		// A refusal does not use up its id: a replay of that very operation is judged again, as a new one. Any other
+		// replay must be answered as a replay.
+		if refused[o.id] && len(o.kind) > 7 && o.kind[:7] == "replay:" && !out.Replayed {
 			o.kind = o.kind[7:]
 		}
 		switch {
@@ -160,10 +162,11 @@ func runLedgerProperty(t *testing.T, seed uint64, allowNegative bool, steps int)
 			case "return":
 				model[o.member] -= out.Points - out.NotRecovered
 			}
+			delete(refused, o.id) // applied now: from here on its id is used up
 			history = append(history, o)
 		default:
 			if out.Status == store.OpRejected && o.kind != "accrue" {
-				refused["replay:"+o.kind] = true
+				refused[o.id] = true
 			}
 			history = append(history, o)
 		}

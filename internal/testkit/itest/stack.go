@@ -284,7 +284,7 @@ func (s *Stack) StartWorker() {
 		return
 	}
 	acts := &activities.Activities{Store: s.Store, Notifier: activities.LogNotifier{Log: s.log}, Log: s.log, Metrics: s.business,
-		Webhooks: s.webhooks, Members: s.Members(), Unsubscribe: s.unsubscribe}
+		Webhooks: s.webhooks, Members: s.Members(), Unsubscribe: s.unsubscribe, ShredMemberKey: s.Store.DeleteMemberKey}
 	w := worker.NewWorkers(s.Temporal, s.TaskQueue, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		s.T.Fatal(err)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
-	"go.temporal.io/sdk/client"
 
 	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/store"
@@ -270,11 +269,7 @@ func (s *Server) replayWebhookEvents(w http.ResponseWriter, r *http.Request) {
 
 // wakeWebhookEndpoint signals the endpoint's delivery workflow, starting it if it is not running.
 func (s *Server) wakeWebhookEndpoint(ctx context.Context, id string) error {
-	wid := workflows.WebhookEndpointWorkflowID(id)
-	_, err := s.cfg.Temporal.SignalWithStartWorkflow(ctx, wid, workflows.WebhookSignalWake, nil,
-		client.StartWorkflowOptions{ID: wid, TaskQueue: s.cfg.TaskQueue},
-		workflows.WebhookEndpointWorkflowName, workflows.WebhookEndpointInput{EndpointID: id})
-	return err
+	return workflows.WakeWebhookEndpoint(ctx, s.cfg.Temporal, s.cfg.TaskQueue, id)
 }
 
 // checkWebhookURL refuses an endpoint URL that is not https to a public address (unless private ones are allowed):

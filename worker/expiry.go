@@ -2,11 +2,8 @@ package worker
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	enums "go.temporal.io/api/enums/v1"
 
@@ -34,27 +31,5 @@ func ExpirySchedule(taskQueue string) client.ScheduleOptions {
 // EnsureExpirySchedule creates the daily expiry schedule, or brings an existing one to the current definition; it
 // is safe to call from every worker at every start.
 func EnsureExpirySchedule(ctx context.Context, c client.Client, taskQueue string) error {
-	opts := ExpirySchedule(taskQueue)
-	_, err := c.ScheduleClient().Create(ctx, opts)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return fmt.Errorf("create expiry schedule: %w", err)
-	}
-	h := c.ScheduleClient().GetHandle(ctx, opts.ID)
-	err = h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-		s := in.Description.Schedule
-		s.Spec = &opts.Spec
-		s.Action = opts.Action
-		if s.Policy == nil {
-			s.Policy = &client.SchedulePolicies{}
-		}
-		s.Policy.Overlap = opts.Overlap
-		return &client.ScheduleUpdate{Schedule: &s}, nil
-	}})
-	if err != nil {
-		return fmt.Errorf("update expiry schedule: %w", err)
-	}
-	return nil
+	return ensureSchedule(ctx, c, ExpirySchedule(taskQueue), "expiry")
 }

@@ -2,12 +2,9 @@ package worker
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	enums "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/perkflow/perkflow/activities"
@@ -61,26 +58,5 @@ func WakeSchedule(taskQueue string) client.ScheduleOptions {
 
 // EnsureWakeSchedule creates the daily wake-up schedule, or brings an existing one to the current definition.
 func EnsureWakeSchedule(ctx context.Context, c client.Client, taskQueue string) error {
-	opts := WakeSchedule(taskQueue)
-	_, err := c.ScheduleClient().Create(ctx, opts)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return fmt.Errorf("create wake-up schedule: %w", err)
-	}
-	err = c.ScheduleClient().GetHandle(ctx, opts.ID).Update(ctx, client.ScheduleUpdateOptions{
-		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-			s := in.Description.Schedule
-			s.Spec, s.Action = &opts.Spec, opts.Action
-			if s.Policy == nil {
-				s.Policy = &client.SchedulePolicies{}
-			}
-			s.Policy.Overlap = opts.Overlap
-			return &client.ScheduleUpdate{Schedule: &s}, nil
-		}})
-	if err != nil {
-		return fmt.Errorf("update wake-up schedule: %w", err)
-	}
-	return nil
+	return ensureSchedule(ctx, c, WakeSchedule(taskQueue), "wake-up")
 }

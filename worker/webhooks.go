@@ -92,16 +92,8 @@ func (d *webhookDispatcher) wake(ctx context.Context, types map[string]bool) {
 		if !wanted {
 			continue
 		}
-		if err := WakeWebhookEndpoint(ctx, d.c, d.queue, ep.ID); err != nil && ctx.Err() == nil {
+		if err := workflows.WakeWebhookEndpoint(ctx, d.c, d.queue, ep.ID); err != nil && ctx.Err() == nil {
 			d.log.Warn("webhook dispatcher cannot wake an endpoint", "endpoint_id", ep.ID, "error", err)
 		}
 	}
-}
-
-// WakeWebhookEndpoint signals an endpoint's delivery workflow, starting it if it is not running.
-func WakeWebhookEndpoint(ctx context.Context, c client.Client, taskQueue, endpointID string) error {
-	_, err := c.SignalWithStartWorkflow(ctx, workflows.WebhookEndpointWorkflowID(endpointID), workflows.WebhookSignalWake, nil,
-		client.StartWorkflowOptions{ID: workflows.WebhookEndpointWorkflowID(endpointID), TaskQueue: taskQueue},
-		workflows.WebhookEndpointWorkflowName, workflows.WebhookEndpointInput{EndpointID: endpointID})
-	return err
 }

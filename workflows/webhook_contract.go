@@ -1,7 +1,10 @@
 package workflows
 
 import (
+	"context"
 	"time"
+
+	"go.temporal.io/sdk/client"
 
 	"github.com/perkflow/perkflow/domain"
 )
@@ -24,6 +27,15 @@ var DeliverWebhooks = newActivity[domain.WebhookRoundRequest, domain.WebhookRoun
 
 // WebhookEndpointWorkflowID names an endpoint's delivery workflow.
 func WebhookEndpointWorkflowID(endpointID string) string { return "webhook-endpoint/" + endpointID }
+
+// WakeWebhookEndpoint signals an endpoint's delivery workflow, starting it if it is not running (the API on a
+// replay or an enable, the worker's dispatcher when an outbox event commits).
+func WakeWebhookEndpoint(ctx context.Context, c client.Client, taskQueue, endpointID string) error {
+	id := WebhookEndpointWorkflowID(endpointID)
+	_, err := c.SignalWithStartWorkflow(ctx, id, WebhookSignalWake, nil, client.StartWorkflowOptions{ID: id, TaskQueue: taskQueue},
+		WebhookEndpointWorkflowName, WebhookEndpointInput{EndpointID: endpointID})
+	return err
+}
 
 // WebhookEndpointInput starts (or continues) an endpoint's delivery workflow.
 type WebhookEndpointInput struct {

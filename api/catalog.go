@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,7 +46,7 @@ func (s *Server) listOffers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status := domain.OfferStatus(r.URL.Query().Get("status"))
-	if status != "" && !containsStatus(status) {
+	if status != "" && !slices.Contains(domain.OfferStatuses, status) {
 		fail(w, r, problem(domain.ErrInvalid, "status must be active, scheduled, ended or archived",
 			domain.FieldError{Field: "status", Message: "must be active, scheduled, ended or archived"}))
 		return
@@ -56,15 +57,6 @@ func (s *Server) listOffers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.offerViews(offers, next))
-}
-
-func containsStatus(st domain.OfferStatus) bool {
-	for _, s := range domain.OfferStatuses {
-		if s == st {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) getOffer(w http.ResponseWriter, r *http.Request) {

@@ -178,15 +178,6 @@ func (s *Store) ListAPIKeys(ctx context.Context, before int64, limit int) ([]API
 	return keys, next, nil
 }
 
-// ActiveAPIKey reads the key with this id if it is not revoked; else domain.ErrUnauthorized.
-func (s *Store) ActiveAPIKey(ctx context.Context, id int64) (APIKey, error) {
-	k, err := scanAPIKey(s.pool.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = $1 AND revoked_at IS NULL`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return APIKey{}, domain.Errorf(domain.ErrUnauthorized, "unknown or revoked API key")
-	}
-	return k, wrap("read api key", err)
-}
-
 // AuthenticateAPIKey finds the active key matching key. Unknown or revoked → domain.ErrUnauthorized. It records the
 // key's last use at most once a minute, so authentication costs no write on the hot path.
 func (s *Store) AuthenticateAPIKey(ctx context.Context, key string) (APIKey, error) {

@@ -78,6 +78,7 @@ type offerPatch struct {
 	StartsAt            json.RawMessage `json:"starts_at"`
 	EndsAt              json.RawMessage `json:"ends_at"`
 	EligibleTiers       *[]string       `json:"eligible_tiers"`
+	MinTier             json.RawMessage `json:"min_tier"`
 	CancelWindowMinutes *int64          `json:"cancel_window_minutes"`
 	AddStock            int64           `json:"add_stock"`
 }
@@ -100,8 +101,8 @@ func optionalOf[T any](raw json.RawMessage, field string, v *domain.Validation) 
 	return domain.Optional[T]{Set: true, Value: &val}
 }
 
-// updateOffer changes an offer's title, description, dates, stock (add_stock, negative to remove), eligible tiers,
-// cancel window, points cost or cash price. A new cost applies to claims made from now on: a claim keeps the cost
+// updateOffer changes an offer's title, description, dates, stock (add_stock, negative to remove), eligible tiers or
+// minimum tier, cancel window, points cost or cash price. A new cost applies to claims made from now on: a claim keeps the cost
 // it was made at.
 func (s *Server) updateOffer(w http.ResponseWriter, r *http.Request) {
 	var req offerPatch
@@ -113,6 +114,12 @@ func (s *Server) updateOffer(w http.ResponseWriter, r *http.Request) {
 		CashPrice: optionalOf[domain.Money](req.CashPrice, "cash_price", &v), StartsAt: optionalOf[time.Time](req.StartsAt, "starts_at", &v),
 		EndsAt: optionalOf[time.Time](req.EndsAt, "ends_at", &v), EligibleTiers: req.EligibleTiers,
 		CancelWindowMinutes: req.CancelWindowMinutes, StockDelta: req.AddStock}
+	if mt := optionalOf[string](req.MinTier, "min_tier", &v); mt.Set {
+		c.MinTier = new(string) // null or "" clears it
+		if mt.Value != nil {
+			*c.MinTier = *mt.Value
+		}
+	}
 	if c.Title != nil {
 		t := strings.TrimSpace(*c.Title)
 		c.Title = &t
@@ -121,19 +128,22 @@ func (s *Server) updateOffer(w http.ResponseWriter, r *http.Request) {
 		c.EligibleTiers = &[]string{}
 	}
 	empty := c.Title == nil && c.Description == nil && c.PointsCost == nil && !c.CashPrice.Set && !c.StartsAt.Set &&
-		!c.EndsAt.Set && c.EligibleTiers == nil && c.CancelWindowMinutes == nil && c.StockDelta == 0
-	if empty {
-		fail(w, r, problem(domain.ErrInvalid, "name at least one field to change"))
-		return
-	}
+		!c.EndsAt.Set && c.EligibleTiers == nil && c.MinTier == nil && c.CancelWindowMinutes == nil && c.StockDelta == 0
 	if err := v.Err(); err != nil {
 		fail(w, r, err)
+		return
+	}
+	if empty {
+		fail(w, r, problem(domain.ErrInvalid, "name at least one field to change"))
 		return
 	}
 	// What the change sets must fit the program, as a new offer's would.
 	probe := domain.Offer{CashPrice: c.CashPrice.Value}
 	if c.EligibleTiers != nil {
 		probe.EligibleTiers = *c.EligibleTiers
+	}
+	if c.MinTier != nil {
+		probe.MinTier = *c.MinTier
 	}
 	if err := s.offerFitsProgram(r.Context(), probe); err != nil {
 		fail(w, r, err)

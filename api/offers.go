@@ -23,6 +23,7 @@ type offerRequest struct {
 	StartsAt            *time.Time    `json:"starts_at"`
 	EndsAt              *time.Time    `json:"ends_at"`
 	EligibleTiers       []string      `json:"eligible_tiers"`
+	MinTier             string        `json:"min_tier"`
 	CancelWindowMinutes *int64        `json:"cancel_window_minutes"`
 	CodeValidDays       *int64        `json:"code_valid_days"`
 }
@@ -36,7 +37,7 @@ func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) {
 	}
 	o := domain.Offer{ID: uuid.NewString(), Title: strings.TrimSpace(req.Title), Description: req.Description, PointsCost: req.PointsCost,
 		CashPrice: req.CashPrice, Stock: req.Stock, StartsAt: req.StartsAt, EndsAt: req.EndsAt, EligibleTiers: req.EligibleTiers,
-		CancelWindowMinutes: domain.DefaultCancelWindowMinutes, CodeValidDays: req.CodeValidDays}
+		MinTier: req.MinTier, CancelWindowMinutes: domain.DefaultCancelWindowMinutes, CodeValidDays: req.CodeValidDays}
 	if req.CancelWindowMinutes != nil {
 		o.CancelWindowMinutes = *req.CancelWindowMinutes
 	}
@@ -85,7 +86,8 @@ func (s *Server) memberTierCode(ctx context.Context, memberID string) (string, e
 	return "", nil
 }
 
-// availableOffers lists what the calling member can claim now: open dates, their tier, stock left, enough points,
+// availableOffers lists what the calling member can claim now: open dates, their tier (exactly, or at or above the
+// offer's minimum tier), stock left, enough points,
 // and no cash price unless card payments are configured.
 func (s *Server) availableOffers(w http.ResponseWriter, r *http.Request) {
 	limit, cursor, ok := pageParams(w, r)
@@ -103,8 +105,15 @@ func (s *Server) availableOffers(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	// An offer with a cash price cannot be claimed without card payments: not listed then.
-	offers, next, err := s.cfg.Store.AvailableOffers(r.Context(), tier, bal.Available, s.now(), s.cfg.Rewards.PaymentsEnabled, cursor, limit)
+	pv, err := s.cfg.Store.ProgramAt(r.Context(), s.now())
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	// An offer with a cash price cannot be claimed without card payments: not listed then. An offer with a minimum
+	// tier is listed to the members of the tiers from it up.
+	offers, next, err := s.cfg.Store.AvailableOffers(r.Context(), tier, pv.Program.TiersUpTo(tier), bal.Available, s.now(),
+		s.cfg.Rewards.PaymentsEnabled, cursor, limit)
 	if err != nil {
 		fail(w, r, err)
 		return

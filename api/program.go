@@ -16,6 +16,13 @@ type programView struct {
 	domain.Program
 }
 
+// programViewOf shows a program version with the kinds of credit that qualify spelled out, the default included.
+func programViewOf(pv domain.ProgramVersion) programView {
+	p := pv.Program
+	p.QualifyingKinds = p.Qualifying()
+	return programView{Version: pv.Version, EffectiveFrom: pv.EffectiveFrom, Program: p}
+}
+
 // programRequest is the body of PUT /v1/program.
 type programRequest struct {
 	Currency              string             `json:"currency"`
@@ -30,6 +37,7 @@ type programRequest struct {
 	ExpiryReminderDays    int                `json:"expiry_reminder_days"`
 	PointValue            *domain.PointValue `json:"point_value"`
 	RetroClaimDays        *int               `json:"retro_claim_days"`
+	QualifyingKinds       []string           `json:"qualifying_kinds"`
 }
 
 func (s *Server) getProgram(w http.ResponseWriter, r *http.Request) {
@@ -38,7 +46,7 @@ func (s *Server) getProgram(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, programView{Version: pv.Version, EffectiveFrom: pv.EffectiveFrom, Program: pv.Program})
+	writeJSON(w, http.StatusOK, programViewOf(pv))
 }
 
 // putProgram records a new version of the settings, in force for purchases that occur from now on.
@@ -59,5 +67,5 @@ func (s *Server) putProgram(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, programView{Version: res.Program.Version, EffectiveFrom: res.Program.EffectiveFrom, Program: res.Program.Program})
+	writeJSON(w, http.StatusOK, programViewOf(*res.Program))
 }

@@ -106,11 +106,16 @@ func (s *Server) claimOffer(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
+	pv, err := s.cfg.Store.ProgramAt(r.Context(), now)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
 	switch {
 	case !offer.OpenAt(now):
 		fail(w, r, problem(domain.ErrUnprocessable, "this offer is not open now"))
 		return
-	case !offer.OpenToTier(tier):
+	case !offer.OpenToTier(pv.Program, tier):
 		fail(w, r, problem(domain.ErrUnprocessable, "this offer is not open to your tier"))
 		return
 	case !offer.InStock():

@@ -18,6 +18,8 @@ import (
 type settingsData struct {
 	Program programJSON
 	Rows    []int
+	// Kinds are the kinds of credit a program may count towards tiers.
+	Kinds []string
 }
 
 func (c *Console) settingsPage(q *request) {
@@ -37,6 +39,7 @@ func (c *Console) settingsPage(q *request) {
 		retro = *p.RetroClaimDays
 	}
 	v.Form.Set("retro_claim_days", strconv.Itoa(retro))
+	v.Form["qualifying_kinds"] = p.QualifyingKinds
 	if p.AllowNegativeOnReturn {
 		v.Form.Set("allow_negative_on_return", "on")
 	}
@@ -51,7 +54,7 @@ func (c *Console) settingsPage(q *request) {
 		v.Form.Set(k+"threshold_points", strconv.FormatInt(t.ThresholdPoints, 10))
 		v.Form.Set(k+"multiplier_percent", strconv.FormatInt(t.MultiplierPercent, 10))
 	}
-	v.Data = settingsData{Program: p, Rows: tierRows(len(p.Tiers) + 1)}
+	v.Data = settingsData{Program: p, Rows: tierRows(len(p.Tiers) + 1), Kinds: domain.QualifyingKindNames}
 	q.render("settings", v)
 }
 
@@ -73,6 +76,8 @@ func (c *Console) settingsSave(q *request) {
 	if n := f.int("retro_claim_days"); n != nil {
 		body["retro_claim_days"] = *n
 	}
+	// Sent as ticked, so that saving the settings keeps the kinds chosen (none ticked is refused by the API).
+	body["qualifying_kinds"] = append([]string{}, f.all("qualifying_kinds")...)
 	if n := f.int("point_value.amount"); n != nil {
 		body["point_value"] = map[string]any{"amount": *n, "currency": f.str("currency"), "per_points": f.intOr("point_value.per_points", 1)}
 	}
@@ -87,7 +92,7 @@ func (c *Console) settingsSave(q *request) {
 	}
 	body["tiers"] = tiers
 	v := q.view("Program settings", "Settings")
-	v.Data = settingsData{Rows: tierRows(len(tiers) + 1)}
+	v.Data = settingsData{Rows: tierRows(len(tiers) + 1), Kinds: domain.QualifyingKindNames}
 	if f.failed() {
 		v.Errors, v.Form, v.Error = f.errors, q.r.PostForm, "Some values could not be read."
 		q.renderStatus(http.StatusUnprocessableEntity, "settings", v)

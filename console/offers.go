@@ -24,6 +24,7 @@ type offerJSON struct {
 	StartsAt            *time.Time `json:"starts_at"`
 	EndsAt              *time.Time `json:"ends_at"`
 	EligibleTiers       []string   `json:"eligible_tiers"`
+	MinTier             string     `json:"min_tier"`
 	CancelWindowMinutes int64      `json:"cancel_window_minutes"`
 	Status              string     `json:"status"`
 	ArchivedAt          *time.Time `json:"archived_at"`
@@ -84,7 +85,7 @@ func (c *Console) offerForm(q *request) {
 	v.Flash = q.flash()
 	v.Form = url.Values{"title": {o.Title}, "description": {o.Description}, "points_cost": {strconv.FormatInt(o.PointsCost, 10)},
 		"starts_at": {localInput(q.loc, o.StartsAt)}, "ends_at": {localInput(q.loc, o.EndsAt)}, "eligible_tiers": o.EligibleTiers,
-		"cancel_window_minutes": {strconv.FormatInt(o.CancelWindowMinutes, 10)}}
+		"min_tier": {o.MinTier}, "cancel_window_minutes": {strconv.FormatInt(o.CancelWindowMinutes, 10)}}
 	if o.CashPrice != nil {
 		v.Form.Set("cash_price", strconv.FormatFloat(float64(o.CashPrice.Amount)/100, 'f', 2, 64))
 	}
@@ -107,7 +108,8 @@ func (c *Console) offerSave(q *request) {
 	d := offerFormData{New: id == "", Program: prog, Token: f.str("token"), Offer: offerJSON{OfferID: id, Title: f.str("title")}}
 	v := q.view("Offer", "Offers")
 	v.Data = d
-	body := map[string]any{"title": f.str("title"), "description": f.str("description"), "eligible_tiers": append([]string{}, f.all("eligible_tiers")...)}
+	body := map[string]any{"title": f.str("title"), "description": f.str("description"), "eligible_tiers": append([]string{}, f.all("eligible_tiers")...),
+		"min_tier": f.str("min_tier")} // "" clears it
 	if n := f.int("points_cost"); n != nil {
 		body["points_cost"] = *n
 	} else if d.New {

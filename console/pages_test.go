@@ -105,6 +105,26 @@ func TestMarketerPagesWriteThroughTheAPI(t *testing.T) {
 	if o.Title != "Big mug" || o.PointsCost != 150 || o.Stock != 5 || o.StockRemaining != 5 || len(o.EligibleTiers) != 1 {
 		t.Fatalf("the offer edited through the console: %+v", o)
 	}
+	// A minimum tier in place of the exact list: silver and every tier above.
+	tiered := url.Values{"title": {"Big mug"}, "points_cost": {"150"}, "cancel_window_minutes": {"30"}, "min_tier": {"silver"}}
+	if p := b.post(offerPath, offerPath, tiered); p.Status != http.StatusSeeOther {
+		t.Fatalf("offer for silver and above: %d %s", p.Status, problemOf(p.Body))
+	}
+	var mt struct {
+		EligibleTiers []string `json:"eligible_tiers"`
+		MinTier       string   `json:"min_tier"`
+	}
+	cs.Do("GET", "/v1/offers/"+id, mk, nil).Decode(t, &mt)
+	if mt.MinTier != "silver" || len(mt.EligibleTiers) != 0 {
+		t.Fatalf("min_tier through the console: %+v", mt)
+	}
+	if page := b.get(offerPath); !strings.Contains(page.Body, `<option value="silver" selected>`) {
+		t.Fatal("the offer form does not show its minimum tier")
+	}
+	tiered.Set("eligible_tiers", "gold")
+	if p := b.post(offerPath, offerPath, tiered); p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "not both") {
+		t.Fatalf("eligible tiers and a minimum tier both: %d", p.Status)
+	}
 	edit.Set("add_stock", "-9")
 	if p := b.post(offerPath, offerPath, edit); p.Status != http.StatusConflict {
 		t.Fatalf("removing more stock than is left: %d", p.Status)
@@ -224,18 +244,24 @@ func TestAdminAndSupportPagesKeepPersonalDataOutOfURLsAndLogs(t *testing.T) {
 	if got := form.Get("retro_claim_days"); got != "30" {
 		t.Fatalf("the form shows retro_claim_days %q, want the default 30", got)
 	}
+	if got := form["qualifying_kinds"]; strings.Join(got, ",") != "purchase,campaign" {
+		t.Fatalf("the form shows qualifying kinds %v, want the default purchase, campaign", got)
+	}
 	form.Set("pending_days", "3")
 	form.Set("retro_claim_days", "90")
+	form.Add("qualifying_kinds", "challenge")
 	if p := admin.post("/console/settings", "/console/settings", form); p.Status != http.StatusSeeOther {
 		t.Fatalf("save settings: %d %s", p.Status, problemOf(p.Body))
 	}
 	var prog struct {
-		PendingDays    int  `json:"pending_days"`
-		RetroClaimDays *int `json:"retro_claim_days"`
+		PendingDays     int      `json:"pending_days"`
+		RetroClaimDays  *int     `json:"retro_claim_days"`
+		QualifyingKinds []string `json:"qualifying_kinds"`
 	}
 	cs.Do("GET", "/v1/program", cs.Keys["admin"], nil).Decode(t, &prog)
-	if prog.PendingDays != 3 || prog.RetroClaimDays == nil || *prog.RetroClaimDays != 90 {
-		t.Fatalf("pending_days %d, retro_claim_days %v after the form", prog.PendingDays, prog.RetroClaimDays)
+	if prog.PendingDays != 3 || prog.RetroClaimDays == nil || *prog.RetroClaimDays != 90 ||
+		strings.Join(prog.QualifyingKinds, ",") != "purchase,campaign,challenge" {
+		t.Fatalf("pending_days %d, retro_claim_days %v, qualifying_kinds %v after the form", prog.PendingDays, prog.RetroClaimDays, prog.QualifyingKinds)
 	}
 	if got := settingsForm(t, admin).Get("retro_claim_days"); got != "90" {
 		t.Fatalf("the form shows retro_claim_days %q after saving 90", got)
@@ -299,6 +325,8 @@ func TestAdminAndSupportPagesKeepPersonalDataOutOfURLsAndLogs(t *testing.T) {
 	}
 }
 
+var checkedKind = regexp.MustCompile(`name="qualifying_kinds" value="([^"]+)" checked`)
+
 var inputValue = regexp.MustCompile(`<input id="([^"]+)" name="([^"]+)" type="[^"]*" value="([^"]*)"`)
 
 // settingsForm is the settings form as the page fills it.
@@ -311,6 +339,9 @@ func settingsForm(t *testing.T, b *browser) url.Values {
 	}
 	if strings.Contains(p.Body, `name="allow_negative_on_return" value="on" checked`) {
 		v.Set("allow_negative_on_return", "on")
+	}
+	for _, m := range checkedKind.FindAllStringSubmatch(p.Body, -1) {
+		v.Add("qualifying_kinds", m[1])
 	}
 	if v.Get("currency") == "" || v.Get("tiers[0].code") == "" {
 		t.Fatalf("settings form: %v", v)

@@ -32,7 +32,9 @@ type programJSON struct {
 	WinbackDays         int   `json:"winback_days"`
 	ExpiryReminderDays  int   `json:"expiry_reminder_days"`
 	RetroClaimDays      *int  `json:"retro_claim_days"`
-	PointValue          *struct {
+	// QualifyingKinds are the kinds of credit that count towards tiers (the API spells the default out).
+	QualifyingKinds []string `json:"qualifying_kinds"`
+	PointValue      *struct {
 		Amount    int64  `json:"amount"`
 		Currency  string `json:"currency"`
 		PerPoints int64  `json:"per_points"`

@@ -63,9 +63,10 @@ type Allocation struct {
 func AccrualKey(transactionID string) string { return "accrual:" + transactionID }
 
 // Balance is a member's points. Available can be spent now (negative only when a return took more than the member
-// had, under a program that allows it); Pending are credits not yet spendable; Lifetime is every point ever credited;
-// Qualifying counts towards tiers over the tier window and never falls by spending. Total is the sum of all the
-// member's ledger entries.
+// had, under a program that allows it); Pending are credits not yet spendable; Lifetime is what the member earned,
+// net of returns (every credit less what returns reversed; spending and expiry do not lower it); Qualifying counts
+// towards tiers over the tier window (the credit kinds the program lists) and never falls by spending. Total is the
+// sum of all the member's ledger entries.
 type Balance struct {
 	Available  int64 `json:"available"`
 	Pending    int64 `json:"pending"`

@@ -33,13 +33,15 @@ func (o Offer) StatusAt(t time.Time) OfferStatus {
 // cash price applies to claims made after the change (a claim keeps what it was claimed for). StockDelta adds units
 // to a limited stock (negative: removes units not claimed yet).
 type OfferChange struct {
-	Title               *string
-	Description         *string
-	PointsCost          *int64
-	CashPrice           Optional[Money]
-	StartsAt            Optional[time.Time]
-	EndsAt              Optional[time.Time]
-	EligibleTiers       *[]string
+	Title         *string
+	Description   *string
+	PointsCost    *int64
+	CashPrice     Optional[Money]
+	StartsAt      Optional[time.Time]
+	EndsAt        Optional[time.Time]
+	EligibleTiers *[]string
+	// MinTier set to "" clears the minimum tier.
+	MinTier             *string
 	CancelWindowMinutes *int64
 	StockDelta          int64
 }
@@ -73,6 +75,9 @@ func (c OfferChange) Apply(o Offer) (Offer, error) {
 	}
 	if c.EligibleTiers != nil {
 		o.EligibleTiers = *c.EligibleTiers
+	}
+	if c.MinTier != nil {
+		o.MinTier = *c.MinTier
 	}
 	if c.CancelWindowMinutes != nil {
 		o.CancelWindowMinutes = *c.CancelWindowMinutes

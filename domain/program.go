@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -42,6 +43,40 @@ type Program struct {
 	// RetroClaimDays bounds how late a purchase may be claimed: it may have occurred at most this many days before
 	// the member joined, and before now. Nil means DefaultRetroClaimDays.
 	RetroClaimDays *int `json:"retro_claim_days,omitempty"`
+	// QualifyingKinds lists the kinds of credit that count towards tiers (qualifying points); nil means
+	// DefaultQualifyingKinds. A kind's returns, and its debits for adjustments, count against it.
+	QualifyingKinds []string `json:"qualifying_kinds,omitempty"`
+}
+
+// The kinds of credit a program may count towards tiers (Program.QualifyingKinds).
+const (
+	// QualifyPurchase: points earned by purchases, less what their returns reversed.
+	QualifyPurchase = "purchase"
+	// QualifyCampaign: bonuses of campaigns.
+	QualifyCampaign = "campaign"
+	// QualifyChallenge: rewards of challenges completed.
+	QualifyChallenge = "challenge"
+	// QualifyBirthday: birthday bonuses.
+	QualifyBirthday = "birthday"
+	// QualifyAdjustment: support's adjustments, credits and debits alike.
+	QualifyAdjustment = "adjustment"
+	// QualifyImport: opening balances brought by an import.
+	QualifyImport = "import"
+)
+
+// QualifyingKindNames are the kinds a program may list in qualifying_kinds, in the order documented.
+var QualifyingKindNames = []string{QualifyPurchase, QualifyCampaign, QualifyChallenge, QualifyBirthday, QualifyAdjustment, QualifyImport}
+
+// DefaultQualifyingKinds is QualifyingKinds when the program does not set it: purchases and campaign bonuses qualify,
+// challenge rewards, birthday bonuses, adjustments and imported balances do not.
+var DefaultQualifyingKinds = []string{QualifyPurchase, QualifyCampaign}
+
+// Qualifying is the list of credit kinds that count towards tiers under the program.
+func (p Program) Qualifying() []string {
+	if p.QualifyingKinds == nil {
+		return slices.Clone(DefaultQualifyingKinds)
+	}
+	return slices.Clone(p.QualifyingKinds)
 }
 
 // DefaultRetroClaimDays is RetroClaimDays when the program does not set it.
@@ -119,6 +154,14 @@ func (p Program) Validate() error {
 	if p.RetroClaimDays != nil {
 		v.Check(*p.RetroClaimDays >= 0 && *p.RetroClaimDays <= 3660, "retro_claim_days", "must be between 0 and 3660")
 	}
+	if p.QualifyingKinds != nil {
+		v.Check(len(p.QualifyingKinds) >= 1, "qualifying_kinds", "must list at least one kind (leave it out for the default: purchase, campaign)")
+		for i, k := range p.QualifyingKinds {
+			f := "qualifying_kinds[" + strconv.Itoa(i) + "]"
+			v.Check(slices.Contains(QualifyingKindNames, k), f, "must be one of purchase, campaign, challenge, birthday, adjustment, import")
+			v.Check(!slices.Contains(p.QualifyingKinds[:i], k), f, "is listed twice")
+		}
+	}
 	v.Check(len(p.Tiers) >= 1 && len(p.Tiers) <= 20, "tiers", "must list between 1 and 20 tiers")
 	if p.PointValue != nil {
 		p.PointValue.validate(&v, "point_value", p.Currency)
@@ -173,6 +216,17 @@ func (p Program) TierStatusFor(held MemberTier, qualifying int64) TierStatus {
 		s.PointsToNext = max(p.Tiers[i+1].ThresholdPoints-qualifying, 0)
 	}
 	return s
+}
+
+// TiersUpTo lists the codes of the program's tiers from the entry tier up to the one with this code, included (the
+// entry tier alone for a code the program does not have).
+func (p Program) TiersUpTo(code string) []string {
+	_, idx := p.TierByCode(code)
+	var out []string
+	for i := 0; i <= idx && i < len(p.Tiers); i++ {
+		out = append(out, p.Tiers[i].Code)
+	}
+	return out
 }
 
 // ProgramVersion is one version of the program settings and when it took effect.

@@ -21,7 +21,11 @@ type Offer struct {
 	StockRemaining *int64     `json:"stock_remaining,omitempty"`
 	StartsAt       *time.Time `json:"starts_at,omitempty"`
 	EndsAt         *time.Time `json:"ends_at,omitempty"`
-	EligibleTiers  []string   `json:"eligible_tiers"`
+	// EligibleTiers lists the tiers whose members may claim the offer, exactly (empty: every tier).
+	EligibleTiers []string `json:"eligible_tiers"`
+	// MinTier opens the offer to members of this tier and of every tier above it in the program's order (empty: no
+	// such bound). An offer gives either EligibleTiers or MinTier, not both.
+	MinTier string `json:"min_tier,omitempty"`
 	// CancelWindowMinutes is how long after a claim the member (or support) may still cancel it.
 	CancelWindowMinutes int64 `json:"cancel_window_minutes"`
 	// CodeValidDays is how long a claim's coupon code stays valid after it is issued; nil: it does not expire.
@@ -59,6 +63,8 @@ func (o Offer) Validate() error {
 	for _, t := range o.EligibleTiers {
 		v.Check(t != "" && len(t) <= 50, "eligible_tiers", "tier codes are 1 to 50 characters")
 	}
+	v.Check(len(o.MinTier) <= 50, "min_tier", "tier codes are 1 to 50 characters")
+	v.Check(o.MinTier == "" || len(o.EligibleTiers) == 0, "min_tier", "give either eligible_tiers (these tiers exactly) or min_tier (this tier and above), not both")
 	v.Check(o.CancelWindowMinutes >= 0 && o.CancelWindowMinutes <= 60*24*30, "cancel_window_minutes", "must be between 0 and 43200 (30 days)")
 	if o.CodeValidDays != nil {
 		v.Check(*o.CodeValidDays >= 1 && *o.CodeValidDays <= MaxCodeValidDays, "code_valid_days", "must be between 1 and %d", MaxCodeValidDays)
@@ -71,17 +77,14 @@ func (o Offer) OpenAt(at time.Time) bool {
 	return o.ArchivedAt == nil && (o.StartsAt == nil || !at.Before(*o.StartsAt)) && (o.EndsAt == nil || at.Before(*o.EndsAt))
 }
 
-// OpenToTier reports whether a member of the tier may claim the offer.
-func (o Offer) OpenToTier(tier string) bool {
-	if len(o.EligibleTiers) == 0 {
-		return true
+// OpenToTier reports whether a member of the tier may claim the offer under the program: the tier is one of its
+// eligible tiers, or at or above its minimum tier in the program's order (a minimum tier the program no longer has
+// opens the offer to nobody).
+func (o Offer) OpenToTier(p Program, tier string) bool {
+	if o.MinTier != "" {
+		return slices.Contains(p.TiersUpTo(tier), o.MinTier)
 	}
-	for _, t := range o.EligibleTiers {
-		if t == tier {
-			return true
-		}
-	}
-	return false
+	return len(o.EligibleTiers) == 0 || slices.Contains(o.EligibleTiers, tier)
 }
 
 // InStock reports whether a unit is left (always, for unlimited offers).
@@ -199,6 +202,9 @@ func (o Offer) FitsProgram(p Program) error {
 		fields = append(fields, FieldError{Field: "cash_price.currency", Message: "must be " + p.Currency + ", the program's currency"})
 	}
 	fields = append(fields, unknownTiers(p, "eligible_tiers", o.EligibleTiers)...)
+	if o.MinTier != "" && !slices.ContainsFunc(p.Tiers, func(t Tier) bool { return t.Code == o.MinTier }) {
+		fields = append(fields, FieldError{Field: "min_tier", Message: "is not a tier of the program"})
+	}
 	if len(fields) == 0 {
 		return nil
 	}

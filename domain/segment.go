@@ -18,7 +18,7 @@ type Segment struct {
 	JoinedBefore *time.Time `json:"joined_before,omitempty"`
 	// InactiveDays selects members with no purchase in the last N days (win-back).
 	InactiveDays int `json:"inactive_days,omitempty"`
-	// MinLifetimePoints selects members who earned at least this many points, ever.
+	// MinLifetimePoints selects members who earned at least this many points, ever, net of returns (Balance.Lifetime).
 	MinLifetimePoints int64 `json:"min_lifetime_points,omitempty"`
 	// Consent selects members who agreed to messages on this channel ("email" or "sms").
 	Consent string `json:"consent,omitempty"`

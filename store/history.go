@@ -11,15 +11,16 @@ import (
 
 // History returns up to limit ledger entries of a member, newest first, starting after the entry id beforeID
 // (0 = from the newest), each with its lot (credits) or the lots it took from (debits), and for the points a
-// redemption spent, its coupon code's use once used. The entries' ids are the
-// cursor for the next page.
+// redemption spent, its coupon code's use once used. An entry's qualifying points are what it counts towards tiers
+// under the kinds of credit the program in force lists. The entries' ids are the cursor for the next page.
 func (s *Store) History(ctx context.Context, memberID string, beforeID int64, limit int) ([]domain.LedgerEntry, error) {
 	if beforeID <= 0 {
 		beforeID = 1<<63 - 1
 	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT e.id, e.member_id::text, e.kind, e.points, e.available_at, e.expires_at, e.source_type, e.source_id,
-		       e.balance_after, e.qualifying_points, e.occurred_at, COALESCE(e.actor, ''), COALESCE(e.reason, ''), e.created_at,
+		       e.balance_after, CASE WHEN `+qualifyingCandidate+` AND `+qualifyingKindOf+` = ANY(`+qualifyingKindsAt("$4", "$5")+`)
+		                         THEN `+qualifyingOfEntry+` ELSE 0 END, e.occurred_at, COALESCE(e.actor, ''), COALESCE(e.reason, ''), e.created_at,
 		       l.points, l.remaining,
 		       COALESCE((SELECT jsonb_agg(jsonb_build_object('lot_id', a.lot_entry_id, 'points', a.points) ORDER BY a.lot_entry_id)
 		                 FROM ledger_allocations a WHERE a.entry_id = e.id), '[]'),
@@ -30,7 +31,7 @@ func (s *Store) History(ctx context.Context, memberID string, beforeID int64, li
 		                   WHERE e.kind = 'redemption' AND c.used_at IS NOT NULL
 		                     AND c.redemption_id = CASE WHEN e.source_type = 'redemption' THEN e.source_id::uuid END) cu ON true
 		WHERE e.member_id = $1 AND e.id < $2
-		ORDER BY e.id DESC LIMIT $3`, memberID, beforeID, limit)
+		ORDER BY e.id DESC LIMIT $3`, memberID, beforeID, limit, s.Now(), domain.DefaultQualifyingKinds)
 	if err != nil {
 		return nil, wrap("history", err)
 	}

@@ -12,10 +12,11 @@ var ledgerInvariants = []struct{ name, query string }{
 		SELECT mb.member_id FROM member_balances mb
 		WHERE mb.total <> COALESCE((SELECT sum(points) FROM ledger_entries e WHERE e.member_id = mb.member_id), 0)
 		   OR mb.total <> COALESCE((SELECT sum(remaining) FROM ledger_lots l WHERE l.member_id = mb.member_id), 0) - mb.debt`},
-	{"lifetime equals every point credited (releases excluded)", `
+	{"lifetime equals every point credited (releases excluded) less what returns reversed", `
 		SELECT mb.member_id FROM member_balances mb
-		WHERE mb.lifetime <> COALESCE((SELECT sum(points) FROM ledger_entries e
-		                               WHERE e.member_id = mb.member_id AND e.points > 0 AND e.kind <> 'release'), 0)`},
+		WHERE mb.lifetime <> COALESCE((SELECT sum(CASE WHEN e.kind = 'return' THEN e.qualifying_points ELSE e.points END)
+		                               FROM ledger_entries e WHERE e.member_id = mb.member_id
+		                                 AND ((e.points > 0 AND e.kind <> 'release') OR e.kind = 'return')), 0)`},
 	{"each entry's balance_after is the running sum of the member's entries", `
 		SELECT id FROM (SELECT id, balance_after, sum(points) OVER (PARTITION BY member_id ORDER BY id) AS running
 		                FROM ledger_entries) x WHERE balance_after <> running`},

@@ -11,6 +11,7 @@ package store
 // therefore hold whoever the writer is:
 //
 //	total = sum(entries) = sum(lots.remaining) - debt
+//	lifetime = sum(credits other than releases) - sum(what returns reversed)
 //	0 <= lots.remaining <= lots.points
 //	every entry has a unique idempotency key derived from its business event.
 //
@@ -190,6 +191,11 @@ func (l *memberLedger) debit(ctx context.Context, d debitPlan, now time.Time) (i
 	l.total -= written
 	if d.allowDebt {
 		l.debt += shortfall
+	}
+	if e.kind == domain.EntryReturn {
+		// Lifetime is earned net of returns: a return takes back all it reverses (its qualifying points), recovered
+		// from lots or not. Spending and expiry never lower it.
+		l.lifetime += e.qualifying
 	}
 	return id, taken, shortfall, l.saveBalance(ctx)
 }

@@ -120,7 +120,7 @@ func (q rowQuery[T]) queue(b *pgx.Batch) { b.Queue(q.sql, q.args...) }
 func (q rowQuery[T]) read(br pgx.BatchResults) (T, error) { return q.scan(br.QueryRow()) }
 
 // balance computes a member's balance at now in one round trip: available and pending from the open lots (less any
-// debt), qualifying over the tier window of the program in force.
+// debt), qualifying over the tier window of the program in force, counting the kinds of credit it lists.
 func balance(ctx context.Context, q querier, memberID string, now time.Time) (domain.Balance, error) {
 	return balanceQuery(memberID, now).run(ctx, q)
 }
@@ -128,9 +128,10 @@ func balance(ctx context.Context, q querier, memberID string, now time.Time) (do
 func balanceQuery(memberID string, now time.Time) rowQuery[domain.Balance] {
 	return rowQuery[domain.Balance]{
 		sql: `
-		WITH window_days AS (
+		WITH prog AS (
 			SELECT COALESCE((SELECT (settings ->> 'tier_window_days')::int FROM program_settings
-			                 WHERE effective_from <= $2 ORDER BY effective_from DESC, version DESC LIMIT 1), 365) AS days
+			                 WHERE effective_from <= $2 ORDER BY effective_from DESC, version DESC LIMIT 1), 365) AS days,
+			       ` + qualifyingKindsAt("$2", "$3") + ` AS kinds
 		)
 		SELECT mb.total, mb.lifetime, mb.debt,
 		       COALESCE((SELECT sum(remaining) FROM ledger_lots l
@@ -139,11 +140,12 @@ func balanceQuery(memberID string, now time.Time) rowQuery[domain.Balance] {
 		       COALESCE((SELECT sum(remaining) FROM ledger_lots l
 		                 WHERE l.member_id = mb.member_id AND l.remaining > 0 AND l.available_at > $2
 		                   AND (l.expires_at IS NULL OR l.expires_at > $2)), 0),
-		       COALESCE((SELECT sum(qualifying_points) FROM ledger_entries e, window_days w
-		                 WHERE e.member_id = mb.member_id AND e.qualifying_points <> 0
-		                   AND e.occurred_at > $2 - make_interval(days => w.days) AND e.occurred_at <= $2), 0)
+		       COALESCE((SELECT sum(` + qualifyingOfEntry + `) FROM ledger_entries e, prog w
+		                 WHERE e.member_id = mb.member_id AND ` + qualifyingCandidate + `
+		                   AND e.occurred_at > $2 - make_interval(days => w.days) AND e.occurred_at <= $2
+		                   AND ` + qualifyingKindOf + ` = ANY(w.kinds)), 0)
 		FROM member_balances mb WHERE mb.member_id = $1`,
-		args: []any{memberID, now},
+		args: []any{memberID, now, domain.DefaultQualifyingKinds},
 		scan: func(row pgx.Row) (domain.Balance, error) {
 			var b domain.Balance
 			var debt, avail int64

@@ -88,9 +88,10 @@ func (s *Store) UpdateOffer(ctx context.Context, id string, c domain.OfferChange
 		}
 		_, err = tx.Exec(ctx, `UPDATE offers SET title = $2, description = $3, points_cost = $4, cash_amount = $5, cash_currency = $6,
 			starts_at = $7, ends_at = $8, eligible_tiers = $9, cancel_window_seconds = $10,
-			stock_total = stock_total + $11, stock_remaining = stock_remaining + $11, updated_at = now(), updated_by = $12
+			stock_total = stock_total + $11, stock_remaining = stock_remaining + $11, updated_at = now(), updated_by = $12,
+			min_tier = NULLIF($13, '')
 			WHERE offer_id = $1`, id, o.Title, o.Description, o.PointsCost, amount, currency, o.StartsAt, o.EndsAt,
-			o.EligibleTiers, o.CancelWindowMinutes*60, c.StockDelta, actor)
+			o.EligibleTiers, o.CancelWindowMinutes*60, c.StockDelta, actor, o.MinTier)
 		return wrap("update offer", err)
 	})
 	if err != nil {

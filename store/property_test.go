@@ -13,7 +13,7 @@ import (
 
 // TestLedgerPropertiesUnderRandomOperations drives random sequences of accruals, partial returns, till redemptions,
 // adjustments, expiries and replays through the real store, and after every step checks the ledger invariants
-// (store.CheckInvariants), that the balance equals a model built only from acknowledged outcomes, that available
+// (store.CheckInvariants), that the balance and lifetime equal a model built only from acknowledged outcomes, that available
 // points never go negative unless the policy let a return do it, and that a replayed operation changes nothing.
 func TestLedgerPropertiesUnderRandomOperations(t *testing.T) {
 	steps := 250
@@ -59,6 +59,7 @@ func runLedgerProperty(t *testing.T, seed uint64, allowNegative bool, steps int)
 	}
 	members := []string{newMember(t, st, "p1@example.com"), newMember(t, st, "p2@example.com")}
 	model := map[string]int64{}
+	lifetime := map[string]int64{} // earned net of returns: credits, less what returns reversed
 	type purchase struct {
 		id, member string
 		items      []domain.LineItem
@@ -157,10 +158,12 @@ func runLedgerProperty(t *testing.T, seed uint64, allowNegative bool, steps int)
 			switch o.kind {
 			case "accrue", "adjust":
 				model[o.member] += out.Points
+				lifetime[o.member] += max(out.Points, 0)
 			case "redeem", "expire":
 				model[o.member] -= out.Points
 			case "return":
 				model[o.member] -= out.Points - out.NotRecovered
+				lifetime[o.member] -= out.Points
 			}
 			delete(refused, o.id) // applied now: from here on its id is used up
 			history = append(history, o)
@@ -177,6 +180,9 @@ func runLedgerProperty(t *testing.T, seed uint64, allowNegative bool, steps int)
 			b, _ := st.BalanceAt(ctx, mm, now)
 			if b.Total != model[mm] {
 				t.Fatalf("step %d (%s): member total %d, the acknowledged operations sum to %d", step, o.kind, b.Total, model[mm])
+			}
+			if b.Lifetime != lifetime[mm] {
+				t.Fatalf("step %d (%s): member lifetime %d, the acknowledged credits less returns sum to %d", step, o.kind, b.Lifetime, lifetime[mm])
 			}
 			if !allowNegative && b.Available < 0 {
 				t.Fatalf("step %d (%s): available %d below zero under a no-negative policy", step, o.kind, b.Available)

@@ -11,7 +11,7 @@ import (
 )
 
 const offerColumns = `offer_id::text, title, description, points_cost, cash_amount, cash_currency, stock_total, stock_remaining,
-	starts_at, ends_at, eligible_tiers, cancel_window_seconds, created_at, archived_at, code_valid_days`
+	starts_at, ends_at, eligible_tiers, cancel_window_seconds, created_at, archived_at, code_valid_days, COALESCE(min_tier, '')`
 
 func scanOffer(row pgx.Row) (domain.Offer, error) {
 	var o domain.Offer
@@ -19,7 +19,7 @@ func scanOffer(row pgx.Row) (domain.Offer, error) {
 	var cashCurrency *string
 	var window int64
 	err := row.Scan(&o.ID, &o.Title, &o.Description, &o.PointsCost, &cashAmount, &cashCurrency, &o.Stock, &o.StockRemaining,
-		&o.StartsAt, &o.EndsAt, &o.EligibleTiers, &window, &o.CreatedAt, &o.ArchivedAt, &o.CodeValidDays)
+		&o.StartsAt, &o.EndsAt, &o.EligibleTiers, &window, &o.CreatedAt, &o.ArchivedAt, &o.CodeValidDays, &o.MinTier)
 	if err != nil {
 		return o, err
 	}
@@ -52,10 +52,10 @@ func (s *Store) CreateOffer(ctx context.Context, o domain.Offer, actor string) (
 	}
 	if _, err := s.pool.Exec(ctx, `
 		INSERT INTO offers (offer_id, title, description, points_cost, cash_amount, cash_currency, stock_total, stock_remaining,
-		                    starts_at, ends_at, eligible_tiers, cancel_window_seconds, actor, code_valid_days)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (offer_id) DO NOTHING`,
+		                    starts_at, ends_at, eligible_tiers, cancel_window_seconds, actor, code_valid_days, min_tier)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13, NULLIF($14, '')) ON CONFLICT (offer_id) DO NOTHING`,
 		o.ID, o.Title, o.Description, o.PointsCost, amount, currency, o.Stock, o.StartsAt, o.EndsAt, tiers,
-		o.CancelWindowMinutes*60, actor, o.CodeValidDays); err != nil {
+		o.CancelWindowMinutes*60, actor, o.CodeValidDays, o.MinTier); err != nil {
 		return domain.Offer{}, wrap("create offer", err)
 	}
 	return s.GetOffer(ctx, o.ID)
@@ -74,9 +74,10 @@ func (s *Store) GetOffer(ctx context.Context, id string) (domain.Offer, error) {
 }
 
 // AvailableOffers lists, oldest first after the cursor (an offer id), the offers a member of the tier with the
-// available points could claim at now: open dates, their tier, stock left and enough points; offers with a cash
-// price only when cash (card payments are configured).
-func (s *Store) AvailableOffers(ctx context.Context, tier string, available int64, now time.Time, cash bool, cursor string, limit int) ([]domain.Offer, string, error) {
+// available points could claim at now: open dates, their tier (one of the eligible tiers, or a minimum tier among
+// reached, the program's tiers up to the member's), stock left and enough points; offers with a cash price only when
+// cash (card payments are configured).
+func (s *Store) AvailableOffers(ctx context.Context, tier string, reached []string, available int64, now time.Time, cash bool, cursor string, limit int) ([]domain.Offer, string, error) {
 	var after *time.Time
 	if cursor != "" {
 		c, err := s.GetOffer(ctx, cursor)
@@ -88,11 +89,12 @@ func (s *Store) AvailableOffers(ctx context.Context, tier string, available int6
 	rows, err := s.pool.Query(ctx, `SELECT `+offerColumns+` FROM offers
 		WHERE archived_at IS NULL AND (starts_at IS NULL OR starts_at <= $1) AND (ends_at IS NULL OR ends_at > $1)
 		  AND (cardinality(eligible_tiers) = 0 OR $2 = ANY (eligible_tiers))
+		  AND (min_tier IS NULL OR min_tier = ANY ($8))
 		  AND (stock_remaining IS NULL OR stock_remaining > 0)
 		  AND points_cost <= $3
 		  AND ($4::timestamptz IS NULL OR (created_at, offer_id::text) > ($4, $5))
 		  AND ($7 OR cash_amount IS NULL)
-		ORDER BY created_at, offer_id::text LIMIT $6`, now, tier, available, after, cursor, limit+1, cash)
+		ORDER BY created_at, offer_id::text LIMIT $6`, now, tier, available, after, cursor, limit+1, cash, reached)
 	if err != nil {
 		return nil, "", wrap("list offers", err)
 	}

@@ -43,13 +43,34 @@ func (s *Store) GetMemberTier(ctx context.Context, memberID string) (domain.Memb
 	return memberTier(ctx, s.pool, memberID)
 }
 
-// qualifyingPoints sums the member's qualifying points over the tier window ending at now.
-func qualifyingPoints(ctx context.Context, q querier, memberID string, windowDays int, now time.Time) (int64, error) {
+// An entry's qualifying points, and the kind of credit it counts as (domain.Program.QualifyingKinds), over ledger
+// entries e. Purchases and their returns carry their qualifying points (a return's is what it reversed, recovered
+// or not), and so do campaign bonuses; the other bonuses and adjustments count their points, signed. Entries that can
+// qualify are those of qualifyingCandidate, which the partial index ledger_entries_qualifying_kinds holds.
+const (
+	qualifyingCandidate = `(e.qualifying_points <> 0 OR e.kind IN ('bonus', 'adjustment'))`
+	qualifyingOfEntry   = `(CASE WHEN e.kind IN ('bonus', 'adjustment') THEN e.points ELSE e.qualifying_points END)`
+	qualifyingKindOf    = `(CASE e.source_type WHEN 'return' THEN 'purchase' WHEN 'admin' THEN 'adjustment' ELSE e.source_type END)`
+)
+
+// qualifyingKindsAt is, in SQL, the kinds of credit the program in force at the timestamp parameter at counts
+// towards tiers, or the default parameter def when that version does not list them.
+func qualifyingKindsAt(at, def string) string {
+	return `COALESCE((SELECT CASE WHEN settings ? 'qualifying_kinds'
+	                              THEN ARRAY(SELECT jsonb_array_elements_text(settings -> 'qualifying_kinds')) END
+	                  FROM program_settings WHERE effective_from <= ` + at + `
+	                  ORDER BY effective_from DESC, version DESC LIMIT 1), ` + def + `::text[])`
+}
+
+// qualifyingPoints sums the member's qualifying points over the program's tier window ending at now, counting the
+// kinds of credit the program lists.
+func qualifyingPoints(ctx context.Context, q querier, memberID string, prog domain.Program, now time.Time) (int64, error) {
 	var sum int64
 	err := q.QueryRow(ctx, `
-		SELECT COALESCE(sum(qualifying_points), 0) FROM ledger_entries
-		WHERE member_id = $1 AND qualifying_points <> 0 AND occurred_at > $2 AND occurred_at <= $3`,
-		memberID, now.AddDate(0, 0, -windowDays), now).Scan(&sum)
+		SELECT COALESCE(sum(`+qualifyingOfEntry+`), 0) FROM ledger_entries e
+		WHERE e.member_id = $1 AND `+qualifyingCandidate+` AND e.occurred_at > $2 AND e.occurred_at <= $3
+		  AND `+qualifyingKindOf+` = ANY($4)`,
+		memberID, now.AddDate(0, 0, -prog.TierWindowDays), now, prog.Qualifying()).Scan(&sum)
 	return sum, wrap("qualifying points", err)
 }
 
@@ -60,7 +81,7 @@ func upgradeTier(ctx context.Context, tx pgx.Tx, memberID string, cur domain.Mem
 	if len(prog.Tiers) == 0 {
 		return nil, nil
 	}
-	q, err := qualifyingPoints(ctx, tx, memberID, prog.TierWindowDays, now)
+	q, err := qualifyingPoints(ctx, tx, memberID, prog, now)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +124,7 @@ func (s *Store) ReviewTier(ctx context.Context, memberID string, reviewAt, now t
 			return err
 		}
 		prog := pv.Program
-		q, err := qualifyingPoints(ctx, tx, memberID, prog.TierWindowDays, now)
+		q, err := qualifyingPoints(ctx, tx, memberID, prog, now)
 		if err != nil {
 			return err
 		}
@@ -129,12 +150,10 @@ func (s *Store) ReviewTier(ctx context.Context, memberID string, reviewAt, now t
 			_, err = tx.Exec(ctx, `DELETE FROM member_tiers WHERE member_id = $1`, memberID)
 			return wrap("review tier", err)
 		}
-		achieved := `achieved_at`
-		if target != curIdx {
-			achieved = `$3`
-		}
-		_, err = tx.Exec(ctx, `UPDATE member_tiers SET tier_code = $2, achieved_at = `+achieved+`, review_at = $4 WHERE member_id = $1`,
-			memberID, out.Code, now, next)
+		// A tier kept keeps the date it was achieved.
+		_, err = tx.Exec(ctx, `UPDATE member_tiers SET tier_code = $2, review_at = $4,
+			achieved_at = CASE WHEN $5 THEN $3::timestamptz ELSE achieved_at END WHERE member_id = $1`,
+			memberID, out.Code, now, next, target != curIdx)
 		return wrap("review tier", err)
 	})
 	return out, change, err

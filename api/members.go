@@ -8,10 +8,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
-	"go.temporal.io/sdk/client"
 
 	"github.com/perkflow/perkflow/domain"
-	"github.com/perkflow/perkflow/privacy"
 	"github.com/perkflow/perkflow/workflows"
 )
 
@@ -54,9 +52,13 @@ func viewOf(m domain.Member) memberView {
 // errIdentityTaken answers a registration whose email or external id another member holds.
 var errIdentityTaken = problem(domain.ErrConflict, "a member with this email or external_id already exists")
 
-// registerMember starts the member's workflow, whose first step creates the member, and waits (within the request's
-// budget) for that step: 201 with the member, 409 when the email or external id is taken, 202 when the workflow
-// has not finished registering yet — it will.
+// registerMember registers the member in Postgres — the 201 means the member exists, durably — and then starts
+// their workflow with a plain start, whose first task only welcomes them: 201 with the member, 409 when the email or
+// external id is taken (the database's unique keys decide, so racing registrations cannot both win). The request
+// waits for no workflow task: registering used to start the workflow with the registration and wait for it in an
+// Update (a start, an activity task and several workflow tasks per member; BENCHMARKS.md). When Temporal does not
+// take the start, the member is registered all the same and their workflow starts on its first need, as an imported
+// member's (docs/imports.md): marked workflow_pending for the daily wake-up.
 func (s *Server) registerMember(w http.ResponseWriter, r *http.Request) {
 	var req registerRequest
 	if !decodeJSON(w, r, &req) {
@@ -71,7 +73,8 @@ func (s *Server) registerMember(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	// A cheap early answer for the common duplicate; the registration activity is the real guard against races.
+	// A cheap early answer for the common duplicate, before a key is made for them; the members table's unique keys
+	// are the real guard against races.
 	if taken, err := s.cfg.Store.MemberIdentityTaken(r.Context(), reg.Email, reg.ExternalID); err != nil {
 		fail(w, r, err)
 		return
@@ -79,7 +82,6 @@ func (s *Server) registerMember(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, errIdentityTaken)
 		return
 	}
-
 	// The personal fields enter the workflow sealed under the member's own key, made here (docs/privacy.md).
 	if s.cfg.Members == nil {
 		fail(w, r, errors.New("no member keys configured (PERKFLOW_PAYLOAD_KEYS)"))
@@ -90,39 +92,28 @@ func (s *Server) registerMember(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	opts, in := s.memberStart(reg.MemberID, &sealed, nil)
-	if _, err := s.cfg.Temporal.ExecuteWorkflow(r.Context(), opts, workflows.MemberWorkflowName, in); err != nil {
-		fail(w, r, temporalRefused(err))
-		return
-	}
-	// The start is durable: from here on the member will be created, whatever happens to this request.
-	ctx, cancel := context.WithTimeout(r.Context(), s.waitBudget(r))
-	defer cancel()
-	h, err := s.cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: opts.ID, UpdateName: workflows.UpdateRegistration, WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	var m domain.Member
-	if err == nil {
-		var sm privacy.SealedMember
-		if err = h.Get(ctx, &sm); err == nil {
-			m, err = s.cfg.Members.OpenMember(r.Context(), sm)
-		}
-	}
+	m, err := s.cfg.Store.CreateMember(r.Context(), reg)
 	switch code := codeOf(err); {
 	case err == nil:
-		w.Header().Set("Location", "/v1/members/"+m.MemberID)
-		p, _ := principalFrom(r.Context())
-		writeJSON(w, http.StatusCreated, viewOf(m).forRole(p.Role))
 	case code == domain.ErrConflict:
-		fail(w, r, errIdentityTaken) // the workflow's own message may quote what is taken
-	case code == domain.ErrInvalid:
-		fail(w, r, err)
+		fail(w, r, errIdentityTaken) // the store's message says which of the two is taken
+		return
 	default:
-		// Most likely no worker answered within the budget.
-		s.log.InfoContext(r.Context(), "registration accepted, not finished within the wait budget", "member_id", reg.MemberID, "error", err)
-		w.Header().Set("Location", "/v1/members/"+reg.MemberID)
-		writeJSON(w, http.StatusAccepted, memberView{MemberID: reg.MemberID, Consent: reg.Consent, Status: workflows.MemberStatusRegistering})
+		fail(w, r, err)
+		return
 	}
+	opts, in := s.memberStart(reg.MemberID, &sealed, nil)
+	in.Registered = true
+	if _, err := s.cfg.Temporal.ExecuteWorkflow(r.Context(), opts, workflows.MemberWorkflowName, in); err != nil {
+		s.log.WarnContext(r.Context(), "member registered; their workflow did not start and will on its first need",
+			"member_id", reg.MemberID, "error", err)
+		if err := s.cfg.Store.MarkMemberWorkflowPending(context.WithoutCancel(r.Context()), reg.MemberID); err != nil {
+			s.log.ErrorContext(r.Context(), "cannot mark the member's workflow pending", "member_id", reg.MemberID, "error", err)
+		}
+	}
+	w.Header().Set("Location", "/v1/members/"+m.MemberID)
+	p, _ := principalFrom(r.Context())
+	writeJSON(w, http.StatusCreated, viewOf(m).forRole(p.Role))
 }
 
 // getMember shows a member's profile, balance and tier.

@@ -21,7 +21,7 @@ import (
 )
 
 // Scenarios, in the order they run.
-var Scenarios = []string{"accrual", "temporal-floor", "pg-floor", "reads", "redemption", "history", "expiry"}
+var Scenarios = []string{"accrual", "temporal-floor", "pg-floor", "reads", "redemption", "registration", "history", "expiry"}
 
 // Options configure a run.
 type Options struct {
@@ -47,6 +47,8 @@ type Options struct {
 	Bisections  int
 	// RedeemRate is the rate of offer claims (points-only, then with cash) measured for Duration each.
 	RedeemRate float64
+	// RegisterRate is the rate of new members registered through the API (the registration scenario), for Duration.
+	RegisterRate float64
 	// StripeMock is the stripe-mock binary for cash claims (default: bin/stripe-mock, else PATH).
 	StripeMock string
 	// HistoryPurchases sent to one member for the history bound.
@@ -103,6 +105,9 @@ func (o *Options) defaults() {
 	}
 	if o.RedeemRate <= 0 {
 		o.RedeemRate = 5
+	}
+	if o.RegisterRate <= 0 {
+		o.RegisterRate = 200
 	}
 	if o.ReadRate <= 0 {
 		o.ReadRate = 3000
@@ -234,6 +239,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			r.progress("  redemption failed: %v", err)
 			r.rep.Notes = append(r.rep.Notes, "redemption not measured: "+err.Error())
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if r.has("registration") {
+		r.measureRegistration(ctx)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

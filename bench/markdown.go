@@ -27,6 +27,7 @@ var latencyRows = []struct{ key, what string }{
 	{"reads", "balance read answered"},
 	{"redemption-points", "redemption claim-to-completed, points-only"},
 	{"redemption-cash", "redemption claim-to-completed, with cash (stripe-mock)"},
+	{"registration", "member registered through the API (201)"},
 }
 
 // printer writes formatted Markdown.
@@ -140,7 +141,7 @@ func (r *Report) writeCPU(p printer) {
 	}
 	p("\n\n")
 	p("| run | api | worker | bench (Temporal) | Postgres | machine busy | others |\n|---|---:|---:|---:|---:|---:|---:|\n")
-	for _, k := range []string{"accrual", "accrual-sync", "temporal-floor", "store", "pg-floor", "reads", "redemption-points", "redemption-cash"} {
+	for _, k := range []string{"accrual", "accrual-sync", "temporal-floor", "store", "pg-floor", "reads", "redemption-points", "redemption-cash", "registration"} {
 		st := r.Runs[k]
 		if st == nil || st.CPU == nil {
 			continue

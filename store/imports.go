@@ -701,6 +701,13 @@ func (s *Store) MembersToWake(ctx context.Context, now, by time.Time, limit int)
 	return out, wrap("members to wake", err)
 }
 
+// MarkMemberWorkflowPending marks a member whose workflow did not start when they registered: their workflow starts
+// on its first need, and the daily wake-up starts it for a birthday or tier review, as an imported member's.
+func (s *Store) MarkMemberWorkflowPending(ctx context.Context, id string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE members SET workflow_pending = true WHERE id = $1`, id)
+	return wrap("mark member workflow pending", err)
+}
+
 // MarkMembersWoken records that the members' workflows run.
 func (s *Store) MarkMembersWoken(ctx context.Context, ids []string) error {
 	_, err := s.pool.Exec(ctx, `UPDATE members SET workflow_pending = false WHERE id = ANY($1::uuid[]) AND workflow_pending`, ids)

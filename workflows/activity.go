@@ -85,6 +85,11 @@ func (a Action[In]) Execute(ctx workflow.Context, in In) Done {
 	return Done{workflow.ExecuteActivity(ctx, a.name, in)}
 }
 
+// ExecuteLocal runs the activity as a local activity with the local activity options in ctx.
+func (a Action[In]) ExecuteLocal(ctx workflow.Context, in In) Done {
+	return Done{workflow.ExecuteLocalActivity(ctx, a.name, in)}
+}
+
 // Name is the activity's registered name.
 func (a Action3[In1, In2, In3]) Name() string { return a.name }
 

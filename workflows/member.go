@@ -38,7 +38,7 @@ func MemberWorkflow(ctx workflow.Context, in MemberInput) error {
 	for _, id := range in.Counted {
 		m.countPoints(id)
 	}
-	if in.Registration != nil {
+	if in.Registration != nil && !in.Registered {
 		m.state.Status = MemberStatusRegistering
 	}
 	if err := m.setup(ctx); err != nil {
@@ -85,7 +85,7 @@ type member struct {
 }
 
 func (m *member) run(ctx workflow.Context) error {
-	if m.in.Registration != nil {
+	if m.in.Registration != nil && !m.in.Registered {
 		if err := m.register(ctx); err != nil {
 			return err
 		}
@@ -93,6 +93,8 @@ func (m *member) run(ctx workflow.Context) error {
 			// Nothing was created; let a pending registration update read the answer before the workflow closes.
 			return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 		}
+	} else if m.in.Registered {
+		m.welcome(ctx)
 	}
 	// Runs recorded before tier reviews existed replay without them.
 	m.tiers = workflow.GetVersion(ctx, "tier-review", workflow.DefaultVersion, 1) >= 1

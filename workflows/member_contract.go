@@ -102,6 +102,10 @@ type MemberInput struct {
 	// (a restart through SignalWithStart, or a Continue-As-New). Its personal fields are sealed under the member's key
 	// (privacy.Members.SealRegistration): never in clear in a payload.
 	Registration *privacy.SealedRegistration `json:"registration,omitempty"`
+	// Registered is set, with Registration, when the API created the member in Postgres before starting the
+	// workflow: the run creates nothing and only welcomes them (Registration stays, sealed, the record support reads
+	// in the UI of what was registered). Never carried to the next run.
+	Registered bool `json:"registered,omitempty"`
 	// Pending are purchases received but not yet accrued, carried across Continue-As-New.
 	Pending []domain.Purchase `json:"pending,omitempty"`
 	// Returns are returns received but not yet applied, carried across Continue-As-New.

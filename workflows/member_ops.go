@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -106,6 +107,21 @@ func (m *member) register(ctx workflow.Context) error {
 	notify(ctx, activityOptions.notification, domain.Notification{Key: domain.WelcomeKey(m.in.MemberID), MemberID: m.in.MemberID,
 		Template: domain.TemplateWelcome}, "Send the welcome message")
 	return nil
+}
+
+// welcomeWindow is how long the welcome of a member the API registered is tried, in a local activity, before it is
+// given up (the notification's own attempts, retry policy activityOptions.notification, fit in it).
+const welcomeWindow = 10 * time.Minute
+
+// welcome sends the welcome message to a member the API registered (MemberInput.Registered): the member exists already,
+// so the first workflow task has only this to do, and does it in a local activity rather than an activity task's
+// round trip. Best effort, as register's: a provider failing for good must not stop the member from earning.
+func (m *member) welcome(ctx workflow.Context) {
+	n := domain.Notification{Key: domain.WelcomeKey(m.in.MemberID), MemberID: m.in.MemberID, Template: domain.TemplateWelcome}
+	lctx := withLocalOptions(ctx, activityOptions.notification, "Send the welcome message", welcomeWindow)
+	if err := SendNotification.ExecuteLocal(lctx, n).Get(ctx); err != nil {
+		workflow.GetLogger(ctx).Warn("notification not sent", "Key", n.Key, "Error", err)
+	}
 }
 
 // applyReturn applies the oldest queued return.

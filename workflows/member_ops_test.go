@@ -5,8 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/privacy"
@@ -103,5 +105,45 @@ func TestMemberRejectedRegistrationEnds(t *testing.T) {
 	}
 	if f.welcomes != 0 {
 		t.Fatal("a refused member was welcomed")
+	}
+}
+
+// TestMemberRegisteredByTheAPIIsWelcomedOnce: a workflow the API started for a member it registered in Postgres
+// creates nothing, sends the welcome in a local activity of its first task, and its next run does not send it again.
+func TestMemberRegisteredByTheAPIIsWelcomedOnce(t *testing.T) {
+	env := newEnv(t)
+	f := newFakeLedger()
+	f.register(env)
+	created, local := 0, 0
+	RegisterMember.fake(env, func(context.Context, privacy.SealedRegistration) (privacy.SealedMember, error) {
+		created++
+		return privacy.SealedMember{}, nil
+	})
+	env.RegisterActivityWithOptions(func(ctx context.Context, n domain.Notification) error {
+		if activity.GetInfo(ctx).IsLocalActivity {
+			local++
+		}
+		if n.Key != domain.WelcomeKey(memberID) || n.Template != domain.TemplateWelcome {
+			t.Errorf("notification %+v", n)
+		}
+		f.welcomes++
+		return nil
+	}, activity.RegisterOptions{Name: SendNotification.Name(), DisableAlreadyRegisteredCheck: true})
+	var can *workflow.ContinueAsNewError
+	env.RegisterDelayedCallback(func() {
+		env.SetCurrentHistoryLength(100)
+		env.SignalWorkflow(SignalPurchase, testPurchase(1))
+	}, time.Second)
+	reg := privacy.SealedRegistration{MemberID: memberID, Email: "sealed-email", Name: "sealed-name"}
+	env.ExecuteWorkflow(MemberWorkflowName, MemberInput{MemberID: memberID, Registration: &reg, Registered: true, MaxHistoryEvents: 100})
+	if err := env.GetWorkflowError(); !errorsAs(err, &can) {
+		t.Fatalf("want a continue-as-new, got %v", err)
+	}
+	var next MemberInput
+	if err := decodeInput(can, &next); err != nil {
+		t.Fatal(err)
+	}
+	if created != 0 || f.welcomes != 1 || local != 1 || next.Registered || next.Registration != nil {
+		t.Fatalf("created %d, welcomes %d (%d local), next run %+v", created, f.welcomes, local, next)
 	}
 }

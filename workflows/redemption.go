@@ -48,6 +48,9 @@ type redemptionImpl struct {
 	used *domain.CouponUse
 	// chargeLost: the charge failed without an answer that names its PaymentIntent, and may have taken the money.
 	chargeLost bool
+	// local: the forward steps run as local activities first (points-only claims, since change "local-steps";
+	// redemption_local.go).
+	local bool
 }
 
 type compensation struct {
@@ -110,26 +113,22 @@ func (r *redemptionImpl) stepped(err error) error {
 	return err
 }
 
-// stepCtx is the context of a forward step, with its summary in words.
-func stepCtx(ctx workflow.Context, summary string) workflow.Context {
-	return withOptions(ctx, activityOptions.redemptionStep, summary)
-}
-
 func (r *redemptionImpl) run(ctx workflow.Context) (RedemptionState, error) {
 	c := r.in.Claim
-	err := r.stepped(OpenRedemption.Execute(stepCtx(ctx, "Record the claim of "+c.Title), c).Get(ctx))
+	r.local = c.Cash == nil && workflow.GetVersion(ctx, localStepsChange, workflow.DefaultVersion, 1) == 1
+	err := r.stepped(r.claimStep(ctx, activityOptions.redemptionStep, "Record the claim of "+c.Title, OpenRedemption))
 	if err == nil && c.Points > 0 {
 		r.push("points", fmt.Sprintf("Release the %d points held", c.Points), func(dctx workflow.Context) error {
 			_, err := ReleasePoints.Execute(dctx, c.RedemptionID).Get(dctx)
 			return err
 		})
-		err = r.stepped(HoldPoints.Execute(stepCtx(ctx, fmt.Sprintf("Hold %d points of member %s", c.Points, c.MemberID)), c).Get(ctx))
+		err = r.stepped(r.claimStep(ctx, activityOptions.redemptionStep, fmt.Sprintf("Hold %d points of member %s", c.Points, c.MemberID), HoldPoints))
 	}
 	if err == nil {
 		r.push("stock", "Give the reserved unit of "+c.Title+" back to stock", func(dctx workflow.Context) error {
 			return ReleaseStock.Execute(dctx, c.RedemptionID).Get(dctx)
 		})
-		err = r.stepped(ReserveStock.Execute(stepCtx(ctx, "Reserve one unit of "+c.Title), c).Get(ctx))
+		err = r.stepped(r.claimStep(ctx, activityOptions.redemptionStep, "Reserve one unit of "+c.Title, ReserveStock))
 	}
 	if err == nil {
 		r.setStatus(ctx, domain.RedemptionReserved)
@@ -141,7 +140,7 @@ func (r *redemptionImpl) run(ctx workflow.Context) (RedemptionState, error) {
 		err = r.fulfil(ctx)
 	}
 	if err == nil {
-		err = r.stepped(CommitRedemption.Execute(stepCtx(ctx, "Spend the held points and complete the redemption"), c).Get(ctx))
+		err = r.stepped(r.claimStep(ctx, activityOptions.redemptionStep, "Spend the held points and complete the redemption", CommitRedemption))
 	}
 	if err == nil {
 		r.setStatus(ctx, domain.RedemptionCompleted)

@@ -42,8 +42,16 @@ func (r *redemptionImpl) fulfil(ctx workflow.Context) error {
 	}
 	// From here on a code may be recorded (even when the step reports a failure), so any compensation voids it.
 	r.sealedCoupon = true
-	issued, err := IssueCoupon.Execute(opts, c).Get(ctx)
-	err = r.stepped(err)
+	var issued domain.CouponIssue
+	err := r.stepped(r.step(ctx, activityOptions.fulfilment, "Issue the coupon code for "+c.Title,
+		func(sctx workflow.Context) (err error) {
+			issued, err = IssueCoupon.Execute(sctx, c).Get(ctx)
+			return err
+		},
+		func(lctx workflow.Context) (err error) {
+			issued, err = IssueCoupon.ExecuteLocal(lctx, c).Get(ctx)
+			return err
+		}))
 	if err == nil || errors.Is(err, errCancelled) {
 		r.state.Coupon = &domain.RedemptionCoupon{Status: domain.CouponValid, IssuedAt: issued.IssuedAt, ExpiresAt: issued.ExpiresAt}
 	}

@@ -23,7 +23,7 @@ func TestBenchRunsEveryScenario(t *testing.T) {
 	}
 	report := filepath.Join(t.TempDir(), "bench.json")
 	args := []string{"bench", "--rate", "10", "--duration", "2s", "--step", "1s", "--retries", "0", "--members", "5",
-		"--read-rate", "100", "--redeem-rate", "2", "--history-purchases", "60", "--json", report}
+		"--read-rate", "100", "--redeem-rate", "2", "--register-rate", "20", "--history-purchases", "60", "--json", report}
 	if mock, err := filepath.Abs("../../bin/stripe-mock"); err == nil {
 		if _, err := os.Stat(mock); err == nil {
 			args = append(args, "--stripe-mock", mock)
@@ -62,7 +62,7 @@ func TestBenchRunsEveryScenario(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"accrual", "accrual-sync", "temporal-floor", "store", "pg-floor", "reads", "redemption-points"} {
+	for _, name := range []string{"accrual", "accrual-sync", "temporal-floor", "store", "pg-floor", "reads", "redemption-points", "registration"} {
 		r, ok := rep.Runs[name]
 		if !ok {
 			t.Errorf("no %s run in the report (notes: %v)", name, rep.Notes)

@@ -5,10 +5,15 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"testing"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/perkflow/perkflow/privacy"
 )
 
 // RecordHistories is set (PERKFLOW_RECORD_HISTORIES=1) to refresh the histories the workflows package replays.
@@ -31,6 +36,12 @@ func (s *Stack) RecordHistory(workflowID, runID, name string) {
 		}
 		h.Events = append(h.Events, e)
 	}
+	// The stack's clients encrypt every payload: the recording keeps them in clear, as the replay tests expect (the
+	// codec's replay test encrypts them itself).
+	codec := privacy.NewCodec(PayloadKeys)
+	for _, e := range h.Events {
+		decodePayloads(s.T, codec, e.ProtoReflect())
+	}
 	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(h)
 	if err != nil {
 		s.T.Fatal(err)
@@ -43,4 +54,33 @@ func (s *Stack) RecordHistory(workflowID, runID, name string) {
 	if err := os.WriteFile(filepath.Join(dir, name+".json"), b, 0o644); err != nil {
 		s.T.Fatal(err)
 	}
+}
+
+// decodePayloads decodes in place every encrypted payload of m (those of search attributes and headers are never
+// encrypted).
+func decodePayloads(t testing.TB, codec *privacy.Codec, m protoreflect.Message) {
+	if p, ok := m.Interface().(*commonpb.Payload); ok {
+		dec, err := codec.Decode([]*commonpb.Payload{p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Metadata, p.Data = dec[0].Metadata, dec[0].Data
+		return
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsList() && fd.Message() != nil:
+			for i := 0; i < v.List().Len(); i++ {
+				decodePayloads(t, codec, v.List().Get(i).Message())
+			}
+		case fd.IsMap() && fd.MapValue().Message() != nil:
+			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+				decodePayloads(t, codec, mv.Message())
+				return true
+			})
+		case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
+			decodePayloads(t, codec, v.Message())
+		}
+		return true
+	})
 }

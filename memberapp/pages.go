@@ -1,6 +1,8 @@
 package memberapp
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/perkflow/perkflow/api"
 	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/store"
 )
@@ -48,6 +51,8 @@ func (a *App) pageTable() []page {
 		{"POST", "/settings/profile", a.saveProfile},
 		{"POST", "/settings/consent", a.saveConsent},
 		{"GET", "/settings/export", a.export},
+		{"GET", "/settings/delete", a.deletePage},
+		{"POST", "/settings/delete", a.deleteAccount},
 		{"POST", "/sign-out", a.signOut},
 	}
 }
@@ -582,4 +587,45 @@ func (a *App) export(q *request) {
 	q.w.Header().Set("Content-Type", "application/json")
 	q.w.Header().Set("Content-Disposition", `attachment; filename="perkflow-my-data-`+strconv.FormatInt(a.now().Unix(), 10)+`.json"`)
 	_, _ = q.w.Write(ans.Body)
+}
+
+// selfErase is who the app acts as when a member asks for their account to be deleted: the erase route
+// (DELETE /v1/members/{id}) is the program's (admin), not the member's token's, so the app calls it in process for
+// the signed-in member only, after the member confirmed, and the erasure is recorded under this name.
+var selfErase = api.Principal{Role: api.RoleAdmin, KeyName: "member-app: erasure asked by the member"}
+
+func (a *App) deletePage(q *request) {
+	v := q.view("delete.title", "nav.settings")
+	q.render("delete", v)
+}
+
+// deleteAccount starts the erasure of the signed-in member, once they ticked the confirmation, and ends the
+// session.
+func (a *App) deleteAccount(q *request) {
+	if q.r.PostFormValue("confirm") != "on" {
+		v := q.view("delete.title", "nav.settings")
+		v.Errors["confirm"] = v.T("delete.confirm.missing")
+		q.a.render(q.w, q.r, http.StatusUnprocessableEntity, "delete", v)
+		return
+	}
+	ctx := context.WithValue(q.r.Context(), chi.RouteCtxKey, (*chi.Context)(nil))
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, q.memberPath(""), nil)
+	if err != nil {
+		a.serverError(q.w, q.r, err)
+		return
+	}
+	req.RemoteAddr = q.r.RemoteAddr
+	req.Header.Set("Prefer", "wait=10")
+	rec := &recorder{header: http.Header{}}
+	a.cfg.API.ServeAs(selfErase, rec, req)
+	if rec.status != http.StatusAccepted && rec.status != http.StatusNoContent && rec.status != http.StatusOK {
+		a.serverError(q.w, q.r, fmt.Errorf("erase member: the API answered %d", rec.status))
+		return
+	}
+	if ck, err := q.r.Cookie(sessionCookie); err == nil {
+		_ = a.cfg.Store.EndMemberSession(q.r.Context(), ck.Value, a.now())
+	}
+	setCookie(q.w, q.r, sessionCookie, "", -1)
+	v := q.a.baseView(q.r, "deleted.title")
+	q.a.render(q.w, q.r, http.StatusOK, "deleted", v)
 }

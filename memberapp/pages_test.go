@@ -91,3 +91,34 @@ func TestPagesHeadersLanguageAndShell(t *testing.T) {
 		t.Errorf("manifest: %d", p.Status)
 	}
 }
+
+// "Delete my account" asks for a confirmation, then starts the erasure and ends the session.
+func TestDeleteMyAccount(t *testing.T) {
+	as := newAppStack(t, nil)
+	ada := as.register(t, "ada@example.net", "Ada Lovelace")
+	c := as.client(t)
+	c.signIn(as, "ada@example.net")
+	token := c.csrf("/app/settings/delete")
+	if p := c.do("POST", "/app/settings/delete", url.Values{"csrf": {token}}); p.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("without the confirmation: %d", p.Status)
+	}
+	status := func() string {
+		var m struct {
+			Status string `json:"status"`
+		}
+		as.Do("GET", "/v1/members/"+ada, as.Keys["support"], nil).Decode(t, &m)
+		return m.Status
+	}
+	if s := status(); s != "active" {
+		t.Fatalf("after a refused delete: %s", s)
+	}
+	if p := c.do("POST", "/app/settings/delete", url.Values{"csrf": {token}, "confirm": {"on"}}); p.Status != http.StatusOK || !strings.Contains(p.Body, `id="deleted"`) {
+		t.Fatalf("delete: %d %s", p.Status, p.Body)
+	}
+	if s := status(); s != "erased" {
+		t.Errorf("after delete: %s, want erased", s)
+	}
+	if p := c.get("/app/"); p.Status != http.StatusSeeOther || p.Header.Get("Location") != "/app/sign-in" {
+		t.Errorf("the session after delete: %d %s", p.Status, p.Header.Get("Location"))
+	}
+}

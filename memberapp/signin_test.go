@@ -3,12 +3,15 @@ package memberapp_test
 import (
 	"context"
 	"crypto/sha256"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/perkflow/perkflow/activities"
 	"github.com/perkflow/perkflow/memberapp"
 )
 
@@ -193,4 +196,46 @@ func sessionCookieOf(t *testing.T, p page) *http.Cookie {
 		t.Fatalf("no session cookie (%d)", p.Status)
 	}
 	return ck
+}
+
+// In development (no email provider) the log notifier stands in, and the link — the one thing a developer needs —
+// is written to the log; the email is not.
+func TestDevelopmentLogPrintsTheLink(t *testing.T) {
+	var logged syncBuffer
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	as := newAppStack(t, func(c *memberapp.Config) {
+		c.Notifier, c.LogLinks, c.Log = activities.LogNotifier{Log: log}, true, log
+	})
+	as.register(t, "ada@example.net", "Ada Lovelace")
+	if p := as.client(t).askLink("ada@example.net"); p.Status != http.StatusOK {
+		t.Fatalf("ask: %d", p.Status)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logged.String(), "sign-in link") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	out := logged.String()
+	if !strings.Contains(out, as.URL+"/app/link?token=ml_") {
+		t.Errorf("no sign-in link in the log:\n%s", out)
+	}
+	if strings.Contains(out, "ada@example.net") {
+		t.Errorf("the log holds the email in clear:\n%s", out)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -269,6 +269,7 @@ func printBanner(cfg config.Config, uiURL, pgSource string, keys []devKey, took 
 	fmt.Fprintf(&b, "\nperkflow dev is ready (%s)\n\n", took.Round(time.Millisecond))
 	fmt.Fprintf(&b, "  API          http://%s (reference at /docs)\n", cfg.HTTPAddr)
 	fmt.Fprintf(&b, "  Console      http://%s/console/ (sign in with the marketer, support or admin key below)\n", cfg.HTTPAddr)
+	fmt.Fprintf(&b, "  Member app   http://%s/app/ (sign in with a member's email: the link is printed in the log)\n", cfg.HTTPAddr)
 	if cfg.MetricsAddr != config.MetricsOff {
 		fmt.Fprintf(&b, "  Metrics      http://%s/metrics\n", cfg.MetricsAddr)
 	}

@@ -10,6 +10,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -242,6 +244,9 @@ func TestDevModeEndToEnd(t *testing.T) {
 	if res, err := http.Get(base + "/console/sign-in"); err != nil || res.StatusCode != 200 || res.Header.Get("Content-Security-Policy") == "" {
 		t.Fatalf("console: %v %v", res, err)
 	}
+	if !strings.Contains(p.out.String(), "Member app   "+base+"/app/") {
+		t.Fatalf("the banner does not give the member app's address:\n%s", p.out)
+	}
 	if st, v := call(t, "GET", base+"/v1/offers", p.keys["marketer"], nil); st != 200 || len(v["items"].([]any)) != 3 {
 		t.Fatalf("demo catalog: %d %v", st, v)
 	}
@@ -252,6 +257,7 @@ func TestDevModeEndToEnd(t *testing.T) {
 		t.Fatalf("register %d %v\n%s", st, m, p.out)
 	}
 	id := m["member_id"].(string)
+	devMemberAppSignIn(t, p, base, "newcomer@example.com")
 	accrue := func(tx string, cents int) {
 		t.Helper()
 		st, v := call(t, "POST", base+"/v1/transactions/accrue", p.keys["pos"], map[string]any{
@@ -289,4 +295,59 @@ func TestDevModeEndToEnd(t *testing.T) {
 		t.Fatalf("after restart: %d %v", st, v)
 	}
 	p.stop(t)
+}
+
+var devSignInLink = regexp.MustCompile(`link[=":]+(http://[^\s"]+/app/link\?token=ml_[A-Za-z0-9_-]+)`)
+var devCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// devMemberAppSignIn asks the member app for a sign-in link as a member would, finds it in perkflow dev's log (no
+// email provider is configured) and signs in with it: the newcomer's way into the member app.
+func devMemberAppSignIn(t *testing.T, p *devProcess, base, email string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(u string) (int, string) {
+		res, err := hc.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	post := func(u string, form url.Values) *http.Response {
+		res, err := hc.PostForm(u, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	_, page := get(base + "/app/sign-in")
+	csrf := devCSRF.FindStringSubmatch(page)
+	if csrf == nil {
+		t.Fatalf("member app sign-in page: %s", page)
+	}
+	if res := post(base+"/app/sign-in", url.Values{"csrf": {csrf[1]}, "email": {email}}); res.StatusCode != 200 {
+		t.Fatalf("ask a sign-in link: %d", res.StatusCode)
+	}
+	var link []string
+	for deadline := time.Now().Add(20 * time.Second); link == nil && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		link = devSignInLink.FindStringSubmatch(p.out.String())
+	}
+	if link == nil {
+		t.Fatalf("perkflow dev did not print the sign-in link:\n%s", p.out)
+	}
+	status, page := get(link[1])
+	csrf = devCSRF.FindStringSubmatch(page)
+	if status != 200 || csrf == nil {
+		t.Fatalf("the sign-in link: %d", status)
+	}
+	u, _ := url.Parse(link[1])
+	if res := post(base+"/app/link", url.Values{"csrf": {csrf[1]}, "token": {u.Query().Get("token")}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in with the link: %d", res.StatusCode)
+	}
+	if status, page := get(base + "/app/"); status != 200 || !strings.Contains(page, `id="available"`) {
+		t.Fatalf("member app home: %d", status)
+	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/perkflow/perkflow/internal/config"
 	"github.com/perkflow/perkflow/internal/telemetry"
 	"github.com/perkflow/perkflow/internal/version"
+	"github.com/perkflow/perkflow/memberapp"
 	"github.com/perkflow/perkflow/migrations"
 	"github.com/perkflow/perkflow/privacy"
 	"github.com/perkflow/perkflow/store"
@@ -188,7 +189,20 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, obs *obs
 	if err != nil {
 		return err
 	}
-	hs := api.NewHTTPServer(cfg.HTTPAddr, obs.tracing.Handler(con.Beside(srv.Handler())))
+	handler := con.Beside(srv.Handler())
+	// The member app too (/app/), a client of the public API with its members' tokens; it mints them with the
+	// member-token secret, so without one (an identity provider's JWKS only) it is not served.
+	if len(jwt.Secret) > 0 {
+		app, err := memberapp.New(memberapp.Config{API: srv, Store: st, JWT: jwt, Log: log, PublicURL: publicURL(cfg),
+			Notifier: newNotifier(cfg, log, obs), LogLinks: cfg.SendGrid.APIKey == "" || cfg.SendGrid.From == ""})
+		if err != nil {
+			return err
+		}
+		handler = app.Beside(handler)
+	} else {
+		log.Warn("PERKFLOW_JWT_SECRET is not set: the member app (/app/) is not served")
+	}
+	hs := api.NewHTTPServer(cfg.HTTPAddr, obs.tracing.Handler(handler))
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go srv.Run(lctx)

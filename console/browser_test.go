@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	chrome "github.com/perkflow/perkflow/internal/testkit/browser"
 	"github.com/perkflow/perkflow/internal/testkit/itest"
 )
 
@@ -23,85 +23,20 @@ import (
 // screenshotDir is where the browser tests leave what a reviewer looks at (git-ignored).
 const screenshotDir = "testdata/screenshots"
 
-// axeFile is axe-core's axe.min.js, when .ci/run (or a developer: npm pack axe-core) put it there; the pages are
-// then checked for accessibility violations.
-const axeFile = "testdata/axe/package/axe.min.js"
+// startBrowser starts one headless Chromium for the test, with a fresh profile, at a desktop's size.
+func startBrowser(t *testing.T) context.Context { return chrome.Start(t, 1280, 900) }
 
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("PERKFLOW_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if _, err := exec.LookPath(p); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("no Chromium at /usr/bin/chromium: .ci/run installs Debian's chromium")
-	}
-	t.Skip("no Chromium at /usr/bin/chromium (apt-get install chromium): the browser tests are skipped")
-	return ""
-}
-
-// startBrowser starts one headless Chromium for the test, with a fresh profile.
-func startBrowser(t *testing.T) context.Context {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath(t)), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	return browser
-}
-
-// tab opens a tab in a browser context of its own (its own cookies: a person of their own).
-func tab(t *testing.T, browser context.Context) context.Context {
-	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancel() })
-	return ctx
-}
-
-func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-func text(t *testing.T, ctx context.Context, sel string) string {
-	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		t.Fatalf("read %s: %v", sel, err)
-	}
-	return strings.TrimSpace(s)
-}
+var (
+	tab                = chrome.Tab
+	do                 = chrome.Do
+	text               = chrome.Text
+	checkAccessibility = chrome.CheckAccessibility
+)
 
 // open navigates and returns the answer's status, checking that every page carries the CSP and X-Frame-Options.
 func open(t *testing.T, ctx context.Context, url string) int64 {
 	t.Helper()
-	res, err := chromedp.Run(ctx, chromedp.NavigateResponse(url))
-	if err != nil {
-		t.Fatalf("open %s: %v", url, err)
-	}
-	h := map[string]string{}
-	for k, v := range res.Headers {
-		h[strings.ToLower(k)] = fmt.Sprint(v)
-	}
-	if !strings.HasPrefix(h["content-security-policy"], wantCSP) || h["x-frame-options"] != "DENY" {
-		t.Errorf("%s: CSP %q, X-Frame-Options %q", url, h["content-security-policy"], h["x-frame-options"])
-	}
-	return res.Status
+	return chrome.Open(t, ctx, url, wantCSP)
 }
 
 func signInBrowser(t *testing.T, ctx context.Context, base, key string) {
@@ -113,60 +48,7 @@ func signInBrowser(t *testing.T, ctx context.Context, base, key string) {
 
 func screenshot(t *testing.T, ctx context.Context, name string) string {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(screenshotDir, name+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	abs, _ := filepath.Abs(path)
-	t.Logf("screenshot %s", abs)
-	return abs
-}
-
-// checkAccessibility runs axe-core on the page, when it is at hand, and fails on any WCAG 2 A or AA violation.
-func checkAccessibility(t *testing.T, ctx context.Context, page string) {
-	t.Helper()
-	src, err := os.ReadFile(axeFile)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("axe-core not found at console/%s: .ci/run fetches it, and CI checks every page for accessibility", axeFile)
-		}
-		t.Logf("axe-core not found at console/%s (npm pack axe-core): %s not checked for accessibility", axeFile, page)
-		return
-	}
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](string(src)+";true")); err != nil {
-		t.Fatalf("inject axe-core: %v", err)
-	}
-	type violation struct {
-		ID, Help string
-		Nodes    []struct {
-			Target []string `json:"target"`
-		} `json:"nodes"`
-	}
-	type result struct {
-		Violations []violation `json:"violations"`
-		Passes     int         `json:"passes"`
-	}
-	res, err := chromedp.Run(ctx, chromedp.Evaluate[result](
-		`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa"]}}).then(r => ({violations: r.violations, passes: r.passes.length}))`,
-		chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatalf("run axe-core on %s: %v", page, err)
-	}
-	t.Logf("axe-core on %s: %d rules pass, %d violated", page, res.Passes, len(res.Violations))
-	for _, v := range res.Violations {
-		var where []string
-		for _, n := range v.Nodes {
-			where = append(where, strings.Join(n.Target, " "))
-		}
-		t.Errorf("%s: accessibility violation %s (%s) at %s", page, v.ID, v.Help, strings.Join(where, "; "))
-	}
+	return chrome.Screenshot(t, ctx, screenshotDir, name)
 }
 
 type timing struct {

@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
+
+	chrome "github.com/perkflow/perkflow/internal/testkit/browser"
 )
 
 // The member app in a real browser: Debian's Chromium, headless, on a 360-px phone screen, driven over the
@@ -21,98 +19,34 @@ import (
 // screenshotDir is where the browser test leaves what a reviewer looks at (git-ignored).
 const screenshotDir = "testdata/screenshots"
 
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("PERKFLOW_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if _, err := exec.LookPath(p); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("no Chromium at /usr/bin/chromium: .ci/run installs Debian's chromium")
-	}
-	t.Skip("no Chromium at /usr/bin/chromium (apt-get install chromium): the browser tests are skipped")
-	return ""
-}
-
 func startBrowser(t *testing.T) context.Context {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath(t)), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("lang", "en-GB"), chromedp.Flag("accept-lang", "en-GB"), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(360, 800),
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	return browser
+	return chrome.Start(t, 360, 800, chromedp.Flag("lang", "en-GB"), chromedp.Flag("accept-lang", "en-GB"))
 }
 
 // phone opens a tab in a browser context of its own (its own cookies: a person of their own), as a 360-px phone.
 func phone(t *testing.T, browser context.Context) context.Context {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancel() })
+	ctx := chrome.Tab(t, browser)
 	do(t, ctx, "phone screen", chromedp.EmulateViewport(360, 740, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulatePortrait))
 	return ctx
 }
 
-func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-func text(t *testing.T, ctx context.Context, sel string) string {
-	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		t.Fatalf("read %s: %v", sel, err)
-	}
-	return strings.TrimSpace(s)
-}
+var (
+	do                 = chrome.Do
+	text               = chrome.Text
+	checkAccessibility = chrome.CheckAccessibility
+)
 
 // open navigates and returns the answer's status, checking that every page carries the strict CSP.
 func open(t *testing.T, ctx context.Context, url string) int64 {
 	t.Helper()
-	res, err := chromedp.Run(ctx, chromedp.NavigateResponse(url))
-	if err != nil {
-		t.Fatalf("open %s: %v", url, err)
-	}
-	h := map[string]string{}
-	for k, v := range res.Headers {
-		h[strings.ToLower(k)] = fmt.Sprint(v)
-	}
-	if !strings.HasPrefix(h["content-security-policy"], "default-src 'none'; script-src 'self';") || h["x-frame-options"] != "DENY" {
-		t.Errorf("%s: CSP %q, X-Frame-Options %q", url, h["content-security-policy"], h["x-frame-options"])
-	}
-	return res.Status
+	return chrome.Open(t, ctx, url, "default-src 'none'; script-src 'self';")
 }
 
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(screenshotDir, name+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	abs, _ := filepath.Abs(path)
-	t.Logf("screenshot %s", abs)
+	chrome.Screenshot(t, ctx, screenshotDir, name)
 }
 
 // signInPhone signs a member in as they would: the email in the form, the link from the (fake) provider's mailbox.
@@ -156,10 +90,12 @@ func TestMemberAppInABrowser(t *testing.T) {
 		t.Errorf("home shows %q, the API says %s", got, want)
 	}
 	screenshot(t, g, "home")
+	checkAccessibility(t, g, "home")
 
 	// Claim the offer and see its code.
 	open(t, g, as.URL+"/app/rewards")
 	screenshot(t, g, "rewards")
+	checkAccessibility(t, g, "rewards")
 	do(t, g, "claim", chromedp.Click(chromedp.CSS(`.offer form button`)), chromedp.WaitVisible(chromedp.CSS(`#code`)))
 	code := text(t, g, `#code`)
 	var reds struct {
@@ -182,6 +118,7 @@ func TestMemberAppInABrowser(t *testing.T) {
 		}
 	}
 	screenshot(t, g, "history")
+	checkAccessibility(t, g, "history")
 
 	// Change a consent: email off.
 	open(t, g, as.URL+"/app/settings")

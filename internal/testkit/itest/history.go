@@ -5,17 +5,24 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"testing"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/perkflow/perkflow/privacy"
 )
 
 // RecordHistories is set (PERKFLOW_RECORD_HISTORIES=1) to refresh the histories the workflows package replays.
 var RecordHistories = os.Getenv("PERKFLOW_RECORD_HISTORIES") == "1"
 
 // RecordHistory writes the history of a workflow run (runID "" = the latest) to workflows/testdata/name.json, for the
-// replay tests that make a change breaking running workflows fail CI. It does nothing unless RecordHistories.
+// replay tests that make a change breaking running workflows fail CI. The stack's payloads are encrypted: they are
+// written decrypted, as the replay tests read them (they replay them in clear, and encrypted under a key of their
+// own). It does nothing unless RecordHistories.
 func (s *Stack) RecordHistory(workflowID, runID, name string) {
 	s.T.Helper()
 	if !RecordHistories {
@@ -29,6 +36,7 @@ func (s *Stack) RecordHistory(workflowID, runID, name string) {
 		if err != nil {
 			s.T.Fatal(err)
 		}
+		decryptPayloads(s.T, e.ProtoReflect())
 		h.Events = append(h.Events, e)
 	}
 	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(h)
@@ -43,4 +51,32 @@ func (s *Stack) RecordHistory(workflowID, runID, name string) {
 	if err := os.WriteFile(filepath.Join(dir, name+".json"), b, 0o644); err != nil {
 		s.T.Fatal(err)
 	}
+}
+
+// decryptPayloads decrypts in place every payload of m that the stack's codec encrypted.
+func decryptPayloads(t testing.TB, m protoreflect.Message) {
+	if p, ok := m.Interface().(*commonpb.Payload); ok {
+		dec, err := privacy.NewCodec(PayloadKeys).Decode([]*commonpb.Payload{p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Metadata, p.Data = dec[0].Metadata, dec[0].Data
+		return
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsList() && fd.Message() != nil:
+			for i := 0; i < v.List().Len(); i++ {
+				decryptPayloads(t, v.List().Get(i).Message())
+			}
+		case fd.IsMap() && fd.MapValue().Message() != nil:
+			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+				decryptPayloads(t, mv.Message())
+				return true
+			})
+		case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
+			decryptPayloads(t, v.Message())
+		}
+		return true
+	})
 }

@@ -90,6 +90,10 @@ func (a *Activities) AccruePurchases(ctx context.Context, batch []domain.Purchas
 // ReturnPurchase reverses the points of returned lines, idempotent on the return id.
 func (a *Activities) ReturnPurchase(ctx context.Context, r domain.Return) (domain.OperationOutcome, error) {
 	o, err := a.Store.ReturnPurchase(ctx, r, a.Store.Now())
+	if domain.CodeOf(err) == domain.ErrNotFound {
+		// The member's workflow has accrued every purchase queued before the return: no retry will find this one.
+		return o, temporal.NewNonRetryableApplicationError(err.Error(), string(domain.ErrNotFound), nil)
+	}
 	return o, classify(err)
 }
 

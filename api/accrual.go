@@ -74,7 +74,7 @@ func (s *Server) accrue(w http.ResponseWriter, r *http.Request) {
 
 	// Concurrent duplicates all get here: the first to claim the id answers as the first report, the others as
 	// replays.
-	first, err := s.cfg.Store.ClaimAccrual(ctx, p.TransactionID)
+	first, err := s.cfg.Store.ClaimAccrual(ctx, p)
 	if err != nil {
 		fail(w, r, err)
 		return

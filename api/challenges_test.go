@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	enums "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/internal/testkit/itest"
 	"github.com/perkflow/perkflow/worker"
 	"github.com/perkflow/perkflow/workflows"
@@ -144,4 +146,85 @@ func TestExpiryScheduleIsCreatedOnceAndUpdated(t *testing.T) {
 	if len(d.Schedule.Spec.CronExpressions) != 1 && len(d.Schedule.Spec.Calendars) == 0 {
 		t.Fatalf("schedule spec %+v; want a daily time", d.Schedule.Spec)
 	}
+}
+
+// A purchase signalled to an enrolment while it records its progress, right before it continues as new, is counted
+// by the next run: the run drains its signal channel and carries what it took (GetVersion
+// "challenge-carry-signals"). The enrolment's run is bounded to continue as new after each progress record, and
+// the progress write is held by a row lock while the second purchase arrives.
+func TestChallengeCountsAPurchaseSignalledWhileItRecordsProgressBeforeContinuingAsNew(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{})
+	ctx := context.Background()
+	res := s.Do("POST", "/v1/challenges", s.Keys["marketer"], map[string]any{
+		"name": "Two visits", "goal": map[string]any{"kind": "purchases", "target": 2}, "window_days": 30, "reward_points": 250,
+	})
+	if res.Status != http.StatusCreated {
+		t.Fatalf("create challenge: %d %s", res.Status, res.Body)
+	}
+	var created struct {
+		ChallengeID string `json:"challenge_id"`
+	}
+	res.Decode(t, &created)
+	c, err := s.Store.GetChallenge(ctx, created.ChallengeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ada := register(t, s, "ada@example.com")
+	enrolled := time.Now().UTC().Add(-time.Minute)
+	id := workflows.ChallengeWorkflowID(c.ID, ada)
+	run, err := s.Temporal.ExecuteWorkflow(ctx, workflows.ChallengeStartOptions(c.ID, ada, s.TaskQueue), workflows.ChallengeWorkflowName,
+		workflows.ChallengeInput{Challenge: c, MemberID: ada, EnrolledAt: enrolled, MaxHistoryEvents: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the enrolment is recorded", func() bool {
+		var n int
+		_ = s.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM challenge_enrolments WHERE challenge_id = $1 AND member_id = $2`, c.ID, ada).Scan(&n)
+		return n == 1
+	})
+	tx, err := s.DB.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM challenge_enrolments WHERE challenge_id = $1 AND member_id = $2 FOR UPDATE`, c.ID, ada); err != nil {
+		t.Fatal(err)
+	}
+	purchase := func(tx string) domain.ChallengePurchase {
+		return domain.ChallengePurchase{TransactionID: tx, StoreID: "s1", OccurredAt: enrolled.Add(time.Second), Amount: 1000}
+	}
+	if err := s.Temporal.SignalWorkflow(ctx, id, "", workflows.SignalChallengePurchase, purchase("CH-1")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the progress record is under way (held by the lock)", func() bool {
+		d, err := s.Temporal.DescribeWorkflowExecution(ctx, id, run.GetRunID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range d.GetPendingActivities() {
+			if a.GetActivityType().GetName() == workflows.RecordChallengeProgress.Name() && a.GetState() == enums.PENDING_ACTIVITY_STATE_STARTED {
+				return true
+			}
+		}
+		return false
+	})
+	if err := s.Temporal.SignalWorkflow(ctx, id, "", workflows.SignalChallengePurchase, purchase("CH-2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		Items []enrolment `json:"items"`
+	}
+	eventually(t, 30*time.Second, "the enrolment completes on both purchases", func() bool {
+		r := s.Do("GET", "/v1/members/"+ada+"/challenges", s.MemberToken(ada), nil)
+		r.Decode(t, &page)
+		return len(page.Items) == 1 && page.Items[0].Status == "completed"
+	})
+	if m := getMember(t, s, ada, s.Keys["support"]); m.Balance.Lifetime != 250 {
+		t.Fatalf("balance %+v; want the 250-point reward once", m.Balance)
+	}
+	s.LedgerInvariants()
+	s.RecordHistory(id, run.GetRunID(), "challenge_carry_signals_continue_as_new")
 }

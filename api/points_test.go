@@ -367,3 +367,85 @@ func TestARefusedOperationDoesNotUseUpItsID(t *testing.T) {
 	}
 	s.LedgerInvariants()
 }
+
+// A return sent right after its purchase was accepted (202), before the purchase is accrued, queues behind it in the
+// member's workflow: 202 instead of 404, and once the purchase commits the return reverses what its lines earned,
+// from the purchase's own lot. A transaction id never accepted stays 404; one whose report was claimed but never
+// reached the workflow (a crash between the claim and the signal) is dropped there, and its retry answers 404.
+func TestAReturnRightAfterAnAcceptedPurchaseQueuesBehindIt(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{})
+	ctx := context.Background()
+	id := register(t, s, "early-return@example.com")
+	pos := s.Keys["pos"]
+	// Points of another purchase first, so that where the return takes from shows.
+	mustStatus(t, s.Do("POST", "/v1/transactions/accrue", pos, purchase("T-EARLY-0", id, 3_000), "Prefer", "wait=20"), 201, "first purchase")
+
+	s.StopWorker()
+	mustStatus(t, s.Do("POST", "/v1/transactions/accrue", pos, basketPurchase("T-EARLY", id, line("BOOK", "books", 2, 2_500), line("PEN", "office", 4, 250)),
+		"Prefer", "wait=0"), 202, "purchase accepted, not accrued")
+	ret := map[string]any{"return_id": "R-EARLY-1", "items": []map[string]any{{"sku": "BOOK", "quantity": 1}}}
+	res := s.Do("POST", "/v1/transactions/T-EARLY/return", pos, ret, "Prefer", "wait=0")
+	mustStatus(t, res, 202, "return right after the purchase's 202")
+	var acc struct {
+		ID       string `json:"id"`
+		MemberID string `json:"member_id"`
+		Status   string `json:"status"`
+	}
+	res.Decode(t, &acc)
+	if acc.ID != "R-EARLY-1" || acc.MemberID != id || acc.Status != "accepted" || res.Header.Get("Location") != "/v1/transactions/T-EARLY?member_id="+id {
+		t.Fatalf("queued return answered %s (Location %q)", res.Body, res.Header.Get("Location"))
+	}
+	mustStatus(t, s.Do("POST", "/v1/transactions/T-EARLY/return", pos, ret, "Prefer", "wait=0"), 202, "the same return again while queued")
+	mustStatus(t, s.Do("POST", "/v1/transactions/T-NEVER/return", pos, ret), 404, "return of a purchase never reported")
+	mustStatus(t, s.Do("POST", "/v1/transactions/T-EARLY/return", pos, map[string]any{"return_id": "R-EARLY-2", "amount": map[string]any{"amount": 100, "currency": "USD"}}),
+		422, "queued return in another currency than the purchase's")
+
+	s.StartWorker()
+	eventually(t, 30*time.Second, "the purchase accrues and its return applies", func() bool {
+		r := s.Do("GET", "/v1/transactions/T-EARLY", pos, nil)
+		var tx struct {
+			PointsEarned   int64 `json:"points_earned"`
+			PointsReversed int64 `json:"points_reversed"`
+		}
+		if r.Status != 200 {
+			return false
+		}
+		r.Decode(t, &tx)
+		return tx.PointsEarned == 60 && tx.PointsReversed == 25
+	})
+	again := s.Do("POST", "/v1/transactions/T-EARLY/return", pos, ret)
+	mustStatus(t, again, 201, "the return replayed once applied")
+	var o operation
+	again.Decode(t, &o)
+	if again.Header.Get("Idempotent-Replayed") != "true" || o.Points != 25 || o.Balance.Available != 30+60-25 {
+		t.Fatalf("replayed return answered %s", again.Body)
+	}
+	// Everything the return took came from the purchase's own lot.
+	var fromLot, elsewhere int64
+	if err := s.DB.Pool.QueryRow(ctx, `
+		SELECT COALESCE(sum(a.points) FILTER (WHERE a.lot_entry_id = t.lot_entry_id), 0),
+		       COALESCE(sum(a.points) FILTER (WHERE a.lot_entry_id <> t.lot_entry_id), 0)
+		FROM transaction_returns r JOIN transactions t USING (transaction_id) JOIN ledger_allocations a ON a.entry_id = r.entry_id
+		WHERE r.return_id = 'R-EARLY-1'`).Scan(&fromLot, &elsewhere); err != nil {
+		t.Fatal(err)
+	}
+	if fromLot != 25 || elsewhere != 0 {
+		t.Fatalf("the return took %d from its purchase's lot and %d from other lots; want 25 and 0", fromLot, elsewhere)
+	}
+
+	// A report claimed and never signalled: its return is queued, dropped by the workflow, and its retry is a 404.
+	if _, err := s.DB.Pool.Exec(ctx, `INSERT INTO accrual_claims (transaction_id, member_id, currency) VALUES ('T-GHOST', $1, 'EUR')`, id); err != nil {
+		t.Fatal(err)
+	}
+	ghost := map[string]any{"return_id": "R-GHOST", "amount": map[string]any{"amount": 100, "currency": "EUR"}}
+	mustStatus(t, s.Do("POST", "/v1/transactions/T-GHOST/return", pos, ghost, "Prefer", "wait=0"), 202, "return of a claimed purchase")
+	// Returns are applied in order: once the next one is, the ghost's was taken (and dropped).
+	mustStatus(t, s.Do("POST", "/v1/transactions/T-EARLY/return", pos, map[string]any{"return_id": "R-EARLY-3", "items": []map[string]any{{"sku": "PEN", "quantity": 4}}},
+		"Prefer", "wait=20"), 201, "a return after the dropped one")
+	mustStatus(t, s.Do("POST", "/v1/transactions/T-GHOST/return", pos, ghost), 404, "the dropped return's retry")
+	if m := getMember(t, s, id, pos); m.Balance.Available != 30+60-25-10 {
+		t.Fatalf("balance %+v; want %d", *m.Balance, 30+60-25-10)
+	}
+	s.LedgerInvariants()
+	s.RecordHistory(workflows.MemberWorkflowID(id), "", "member_return_before_accrual")
+}

@@ -239,15 +239,37 @@ func insertTransaction(ctx context.Context, tx pgx.Tx, t *Transaction) error {
 	return wrap("insert transaction", err)
 }
 
-// ClaimAccrual records that a request is about to report transaction id txID for the first time; it reports whether
-// this request is the first to claim it. Concurrent duplicates all find the id not recorded yet: the one whose claim
-// is inserted answers as the first report, the others as replays.
-func (s *Store) ClaimAccrual(ctx context.Context, txID string) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO accrual_claims (transaction_id) VALUES ($1) ON CONFLICT DO NOTHING`, txID)
+// ClaimAccrual records that a request is about to report purchase p for the first time; it reports whether this
+// request is the first to claim its transaction id. Concurrent duplicates all find the id not recorded yet: the one
+// whose claim is inserted answers as the first report, the others as replays. The claim names the purchase's member
+// and currency, so that a return sent before the purchase is accrued can queue behind it (AcceptedPurchase).
+func (s *Store) ClaimAccrual(ctx context.Context, p domain.Purchase) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO accrual_claims (transaction_id, member_id, currency) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+		p.TransactionID, p.MemberID, p.Total.Currency)
 	if err != nil {
-		return false, wrap("claim accrual "+txID, err)
+		return false, wrap("claim accrual "+p.TransactionID, err)
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// AcceptedPurchase is a purchase whose report was accepted for a member (claimed, and signalled to the member's
+// workflow) and may not be accrued yet.
+type AcceptedPurchase struct {
+	TransactionID string
+	MemberID      string
+	Currency      string
+}
+
+// GetAcceptedPurchase reads the claim of transaction id txID; domain.ErrNotFound when no report of it was accepted
+// (or its claim predates claims naming their member, or was pruned).
+func (s *Store) GetAcceptedPurchase(ctx context.Context, txID string) (AcceptedPurchase, error) {
+	a := AcceptedPurchase{TransactionID: txID}
+	err := s.pool.QueryRow(ctx, `SELECT member_id::text, currency FROM accrual_claims WHERE transaction_id = $1 AND member_id IS NOT NULL`, txID).
+		Scan(&a.MemberID, &a.Currency)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, domain.Errorf(domain.ErrNotFound, "no purchase %s was reported", txID)
+	}
+	return a, wrap("accepted purchase "+txID, err)
 }
 
 // ReleaseAccrualClaim forgets the claim of a request whose purchase was certainly not accepted, so that its retry

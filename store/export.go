@@ -28,6 +28,8 @@ var ExportSections = []ExportSection{
 	{Name: "ledger_entries", Table: "ledger_entries", OrderBy: "id"},
 	{Name: "lots", Table: "ledger_lots", OrderBy: "entry_id"},
 	{Name: "transactions", Table: "transactions", OrderBy: "occurred_at, transaction_id"},
+	// Purchases reported for the member and accepted (a day's worth: claims are pruned with Idempotency-Keys).
+	{Name: "accrual_claims", Table: "accrual_claims", OrderBy: "claimed_at, transaction_id"},
 	{Name: "returns", Table: "transaction_returns", OrderBy: "created_at, return_id"},
 	{Name: "till_redemptions", Table: "till_redemptions", OrderBy: "created_at, redemption_id"},
 	{Name: "adjustments", Table: "adjustments", OrderBy: "created_at, adjustment_id"},

@@ -156,6 +156,14 @@ func (s *Store) ReturnPurchase(ctx context.Context, r domain.Return, now time.Ti
 		}
 		return notify(ctx, tx, domain.ReturnKey(r.ReturnID))
 	})
+	if domain.CodeOf(err) == domain.ErrNotFound {
+		// The member's workflow takes a return after every purchase queued before it: this one was never accepted
+		// after all (its report failed between its claim and its signal). Its claim goes, so that the return's
+		// retry answers 404 instead of being queued again.
+		if _, derr := s.pool.Exec(ctx, `DELETE FROM accrual_claims WHERE transaction_id = $1 AND member_id::text = $2`, r.TransactionID, r.MemberID); derr != nil {
+			return domain.OperationOutcome{}, wrap("forget the accrual claim of "+r.TransactionID, derr)
+		}
+	}
 	if err != nil {
 		return domain.OperationOutcome{}, wrap("return "+r.ReturnID, err)
 	}

@@ -57,34 +57,40 @@ func (c *challenge) run(ctx workflow.Context) (ChallengeState, error) {
 	deadline := workflow.NewTimerWithOptions(ctx, max(c.state.Deadline.Sub(workflow.Now(ctx)), 0),
 		workflow.TimerOptions{Summary: "Deadline of challenge " + name})
 	expired := false
+	// Signals the previous run received and did not count are counted first (before any wait).
+	carried := len(c.in.Purchases) > 0 || len(c.in.Returns) > 0
 	for {
 		changed := false
-		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(purchases, func(ch workflow.ReceiveChannel, _ bool) {
-			var p domain.ChallengePurchase
-			ch.Receive(ctx, &p)
-			changed = c.addPurchase(p) || changed
-		})
-		sel.AddReceive(returns, func(ch workflow.ReceiveChannel, _ bool) {
-			var r domain.Return
-			ch.Receive(ctx, &r)
-			changed = c.progress.ApplyReturn(r) || changed
-		})
-		sel.AddFuture(deadline, func(f workflow.Future) { expired = f.Get(ctx, nil) == nil })
-		sel.Select(ctx)
-		// Take every signal already delivered before acting, so that a purchase and its return cancel out.
-		for {
-			var p domain.ChallengePurchase
-			if !purchases.ReceiveAsync(&p) {
-				break
+		if carried {
+			carried = false
+			for _, p := range c.in.Purchases {
+				changed = c.addPurchase(p) || changed
 			}
+			for _, r := range c.in.Returns {
+				changed = c.progress.ApplyReturn(r) || changed
+			}
+			c.in.Purchases, c.in.Returns = nil, nil
+		} else {
+			sel := workflow.NewSelector(ctx)
+			sel.AddReceive(purchases, func(ch workflow.ReceiveChannel, _ bool) {
+				var p domain.ChallengePurchase
+				ch.Receive(ctx, &p)
+				changed = c.addPurchase(p) || changed
+			})
+			sel.AddReceive(returns, func(ch workflow.ReceiveChannel, _ bool) {
+				var r domain.Return
+				ch.Receive(ctx, &r)
+				changed = c.progress.ApplyReturn(r) || changed
+			})
+			sel.AddFuture(deadline, func(f workflow.Future) { expired = f.Get(ctx, nil) == nil })
+			sel.Select(ctx)
+		}
+		// Take every signal already delivered before acting, so that a purchase and its return cancel out.
+		ps, rs := drainChallengeSignals(purchases, returns)
+		for _, p := range ps {
 			changed = c.addPurchase(p) || changed
 		}
-		for {
-			var r domain.Return
-			if !returns.ReceiveAsync(&r) {
-				break
-			}
+		for _, r := range rs {
 			changed = c.progress.ApplyReturn(r) || changed
 		}
 		c.state.Progress = c.progress.Value(c.in.Challenge.Goal)
@@ -107,10 +113,38 @@ func (c *challenge) run(ctx workflow.Context) (ChallengeState, error) {
 		if historyFull(ctx, c.in.MaxHistoryEvents) {
 			next := c.in
 			next.Progress, next.Continued = c.progress, true
-			// Signals not yet received stay with the workflow id and reach the next run.
+			// A signal delivered beside the progress activity's result sits in its channel, and a channel does not
+			// outlive its run: it is carried in the next run's input (runs before the change lost it).
+			if workflow.GetVersion(ctx, challengeCarrySignalsChange, workflow.DefaultVersion, 1) >= 1 {
+				next.Purchases, next.Returns = drainChallengeSignals(purchases, returns)
+			}
 			return c.state, workflow.NewContinueAsNewError(ctx, ChallengeWorkflowName, next)
 		}
 	}
+}
+
+// challengeCarrySignalsChange is the GetVersion change id of carrying the signals drained before a Continue-As-New.
+const challengeCarrySignalsChange = "challenge-carry-signals"
+
+// drainChallengeSignals takes every purchase and return already delivered, without blocking.
+func drainChallengeSignals(purchases, returns workflow.ReceiveChannel) ([]domain.ChallengePurchase, []domain.Return) {
+	var ps []domain.ChallengePurchase
+	for {
+		var p domain.ChallengePurchase
+		if !purchases.ReceiveAsync(&p) {
+			break
+		}
+		ps = append(ps, p)
+	}
+	var rs []domain.Return
+	for {
+		var r domain.Return
+		if !returns.ReceiveAsync(&r) {
+			break
+		}
+		rs = append(rs, r)
+	}
+	return ps, rs
 }
 
 // addPurchase counts a purchase made within the enrolment (from enrolling to the deadline, while the challenge runs).

@@ -60,6 +60,10 @@ type ChallengeInput struct {
 	EnrolledAt time.Time        `json:"enrolled_at"`
 	// Progress is carried across Continue-As-New (empty on the first run).
 	Progress domain.ChallengeProgress `json:"progress"`
+	// Purchases and Returns are signals the previous run received and had not counted when it continued as new;
+	// this run counts them first.
+	Purchases []domain.ChallengePurchase `json:"purchases,omitempty"`
+	Returns   []domain.Return            `json:"returns,omitempty"`
 	// Continued is set on runs after the first (the enrolment is recorded already).
 	Continued bool `json:"continued,omitempty"`
 	// MaxHistoryEvents overrides DefaultMaxHistoryEvents (tests).

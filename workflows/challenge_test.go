@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -229,5 +230,55 @@ func TestChallengeIgnoresPurchasesOutsideItsEnrolment(t *testing.T) {
 	st := runChallenge(t, env, testChallenge(domain.GoalPurchases, 1), []step{{after: time.Hour, purchase: &early}, {after: 2 * time.Hour, purchase: &late}})
 	if st.Status != domain.EnrolmentExpired || st.Progress != 0 {
 		t.Fatalf("state %+v: purchases before enrolling or after the deadline must not count", st)
+	}
+}
+
+// A purchase delivered while the progress activity runs sits in the signal channel beside that activity's result;
+// when the run then continues as new it must be carried, not dropped with the channel.
+func TestChallengeCarriesASignalDeliveredBesideTheProgressBeforeContinuingAsNew(t *testing.T) {
+	env, f := challengeEnv(t)
+	c := testChallenge(domain.GoalPurchases, 2)
+	env.OnActivity(RecordChallengeProgress.name, mock.Anything, mock.Anything).Return(func(_ context.Context, e domain.EnrolmentUpdate) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.progress = append(f.progress, e.Progress)
+		return nil
+	}).After(time.Hour)
+	first, second := buy("T1", "a", 1, 100), buy("T2", "a", 1, 100)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalChallengePurchase, *first.purchase) }, first.after)
+	// Half-way through recording T1's progress: the history reaches its bound and T2 arrives.
+	env.RegisterDelayedCallback(func() {
+		env.SetCurrentHistoryLength(100)
+		env.SignalWorkflow(SignalChallengePurchase, *second.purchase)
+	}, first.after+30*time.Minute)
+	env.ExecuteWorkflow(ChallengeWorkflow, ChallengeInput{Challenge: c, MemberID: memberID, EnrolledAt: challengeStart, MaxHistoryEvents: 100})
+
+	var can *workflow.ContinueAsNewError
+	if err := env.GetWorkflowError(); !errorsAs(err, &can) {
+		t.Fatalf("enrolment ended with %v, want continue-as-new", err)
+	}
+	var next ChallengeInput
+	if err := decodeInput(can, &next); err != nil {
+		t.Fatal(err)
+	}
+	if !next.Continued || len(next.Progress.Purchases) != 1 {
+		t.Fatalf("next run input %+v; want T1 counted", next)
+	}
+	// The next run counts T2 before it waits for anything: the goal of two purchases is reached.
+	env2, f2 := challengeEnv(t)
+	next.MaxHistoryEvents = 0
+	env2.ExecuteWorkflow(ChallengeWorkflow, next)
+	if err := env2.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var st ChallengeState
+	if err := env2.GetWorkflowResult(&st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != domain.EnrolmentCompleted || st.Purchases != 2 || f2.completions != 1 {
+		t.Fatalf("next run ended %+v after %d completions; want completed on T1 and T2 (T2 was lost at the run boundary)", st, f2.completions)
+	}
+	if !env2.Now().Equal(challengeStart) {
+		t.Fatalf("next run completed at %v; want at once", env2.Now())
 	}
 }

@@ -126,10 +126,11 @@ func (m *member) run(ctx workflow.Context) error {
 		}
 		if len(m.pending) == 0 && len(m.returns) > 0 {
 			r := m.returns[0]
-			if err := m.applyReturn(ctx); err != nil {
+			applied, err := m.applyReturn(ctx)
+			if err != nil {
 				return err
 			}
-			if m.engage {
+			if m.engage && applied {
 				m.enqueueEngagement(ctx, engagementItem{Return: &r})
 			}
 		}

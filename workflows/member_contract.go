@@ -71,6 +71,8 @@ var (
 const (
 	ErrTypeConflict = string(domain.ErrConflict)
 	ErrTypeInvalid  = string(domain.ErrInvalid)
+	// ErrTypeNotFound is ReturnPurchase's answer for a purchase that is not recorded.
+	ErrTypeNotFound = string(domain.ErrNotFound)
 )
 
 // DefaultMaxHistoryEvents bounds a member workflow run's history: past it the workflow continues as new, carrying

@@ -124,14 +124,29 @@ func (m *member) welcome(ctx workflow.Context) {
 	}
 }
 
-// applyReturn applies the oldest queued return.
-func (m *member) applyReturn(ctx workflow.Context) error {
+// returnUnknownPurchaseChange is the GetVersion change id of dropping a return whose purchase is not recorded.
+const returnUnknownPurchaseChange = "return-unknown-purchase"
+
+// applyReturn applies the oldest queued return, and reports whether it was applied (or refused). A return is taken
+// after every purchase queued before it, so one whose purchase is still not recorded names a purchase that was
+// never accepted (the API queues a return behind a purchase accepted and not accrued yet): it is dropped, and the
+// purchase's claim with it, so that the return's retry answers 404 (a run that failed on such a return before the
+// change replays as it ran).
+func (m *member) applyReturn(ctx workflow.Context) (bool, error) {
 	r := m.returns[0]
 	actx := withOptions(ctx, activityOptions.accrual, "Return "+r.ReturnID+" of purchase "+r.TransactionID)
-	if _, err := ReturnPurchase.Execute(actx, r).Get(ctx); err != nil {
-		return fmt.Errorf("return %s: %w", r.ReturnID, err)
+	_, err := ReturnPurchase.Execute(actx, r).Get(ctx)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == ErrTypeNotFound &&
+		workflow.GetVersion(ctx, returnUnknownPurchaseChange, workflow.DefaultVersion, 1) >= 1 {
+		workflow.GetLogger(ctx).Warn("return dropped: its purchase was never accepted", "ReturnID", r.ReturnID, "TransactionID", r.TransactionID)
+		m.returns = m.returns[1:]
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("return %s: %w", r.ReturnID, err)
 	}
 	m.state.Stats.ReturnsProcessed++
 	m.returns = m.returns[1:]
-	return nil
+	return true, nil
 }

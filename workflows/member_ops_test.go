@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,5 +146,38 @@ func TestMemberRegisteredByTheAPIIsWelcomedOnce(t *testing.T) {
 	}
 	if created != 0 || f.welcomes != 1 || local != 1 || next.Registered || next.Registration != nil {
 		t.Fatalf("created %d, welcomes %d (%d local), next run %+v", created, f.welcomes, local, next)
+	}
+}
+
+// A return is taken after every purchase queued before it; one whose purchase is still not recorded then names a
+// purchase that was never accepted: it is dropped (GetVersion "return-unknown-purchase"), and the member's workflow
+// goes on with what follows instead of failing.
+func TestMemberDropsAReturnOfAPurchaseNeverAccepted(t *testing.T) {
+	env := newEnv(t)
+	f := newFakeLedger()
+	f.register(env)
+	var returned []string
+	ReturnPurchase.fake(env, func(_ context.Context, r domain.Return) (domain.OperationOutcome, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if _, ok := f.accrued[r.TransactionID]; !ok {
+			return domain.OperationOutcome{}, temporal.NewNonRetryableApplicationError("transaction "+r.TransactionID+" not found", ErrTypeNotFound, nil)
+		}
+		returned = append(returned, r.ReturnID)
+		return domain.OperationOutcome{ID: r.ReturnID, Status: "applied", Points: 5}, nil
+	})
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalReturn, domain.Return{ReturnID: "R-0", TransactionID: "NEVER-ACCEPTED"})
+		env.SignalWorkflow(SignalPurchase, testPurchase(1))
+		env.SignalWorkflow(SignalReturn, domain.Return{ReturnID: "R-1", TransactionID: testPurchase(1).TransactionID})
+	}, time.Second)
+	env.RegisterDelayedCallback(env.CancelWorkflow, time.Minute)
+	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID})
+
+	if err := env.GetWorkflowError(); err != nil && strings.Contains(err.Error(), "R-0") {
+		t.Fatalf("workflow failed on the return: %v", err)
+	}
+	if len(f.order) != 1 || len(returned) != 1 || returned[0] != "R-1" {
+		t.Fatalf("accrued %v, returned %v; want the purchase and its return applied after the dropped one", f.order, returned)
 	}
 }

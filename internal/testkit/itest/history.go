@@ -20,7 +20,9 @@ import (
 var RecordHistories = os.Getenv("PERKFLOW_RECORD_HISTORIES") == "1"
 
 // RecordHistory writes the history of a workflow run (runID "" = the latest) to workflows/testdata/name.json, for the
-// replay tests that make a change breaking running workflows fail CI. It does nothing unless RecordHistories.
+// replay tests that make a change breaking running workflows fail CI. The stack's payloads are encrypted: they are
+// written decrypted, as the replay tests read them (they replay them in clear, and encrypted under a key of their
+// own). It does nothing unless RecordHistories.
 func (s *Stack) RecordHistory(workflowID, runID, name string) {
 	s.T.Helper()
 	if !RecordHistories {

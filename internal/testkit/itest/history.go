@@ -6,9 +6,13 @@ import (
 	"path/filepath"
 	"runtime"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/perkflow/perkflow/privacy"
 )
 
 // RecordHistories is set (PERKFLOW_RECORD_HISTORIES=1) to refresh the histories the workflows package replays.
@@ -31,6 +35,9 @@ func (s *Stack) RecordHistory(workflowID, runID, name string) {
 		}
 		h.Events = append(h.Events, e)
 	}
+	// The stack's clients encrypt payloads; the replay tests hold histories in clear (and encrypt them themselves
+	// to replay them through the codec).
+	decodePayloads(s.T, privacy.NewCodec(PayloadKeys), h.ProtoReflect())
 	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(h)
 	if err != nil {
 		s.T.Fatal(err)
@@ -43,4 +50,32 @@ func (s *Stack) RecordHistory(workflowID, runID, name string) {
 	if err := os.WriteFile(filepath.Join(dir, name+".json"), b, 0o644); err != nil {
 		s.T.Fatal(err)
 	}
+}
+
+// decodePayloads decrypts in place every payload of m the stack's codec encrypted.
+func decodePayloads(t interface{ Fatal(...any) }, codec *privacy.Codec, m protoreflect.Message) {
+	if v, ok := m.Interface().(*commonpb.Payload); ok {
+		dec, err := codec.Decode([]*commonpb.Payload{v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.Metadata, v.Data = dec[0].Metadata, dec[0].Data
+		return
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsList() && fd.Message() != nil:
+			for i := 0; i < v.List().Len(); i++ {
+				decodePayloads(t, codec, v.List().Get(i).Message())
+			}
+		case fd.IsMap() && fd.MapValue().Message() != nil:
+			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+				decodePayloads(t, codec, mv.Message())
+				return true
+			})
+		case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
+			decodePayloads(t, codec, v.Message())
+		}
+		return true
+	})
 }

@@ -28,6 +28,7 @@ type campaignView struct {
 type campaignReport struct {
 	PointsIssued      int64  `json:"points_issued"`
 	PointsCut         int64  `json:"points_cut"`
+	PointsReturned    int64  `json:"points_returned"`
 	Participants      int64  `json:"participants"`
 	Purchases         int64  `json:"purchases"`
 	BudgetUsedPercent *int64 `json:"budget_used_percent"`
@@ -289,4 +290,136 @@ func waitWorkflow(t *testing.T, s *itest.Stack, id string) {
 	if err := s.Temporal.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
 		t.Fatalf("workflow %s: %v", id, err)
 	}
+}
+
+// A recurring campaign given until and run_length: its Temporal Schedule ends at until, and each run lasts
+// run_length (ends_at is not taken beside it). Bad values answer 400 naming the field, and write nothing.
+func TestRecurringCampaignScheduleEndsAtUntilAndRunsLastRunLength(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{})
+	m := register(t, s, "until@example.com")
+	mk := s.Keys["marketer"]
+	ctx := context.Background()
+	// The series ends at until: 8 seconds on, so that the test sees it complete once its last run may be over.
+	until := time.Now().Add(8 * time.Second).UTC().Truncate(time.Second)
+	body := doubleBooks(time.Now(), time.Now(), 0)
+	delete(body, "ends_at")
+	body["schedule"], body["until"], body["run_length"] = "0 0 1 1 *", until.Format(time.RFC3339), "PT3S"
+	for field, bad := range map[string]map[string]any{
+		"run_length": {"run_length": "3s"},
+		"until":      {"until": nil},
+		"ends_at":    {"ends_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)},
+	} {
+		b := map[string]any{}
+		for k, v := range body {
+			b[k] = v
+		}
+		for k, v := range bad {
+			b[k] = v
+		}
+		res := s.Do("POST", "/v1/campaigns", mk, b)
+		mustStatus(t, res, http.StatusBadRequest, "bad "+field)
+		var p struct {
+			Errors []struct {
+				Field string `json:"field"`
+			} `json:"errors"`
+		}
+		res.Decode(t, &p)
+		if len(p.Errors) == 0 || p.Errors[0].Field != field {
+			t.Fatalf("bad %s: %s", field, res.Body)
+		}
+	}
+	if res := s.Do("GET", "/v1/campaigns", mk, nil); string(res.Body) != `{"items":[]}`+"\n" && string(res.Body) != `{"items":[]}` {
+		t.Fatalf("refused creates wrote: %s", res.Body)
+	}
+
+	res := s.Do("POST", "/v1/campaigns", mk, body, "Prefer", "wait=20")
+	mustStatus(t, res, http.StatusCreated, "create recurring campaign")
+	var c struct {
+		campaignView
+		Until     time.Time `json:"until"`
+		RunLength string    `json:"run_length"`
+	}
+	res.Decode(t, &c)
+	if !c.Until.Equal(until) || c.RunLength != "PT3S" {
+		t.Fatalf("created %s", res.Body)
+	}
+	h := s.Temporal.ScheduleClient().GetHandle(ctx, workflows.CampaignScheduleID(c.CampaignID))
+	desc, err := h.Describe(ctx)
+	if err != nil || !desc.Schedule.Spec.EndAt.Equal(until) {
+		t.Fatalf("the Schedule's end: %+v, %v; want %s", desc.Schedule.Spec, err, until)
+	}
+	if err := h.Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "a run to start", func() bool { return getCampaign(t, s, c.CampaignID).Status == "active" })
+	run := getCampaign(t, s, c.CampaignID)
+	if got := earnOnBook(t, s, "T-until-run", m); got != 20 {
+		t.Fatalf("during a run: %d", got)
+	}
+	eventually(t, 15*time.Second, "the run to end", func() bool { return getCampaign(t, s, c.CampaignID).Status == "scheduled" })
+	// The run's window as it recorded it: run_length long, from when its workflow started.
+	if desc, err = h.Describe(ctx); err != nil || len(desc.Info.RecentActions) != 1 {
+		t.Fatalf("the Schedule's runs: %+v, %v", desc, err)
+	}
+	started := desc.Info.RecentActions[0].StartWorkflowResult
+	wf, err := s.Temporal.DescribeWorkflowExecution(ctx, started.WorkflowID, started.FirstExecutionRunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startedAt := wf.WorkflowExecutionInfo.StartTime.AsTime()
+	if d := run.EndsAt.Sub(startedAt); d < 3*time.Second || d > 4*time.Second {
+		t.Fatalf("run %s started %s and ends %s: %s long, want run_length 3s", started.WorkflowID, startedAt, run.EndsAt, d)
+	}
+	// The series completes by itself at until + run_length, when no run can be under way any more.
+	eventually(t, 20*time.Second, "the series to complete", func() bool { return getCampaign(t, s, c.CampaignID).Status == "completed" })
+	if got := getCampaign(t, s, c.CampaignID); got.EndsAt.Before(until.Add(3 * time.Second)) {
+		t.Fatalf("the series completed, ending %s, before until + run_length %s", got.EndsAt, until.Add(3*time.Second))
+	}
+	waitWorkflow(t, s, workflows.CampaignWorkflowID(c.CampaignID))
+	s.RecordHistory(workflows.CampaignWorkflowID(c.CampaignID), "", "campaign_series_until_completed")
+	s.RecordHistory(started.WorkflowID, started.FirstExecutionRunID, "campaign_run_of_run_length")
+}
+
+// A return of a purchase that earned a budget-capped campaign's points gives the campaign's share back to its budget:
+// the report's budget used goes down.
+func TestReturnGivesTheCampaignBudgetBack(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{})
+	const budget = 16
+	res := s.Do("POST", "/v1/campaigns", s.Keys["admin"], doubleBooks(time.Now(), time.Now().Add(time.Hour), budget), "Prefer", "wait=20")
+	mustStatus(t, res, http.StatusCreated, "create campaign")
+	var c campaignView
+	res.Decode(t, &c)
+	eventually(t, 15*time.Second, "the campaign to start", func() bool { return getCampaign(t, s, c.CampaignID).Status == "active" })
+	report := func() (campaignReport, string) {
+		res := s.Do("GET", "/v1/campaigns/"+c.CampaignID+"/report", s.Keys["marketer"], nil)
+		mustStatus(t, res, http.StatusOK, "report")
+		var rep campaignReport
+		res.Decode(t, &rep)
+		return rep, string(res.Body)
+	}
+	m := register(t, s, "budget-back@example.com")
+	p := bookBought("T-budget-back", m, time.Now())
+	p["items"], p["total"] = []map[string]any{line("BOOK-1", "books", 2, 1000)}, map[string]any{"amount": 2000, "currency": "EUR"}
+	res = s.Do("POST", "/v1/transactions/accrue", s.Keys["pos"], p, "Prefer", "wait=20")
+	mustStatus(t, res, http.StatusCreated, "accrue")
+	var a accrual
+	res.Decode(t, &a)
+	if a.PointsEarned != 20+budget { // base 20, campaign +20 cut to the budget
+		t.Fatalf("earned %s", res.Body)
+	}
+	if rep, body := report(); rep.PointsIssued != budget || *rep.BudgetUsedPercent != 100 || !rep.BudgetExhausted {
+		t.Fatalf("report before the return %s", body)
+	}
+	// One of the two books: its 10 base points and half of the campaign's 16.
+	res = s.Do("POST", "/v1/transactions/T-budget-back/return", s.Keys["pos"], map[string]any{"return_id": "R-budget-back", "items": []map[string]any{{"sku": "BOOK-1", "quantity": 1}}})
+	mustStatus(t, res, http.StatusCreated, "return")
+	var o operation
+	res.Decode(t, &o)
+	if o.Points != 10+budget/2 {
+		t.Fatalf("return answered %s, want %d reversed", res.Body, 10+budget/2)
+	}
+	if rep, body := report(); rep.PointsIssued != budget/2 || *rep.BudgetUsedPercent != 50 || rep.BudgetExhausted || rep.PointsReturned != budget/2 {
+		t.Fatalf("report after the return %s, want half the budget used", body)
+	}
+	s.LedgerInvariants()
 }

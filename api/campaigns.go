@@ -29,6 +29,8 @@ type campaignRequest struct {
 	StartsAt     time.Time            `json:"starts_at"`
 	EndsAt       time.Time            `json:"ends_at"`
 	Schedule     string               `json:"schedule"`
+	Until        *time.Time           `json:"until"`
+	RunLength    string               `json:"run_length"`
 	BudgetPoints *int64               `json:"budget_points"`
 	Rule         *domain.CampaignRule `json:"rule"`
 	BonusPoints  int64                `json:"bonus_points"`
@@ -78,10 +80,17 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 	}
 	c := domain.Campaign{ID: id, Name: req.Name, Kind: req.Kind, Segment: req.Segment, StartsAt: req.StartsAt.UTC(), EndsAt: req.EndsAt.UTC(),
 		Schedule: req.Schedule, BudgetPoints: req.BudgetPoints, Rule: req.Rule, BonusPoints: req.BonusPoints, Announcement: req.Announcement,
-		CreatedBy: p.Actor()}
+		CreatedBy: p.Actor(), RunLength: req.RunLength}
+	if req.Until != nil {
+		until := req.Until.UTC()
+		c.Until = &until
+	}
 	if err := c.Validate(s.now()); err != nil {
 		fail(w, r, err)
 		return
+	}
+	if c.RunLength != "" {
+		c.EndsAt = c.StartsAt.Add(c.RunDuration()) // recorded as the end of the first run's window, as runs record theirs
 	}
 	if err := s.segmentFitsProgram(r.Context(), c.Segment); err != nil {
 		fail(w, r, err)
@@ -109,14 +118,19 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 	s.answerCampaign(w, r, sub, id, http.StatusCreated, nil)
 }
 
-// scheduleCampaign makes the Temporal Schedule of a recurring campaign: each time its cron expression fires (from
-// starts_at on), it starts one run of the campaign (campaign/<id>/run-<time>) lasting ends_at − starts_at; a run still
-// going when the next is due makes that one skip. A retried create finds the Schedule made. It answers the request
-// itself unless it returns true.
+// scheduleCampaign makes the Temporal Schedule of a recurring campaign: each time its cron expression fires from
+// starts_at until until (the Schedule's end; none for a campaign defined by ends_at alone), it starts one run of the
+// campaign (campaign/<id>/run-<time>) lasting run_length (or ends_at − starts_at); a run still going when the next is
+// due makes that one skip. A retried create finds the Schedule made. It answers the request itself unless it
+// returns true.
 func (s *Server) scheduleCampaign(w http.ResponseWriter, r *http.Request, c domain.Campaign) bool {
+	spec := client.ScheduleSpec{CronExpressions: []string{c.Schedule}, StartAt: c.StartsAt}
+	if c.Until != nil {
+		spec.EndAt = *c.Until
+	}
 	_, err := s.cfg.Temporal.ScheduleClient().Create(r.Context(), client.ScheduleOptions{
 		ID:      workflows.CampaignScheduleID(c.ID),
-		Spec:    client.ScheduleSpec{CronExpressions: []string{c.Schedule}, StartAt: c.StartsAt},
+		Spec:    spec,
 		Overlap: enums.SCHEDULE_OVERLAP_POLICY_SKIP,
 		Action: &client.ScheduleWorkflowAction{
 			ID: workflows.CampaignOccurrenceWorkflowID(c.ID), Workflow: workflows.CampaignWorkflowName, TaskQueue: s.cfg.TaskQueue,

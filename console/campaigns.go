@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -140,6 +141,15 @@ func (c *Console) campaignCreate(q *request) {
 		f.errors[field] = problem
 	} else if cron != "" {
 		body["schedule"] = cron
+		// Each run's length in days and hours, and the end of the series: without a length, ends_at still gives the
+		// first run's window (the API's form from before run_length).
+		if rl := f.runLength(); rl != "" {
+			body["run_length"] = rl
+			delete(body, "ends_at")
+		}
+		if until := f.time("until"); until != nil {
+			body["until"] = until
+		}
 	}
 	if n := f.int("budget_points"); n != nil {
 		body["budget_points"] = *n
@@ -171,9 +181,27 @@ func (c *Console) campaignCreate(q *request) {
 	q.redirect(Prefix+"/campaigns/"+url.PathEscape(created.CampaignID), "Campaign “"+created.Name+"” scheduled.")
 }
 
+// runLength is the builder's run length in days and hours as the ISO 8601 duration the API takes ("" when neither
+// is given).
+func (f *form) runLength() string {
+	days, hours := f.int("run_length.days"), f.int("run_length.hours")
+	if days == nil && hours == nil {
+		return ""
+	}
+	s := "P"
+	if days != nil {
+		s += strconv.FormatInt(*days, 10) + "D"
+	}
+	if hours != nil {
+		s += "T" + strconv.FormatInt(*hours, 10) + "H"
+	}
+	return s
+}
+
 type campaignReportJSON struct {
 	PointsIssued      int64  `json:"points_issued"`
 	PointsCut         int64  `json:"points_cut"`
+	PointsReturned    int64  `json:"points_returned"`
 	Participants      int64  `json:"participants"`
 	Purchases         int64  `json:"purchases"`
 	Redemptions       int64  `json:"redemptions"`
@@ -203,6 +231,7 @@ func (c *Console) campaignReport(q *request) {
 	}
 	rep := d.Report
 	bars := []bar{{Label: "Points issued", Value: rep.PointsIssued, Of: deref(rep.BudgetPoints)}, {Label: "Cut by the budget", Value: rep.PointsCut, Colour: "#b0582f"},
+		{Label: "Given back by returns", Value: rep.PointsReturned, Colour: "#3c6e8a"},
 		{Label: "Members who earned", Value: rep.Participants, Colour: "#3c8a5a"}, {Label: "Purchases", Value: rep.Purchases, Colour: "#7a4fb0"},
 		{Label: "Redemptions since start", Value: rep.Redemptions, Colour: "#5f6b76"}, {Label: "Segment", Value: rep.SegmentSize, Colour: "#8a7a3c"}}
 	d.Chart = barChart("Campaign "+d.Campaign.Name, bars)

@@ -60,6 +60,8 @@ type campaignJSON struct {
 	StartsAt        time.Time  `json:"starts_at"`
 	EndsAt          time.Time  `json:"ends_at"`
 	Schedule        string     `json:"schedule"`
+	Until           *time.Time `json:"until"`
+	RunLength       string     `json:"run_length"`
 	BudgetPoints    *int64     `json:"budget_points"`
 	IssuedPoints    int64      `json:"issued_points"`
 	BudgetExhausted bool       `json:"budget_exhausted"`

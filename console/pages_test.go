@@ -153,10 +153,11 @@ func TestMarketerPagesWriteThroughTheAPI(t *testing.T) {
 		t.Fatalf("challenges: %s", res.Body)
 	}
 
-	// A recurring campaign from the builder: the recurrence in words became its cron expression.
+	// A recurring campaign from the builder: the recurrence in words became its cron expression, the run's days and
+	// hours its run_length, and its last date its until.
 	start := time.Now().UTC().Add(24 * time.Hour).Truncate(time.Minute)
 	camp := url.Values{"name": {"Friday treat"}, "kind": {"bonus"}, "bonus_points": {"5"}, "token": {"camp-1"},
-		"starts_at": {start.Format("2006-01-02T15:04")}, "ends_at": {start.Add(2 * time.Hour).Format("2006-01-02T15:04")},
+		"starts_at": {start.Format("2006-01-02T15:04")}, "run_length.hours": {"2"}, "until": {start.AddDate(0, 2, 0).Format("2006-01-02T15:04")},
 		"recurrence.every": {"week"}, "recurrence.weekday": {"5"}, "recurrence.at": {"18:30"}}
 	p = b.post("/console/campaigns/new", "/console/campaigns", camp)
 	if p.Status != http.StatusSeeOther {
@@ -165,10 +166,12 @@ func TestMarketerPagesWriteThroughTheAPI(t *testing.T) {
 	campaignID := strings.TrimPrefix(strings.SplitN(p.Header.Get("Location"), "?", 2)[0], "/console/campaigns/")
 	var c struct {
 		Schedule, Status string
+		RunLength        string    `json:"run_length"`
+		Until            time.Time `json:"until"`
 	}
 	cs.Do("GET", "/v1/campaigns/"+campaignID, mk, nil).Decode(t, &c)
-	if c.Schedule != "30 18 * * 5" {
-		t.Fatalf("schedule %q, want every Friday at 18:30 UTC", c.Schedule)
+	if c.Schedule != "30 18 * * 5" || c.RunLength != "PT2H" || !c.Until.Equal(start.AddDate(0, 2, 0)) {
+		t.Fatalf("schedule %q, run length %q, until %s; want every Friday at 18:30 UTC, two hours each, until %s", c.Schedule, c.RunLength, c.Until, start.AddDate(0, 2, 0))
 	}
 	if p := b.get("/console/campaigns/" + campaignID); p.Status != http.StatusOK || !strings.Contains(p.Body, "30 18 * * 5") {
 		t.Fatalf("campaign report: %d", p.Status)

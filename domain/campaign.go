@@ -48,6 +48,24 @@ type Campaign struct {
 	BonusPoints  int64         `json:"bonus_points,omitempty"`
 	Announcement *Announcement `json:"announcement,omitempty"`
 	CreatedBy    string        `json:"created_by,omitempty"`
+	// Until ends a recurring campaign's series: no run starts after it (its Temporal Schedule's end). Required with
+	// RunLength.
+	Until *time.Time `json:"until,omitempty"`
+	// RunLength is how long each run of a recurring campaign lasts, an ISO 8601 duration of weeks, days, hours,
+	// minutes and seconds (P7D, PT36H, P1DT12H). Campaigns recorded without it (and requests that give ends_at
+	// instead) take ends_at − starts_at as each run's length.
+	RunLength string `json:"run_length,omitempty"`
+}
+
+// RunDuration is how long each run of a recurring campaign lasts: RunLength, or (for a campaign defined by its
+// first run's window, as before run_length existed) EndsAt − StartsAt.
+func (c Campaign) RunDuration() time.Duration {
+	if c.RunLength != "" {
+		if d, err := ParseISODuration(c.RunLength); err == nil {
+			return d
+		}
+	}
+	return c.EndsAt.Sub(c.StartsAt)
 }
 
 // CampaignRule is the earning rule of a multiplier campaign: conditions and action as for any rule; the campaign
@@ -106,7 +124,42 @@ func (c Campaign) Validate(now time.Time) error {
 	case c.StartsAt.Year() < 2000 || c.StartsAt.Year() > 9999:
 		v.Add("starts_at", "must be a date between 2000 and 9999")
 	}
+	runLength, recurring := time.Duration(0), c.Schedule != ""
 	switch {
+	case c.RunLength == "":
+	case !recurring:
+		v.Add("run_length", "is only for recurring campaigns (with a schedule)")
+	default:
+		d, err := ParseISODuration(c.RunLength)
+		switch {
+		case err != nil:
+			v.Add("run_length", "must be an ISO 8601 duration such as P7D, PT36H or P1DT12H: %s", err.Error())
+		case d < time.Second || d > MaxCampaignDuration:
+			v.Add("run_length", "must be between one second and 366 days")
+		default:
+			runLength = d
+		}
+	}
+	switch {
+	case c.Until == nil:
+		v.Check(c.RunLength == "" || !recurring, "until", "is required with run_length: it ends the recurring campaign's series")
+	case !recurring:
+		v.Add("until", "is only for recurring campaigns (with a schedule)")
+	case c.Until.Year() < 2000 || c.Until.Year() > 9999:
+		v.Add("until", "must be a date between 2000 and 9999")
+	case !c.Until.After(c.StartsAt):
+		v.Add("until", "must be after starts_at")
+	case c.Until.Sub(c.StartsAt) > MaxCampaignDuration:
+		v.Add("until", "must be at most 366 days after starts_at")
+	case !c.Until.After(now):
+		v.Add("until", "must be in the future")
+	}
+	switch {
+	case recurring && c.RunLength != "":
+		// Each run lasts run_length and the series ends at until: ends_at is the end of the run under way, which the
+		// campaign records itself.
+		v.Check(c.EndsAt.IsZero() || runLength == 0 || c.EndsAt.Equal(c.StartsAt.Add(runLength)), "ends_at",
+			"is not taken with run_length: each run lasts run_length and until ends the series")
 	case c.EndsAt.IsZero():
 		v.Add("ends_at", "is required")
 	case !c.EndsAt.After(c.StartsAt):

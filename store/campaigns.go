@@ -155,7 +155,9 @@ func (s *Store) ListCampaigns(ctx context.Context, cursor string, limit int) ([]
 	return out, wrap("list campaigns", err)
 }
 
-// SetCampaignStatus records where the campaign's workflow is, and its end (which an extension moves).
+// SetCampaignStatus records where the campaign's workflow is, and its end (which an extension moves). A campaign
+// completed or cancelled stays so: a run of a recurring campaign that ends after its series did (or was cancelled)
+// does not bring the record back to scheduled.
 func (s *Store) SetCampaignStatus(ctx context.Context, id, status string, endsAt time.Time) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		var old string
@@ -165,6 +167,9 @@ func (s *Store) SetCampaignStatus(ctx context.Context, id, status string, endsAt
 		}
 		if err != nil {
 			return wrap("set campaign status", err)
+		}
+		if (old == domain.CampaignCompleted || old == domain.CampaignCancelled) && status != old {
+			return nil
 		}
 		if _, err := tx.Exec(ctx, `
 			UPDATE campaigns SET status = $2, ends_at = $3,
@@ -287,15 +292,19 @@ func (s *Store) GrantCampaignBonus(ctx context.Context, campaignID, memberID str
 
 // CampaignReport is what a campaign achieved.
 type CampaignReport struct {
-	CampaignID   string `json:"campaign_id"`
-	Status       string `json:"status"`
-	PointsIssued int64  `json:"points_issued"`
+	CampaignID string `json:"campaign_id"`
+	Status     string `json:"status"`
+	// PointsIssued is what the campaign gave (its rule's part of purchases, its bonuses), less what returns of those
+	// purchases gave back to its budget.
+	PointsIssued int64 `json:"points_issued"`
 	// PointsCut is what the campaign's rule would have given beyond its budget.
-	PointsCut    int64  `json:"points_cut"`
-	Participants int64  `json:"participants"`
-	Purchases    int64  `json:"purchases"`
-	Redemptions  int64  `json:"redemptions"`
-	BudgetPoints *int64 `json:"budget_points,omitempty"`
+	PointsCut int64 `json:"points_cut"`
+	// PointsReturned is what returns of purchases gave back to the campaign's budget; PointsIssued is net of it.
+	PointsReturned int64  `json:"points_returned"`
+	Participants   int64  `json:"participants"`
+	Purchases      int64  `json:"purchases"`
+	Redemptions    int64  `json:"redemptions"`
+	BudgetPoints   *int64 `json:"budget_points,omitempty"`
 	// BudgetUsedPercent is issued / budget, rounded down; absent without a budget.
 	BudgetUsedPercent *int64 `json:"budget_used_percent,omitempty"`
 	BudgetExhausted   bool   `json:"budget_exhausted"`
@@ -308,8 +317,8 @@ type CampaignReport struct {
 	MembersCredited *int64 `json:"members_credited,omitempty"`
 }
 
-// CampaignReport sums what a campaign issued, to how many members, and the redemptions those members made after it
-// started.
+// CampaignReport sums what a campaign issued (net of what returns gave back), to how many members, and the
+// redemptions those members made after it started.
 func (s *Store) CampaignReport(ctx context.Context, id string) (CampaignReport, error) {
 	c, err := s.GetCampaign(ctx, id)
 	if err != nil {
@@ -323,9 +332,10 @@ func (s *Store) CampaignReport(ctx context.Context, id string) (CampaignReport, 
 		       count(*) FILTER (WHERE source = 'purchase' AND points > 0),
 		       (SELECT count(*) FROM ledger_entries e WHERE e.kind = 'redemption' AND e.occurred_at >= $2
 		          AND e.member_id IN (SELECT member_id FROM campaign_issuances WHERE campaign_id = $1 AND points > 0)),
-		       count(*) FILTER (WHERE source = 'bonus'), count(*) FILTER (WHERE source = 'bonus' AND points > 0)
+		       count(*) FILTER (WHERE source = 'bonus'), count(*) FILTER (WHERE source = 'bonus' AND points > 0),
+		       (SELECT COALESCE(sum(points), 0) FROM campaign_returns WHERE campaign_id = $1)
 		FROM campaign_issuances WHERE campaign_id = $1`, id, c.StartsAt).Scan(&r.PointsCut, &r.Participants, &r.Purchases, &r.Redemptions,
-		&atStart, &credited)
+		&atStart, &credited, &r.PointsReturned)
 	if err != nil {
 		return r, wrap("campaign report", err)
 	}

@@ -194,3 +194,23 @@ func TestSegments(t *testing.T) {
 		t.Fatalf("pages %v then %v", first, rest)
 	}
 }
+
+// A campaign completed or cancelled stays so: a run of a recurring campaign that ends after its series did does not
+// bring the record back.
+func TestCampaignOverStaysOver(t *testing.T) {
+	st, _ := setup(t)
+	ctx := context.Background()
+	c := doubleBooks("c-over", nil)
+	c.Schedule = "0 9 * * 5"
+	if _, err := st.SaveCampaign(ctx, c, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, status := range []string{domain.CampaignActive, domain.CampaignCompleted, domain.CampaignScheduled} {
+		if err := st.SetCampaignStatus(ctx, "c-over", status, c.EndsAt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := st.GetCampaign(ctx, "c-over"); err != nil || got.Status != domain.CampaignCompleted {
+		t.Fatalf("campaign %+v %v, want it completed still", got, err)
+	}
+}

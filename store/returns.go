@@ -30,8 +30,11 @@ func fingerprint(v any) string {
 // is priced again without what has been returned so far, by the rule versions, program and tier it was first priced
 // with, and the difference with what was already reversed is taken back — first from the lot the purchase created,
 // then from the member's other available points; what is still missing becomes debt when the program allows a
-// negative balance on returns, and is reported as not recovered otherwise. A return never reverses more than the
-// purchase earned. It is idempotent on return_id; a return that does not fit the purchase is recorded as rejected.
+// negative balance on returns, and is reported as not recovered otherwise. A campaign whose budget cut the purchase's
+// points at accrual keeps that cut: the returned lines take back their share of what the campaign gave, not what it
+// would have given uncut (domain.KeptAfterReturns), and that share goes back to the campaign's budget
+// (giveBackCampaignBudgets). A return never reverses more than the purchase earned. It is idempotent on return_id; a
+// return that does not fit the purchase is recorded as rejected.
 func (s *Store) ReturnPurchase(ctx context.Context, r domain.Return, now time.Time) (domain.OperationOutcome, error) {
 	var out domain.OperationOutcome
 	fp := ReturnFingerprint(r)
@@ -109,12 +112,17 @@ func (s *Store) ReturnPurchase(ctx context.Context, r domain.Return, now time.Ti
 		}
 		tier, _ := prog.Program.TierByCode(t.TierCode)
 		tier.MultiplierPercent = t.TierMultiplier
+		full, err := domain.Earn(domain.EarnInput{Program: prog.Program, Rules: rules, Tier: tier, Purchase: t.Purchase()})
+		if err != nil {
+			return err
+		}
 		after, err := domain.Earn(domain.EarnInput{Program: prog.Program, Rules: rules, Tier: tier, Purchase: t.Purchase(),
 			ReturnedQty: returned, ReturnedAmount: amount})
 		if err != nil {
 			return err
 		}
-		target := min(max(t.PointsEarned-after.Points, 0), t.PointsEarned)
+		kept := domain.KeptAfterReturns(t.Contributions, full, after)
+		target := min(max(t.PointsEarned-kept.Points, 0), t.PointsEarned)
 		reverse := max(target-t.PointsReversed, 0)
 		var entryID, shortfall int64
 		if reverse > 0 {
@@ -149,6 +157,9 @@ func (s *Store) ReturnPurchase(ctx context.Context, r domain.Return, now time.Ti
 			VALUES ($1, $2, $3, $4, $5, $6, 'applied', $7, $8, $9)`,
 			r.ReturnID, r.TransactionID, memberID, fp, jsonOf(r.Items), r.Amount, reverse, shortfall, eid); err != nil {
 			return wrap("record return", err)
+		}
+		if err := giveBackCampaignBudgets(ctx, tx, t, r.ReturnID, kept, t.PointsReversed+reverse); err != nil {
+			return err
 		}
 		out.Status, out.Points, out.NotRecovered = OpApplied, reverse, shortfall
 		if out.Balance, err = balance(ctx, tx, memberID, now); err != nil {
@@ -209,4 +220,65 @@ func (j jsonScanner) Scan(src any) error {
 		return json.Unmarshal([]byte(b), j.dst)
 	}
 	return fmt.Errorf("cannot scan %T as JSON", src)
+}
+
+// giveBackCampaignBudgets gives back to each campaign's budget its part of the points the returns of purchase t have
+// reversed so far (reversed in all, this return included), less what earlier returns gave back. Points the returns
+// could not take back from the member (spent, with no debt allowed) stay issued: they are counted against the
+// campaigns' parts first, in campaign id order, so that a budget never gets back points a member kept. The campaign
+// rows are locked in id order after the member's, as accruals take them; a campaign's issued points never go below
+// zero, and giving back can only move them further below the budget.
+func giveBackCampaignBudgets(ctx context.Context, tx pgx.Tx, t Transaction, returnID string, kept domain.Kept, reversed int64) error {
+	var due int64
+	for _, c := range kept.Campaigns {
+		due += c.Returned()
+	}
+	if due == 0 {
+		return nil
+	}
+	var notRecovered int64
+	if err := tx.QueryRow(ctx, `SELECT COALESCE(sum(points_not_recovered), 0) FROM transaction_returns
+		WHERE transaction_id = $1 AND status = 'applied'`, t.TransactionID).Scan(&notRecovered); err != nil {
+		return wrap("points not recovered", err)
+	}
+	left := min(max(due-notRecovered, 0), max(reversed-notRecovered, 0))
+	for _, c := range kept.Campaigns {
+		back := min(c.Returned(), left)
+		left -= back
+		var before int64
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(sum(points), 0) FROM campaign_returns WHERE campaign_id = $1 AND transaction_id = $2`,
+			c.CampaignID, t.TransactionID).Scan(&before); err != nil {
+			return wrap("campaign budget given back", err)
+		}
+		give := back - before
+		if give <= 0 {
+			continue
+		}
+		var issued int64
+		err := tx.QueryRow(ctx, `SELECT issued_points FROM campaigns WHERE campaign_id = $1 FOR UPDATE`, c.CampaignID).Scan(&issued)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // a rule named like a campaign's without a campaign: no budget to give back to
+		}
+		if err != nil {
+			return wrap("lock campaign budget", err)
+		}
+		give = min(give, issued)
+		if give <= 0 {
+			continue
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE campaigns SET issued_points = issued_points - $2,
+			       budget_exhausted = budget_points IS NOT NULL AND issued_points - $2 >= budget_points, updated_at = now()
+			WHERE campaign_id = $1`, c.CampaignID, give); err != nil {
+			return wrap("give back to campaign budget", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO campaign_returns (campaign_id, return_id, transaction_id, points) VALUES ($1, $2, $3, $4)`,
+			c.CampaignID, returnID, t.TransactionID, give); err != nil {
+			return wrap("record campaign budget given back", err)
+		}
+		if err := notify(ctx, tx, domain.CampaignEventKey(c.CampaignID)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

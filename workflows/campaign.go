@@ -27,9 +27,10 @@ func CampaignWorkflow(ctx workflow.Context, in CampaignInput) error {
 		c.in.BudgetCheckEvery = DefaultBudgetCheckEvery
 	}
 	if in.Occurrence && in.State == nil {
-		// One run of a recurring campaign: its window opens now.
+		// One run of a recurring campaign: its window opens now and lasts run_length (ends_at − starts_at for a
+		// campaign recorded without it).
 		now := workflow.Now(ctx).UTC()
-		d := in.Campaign.EndsAt.Sub(in.Campaign.StartsAt)
+		d := in.Campaign.RunDuration()
 		c.in.Campaign.StartsAt, c.in.Campaign.EndsAt, c.state.EndsAt = now, now.Add(d), now.Add(d)
 	}
 	if err := c.setup(ctx); err != nil {
@@ -248,7 +249,8 @@ func (c *campaign) endStatus() string {
 }
 
 // series records a recurring campaign and follows its marketer's signals; its runs are started by its Temporal
-// Schedule (made by the API), and pausing, resuming and cancelling the Schedule is the API's part.
+// Schedule (made by the API), and pausing, resuming and cancelling the Schedule is the API's part. A series with an
+// until completes once the last run its Schedule may start is over: at until + run_length.
 func (c *campaign) series(ctx workflow.Context) error {
 	cp := c.in.Campaign
 	if c.in.State == nil {
@@ -259,12 +261,29 @@ func (c *campaign) series(ctx workflow.Context) error {
 		c.state.SegmentSize = size
 		c.event(ctx, "scheduled to recur at %q", cp.Schedule)
 	}
+	var over workflow.Future // the end of the series' last run; nil while it has none
+	var end time.Time
+	if cp.Until != nil && workflow.GetVersion(ctx, seriesEndsVersion, workflow.DefaultVersion, 1) == 1 {
+		end = cp.Until.Add(cp.RunDuration()).UTC()
+		if d := end.Sub(workflow.Now(ctx)); d > 0 {
+			over = workflow.NewTimer(ctx, d)
+		} else if !c.done() {
+			c.state.EndsAt = end
+			return c.finish(ctx, domain.CampaignCompleted, "series over: its last run has ended")
+		}
+	}
 	for !c.done() {
 		if historyFull(ctx, campaignHistoryLimit) {
 			return c.continueAsNew(ctx)
 		}
 		sel := workflow.NewSelector(ctx)
 		var err error
+		if over != nil {
+			sel.AddFuture(over, func(workflow.Future) {
+				c.state.EndsAt = end
+				err = c.finish(ctx, domain.CampaignCompleted, "series over: its last run has ended")
+			})
+		}
 		sel.AddReceive(c.pause, func(ch workflow.ReceiveChannel, _ bool) {
 			ch.Receive(ctx, nil)
 			if c.state.Status != domain.CampaignPaused {

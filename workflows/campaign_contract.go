@@ -25,6 +25,9 @@ const (
 	DefaultBudgetCheckEvery = time.Minute
 	// campaignHistoryLimit is where a campaign continues as new (a long campaign checking its budget every minute).
 	campaignHistoryLimit = 4000
+	// seriesEndsVersion marks the series that complete at until + run_length; series started before it follow
+	// their marketer's signals only.
+	seriesEndsVersion = "campaign-series-ends-at-until"
 )
 
 // Activities of a campaign (see activity.go).
@@ -54,7 +57,8 @@ type CampaignInput struct {
 	// State carries the campaign over Continue-As-New.
 	State *CampaignState `json:"state,omitempty"`
 	// Occurrence marks one run of a recurring campaign, started by its Temporal Schedule: its window opens when it
-	// starts and lasts as long as the campaign's starts_at to ends_at; the campaign was recorded by its series.
+	// starts and lasts the campaign's run_length (starts_at to ends_at for a campaign recorded without one); the
+	// campaign was recorded by its series.
 	Occurrence bool `json:"occurrence,omitempty"`
 }
 

@@ -234,3 +234,63 @@ func TestRecurringCampaignSeriesFollowsSignals(t *testing.T) {
 		t.Fatalf("rules %+v, statuses %v", f.rules, f.statuses)
 	}
 }
+
+// A run of a recurring campaign defined by run_length lasts run_length, whatever the window its record shows.
+func TestRecurringCampaignRunLastsItsRunLength(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	runAt := t0.Add(72 * time.Hour)
+	env.SetStartTime(runAt)
+	f := &campaignFakes{}
+	f.register(env)
+	c := doubleBooksCampaign(nil)
+	until := t0.Add(60 * 24 * time.Hour)
+	c.Schedule, c.RunLength, c.Until = "0 9 * * 5", "P1DT12H", &until
+	env.ExecuteWorkflow(CampaignWorkflowName, CampaignInput{Campaign: c, Occurrence: true})
+	if env.GetWorkflowError() != nil {
+		t.Fatal(env.GetWorkflowError())
+	}
+	if len(f.rules) != 2 || !f.rules[0].At.Equal(runAt) || f.rules[1].At.Sub(runAt) != 36*time.Hour || !f.rules[0].Rule.EndsAt.Equal(runAt.Add(36*time.Hour)) {
+		t.Fatalf("rule changes %+v, want a run of 36 hours from %s", f.rules, runAt)
+	}
+}
+
+// A recurring campaign's series ends on its own once the last run its Schedule may start (at until) is over.
+func TestRecurringCampaignSeriesCompletesAfterUntil(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.SetStartTime(t0)
+	f := &campaignFakes{}
+	f.register(env)
+	c := doubleBooksCampaign(nil)
+	until := t0.Add(14 * 24 * time.Hour)
+	c.Schedule, c.RunLength, c.Until = "0 9 * * 5", "P1D", &until
+	var before, after CampaignState
+	query := func(st *CampaignState) {
+		v, err := env.QueryWorkflow(QueryState)
+		if err == nil {
+			err = v.Get(st)
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	env.RegisterDelayedCallback(func() { query(&before) }, 15*24*time.Hour-time.Minute)
+	// Without an end of its own the series would still be waiting here.
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(CampaignSignalCancel, nil) }, 30*24*time.Hour)
+	env.ExecuteWorkflow(CampaignWorkflowName, CampaignInput{Campaign: c})
+	if env.GetWorkflowError() != nil {
+		t.Fatal(env.GetWorkflowError())
+	}
+	query(&after)
+	if before.Ended || before.Status != domain.CampaignScheduled {
+		t.Fatalf("a minute before until + run_length: %+v", before)
+	}
+	if !after.Ended || after.Status != domain.CampaignCompleted || !after.EndsAt.Equal(until.Add(24*time.Hour)) ||
+		!env.Now().Equal(until.Add(24*time.Hour)) {
+		t.Fatalf("series over at %s: %+v, want completed at until + run_length", env.Now(), after)
+	}
+	if fmt.Sprint(f.statuses) != "[completed]" {
+		t.Fatalf("statuses %v, want the series completed, not cancelled", f.statuses)
+	}
+}

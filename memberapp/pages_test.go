@@ -1,6 +1,7 @@
 package memberapp_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -120,5 +121,16 @@ func TestDeleteMyAccount(t *testing.T) {
 	}
 	if p := c.get("/app/"); p.Status != http.StatusSeeOther || p.Header.Get("Location") != "/app/sign-in" {
 		t.Errorf("the session after delete: %d %s", p.Status, p.Header.Get("Location"))
+	}
+	// Nothing of the app's is left on them: the erasure deleted their sign-in links (each with a keyed hash of their
+	// address) and sessions.
+	for _, table := range []string{"member_app_links", "member_app_sessions"} {
+		var n int
+		if err := as.DB.Pool.QueryRow(context.Background(), `SELECT count(*) FROM `+table+` WHERE member_id = $1`, ada).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("%d rows of %s left for the erased member", n, table)
+		}
 	}
 }

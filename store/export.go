@@ -48,6 +48,12 @@ var ExportSections = []ExportSection{
 	// That the member has a key of their own, and since when; never the key itself (perkflow's secret, not data on
 	// the member).
 	{Name: "encryption_key", Table: "member_keys", Omit: []string{"wrapped"}},
+	// The member app's sign-in links sent to them (a day's worth: older ones are pruned) and their sessions: when,
+	// and whether used or ended; never a token's hash, the hashed address, or a session's CSRF token.
+	{Name: "app_sign_in_links", Table: "member_app_links", OrderBy: "created_at",
+		Omit: []string{"token_hash", "email_hash", "ip_hash"}},
+	{Name: "app_sessions", Table: "member_app_sessions", OrderBy: "created_at",
+		Omit: []string{"token_hash", "csrf_token"}},
 }
 
 // MemberExport is everything perkflow holds on a member, as GET /v1/members/{memberId}/export answers it.

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/internal/testkit"
 	"github.com/perkflow/perkflow/workflows"
 )
 
@@ -74,7 +75,7 @@ func (rs *rewardsStack) historyHolds(workflowID, s string) bool {
 }
 
 func TestCouponCodeIsCheckedAndUsedOnceAtTheTill(t *testing.T) {
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	rs := newRewardsStack(t, rewardsOptions{log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	id, tok := rs.memberWithPoints("coupon-till@example.com", 100)
 	o := rs.offer(map[string]any{"title": "Croissant", "points_cost": 10, "code_valid_days": 30, "cancel_window_minutes": 60})

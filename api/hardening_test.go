@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/perkflow/perkflow/api"
+	"github.com/perkflow/perkflow/internal/testkit"
 	"github.com/perkflow/perkflow/internal/testkit/itest"
 )
 
@@ -81,7 +82,7 @@ func TestOversizedTokensAreRefused(t *testing.T) {
 }
 
 func TestRequestIDIsPerkflowsOwn(t *testing.T) {
-	var sink syncBuffer
+	var sink testkit.SyncBuffer
 	s := itest.NewStack(t, temporal, itest.Options{NoWorker: true, Log: slog.New(slog.NewJSONHandler(&sink, nil))})
 	res := s.Do("GET", "/v1/program", s.Keys["support"], nil, "X-Request-Id", "forged-id of\ta client")
 	mustStatus(t, res, http.StatusOK, "read the program")

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,33 +16,16 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/perkflow/perkflow/api"
+	"github.com/perkflow/perkflow/internal/testkit"
 	"github.com/perkflow/perkflow/internal/testkit/itest"
 	"github.com/perkflow/perkflow/privacy"
 )
-
-// syncBuffer is a log sink that many goroutines can write.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestLogsHoldNoSecretsOrPersonalData runs a representative flow — registrations with email and phone, purchases,
 // replays, member reads, refused tokens and keys, errors, decodes through the codec endpoint — with the API and the worker logging at debug level as
 // JSON, then greps every line for API keys, JWTs, and the emails and phone numbers used.
 func TestLogsHoldNoSecretsOrPersonalData(t *testing.T) {
-	var sink syncBuffer
+	var sink testkit.SyncBuffer
 	log := slog.New(slog.NewJSONHandler(&sink, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s := itest.NewStack(t, temporal, itest.Options{Log: log, WaitBudget: 5 * time.Second, Limits: &api.Limits{
 		APIKey: api.Rate{PerSecond: 5, Burst: 40},

@@ -15,14 +15,7 @@ import (
 var temporal *itest.Temporal
 
 func TestMain(m *testing.M) {
-	var err error
-	temporal, err = itest.StartTemporal()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start temporal:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	temporal.Stop()
+	code := itest.RunWithTemporal(m, &temporal)
 	if code == 0 && wholePackageRan() {
 		code = everyRouteServed()
 	}

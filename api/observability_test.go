@@ -21,12 +21,13 @@ import (
 
 	"github.com/perkflow/perkflow/internal/metrics"
 	"github.com/perkflow/perkflow/internal/telemetry"
+	"github.com/perkflow/perkflow/internal/testkit"
 	"github.com/perkflow/perkflow/internal/testkit/itest"
 	"github.com/perkflow/perkflow/workflows"
 )
 
 // jsonLines decodes the JSON log lines written to b.
-func jsonLines(b *syncBuffer) []map[string]any {
+func jsonLines(b *testkit.SyncBuffer) []map[string]any {
 	var out []map[string]any
 	sc := bufio.NewScanner(strings.NewReader(b.String()))
 	for sc.Scan() {
@@ -66,7 +67,7 @@ func TestOneAccrualIsOneTrace(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	log := slog.New(telemetry.LogHandler(slog.NewJSONHandler(logs, nil)))
 	s := itest.NewStack(t, temporal, itest.Options{Tracing: telemetry.New(tp), Log: log})
 	id := register(t, s, "traced@example.com")

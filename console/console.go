@@ -10,16 +10,13 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
-
 	"github.com/perkflow/perkflow/api"
+	"github.com/perkflow/perkflow/internal/webui"
 	"github.com/perkflow/perkflow/store"
 )
 
@@ -96,62 +93,11 @@ func (c *Console) Handler() http.Handler { return c.handler }
 
 // Beside answers /console and everything under it with the console, and every other path with next (the API).
 func (c *Console) Beside(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == Prefix || strings.HasPrefix(r.URL.Path, Prefix+"/") {
-			c.handler.ServeHTTP(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	return webui.Beside(Prefix, c.handler, next)
 }
 
-// securityHeaders are on every answer of the console: a strict Content-Security-Policy (scripts and styles from the
-// console's own files only, nothing inline), no framing, no sniffing, no referrer leaving the page, no caching of
-// pages that show members.
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
-			"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		if !strings.HasPrefix(r.URL.Path, Prefix+"/static/") {
-			h.Set("Cache-Control", "no-store")
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// logRequests logs each request with its route pattern (never the path or the query, which may name members).
-func (c *Console) logRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-		next.ServeHTTP(ww, r)
-		route := "unmatched"
-		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-			route = rc.RoutePattern()
-		}
-		c.log.InfoContext(r.Context(), "console request", slog.String("method", r.Method), slog.String("route", route),
-			slog.Int("status", ww.Status()), slog.Duration("took", time.Since(start)))
-	})
-}
-
-// serveStatic serves the embedded files (htmx, the style sheet), cached for a day: they change only with the binary.
-func serveStatic() http.Handler {
-	sub, err := fs.Sub(staticFiles, "static")
-	if err != nil {
-		panic(err)
-	}
-	files := http.StripPrefix(Prefix+"/static/", http.FileServer(http.FS(sub)))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/") || strings.HasSuffix(r.URL.Path, ".md") {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Cache-Control", "public, max-age=86400")
-		files.ServeHTTP(w, r)
-	})
-}
+// csp is the console's Content-Security-Policy: scripts and styles from the console's own files only, nothing
+// inline, no framing. With it every answer carries no sniffing, no referrer leaving the page and, but for the static
+// files (htmx, the style sheet), no caching of pages that show members (webui.SecurityHeaders).
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"

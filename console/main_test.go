@@ -1,7 +1,6 @@
 package console_test
 
 import (
-	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -19,17 +18,7 @@ import (
 // temporal is the in-process Temporal server this package's tests share; each test has its own database.
 var temporal *itest.Temporal
 
-func TestMain(m *testing.M) {
-	var err error
-	temporal, err = itest.StartTemporal()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start temporal:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	temporal.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(itest.RunWithTemporal(m, &temporal)) }
 
 // consoleStack is the real stack (Postgres, Temporal, worker, API) with the console served beside the API.
 type consoleStack struct {

@@ -1,18 +1,17 @@
 package console_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/perkflow/perkflow/console"
+	"github.com/perkflow/perkflow/internal/testkit"
 	"github.com/perkflow/perkflow/internal/testkit/itest"
 )
 
@@ -210,28 +209,11 @@ func cloneValues(v url.Values) url.Values {
 	return c
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestAdminAndSupportPagesKeepPersonalDataOutOfURLsAndLogs: settings saved through the form are the API's; a
 // refused setting shows beside its field; support's search by email and phone is posted and neither value reaches
 // a URL or a log line.
 func TestAdminAndSupportPagesKeepPersonalDataOutOfURLsAndLogs(t *testing.T) {
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s := itest.NewStack(t, temporal, itest.Options{Log: log})
 	c, err := console.New(console.Config{API: s.Server, Store: s.Store, Log: log})

@@ -6,10 +6,11 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"path"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/perkflow/perkflow/internal/webui"
 )
 
 // Rendering: every page is the layout around the page's own template; partials (for htmx) are templates of a page
@@ -120,22 +121,7 @@ var funcs = template.FuncMap{
 }
 
 // formatPoints writes points with thin spaces between thousands (12 345).
-func formatPoints(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteString("\u202f")
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "−" + b.String()
-	}
-	return b.String()
-}
+var formatPoints = webui.FormatPoints
 
 // localInput is a time as a datetime-local input shows it, in the program's time zone.
 func localInput(loc *time.Location, t any) string {
@@ -153,23 +139,9 @@ func localInput(loc *time.Location, t any) string {
 }
 
 func (c *Console) parseTemplates() error {
-	names, err := templateFiles.ReadDir("templates")
-	if err != nil {
-		return err
-	}
-	c.pages = map[string]*template.Template{}
-	for _, n := range names {
-		name := strings.TrimSuffix(n.Name(), ".html")
-		if name == "layout" || name == "partials" {
-			continue
-		}
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/partials.html", path.Join("templates", n.Name()))
-		if err != nil {
-			return fmt.Errorf("console template %s: %w", name, err)
-		}
-		c.pages[name] = t
-	}
-	return nil
+	pages, err := webui.ParsePages(templateFiles, funcs, "console", "templates/layout.html", "templates/partials.html")
+	c.pages = pages
+	return err
 }
 
 // renderPage writes a whole page: the layout with the page's content.

@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/perkflow/perkflow/api"
+	"github.com/perkflow/perkflow/internal/webui"
 	"github.com/perkflow/perkflow/store"
 )
 
@@ -98,15 +99,11 @@ func navFor(role string) []navItem {
 }
 
 func (c *Console) routes() http.Handler {
-	r := chi.NewRouter()
-	r.Use(securityHeaders, c.logRequests, middleware.Recoverer)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		c.renderPage(w, r, http.StatusNotFound, "error", view{Title: "Not found", Error: "There is no such page."})
-	})
-	r.Handle(Prefix+"/static/*", serveStatic())
-	r.Get(Prefix, func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, Prefix+"/", http.StatusMovedPermanently)
-	})
+	// The request log names the route pattern only: paths and queries may name members.
+	r := webui.NewRouter(webui.Site{Prefix: Prefix, Static: staticFiles, CSP: csp, Log: c.log, LogMessage: "console request",
+		NotFound: func(w http.ResponseWriter, r *http.Request) {
+			c.renderPage(w, r, http.StatusNotFound, "error", view{Title: "Not found", Error: "There is no such page."})
+		}})
 	r.Get(Prefix+"/sign-in", c.signInPage)
 	r.Post(Prefix+"/sign-in", c.signIn)
 	r.Group(func(r chi.Router) {

@@ -2,7 +2,6 @@ package memberapp_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,17 +24,7 @@ import (
 // temporal is the in-process Temporal server this package's tests share; each test has its own database.
 var temporal *itest.Temporal
 
-func TestMain(m *testing.M) {
-	var err error
-	temporal, err = itest.StartTemporal()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start temporal:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	temporal.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(itest.RunWithTemporal(m, &temporal)) }
 
 // mailbox is the email provider's fake: it keeps every message the app sends.
 type mailbox struct {

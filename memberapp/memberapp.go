@@ -15,17 +15,16 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/perkflow/perkflow/activities"
 	"github.com/perkflow/perkflow/api"
+	"github.com/perkflow/perkflow/internal/webui"
 	"github.com/perkflow/perkflow/store"
 )
 
@@ -119,70 +118,14 @@ func (a *App) now() time.Time {
 func (a *App) Handler() http.Handler { return a.handler }
 
 // Beside answers /app and everything under it with the app, and every other path with next.
-func (a *App) Beside(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == Prefix || strings.HasPrefix(r.URL.Path, Prefix+"/") {
-			a.handler.ServeHTTP(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
+func (a *App) Beside(next http.Handler) http.Handler { return webui.Beside(Prefix, a.handler, next) }
 
 // csp is the app's Content-Security-Policy: scripts, styles, the manifest and the service worker from the app's own
-// files only, nothing inline, no framing.
+// files only, nothing inline, no framing. Pages (which show a member's points and personal data) are never cached,
+// by the browser or its service worker; only the shell's static files (style sheet, script, icons) are
+// (webui.SecurityHeaders, webui.ServeStatic).
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
 	"manifest-src 'self'; worker-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-
-// securityHeaders are on every answer of the app. Pages (which show a member's points and personal data) are never
-// cached, by the browser or its service worker; only the shell's static files are.
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", csp)
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		if !strings.HasPrefix(r.URL.Path, Prefix+"/static/") {
-			h.Set("Cache-Control", "no-store")
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// logRequests logs each request with its route pattern (never the path or the query, which may carry a sign-in
-// token).
-func (a *App) logRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-		next.ServeHTTP(ww, r)
-		route := "unmatched"
-		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-			route = rc.RoutePattern()
-		}
-		a.log.InfoContext(r.Context(), "member app request", slog.String("method", r.Method), slog.String("route", route),
-			slog.Int("status", ww.Status()), slog.Duration("took", time.Since(start)))
-	})
-}
-
-// serveStatic serves the embedded shell (style sheet, script, icons), cached for a day.
-func serveStatic() http.Handler {
-	sub, err := fs.Sub(staticFiles, "static")
-	if err != nil {
-		panic(err)
-	}
-	files := http.StripPrefix(Prefix+"/static/", http.FileServer(http.FS(sub)))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/") || strings.HasSuffix(r.URL.Path, ".md") {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Cache-Control", "public, max-age=86400")
-		files.ServeHTTP(w, r)
-	})
-}
 
 // serveFile serves one embedded file at a path of its own (the service worker must be served from /app/ to control
 // /app/; the manifest beside it).
@@ -199,17 +142,13 @@ func serveFile(name, contentType string) http.HandlerFunc {
 }
 
 func (a *App) routes() http.Handler {
-	r := chi.NewRouter()
-	r.Use(securityHeaders, a.logRequests, middleware.Recoverer)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		a.renderError(w, r, http.StatusNotFound, "error.notfound")
-	})
-	r.Handle(Prefix+"/static/*", serveStatic())
+	// The request log names the route pattern only: the query of /app/link carries a sign-in token.
+	r := webui.NewRouter(webui.Site{Prefix: Prefix, Static: staticFiles, CSP: csp, Log: a.log, LogMessage: "member app request",
+		NotFound: func(w http.ResponseWriter, r *http.Request) {
+			a.renderError(w, r, http.StatusNotFound, "error.notfound")
+		}})
 	r.Get(Prefix+"/sw.js", serveFile("sw.js", "text/javascript; charset=utf-8"))
 	r.Get(Prefix+"/manifest.webmanifest", serveFile("manifest.webmanifest", "application/manifest+json"))
-	r.Get(Prefix, func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, Prefix+"/", http.StatusMovedPermanently)
-	})
 	r.Get(Prefix+"/sign-in", a.signInPage)
 	r.Post(Prefix+"/sign-in", a.requestLink)
 	r.Get(Prefix+"/link", a.linkPage)

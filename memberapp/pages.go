@@ -14,6 +14,7 @@ import (
 
 	"github.com/perkflow/perkflow/api"
 	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/internal/webui"
 	"github.com/perkflow/perkflow/store"
 )
 
@@ -616,10 +617,10 @@ func (a *App) deleteAccount(q *request) {
 	}
 	req.RemoteAddr = q.r.RemoteAddr
 	req.Header.Set("Prefer", "wait=10")
-	rec := &recorder{header: http.Header{}}
+	rec := webui.NewRecorder()
 	a.cfg.API.ServeAs(selfErase, rec, req)
-	if rec.status != http.StatusAccepted && rec.status != http.StatusNoContent && rec.status != http.StatusOK {
-		a.serverError(q.w, q.r, fmt.Errorf("erase member: the API answered %d", rec.status))
+	if rec.Code != http.StatusAccepted && rec.Code != http.StatusNoContent && rec.Code != http.StatusOK {
+		a.serverError(q.w, q.r, fmt.Errorf("erase member: the API answered %d", rec.Code))
 		return
 	}
 	if ck, err := q.r.Cookie(sessionCookie); err == nil {

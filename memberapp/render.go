@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"path"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/perkflow/perkflow/internal/webui"
 )
 
 // Rendering: every page is the layout around the page's own template, in the member's language.
@@ -109,41 +108,12 @@ var funcs = template.FuncMap{
 }
 
 // formatPoints writes points with narrow no-break spaces between thousands (12 345).
-func formatPoints(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteString("\u202f")
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "−" + b.String()
-	}
-	return b.String()
-}
+var formatPoints = webui.FormatPoints
 
 func (a *App) parseTemplates() error {
-	names, err := templateFiles.ReadDir("templates")
-	if err != nil {
-		return err
-	}
-	a.pages = map[string]*template.Template{}
-	for _, n := range names {
-		name := strings.TrimSuffix(n.Name(), ".html")
-		if name == "layout" {
-			continue
-		}
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", path.Join("templates", n.Name()))
-		if err != nil {
-			return fmt.Errorf("member app template %s: %w", name, err)
-		}
-		a.pages[name] = t
-	}
-	return nil
+	pages, err := webui.ParsePages(templateFiles, funcs, "member app", "templates/layout.html")
+	a.pages = pages
+	return err
 }
 
 // baseView is the view of a page before sign-in.

@@ -7,11 +7,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/perkflow/perkflow/activities"
+	"github.com/perkflow/perkflow/internal/testkit"
 	"github.com/perkflow/perkflow/memberapp"
 )
 
@@ -201,7 +201,7 @@ func sessionCookieOf(t *testing.T, p page) *http.Cookie {
 // In development (no email provider) the log notifier stands in, and the link — the one thing a developer needs —
 // is written to the log; the email is not.
 func TestDevelopmentLogPrintsTheLink(t *testing.T) {
-	var logged syncBuffer
+	var logged testkit.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logged, nil))
 	as := newAppStack(t, func(c *memberapp.Config) {
 		c.Notifier, c.LogLinks, c.Log = activities.LogNotifier{Log: log}, true, log
@@ -221,21 +221,4 @@ func TestDevelopmentLogPrintsTheLink(t *testing.T) {
 	if strings.Contains(out, "ada@example.net") {
 		t.Errorf("the log holds the email in clear:\n%s", out)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -17,11 +17,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/perkflow/perkflow/internal/testkit"
 	"github.com/perkflow/perkflow/internal/testkit/pgtest"
 )
 
@@ -66,25 +66,8 @@ func freeAddr(t *testing.T) string {
 type devProcess struct {
 	cmd  *exec.Cmd
 	keys map[string]string
-	out  *syncBuffer
+	out  *testkit.SyncBuffer
 	done chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var keyLine = regexp.MustCompile(`^\s+(pos|marketer|support|admin)\s+(pk_\S+)$`)
@@ -97,7 +80,7 @@ func startDev(t *testing.T, env []string) *devProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &devProcess{cmd: cmd, keys: map[string]string{}, out: &syncBuffer{}, done: make(chan error, 1)}
+	p := &devProcess{cmd: cmd, keys: map[string]string{}, out: &testkit.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/perkflow/perkflow/domain"
+	"github.com/perkflow/perkflow/internal/testkit"
 	"github.com/perkflow/perkflow/internal/testkit/itest"
 	"github.com/perkflow/perkflow/workflows"
 )
@@ -56,7 +56,7 @@ func TestExpiryRunShowsProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	progress := &syncBuffer{}
+	progress := &testkit.SyncBuffer{}
 	ran := make(chan error, 1)
 	go func() {
 		ran <- runExpiry(ctx, expiryRun{
@@ -124,22 +124,4 @@ func TestExpiryProgressLine(t *testing.T) {
 
 func statsOf(expired, skipped, points int64) domain.ExpiryStats {
 	return domain.ExpiryStats{LotsExpired: expired, LotsSkipped: skipped, PointsExpired: points}
-}
-
-// syncBuffer is a buffer written by one goroutine and read by another.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,6 +72,20 @@ func StartTemporal() (*Temporal, error) {
 
 // Stop shuts the server down.
 func (t *Temporal) Stop() { t.Server.Stop() }
+
+// RunWithTemporal is a package's TestMain around one shared server: it starts the server into *temporal, runs the
+// tests, stops it and returns the exit code (1 with the reason on stderr when the server does not start).
+func RunWithTemporal(m *testing.M, temporal **Temporal) int {
+	t, err := StartTemporal()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start temporal:", err)
+		return 1
+	}
+	*temporal = t
+	code := m.Run()
+	t.Stop()
+	return code
+}
 
 // CouponSecret is the coupon secret of every stack's store.
 var CouponSecret = []byte("itest-coupon-secret-itest-coupon-secret")

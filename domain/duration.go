@@ -17,7 +17,7 @@ func ParseISODuration(s string) (time.Duration, error) {
 	}
 	date, clock, hasT := strings.Cut(rest, "T")
 	if hasT && clock == "" {
-		return 0, errors.New("T must be followed by hours, minutes or seconds")
+		return 0, errors.New("the time part after T must name hours, minutes or seconds")
 	}
 	var total time.Duration
 	read := func(part, units string, sizes []time.Duration) error {

@@ -150,7 +150,6 @@ type client struct {
 	t    *testing.T
 	base string
 	hc   *http.Client
-	ip   string
 }
 
 func (as *appStack) client(t *testing.T) *client {

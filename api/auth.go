@@ -100,7 +100,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		now := time.Now()
-		addr := clientAddress(r)
+		addr := ClientAddress(r)
 		blocked, retry := s.guards.authFailures.exhausted(addr, now)
 		refuse := func(reason, detail string) {
 			s.guards.authFailures.take(addr, now)

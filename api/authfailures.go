@@ -13,9 +13,10 @@ import (
 // them valid lately (recentKeys). A real key, even one used from the same address as an attacker, is still served;
 // random keys from that address cost no database lookup.
 
-// clientAddress is who a failure counts against: the peer's IPv4 address, or its IPv6 /64 (a single host is often
-// given a whole /64). Behind a reverse proxy this is the proxy's address; valid tokens are served whatever it is.
-func clientAddress(r *http.Request) string {
+// ClientAddress is who a failure counts against (and the member app's per-address limit of sign-in links): the
+// peer's IPv4 address, or its IPv6 /64 (a single host is often given a whole /64). Behind a reverse proxy this is
+// the proxy's address; valid tokens are served whatever it is.
+func ClientAddress(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr

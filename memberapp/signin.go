@@ -7,14 +7,13 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/perkflow/perkflow/activities"
+	"github.com/perkflow/perkflow/api"
 	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/store"
 )
@@ -68,24 +67,6 @@ func (a *App) keyedHash(kind, v string) []byte {
 	m := hmac.New(sha256.New, a.hashKey)
 	m.Write([]byte(kind + "\x00" + v))
 	return m.Sum(nil)
-}
-
-// clientAddress is who the per-address limit counts: the peer's IPv4 address, or its IPv6 /64.
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.Unmap()
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
 }
 
 // secure reports whether the request came over TLS, directly or through a proxy that says so.
@@ -178,7 +159,7 @@ func (a *App) requestLink(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, http.StatusUnprocessableEntity, "signin", v)
 		return
 	}
-	sent, err := a.issueLink(r.Context(), email, clientAddress(r), langOf(r))
+	sent, err := a.issueLink(r.Context(), email, api.ClientAddress(r), langOf(r))
 	if err != nil {
 		a.serverError(w, r, err)
 		return

@@ -34,6 +34,15 @@ func (q *request) call(method, path string, body, out any, headers ...string) (a
 }
 
 func (a *App) callAPI(r *http.Request, memberID, method, path string, body, out any, headers ...string) (apiAnswer, error) {
+	token, err := api.MintMemberToken(a.cfg.JWT, memberID, memberTokenTTL, a.now())
+	if err != nil {
+		return apiAnswer{}, fmt.Errorf("mint a member token: %w", err)
+	}
+	return a.callAPIWith(r, token, method, path, body, out, headers...)
+}
+
+// callAPIWith sends the call with the bearer token given (a sign-in hand-off's token, checked by the API itself).
+func (a *App) callAPIWith(r *http.Request, token, method, path string, body, out any, headers ...string) (apiAnswer, error) {
 	// A fresh routing: the app's own chi routing state must not make the API's router behave as one mounted under it.
 	ctx := context.WithValue(r.Context(), chi.RouteCtxKey, (*chi.Context)(nil))
 	req, err := webui.NewAPIRequest(ctx, method, path, body, headers...)
@@ -41,10 +50,6 @@ func (a *App) callAPI(r *http.Request, memberID, method, path string, body, out 
 		return apiAnswer{}, err
 	}
 	req.RemoteAddr = r.RemoteAddr
-	token, err := api.MintMemberToken(a.cfg.JWT, memberID, memberTokenTTL, a.now())
-	if err != nil {
-		return apiAnswer{}, fmt.Errorf("mint a member token: %w", err)
-	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept-Language", r.Header.Get("Accept-Language"))
 	return webui.CallAPI(a.apiRouter.ServeHTTP, req, out, webui.FirstMessage)

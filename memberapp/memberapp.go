@@ -6,7 +6,8 @@
 // in process with a short member JWT minted for the signed-in member, so that what the app shows and does is what
 // the API answers to any app holding that member's token. It holds no business rule of its own.
 //
-// Members sign in without a password: they enter their email and receive a one-time sign-in link (signin.go).
+// Members sign in without a password: they enter their email and receive a one-time sign-in link (signin.go), or
+// the retailer's own identity provider hands the app a member JWT for them (handoff.go).
 // Sessions are server-side (member_app_sessions); the browser holds a random token in an HttpOnly, SameSite=Lax
 // cookie.
 package memberapp
@@ -62,6 +63,9 @@ type Config struct {
 	// LinksPerEmail and LinksPerAddress bound the sign-in links asked for in an hour for one email and from one
 	// client address (defaults 5 and 30).
 	LinksPerEmail, LinksPerAddress int
+	// HandoffMaxAge is how old (since its iat) a member JWT handed over by the retailer's identity provider may be
+	// to open a session (POST /app/sign-in/token; default 5 minutes).
+	HandoffMaxAge time.Duration
 }
 
 // App serves the member app's pages.
@@ -96,6 +100,9 @@ func New(cfg Config) (*App, error) {
 	}
 	if cfg.LinksPerAddress <= 0 {
 		cfg.LinksPerAddress = 30
+	}
+	if cfg.HandoffMaxAge <= 0 {
+		cfg.HandoffMaxAge = 5 * time.Minute
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	a := &App{cfg: cfg, log: slog.New(api.NewRedactingHandler(cfg.Log.Handler())).With("component", "memberapp"),
@@ -153,6 +160,7 @@ func (a *App) routes() http.Handler {
 	r.Post(Prefix+"/sign-in", a.requestLink)
 	r.Get(Prefix+"/link", a.linkPage)
 	r.Post(Prefix+"/link", a.useLink)
+	r.Post(Prefix+"/sign-in/token", a.handOff)
 	r.Group(func(r chi.Router) {
 		r.Use(a.requireSession)
 		for _, p := range a.pageTable() {

@@ -278,6 +278,11 @@ func (a *App) useLink(w http.ResponseWriter, r *http.Request) {
 		refuse()
 		return
 	}
+	a.openSession(w, r, memberID, now)
+}
+
+// openSession opens a session of the member (signed in by a link or a hand-off) and sends the browser home.
+func (a *App) openSession(w http.ResponseWriter, r *http.Request, memberID string, now time.Time) {
 	session := randomToken()
 	if err := a.cfg.Store.OpenMemberSession(r.Context(), session, memberID, randomToken(), now, now.Add(a.cfg.SessionLifetime)); err != nil {
 		a.serverError(w, r, err)

@@ -66,9 +66,10 @@ func (s *Store) EraseMember(ctx context.Context, memberID string) (domain.Erasur
 			    OR position($1::text IN COALESCE(headers::text, '')) > 0`},
 			{"member_lookups", `UPDATE member_lookups SET member_ids = array_remove(member_ids, $1::uuid) WHERE $1::uuid = ANY (member_ids)`},
 			{"console_audit", `UPDATE console_audit SET target = '` + ErasedMarker + `' WHERE position($1::text IN target) > 0`},
-			// The member app's links (each holds a keyed hash of the address it was sent to) and sessions.
+			// The member app's links (each holds a keyed hash of the address it was sent to), sessions and hand-offs.
 			{"member_app_links", `DELETE FROM member_app_links WHERE member_id = $1`},
 			{"member_app_sessions", `DELETE FROM member_app_sessions WHERE member_id = $1`},
+			{"member_app_handoffs", `DELETE FROM member_app_handoffs WHERE member_id = $1`},
 		}
 		// The lines of import files that name the member keep their place (the file's line numbers and error report
 		// stay true) but lose every value: a resumed import refuses them instead of bringing the member back.

@@ -54,6 +54,8 @@ var ExportSections = []ExportSection{
 		Omit: []string{"token_hash", "email_hash", "ip_hash"}},
 	{Name: "app_sessions", Table: "member_app_sessions", OrderBy: "created_at",
 		Omit: []string{"token_hash", "csrf_token"}},
+	// The sign-ins handed to the app by the retailer's identity provider: when; never the token's hash.
+	{Name: "app_sign_in_handoffs", Table: "member_app_handoffs", OrderBy: "used_at", Omit: []string{"token_hash"}},
 }
 
 // MemberExport is everything perkflow holds on a member, as GET /v1/members/{memberId}/export answers it.

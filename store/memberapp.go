@@ -127,3 +127,23 @@ func (s *Store) EndMemberSession(ctx context.Context, token string, now time.Tim
 	_, err := s.pool.Exec(ctx, `UPDATE member_app_sessions SET ended_at = $2 WHERE token_hash = $1 AND ended_at IS NULL`, sessionHash(token), now)
 	return wrap("end member session", err)
 }
+
+// UseSignInHandoff records that the hand-off token hashing to tokenHash opened a session of the member at now; the
+// token could be used until expiresAt. A token used before → domain.ErrUnauthorized: a hand-off opens one session
+// only. Hand-offs past their expiresAt are pruned (they could not be used again anyway).
+func (s *Store) UseSignInHandoff(ctx context.Context, tokenHash []byte, memberID string, now, expiresAt time.Time) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM member_app_handoffs WHERE expires_at < $1`, now); err != nil {
+			return wrap("prune sign-in hand-offs", err)
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO member_app_handoffs (token_hash, member_id, used_at, expires_at)
+			VALUES ($1, $2, $3, $4) ON CONFLICT (token_hash) DO NOTHING`, tokenHash, memberID, now, expiresAt)
+		if err != nil {
+			return wrap("record sign-in hand-off", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return domain.Errorf(domain.ErrUnauthorized, "this sign-in hand-off was used before")
+		}
+		return nil
+	})
+}

@@ -124,6 +124,9 @@ type Options struct {
 	PublicURL       string
 	// MaxImportBytes bounds an import file (api.Config.MaxImportBytes).
 	MaxImportBytes int64
+	// JWKSURL makes the API verify member tokens against an identity provider's keys too (api.JWTConfig.JWKSURL),
+	// beside the stack's HS256 secret.
+	JWKSURL string
 }
 
 // Stack is the API and worker over a fresh database, on a task queue of their own.
@@ -182,9 +185,10 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 		TaskQueue: fmt.Sprintf("itest-%d-%d", time.Now().UnixNano(), queues.Add(1)),
 		Keys:      map[string]string{},
 		Actors:    map[string]string{},
-		JWT:       api.JWTConfig{Secret: []byte("itest-secret-itest-secret-itest-secret"), Issuer: "perkflow", Audience: "perkflow-members"},
-		IDSecret:  []byte("itest-id-secret-itest-id-secret-itest"),
-		webhooks:  opts.Webhooks,
+		JWT: api.JWTConfig{Secret: []byte("itest-secret-itest-secret-itest-secret"), Issuer: "perkflow", Audience: "perkflow-members",
+			JWKSURL: opts.JWKSURL},
+		IDSecret: []byte("itest-id-secret-itest-id-secret-itest"),
+		webhooks: opts.Webhooks,
 	}
 	for _, role := range store.Roles {
 		k, err := st.CreateAPIKey(ctx, "itest-"+role, role)

@@ -47,6 +47,10 @@ const (
 		"(same id, same Idempotency-Key) after Retry-After seconds; it applies at most once."
 )
 
+// detailSignalsLimited is the detail of the 503 of a signal refused by the run's limit (signalsLimited).
+const detailSignalsLimited = "this member's workflow has taken in all it can before it continues as new: this request " +
+	"was not accepted. Send the same request again (same id, same Idempotency-Key) after Retry-After seconds."
+
 // errBreakerOpen is the error of a Temporal call not sent because the readiness probe sees Temporal down.
 var errBreakerOpen = errors.New("temporal is unavailable (readiness probe): call not sent")
 
@@ -74,20 +78,31 @@ func temporalUnavailable(maybeAccepted bool, cause error) error {
 // passed, or that was cancelled, may have been.
 func temporalOutage(err error) error {
 	var (
-		unavail  *serviceerror.Unavailable
-		deadline *serviceerror.DeadlineExceeded
-		canceled *serviceerror.Canceled
+		unavail   *serviceerror.Unavailable
+		exhausted *serviceerror.ResourceExhausted
+		deadline  *serviceerror.DeadlineExceeded
+		canceled  *serviceerror.Canceled
 	)
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, errBreakerOpen), errors.As(err, &unavail):
+	case errors.Is(err, errBreakerOpen), errors.As(err, &unavail), errors.As(err, &exhausted):
 		return temporalUnavailable(false, err)
+	case signalsLimited(err):
+		return &retryLater{err: problem(errUnavailable, detailSignalsLimited), after: outageRetryAfter, cause: err}
 	case errors.As(err, &deadline), errors.As(err, &canceled),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return temporalUnavailable(true, err)
 	}
 	return nil
+}
+
+// signalsLimited says whether Temporal refused a signal because the run has received as many as it may
+// (limit.maxSignalsPerExecution): a member's run taking in a burst faster than it gets to continue as new. Nothing
+// was accepted, and the next run takes the same request.
+func signalsLimited(err error) bool {
+	var inv *serviceerror.InvalidArgument
+	return errors.As(err, &inv) && strings.Contains(inv.Message, "limit for signal events")
 }
 
 // postgresOutage is the 503 of an error of Postgres that is an outage, or nil: no connection could be made (refused,
@@ -125,10 +140,12 @@ func outage(err error) error {
 		return o
 	}
 	var (
-		unavail  *serviceerror.Unavailable
-		deadline *serviceerror.DeadlineExceeded
+		unavail   *serviceerror.Unavailable
+		exhausted *serviceerror.ResourceExhausted
+		deadline  *serviceerror.DeadlineExceeded
 	)
-	if errors.Is(err, errBreakerOpen) || errors.As(err, &unavail) || errors.As(err, &deadline) {
+	if errors.Is(err, errBreakerOpen) || errors.As(err, &unavail) || errors.As(err, &exhausted) || errors.As(err, &deadline) ||
+		signalsLimited(err) {
 		return temporalOutage(err)
 	}
 	return nil

@@ -34,6 +34,14 @@ func MemberWorkflow(ctx workflow.Context, in MemberInput) error {
 	m.pending = append(m.pending, in.Pending...)
 	m.lastPurchaseAt, m.winbackFor = in.LastPurchaseAt, in.WinbackSentFor
 	m.returns = append(m.returns, in.Returns...)
+	if len(in.Backlog) > 0 {
+		b, err := unpackBacklog(in.Backlog)
+		if err != nil {
+			return temporal.NewNonRetryableApplicationError("the backlog carried from the previous run cannot be read", ErrTypeInvalid, err)
+		}
+		m.pending = append(m.pending, b.Pending...)
+		m.returns = append(m.returns, b.Returns...)
+	}
 	m.counted = map[string]bool{}
 	for _, id := range in.Counted {
 		m.countPoints(id)
@@ -65,6 +73,11 @@ type member struct {
 	// pending win-back timer alone when a purchase comes (versioned: runs recorded before it use regular activities
 	// and re-arm the timer on every purchase). See accrueBatch.
 	local bool
+	// carryBySize is whether this run hands its backlog to the next compressed, by its size alone (carryable;
+	// versioned: runs recorded before it carry at most maxCarriedItems purchases, as plain JSON).
+	carryBySize bool
+	// packed is the backlog as carryable last packed it for the next run.
+	packed []byte
 	// counted are the transaction ids whose points this run added to Stats.PointsEarned (with the last few of the
 	// previous run's); see countPoints.
 	counted      map[string]bool
@@ -104,6 +117,7 @@ func (m *member) run(ctx workflow.Context) error {
 	m.armReview(ctx)
 	m.engage = workflow.GetVersion(ctx, "engagement", workflow.DefaultVersion, 1) >= 1
 	m.local = workflow.GetVersion(ctx, "local-accrual", workflow.DefaultVersion, 1) >= 1
+	m.carryBySize = workflow.GetVersion(ctx, carryBySizeChange, workflow.DefaultVersion, 1) >= 1
 	if m.engage {
 		m.startEngagement(ctx)
 	}

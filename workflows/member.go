@@ -126,6 +126,15 @@ func (m *member) run(ctx workflow.Context) error {
 			m.await(ctx, purchases, returns)
 		}
 		m.drain(purchases, returns)
+		// A run whose history is full continues as new before it accrues anything more: under a stream of purchases
+		// the workflow task that closes the run must be short, since Temporal refuses to close a run while signals
+		// it has not handled arrive — a task that accrued a batch first was refused again and again, until the run
+		// reached Temporal's limit of signals per run. (Runs before carry-backlog-by-size check after the batch.)
+		if m.carryBySize && (m.erasing || historyFull(ctx, m.in.MaxHistoryEvents)) && m.carryable() {
+			if err := m.continueAsNew(ctx, purchases, returns); !errors.Is(err, errBacklog) {
+				return err
+			}
+		}
 		if len(m.pending) > 0 {
 			changed, accrued, err := m.accrueBatch(ctx)
 			if err != nil {

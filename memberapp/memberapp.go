@@ -62,6 +62,11 @@ type Config struct {
 	// LinksPerEmail and LinksPerAddress bound the sign-in links asked for in an hour for one email and from one
 	// client address (defaults 5 and 30).
 	LinksPerEmail, LinksPerAddress int
+	// StripePublishableKey (pk_…, PERKFLOW_STRIPE_PUBLISHABLE_KEY) lets members claim cash offers, the card taken by
+	// Stripe.js from StripeJS (PERKFLOW_STRIPE_JS_URL, default DefaultStripeJS); without a key cash offers are not
+	// shown (cash.go).
+	StripePublishableKey string
+	StripeJS             string
 }
 
 // App serves the member app's pages.
@@ -72,6 +77,8 @@ type App struct {
 	handler   http.Handler
 	hashKey   []byte
 	apiRouter http.Handler
+	// stripeCSP is the CSP of the pages that load Stripe.js ("" without a publishable key).
+	stripeCSP string
 }
 
 // New builds the app.
@@ -100,6 +107,9 @@ func New(cfg Config) (*App, error) {
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	a := &App{cfg: cfg, log: slog.New(api.NewRedactingHandler(cfg.Log.Handler())).With("component", "memberapp"),
 		hashKey: deriveKey(cfg.JWT.Secret, "perkflow member app hashes v1"), apiRouter: cfg.API.Handler()}
+	if err := a.setUpStripe(); err != nil {
+		return nil, err
+	}
 	if err := a.parseTemplates(); err != nil {
 		return nil, err
 	}

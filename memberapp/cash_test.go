@@ -2,6 +2,7 @@ package memberapp_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stripe/stripe-go/v76/webhook"
@@ -305,6 +307,14 @@ func (s *stripeJS) authenticate(clientSecret string) (json.RawMessage, error) {
 	return payload, nil
 }
 
+// within runs steps as do does, failing after d rather than the tab's three minutes.
+func within(t *testing.T, ctx context.Context, d time.Duration, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	do(t, ctx, what, steps...)
+}
+
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
@@ -339,7 +349,7 @@ func TestCashOfferInABrowser(t *testing.T) {
 	// A card that asks for 3-D Secure.
 	js.setNext("pm_card_threeDSecure2Required")
 	chrome.Open(t, g, as.URL+"/app/rewards", cardCSP)
-	do(t, g, "the card field", chromedp.WaitVisible(chromedp.CSS(`form[data-cash] [data-card-field] iframe`)),
+	within(t, g, time.Minute, "the card field", chromedp.WaitVisible(chromedp.CSS(`form[data-cash] [data-card-field] iframe`)),
 		chromedp.WaitVisible(chromedp.CSS(`form[data-cash] button`)))
 	if price := text(t, g, `form[data-cash]`); strings.Contains(price, "needs JavaScript") {
 		t.Errorf("the cash form says it needs JavaScript in a browser that runs it: %q", price)
@@ -353,7 +363,7 @@ func TestCashOfferInABrowser(t *testing.T) {
 	if _, err := chromedp.Run(g, chromedp.Evaluate[bool](`(() => { const b = document.querySelector("form[data-cash] button"); b.click(); b.click(); return true; })()`)); err != nil {
 		t.Fatalf("pay and claim: %v", err)
 	}
-	do(t, g, "3-D Secure, then the code", chromedp.WaitVisible(chromedp.CSS(`#code`)))
+	within(t, g, 2*time.Minute, "3-D Secure, then the code", chromedp.WaitVisible(chromedp.CSS(`#code`)))
 	code := text(t, g, `#code`)
 	reds := as.redemptions(t, grace)
 	if len(reds) != 1 || reds[0].Code != code || code == "" || reds[0].Status != "completed" {
@@ -382,7 +392,7 @@ func TestCashOfferInABrowser(t *testing.T) {
 	// A card that is declined: the page says so, the points come back.
 	js.setNext("pm_card_chargeDeclined")
 	chrome.Open(t, g, as.URL+"/app/rewards", cardCSP)
-	do(t, g, "pay with a declined card", chromedp.WaitVisible(chromedp.CSS(`form[data-cash] [data-card-field] iframe`)),
+	within(t, g, time.Minute, "pay with a declined card", chromedp.WaitVisible(chromedp.CSS(`form[data-cash] [data-card-field] iframe`)),
 		chromedp.Click(chromedp.CSS(`form[data-cash] button`)), chromedp.WaitVisible(chromedp.CSS(`main p.error`)))
 	if got := text(t, g, `main p.error`); got != "This reward could not be given: Your card was declined." {
 		t.Errorf("the declined claim's page says %q", got)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/perkflow/perkflow/activities"
+	"github.com/perkflow/perkflow/internal/testkit"
 	"github.com/perkflow/perkflow/internal/testkit/itest"
 	"github.com/perkflow/perkflow/memberapp"
 )
@@ -92,6 +93,8 @@ type appStack struct {
 	URL   string
 	Mail  *mailbox
 	Clock *clock
+	// Requests has the address (path and query) of every request the app's server received, one a line.
+	Requests *testkit.SyncBuffer
 }
 
 func newAppStack(t *testing.T, tune func(*memberapp.Config)) *appStack {
@@ -103,7 +106,7 @@ func newAppStack(t *testing.T, tune func(*memberapp.Config)) *appStack {
 // s2app serves a member app (a fresh one, with its own fake mailbox and clock) over the stack s.
 func s2app(t *testing.T, s *itest.Stack, tune func(*memberapp.Config)) *appStack {
 	t.Helper()
-	as := &appStack{Stack: s, Mail: &mailbox{}, Clock: &clock{}}
+	as := &appStack{Stack: s, Mail: &mailbox{}, Clock: &clock{}, Requests: &testkit.SyncBuffer{}}
 	srv := httptest.NewUnstartedServer(nil)
 	cfg := memberapp.Config{API: s.Server, Store: s.Store, JWT: s.JWT, Notifier: as.Mail, Now: as.Clock.now,
 		Log:       slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -115,7 +118,11 @@ func s2app(t *testing.T, s *itest.Stack, tune func(*memberapp.Config)) *appStack
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = app.Beside(s.Server.Handler())
+	h := app.Beside(s.Server.Handler())
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = as.Requests.Write([]byte(r.Method + " " + r.RequestURI + "\n"))
+		h.ServeHTTP(w, r)
+	})
 	srv.Start()
 	t.Cleanup(srv.Close)
 	as.URL = srv.URL

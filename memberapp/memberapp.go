@@ -66,6 +66,11 @@ type Config struct {
 	// HandoffMaxAge is how old (since its iat) a member JWT handed over by the retailer's identity provider may be
 	// to open a session (POST /app/sign-in/token; default 5 minutes).
 	HandoffMaxAge time.Duration
+	// StripePublishableKey (pk_…, PERKFLOW_STRIPE_PUBLISHABLE_KEY) lets members claim cash offers, the card taken by
+	// Stripe.js from StripeJS (PERKFLOW_STRIPE_JS_URL, default DefaultStripeJS); without a key cash offers are not
+	// shown (cash.go).
+	StripePublishableKey string
+	StripeJS             string
 }
 
 // App serves the member app's pages.
@@ -76,6 +81,8 @@ type App struct {
 	handler   http.Handler
 	hashKey   []byte
 	apiRouter http.Handler
+	// stripeCSP is the CSP of the pages that load Stripe.js ("" without a publishable key).
+	stripeCSP string
 }
 
 // New builds the app.
@@ -107,6 +114,9 @@ func New(cfg Config) (*App, error) {
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	a := &App{cfg: cfg, log: slog.New(api.NewRedactingHandler(cfg.Log.Handler())).With("component", "memberapp"),
 		hashKey: deriveKey(cfg.JWT.Secret, "perkflow member app hashes v1"), apiRouter: cfg.API.Handler()}
+	if err := a.setUpStripe(); err != nil {
+		return nil, err
+	}
 	if err := a.parseTemplates(); err != nil {
 		return nil, err
 	}

@@ -45,6 +45,7 @@ func (a *App) pageTable() []page {
 		{"GET", "/rewards", a.rewards},
 		{"POST", "/rewards/{offerId}/claim", a.claim},
 		{"GET", "/redemptions/{redemptionId}", a.redemption},
+		{"GET", "/redemptions/{redemptionId}/status", a.redemptionStatus},
 		{"POST", "/redemptions/{redemptionId}/cancel", a.cancelRedemption},
 		{"GET", "/challenges", a.challenges},
 		{"POST", "/challenges/{challengeId}/join", a.joinChallenge},
@@ -352,13 +353,17 @@ type offerView struct {
 	// Key is the Idempotency-Key of the claim form: a double tap sends it twice, and the API claims once.
 	Key        string
 	Affordable bool
+	// Cash: the offer has a cash price, paid by card through Stripe.js.
+	Cash bool
 }
 
 type rewardsView struct {
 	Available   int64
 	Offers      []offerView
 	Redemptions []redemptionItem
-	CashHidden  bool
+	// CashHidden: cash offers are left out (no publishable key); HasCash: some are shown, and the page loads
+	// Stripe.js.
+	CashHidden, HasCash bool
 }
 
 func (a *App) rewards(q *request) {
@@ -386,20 +391,26 @@ func (a *App) rewards(q *request) {
 		rv.Available = m.Balance.Available
 	}
 	for _, o := range offers.Items {
-		// Cash offers need Stripe's card and 3-D Secure step, which this app does not carry yet: they are not
-		// offered here (docs/member-app.md).
-		if o.CashPrice != nil && o.CashPrice.Amount > 0 {
+		// Cash offers need the card field of Stripe.js: without a publishable key they are not offered here
+		// (docs/member-app.md).
+		cash := o.NeedsPayment()
+		if cash && !a.cashShown() {
 			rv.CashHidden = true
 			continue
 		}
-		rv.Offers = append(rv.Offers, offerView{Offer: o, Key: "app-claim-" + randomToken()[:24], Affordable: o.PointsCost <= rv.Available})
+		rv.HasCash = rv.HasCash || cash
+		rv.Offers = append(rv.Offers, offerView{Offer: o, Key: "app-claim-" + randomToken()[:24], Affordable: o.PointsCost <= rv.Available, Cash: cash})
 	}
 	v := q.view("rewards.title", "nav.rewards")
+	if rv.HasCash {
+		q.useStripe(&v)
+	}
 	v.Data = rv
 	q.render("rewards", v)
 }
 
-// claim claims an offer with the form's Idempotency-Key, so that the same form sent twice claims once.
+// claim claims an offer with the form's Idempotency-Key, so that the same form sent twice claims once; a cash
+// offer's form carries the PaymentMethod Stripe.js made of the card.
 func (a *App) claim(q *request) {
 	key := q.r.PostFormValue("key")
 	if !strings.HasPrefix(key, "app-claim-") || len(key) > 64 {
@@ -407,12 +418,22 @@ func (a *App) claim(q *request) {
 		return
 	}
 	var red domain.Redemption
-	_, err := q.call("POST", "/v1/offers/"+url.PathEscape(chi.URLParam(q.r, "offerId"))+"/claim", nil, &red, "Idempotency-Key", key)
+	_, err := q.call("POST", "/v1/offers/"+url.PathEscape(chi.URLParam(q.r, "offerId"))+"/claim", claimBody(q.r), &red, "Idempotency-Key", key)
 	if err != nil {
+		if e, ok := err.(*apiError); ok && e.Status == http.StatusBadRequest && e.Fields["payment_method"] != "" && q.r.PostFormValue("payment_method") == "" {
+			// A cash offer's form sent without the card (no JavaScript): say what it needs.
+			q.a.renderError(q.w, q.r, http.StatusBadRequest, "rewards.cash.nojs")
+			return
+		}
 		q.fail(err)
 		return
 	}
-	q.redirect(Prefix+"/redemptions/"+url.PathEscape(red.ID), "flash.claimed")
+	// "Claimed" once it is; a failed claim's page says why, and one awaiting the bank asks for it.
+	flash := "flash.claimed"
+	if red.Status == domain.RedemptionFailed || red.Status == domain.RedemptionAwaitingPayment {
+		flash = ""
+	}
+	q.redirect(Prefix+"/redemptions/"+url.PathEscape(red.ID), flash)
 }
 
 type redemptionView struct {
@@ -420,6 +441,9 @@ type redemptionView struct {
 	Title     string
 	CanCancel bool
 	Waiting   bool
+	// Confirm: the bank asks for 3-D Secure, which the page's script does with Stripe.js (its ClientSecret is
+	// in the page, never in a URL or a log).
+	Confirm bool
 }
 
 func (a *App) redemption(q *request) {
@@ -436,6 +460,10 @@ func (a *App) redemption(q *request) {
 	rv := redemptionView{Redemption: red}
 	rv.CanCancel = !red.Status.Final() && a.now().Before(red.CancelUntil) && (red.Coupon == nil || red.Coupon.Use == nil)
 	rv.Waiting = !red.Status.Final() && red.Status != domain.RedemptionFulfilled && red.Code == ""
+	rv.Confirm = red.Status == domain.RedemptionAwaitingPayment && red.ClientSecret != "" && a.cashShown()
+	if !rv.Confirm {
+		rv.ClientSecret = ""
+	}
 	var reds redemptionsPage
 	if _, err := q.call("GET", q.memberPath("/redemptions?limit=50"), nil, &reds); err == nil {
 		for _, it := range reds.Items {
@@ -445,6 +473,9 @@ func (a *App) redemption(q *request) {
 		}
 	}
 	v := q.view("redemption.title", "nav.rewards")
+	if rv.Confirm {
+		q.useStripe(&v)
+	}
 	v.Data = rv
 	q.render("redemption", v)
 }

@@ -25,6 +25,8 @@ type view struct {
 	Errors map[string]string // field → message, from the API's problem
 	Loc    *time.Location
 	Data   any
+	// StripeJS and StripeKey make the page load Stripe.js (request.useStripe): only the pages that take a card.
+	StripeJS, StripeKey string
 }
 
 // T is the message of key in the view's language, with args filled in.

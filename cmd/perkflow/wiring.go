@@ -194,11 +194,15 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, obs *obs
 	// member-token secret, so without one (an identity provider's JWKS only) it is not served.
 	if len(jwt.Secret) > 0 {
 		app, err := memberapp.New(memberapp.Config{API: srv, Store: st, JWT: jwt, Log: log, PublicURL: publicURL(cfg),
-			Notifier: newNotifier(cfg, log, obs), LogLinks: cfg.SendGrid.APIKey == "" || cfg.SendGrid.From == ""})
+			Notifier: newNotifier(cfg, log, obs), LogLinks: cfg.SendGrid.APIKey == "" || cfg.SendGrid.From == "",
+			StripePublishableKey: cfg.StripePublishableKey, StripeJS: cfg.StripeJSURL})
 		if err != nil {
 			return err
 		}
 		handler = app.Beside(handler)
+		if cfg.StripePublishableKey != "" && cfg.StripeSecretKey == "" {
+			log.Warn("PERKFLOW_STRIPE_PUBLISHABLE_KEY is set without STRIPE_SECRET_KEY: the member app shows cash offers the API refuses to claim")
+		}
 	} else {
 		log.Warn("PERKFLOW_JWT_SECRET is not set: the member app (/app/) is not served")
 	}

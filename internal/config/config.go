@@ -46,6 +46,8 @@ var Vars = []Var{
 	{Name: "STRIPE_SECRET_KEY", Default: "", Doc: "Stripe secret key (`sk_test_…` for test mode; any `sk_…` for stripe-mock). Without it, offers with a cash price cannot be claimed; points-only offers work.", Secret: true},
 	{Name: "STRIPE_API_BASE", Default: "https://api.stripe.com", Doc: "Base URL of the Stripe API: Stripe itself, or stripe-mock (`http://127.0.0.1:12111`)."},
 	{Name: "STRIPE_WEBHOOK_SECRET", Default: "", Doc: "Signing secret (`whsec_…`) of the Stripe webhook endpoint `POST /v1/webhooks/stripe`; without it every event is refused (400).", Secret: true},
+	{Name: "PERKFLOW_STRIPE_PUBLISHABLE_KEY", Default: "", Doc: "Stripe publishable key (`pk_test_…`, `pk_live_…`) of the same account as STRIPE_SECRET_KEY. With it, the member app (/app/) shows cash offers and takes the card with Stripe.js; without it, it hides them (claimed in store)."},
+	{Name: "PERKFLOW_STRIPE_JS_URL", Default: "https://js.stripe.com/v3/", Doc: "Address of Stripe.js the member app loads on its card pages (and allows in their Content-Security-Policy); tests point it at a local stand-in."},
 	{Name: "SENDGRID_API_KEY", Default: "", Doc: "SendGrid API key. With it (and SENDGRID_FROM) emails go through SendGrid; without it, to the log.", Secret: true},
 	{Name: "SENDGRID_API_BASE", Default: "https://api.sendgrid.com", Doc: "Base URL of the SendGrid API (tests point it at a local fake)."},
 	{Name: "SENDGRID_FROM", Default: "", Doc: "Sender address of emails; required with SENDGRID_API_KEY."},
@@ -114,6 +116,9 @@ type Config struct {
 	StripeSecretKey     string
 	StripeAPIBase       string
 	StripeWebhookSecret string
+	// StripePublishableKey and StripeJSURL let the member app take cards with Stripe.js (no key: cash offers hidden).
+	StripePublishableKey string
+	StripeJSURL          string
 	// DatabaseURLSet is true when DATABASE_URL came from the environment rather than the default.
 	DatabaseURLSet bool
 	// JWKSURL is where member tokens' verification keys are published ("" = HMAC secret only).
@@ -162,24 +167,26 @@ func Lookup(name string) string {
 // FromEnv reads the configuration from the environment.
 func FromEnv() (Config, error) {
 	c := Config{
-		DatabaseURL:         Lookup("DATABASE_URL"),
-		TemporalAddress:     Lookup("TEMPORAL_ADDRESS"),
-		TemporalNamespace:   Lookup("TEMPORAL_NAMESPACE"),
-		TaskQueue:           Lookup("PERKFLOW_TASK_QUEUE"),
-		HTTPAddr:            Lookup("PERKFLOW_HTTP_ADDR"),
-		UIAddr:              Lookup("PERKFLOW_UI_ADDR"),
-		DataDir:             Lookup("PERKFLOW_DATA_DIR"),
-		JWTSecret:           Lookup("PERKFLOW_JWT_SECRET"),
-		JWTIssuer:           Lookup("PERKFLOW_JWT_ISSUER"),
-		JWTAudience:         Lookup("PERKFLOW_JWT_AUDIENCE"),
-		IDSecret:            Lookup("PERKFLOW_ID_SECRET"),
-		CouponSecret:        Lookup("PERKFLOW_COUPON_SECRET"),
-		PayloadKeys:         Lookup("PERKFLOW_PAYLOAD_KEYS"),
-		LogFormat:           Lookup("PERKFLOW_LOG_FORMAT"),
-		LogLevel:            Lookup("PERKFLOW_LOG_LEVEL"),
-		StripeSecretKey:     Lookup("STRIPE_SECRET_KEY"),
-		StripeAPIBase:       Lookup("STRIPE_API_BASE"),
-		StripeWebhookSecret: Lookup("STRIPE_WEBHOOK_SECRET"),
+		DatabaseURL:          Lookup("DATABASE_URL"),
+		TemporalAddress:      Lookup("TEMPORAL_ADDRESS"),
+		TemporalNamespace:    Lookup("TEMPORAL_NAMESPACE"),
+		TaskQueue:            Lookup("PERKFLOW_TASK_QUEUE"),
+		HTTPAddr:             Lookup("PERKFLOW_HTTP_ADDR"),
+		UIAddr:               Lookup("PERKFLOW_UI_ADDR"),
+		DataDir:              Lookup("PERKFLOW_DATA_DIR"),
+		JWTSecret:            Lookup("PERKFLOW_JWT_SECRET"),
+		JWTIssuer:            Lookup("PERKFLOW_JWT_ISSUER"),
+		JWTAudience:          Lookup("PERKFLOW_JWT_AUDIENCE"),
+		IDSecret:             Lookup("PERKFLOW_ID_SECRET"),
+		CouponSecret:         Lookup("PERKFLOW_COUPON_SECRET"),
+		PayloadKeys:          Lookup("PERKFLOW_PAYLOAD_KEYS"),
+		LogFormat:            Lookup("PERKFLOW_LOG_FORMAT"),
+		LogLevel:             Lookup("PERKFLOW_LOG_LEVEL"),
+		StripeSecretKey:      Lookup("STRIPE_SECRET_KEY"),
+		StripeAPIBase:        Lookup("STRIPE_API_BASE"),
+		StripeWebhookSecret:  Lookup("STRIPE_WEBHOOK_SECRET"),
+		StripePublishableKey: Lookup("PERKFLOW_STRIPE_PUBLISHABLE_KEY"),
+		StripeJSURL:          Lookup("PERKFLOW_STRIPE_JS_URL"),
 	}
 	_, c.DatabaseURLSet = os.LookupEnv("DATABASE_URL")
 	switch v := strings.ToLower(Lookup("PERKFLOW_WEBHOOK_ALLOW_PRIVATE")); v {

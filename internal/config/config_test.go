@@ -43,6 +43,8 @@ func TestFromEnvRefusesBadValues(t *testing.T) {
 		{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", "OTEL_EXPORTER_OTLP_PROTOCOL"},
 		{"OTEL_EXPORTER_OTLP_ENDPOINT", "jaeger:4318", "OTEL_EXPORTER_OTLP_ENDPOINT"},
 		{"OTEL_TRACES_SAMPLER", "sometimes", "OTEL_TRACES_SAMPLER"},
+		{"PERKFLOW_STRIPE_PUBLISHABLE_KEY", "sk_test_secret", "PERKFLOW_STRIPE_PUBLISHABLE_KEY"},
+		{"PERKFLOW_STRIPE_JS_URL", "js.stripe.com/v3/", "PERKFLOW_STRIPE_JS_URL"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			cleanEnv(t)
@@ -67,13 +69,14 @@ func TestFromEnvAcceptsGoodValues(t *testing.T) {
 	t.Setenv("OTEL_TRACES_SAMPLER_ARG", "0.25")
 	t.Setenv("TWILIO_ACCOUNT_SID", "AC1")
 	t.Setenv("SENDGRID_FROM", "loyalty@example.com")
+	t.Setenv("PERKFLOW_STRIPE_PUBLISHABLE_KEY", "pk_test_perkflow")
 	c, err := FromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.LogLevel != "debug" || c.AnnounceRate != 200 || c.MetricsAddr != MetricsOff || !c.TemporalTLS.Enabled ||
 		c.TemporalTLS.APIKey != "key" || c.Tracing.Protocol != "grpc" || c.Twilio.AccountSID != "AC1" ||
-		c.SendGrid.From != "loyalty@example.com" {
+		c.SendGrid.From != "loyalty@example.com" || c.StripePublishableKey != "pk_test_perkflow" || c.StripeJSURL != "https://js.stripe.com/v3/" {
 		t.Fatalf("read: %+v", c)
 	}
 }

@@ -63,7 +63,11 @@ func readProviders(c *Config) error {
 			return err
 		}
 	}
-	for _, name := range []string{"SENDGRID_API_BASE", "TWILIO_API_BASE", "STRIPE_API_BASE"} {
+	// The publishable key is sent to every member's browser: a secret key there would hand out the account.
+	if k := c.StripePublishableKey; k != "" && !strings.HasPrefix(k, "pk_") {
+		return fmt.Errorf("PERKFLOW_STRIPE_PUBLISHABLE_KEY: want a publishable key (pk_…); it is sent to members' browsers, never put a secret key (sk_…, rk_…) there")
+	}
+	for _, name := range []string{"SENDGRID_API_BASE", "TWILIO_API_BASE", "STRIPE_API_BASE", "PERKFLOW_STRIPE_JS_URL"} {
 		if err := checkBaseURL(name, Lookup(name)); err != nil {
 			return err
 		}

@@ -1,7 +1,7 @@
 // perkflow member app's service worker. It caches the shell only — the style sheet, the script, the icons and an
 // offline page — and never a page or an answer of the API: points and personal data are never kept by it.
 "use strict";
-const CACHE = "perkflow-app-shell-v1";
+const CACHE = "perkflow-app-shell-v2";
 const SHELL = ["/app/static/app.css", "/app/static/app.js", "/app/static/icon.svg", "/app/static/icon-192.png",
   "/app/static/icon-512.png", "/app/static/offline.html"];
 

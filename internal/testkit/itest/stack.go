@@ -127,6 +127,16 @@ type Options struct {
 	// JWKSURL makes the API verify member tokens against an identity provider's keys too (api.JWTConfig.JWKSURL),
 	// beside the stack's HS256 secret.
 	JWKSURL string
+	// Stripe, when its APIBase is set, takes card payments of cash offers: the worker charges through that Stripe
+	// (stripefake, stripe-mock) with a test key, and the API verifies Stripe's webhook with WebhookSecret.
+	Stripe Stripe
+}
+
+// Stripe is where a stack's card payments go (Options.Stripe).
+type Stripe struct {
+	APIBase, WebhookSecret string
+	// PaymentWait is how long the saga waits for 3-D Secure (the API's RewardsConfig.PaymentWait; 0: its default).
+	PaymentWait time.Duration
 }
 
 // Stack is the API and worker over a fresh database, on a task queue of their own.
@@ -153,6 +163,7 @@ type Stack struct {
 	stopDispatcher                  context.CancelFunc
 	business                        *metrics.Business
 	webhooks                        activities.WebhookOptions
+	stripe                          Stripe
 	router                          chi.Routes
 }
 
@@ -189,6 +200,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 			JWKSURL: opts.JWKSURL},
 		IDSecret: []byte("itest-id-secret-itest-id-secret-itest"),
 		webhooks: opts.Webhooks,
+		stripe:   opts.Stripe,
 	}
 	for _, role := range store.Roles {
 		k, err := st.CreateAPIKey(ctx, "itest-"+role, role)
@@ -213,6 +225,8 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 		IDSecret: s.IDSecret, WebhookAllowPrivate: opts.Webhooks.AllowPrivate, MaxImportBytes: opts.MaxImportBytes,
 		Unsubscribe: opts.Unsubscribe, TwilioAuthToken: opts.TwilioAuthToken, PublicURL: opts.PublicURL,
 		Members: s.Members(), Codec: privacy.NewCodec(PayloadKeys), CodecOrigins: opts.CodecOrigins,
+		Rewards: api.RewardsConfig{PaymentsEnabled: opts.Stripe.APIBase != "", StripeWebhookSecret: opts.Stripe.WebhookSecret,
+			PaymentWait: opts.Stripe.PaymentWait},
 	})
 	lctx, cancel := context.WithCancel(ctx)
 	go srv.Run(lctx)
@@ -305,6 +319,9 @@ func (s *Stack) StartWorker() {
 	}
 	acts := &activities.Activities{Store: s.Store, Notifier: activities.LogNotifier{Log: s.log}, Log: s.log, Metrics: s.business,
 		Webhooks: s.webhooks, Members: s.Members(), Unsubscribe: s.unsubscribe, ShredMemberKey: s.Store.DeleteMemberKey}
+	if s.stripe.APIBase != "" {
+		acts.Rewards.Payments = activities.NewStripePayments(activities.StripeConfig{SecretKey: "sk_test_itest", APIBase: s.stripe.APIBase})
+	}
 	w := worker.NewWorkers(s.Temporal, s.TaskQueue, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		s.T.Fatal(err)

@@ -3,6 +3,7 @@ package memberapp
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -49,6 +50,10 @@ func stripePolicy(jsURL string) (string, error) {
 	u, err := url.Parse(jsURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 		return "", fmt.Errorf("memberapp: the address of Stripe.js %q is not an http(s) URL", jsURL)
+	}
+	// The script that takes members' cards comes over TLS; plain http only from this machine (tests, a local proxy).
+	if ip := net.ParseIP(u.Hostname()); u.Scheme == "http" && u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return "", fmt.Errorf("memberapp: the address of Stripe.js %q must use https (http only to a loopback address)", jsURL)
 	}
 	origin := u.Scheme + "://" + u.Host
 	script, frame, connect := origin, origin, origin

@@ -117,6 +117,10 @@ func TestCashOffersHiddenWithoutAPublishableKey(t *testing.T) {
 		StripePublishableKey: "sk_test_oops"}); err == nil {
 		t.Error("the app took a secret key as its publishable key")
 	}
+	if _, err := memberapp.New(memberapp.Config{API: as.Server, Store: as.Store, JWT: as.JWT, Notifier: as.Mail,
+		StripePublishableKey: "pk_test_ok", StripeJS: "http://js.example.com/v3/"}); err == nil {
+		t.Error("the app took a Stripe.js address over plain http to another machine")
+	}
 }
 
 var cashForm = regexp.MustCompile(`action="(/app/rewards/[^"]+/claim)" data-once data-cash>\s*<input type="hidden" name="csrf" value="([^"]+)">\s*<input type="hidden" name="key" value="([^"]+)">`)

@@ -47,7 +47,7 @@ var Vars = []Var{
 	{Name: "STRIPE_API_BASE", Default: "https://api.stripe.com", Doc: "Base URL of the Stripe API: Stripe itself, or stripe-mock (`http://127.0.0.1:12111`)."},
 	{Name: "STRIPE_WEBHOOK_SECRET", Default: "", Doc: "Signing secret (`whsec_…`) of the Stripe webhook endpoint `POST /v1/webhooks/stripe`; without it every event is refused (400).", Secret: true},
 	{Name: "PERKFLOW_STRIPE_PUBLISHABLE_KEY", Default: "", Doc: "Stripe publishable key (`pk_test_…`, `pk_live_…`) of the same account as STRIPE_SECRET_KEY. With it, the member app (/app/) shows cash offers and takes the card with Stripe.js; without it, it hides them (claimed in store)."},
-	{Name: "PERKFLOW_STRIPE_JS_URL", Default: "https://js.stripe.com/v3/", Doc: "Address of Stripe.js the member app loads on its card pages (and allows in their Content-Security-Policy); tests point it at a local stand-in."},
+	{Name: "PERKFLOW_STRIPE_JS_URL", Default: "https://js.stripe.com/v3/", Doc: "Address of Stripe.js the member app loads on its card pages (and allows in their Content-Security-Policy); https only (http to a loopback address); tests point it at a local stand-in."},
 	{Name: "SENDGRID_API_KEY", Default: "", Doc: "SendGrid API key. With it (and SENDGRID_FROM) emails go through SendGrid; without it, to the log.", Secret: true},
 	{Name: "SENDGRID_API_BASE", Default: "https://api.sendgrid.com", Doc: "Base URL of the SendGrid API (tests point it at a local fake)."},
 	{Name: "SENDGRID_FROM", Default: "", Doc: "Sender address of emails; required with SENDGRID_API_KEY."},

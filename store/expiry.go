@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/perkflow/perkflow/domain"
@@ -16,7 +17,7 @@ type ExpiryChunkOptions struct {
 	Limit int
 	// MemberID restricts the chunk to one member's lots (ExpireMemberLots); "" takes every member's.
 	MemberID string
-	// Partition of Partitions restricts the chunk to the members whose id hashes to it (ExpiryPartitionOf), so that
+	// Partition of Partitions restricts the chunk to the members whose id falls in its range (ExpiryPartitionOf), so that
 	// several runs over disjoint member sets can expire side by side: each takes only its own members' balance rows,
 	// so none waits for another. Partitions <= 1 takes every member.
 	Partition, Partitions int
@@ -57,8 +58,13 @@ func (s *Store) ExpireLotsChunk(ctx context.Context, now time.Time, after domain
 		q += fmt.Sprintf(` AND member_id = $%d`, len(args))
 	}
 	if opts.Partitions > 1 {
-		args = append(args, opts.Partitions, opts.Partition)
-		q += fmt.Sprintf(` AND `+expiryPartitionSQL+` = $%d`, len(args)-1, len(args))
+		lo, hi := expiryPartitionBounds(opts.Partition, opts.Partitions)
+		args = append(args, lo)
+		q += fmt.Sprintf(` AND member_id >= $%d::uuid`, len(args))
+		if hi != "" {
+			args = append(args, hi)
+			q += fmt.Sprintf(` AND member_id < $%d::uuid`, len(args))
+		}
 	}
 	q += ` ORDER BY expires_at, entry_id LIMIT $4`
 	rows, err := s.pool.Query(ctx, q, args...)
@@ -159,16 +165,31 @@ func (s *Store) ExpireLotsChunk(ctx context.Context, now time.Time, after domain
 	return last, stats, len(ids) == opts.Limit, nil
 }
 
-// expiryPartitionSQL is the partition of a lot's member among $N partitions (the first %d placeholder; the second is
-// the partition compared against): a hash of the member's id, so that a member's lots are all in one partition.
-const expiryPartitionSQL = `mod(hashtext(member_id::text)::bigint + 2147483648, $%d)`
+// expiryPartitionBounds are the member ids of partition p of n: [lo, hi) over the id's first 32 bits (hi "" for the
+// last), so that a member's lots are all in one partition and the partitions cover every id. A range, unlike a hash
+// of the id, is estimated from the column's statistics: with a hash the planner guessed 0.5 % of the lots and sorted
+// the whole table for each chunk (0.9 s per chunk on 1,000,000 lots) instead of reading the cursor's index in order
+// (20 ms). Member ids are random or name-based UUIDs, so the ranges hold about as many members each.
+func expiryPartitionBounds(p, n int) (lo, hi string) {
+	bound := func(p int) string {
+		return fmt.Sprintf("%08x-0000-0000-0000-000000000000", (uint64(p)<<32+uint64(n)-1)/uint64(n))
+	}
+	lo = bound(p)
+	if p < n-1 {
+		hi = bound(p + 1)
+	}
+	return lo, hi
+}
 
 // ExpiryPartitionOf is the partition (of partitions) that the expiry run puts a member in, as ExpireLotsChunk
-// computes it (tests use it to know which run takes which member).
-func (s *Store) ExpiryPartitionOf(ctx context.Context, memberID string, partitions int) (int, error) {
-	var p int
-	err := s.pool.QueryRow(ctx, `SELECT mod(hashtext($1::uuid::text)::bigint + 2147483648, $2)::int`, memberID, partitions).Scan(&p)
-	return p, wrap("expiry partition", err)
+// takes it (tests use it to know which run takes which member).
+func (s *Store) ExpiryPartitionOf(_ context.Context, memberID string, partitions int) (int, error) {
+	id, err := uuid.Parse(memberID)
+	if err != nil {
+		return 0, fmt.Errorf("expiry partition: %w", err)
+	}
+	v := uint64(id[0])<<24 | uint64(id[1])<<16 | uint64(id[2])<<8 | uint64(id[3])
+	return int(v * uint64(partitions) >> 32), nil
 }
 
 // ExpireMemberLots writes off what is left of every lot of the member whose expiry date has passed at now, by the

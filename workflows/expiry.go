@@ -12,7 +12,7 @@ import (
 // ExpiryWorkflow is the daily points expiry: first it reminds members of points expiring within the program's
 // reminder days (once per lot), then it expires every lot past its date, set-based in chunks; each activity call
 // heartbeats its cursor and resumes from it, and the workflow continues as new before its history grows large.
-// Since GetVersion "expiry-partitions" the members are split into Partitions disjoint sets by a hash of their id,
+// Since GetVersion "expiry-partitions" the members are split into Partitions disjoint sets by ranges of their id,
 // expired side by side, each by its own sequence of activity calls after its own cursor (expirePartitions).
 func ExpiryWorkflow(ctx workflow.Context, in ExpiryInput) (ExpiryState, error) {
 	if in.Now.IsZero() {

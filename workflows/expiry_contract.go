@@ -20,7 +20,7 @@ const (
 	DefaultExpiryChunk = 20000
 	// DefaultExpiryChunksPerActivity is how many chunks one activity call runs before the workflow records progress.
 	DefaultExpiryChunksPerActivity = 10
-	// DefaultExpiryPartitions is how many disjoint member sets (by a hash of the member id) are expired side by side,
+	// DefaultExpiryPartitions is how many disjoint member sets (by ranges of the member id) are expired side by side,
 	// one activity call each, each after its own cursor: a chunk is one statement in one Postgres backend, so one
 	// partition uses one core.
 	DefaultExpiryPartitions = 2

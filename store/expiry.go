@@ -33,8 +33,9 @@ type expiringLot struct {
 	expiresAt time.Time
 }
 
-// DefaultExpiryChunk is how many lots a chunk takes unless told: tens of thousands of lots per statement is what
-// lets a million lots expire in under a minute, while a chunk's transaction stays short (about a second).
+// DefaultExpiryChunk is how many lots a chunk takes unless told: tens of thousands of lots per statement spread the
+// statement's fixed costs thin, while a chunk's transaction stays short (a few seconds on a loaded machine; the
+// figures are in BENCHMARKS.md).
 const DefaultExpiryChunk = 20000
 
 // ExpireLotsChunk expires one chunk of lots whose date has passed at now, taken in (expires_at, lot id) order after

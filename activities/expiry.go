@@ -14,7 +14,7 @@ import (
 // ExpireLots expires lots past their date, chunk after chunk from the request's cursor, heartbeating the cursor after
 // each chunk: a retried attempt resumes from the last heartbeat, and a chunk cut short by a crash is taken again
 // without expiring any lot twice (each expiry is keyed by its lot). It stops after MaxChunks and reports whether
-// lots are left.
+// lots are left. A request for one partition of the members takes only theirs, after its own cursor.
 func (a *Activities) ExpireLots(ctx context.Context, req domain.ExpireLotsRequest) (domain.ExpireLotsResult, error) {
 	res := domain.ExpireLotsResult{Cursor: req.Cursor}
 	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) {
@@ -25,7 +25,8 @@ func (a *Activities) ExpireLots(ctx context.Context, req domain.ExpireLotsReques
 	}
 	maxChunks := max(req.MaxChunks, 1)
 	for range maxChunks {
-		next, st, more, err := a.Store.ExpireLotsChunk(ctx, req.Now, res.Cursor, store.ExpiryChunkOptions{Limit: req.ChunkSize})
+		next, st, more, err := a.Store.ExpireLotsChunk(ctx, req.Now, res.Cursor, store.ExpiryChunkOptions{Limit: req.ChunkSize,
+			Partition: req.Partition, Partitions: req.Partitions})
 		if err != nil {
 			return res, classify(err)
 		}

@@ -134,6 +134,10 @@ type ExpireLotsRequest struct {
 	ChunkSize int          `json:"chunk_size"`
 	// MaxChunks bounds one activity call, so that the workflow records progress between calls.
 	MaxChunks int `json:"max_chunks"`
+	// Partition of Partitions restricts the request to the members whose id falls in its range (Partitions <= 1: every member), so
+	// that the run can expire disjoint member sets side by side, each with its own cursor.
+	Partition  int `json:"partition,omitempty"`
+	Partitions int `json:"partitions,omitempty"`
 }
 
 // ExpireLotsResult is where an ExpireLotsRequest stopped and what it did.

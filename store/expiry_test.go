@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -202,5 +203,106 @@ func TestExpiryRemindersOncePerLot(t *testing.T) {
 	}
 	if notices, _ = st.UnsentExpiryNotices(ctx, 10); len(notices) != 1 || notices[0].Points != 7 || notices[0].MemberID != a {
 		t.Fatalf("notices %+v; want one of 7 points for a", notices)
+	}
+}
+
+// Two member sets expired side by side (ExpiryChunkOptions.Partition), one of them twice at once (an activity retried
+// while its first attempt still runs), while the same members accrue and redeem: every lot past its date is expired
+// exactly once, no lot of a member outside a set is touched by that set's run, and every balance and running balance
+// is the sum of the member's entries.
+func TestMemberSetsExpiringSideBySideWithAccrualsAndRedemptionsExpireEachLotOnce(t *testing.T) {
+	st, db := setup(t)
+	allowLateClaims(t, st, 3650)
+	ctx := context.Background()
+	t0 := testNow.AddDate(-2, 0, -10).Truncate(time.Microsecond)
+	const members, lotsPer, partitions = 16, 12, 2
+	ids := make([]string, members)
+	inSet := map[int]int{}
+	for i := range members {
+		ids[i] = newMember(t, st, fmt.Sprintf("sets%d@example.com", i))
+		for j := range lotsPer {
+			credit(t, st, ids[i], fmt.Sprintf("S-%d-%d", i, j), int64(20+j), t0.Add(time.Duration(j*members+i)*time.Minute))
+		}
+		credit(t, st, ids[i], fmt.Sprintf("S-%d-fresh", i), 500, testNow.Add(-time.Hour)) // not past its date
+		p, err := st.ExpiryPartitionOf(ctx, ids[i], partitions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inSet[p]++
+	}
+	if inSet[0] == 0 || inSet[1] == 0 {
+		t.Fatalf("members per set %v: the test needs members in both", inSet)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	var stats [3]domain.ExpiryStats
+	for k, p := range []int{0, 1, 0} { // set 0 twice at once
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cur := domain.ExpiryCursor{}
+			opts := store.ExpiryChunkOptions{Limit: 5, Partition: p, Partitions: partitions, BeforeCommit: func(s domain.ExpiryStats) error {
+				time.Sleep(time.Millisecond) // hold the chunk's locks a little, so that the writers queue behind it
+				return nil
+			}}
+			for {
+				next, s, more, err := st.ExpireLotsChunk(ctx, testNow, cur, opts)
+				if err != nil {
+					errs <- fmt.Errorf("set %d: %w", p, err)
+					return
+				}
+				stats[k], cur = stats[k].Add(s), next
+				if !more {
+					return
+				}
+			}
+		}()
+	}
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range 12 {
+				m := ids[(w*5+n)%members]
+				if n%3 == 2 {
+					r := domain.TillRedemption{RedemptionID: fmt.Sprintf("R-%d-%d", w, n), MemberID: m, Points: 7, StoreID: "s1"}
+					if _, err := st.RedeemAtTill(ctx, r, testNow); err != nil {
+						errs <- fmt.Errorf("redeem: %w", err)
+					}
+					continue
+				}
+				if _, err := st.AccruePurchase(ctx, purchase(fmt.Sprintf("P-%d-%d", w, n), m, 1234), testNow); err != nil {
+					errs <- fmt.Errorf("accrue: %w", err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var entries, distinct, open int64
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*), count(DISTINCT idempotency_key) FROM ledger_entries WHERE kind = 'expiry'`).Scan(&entries, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM ledger_lots WHERE remaining > 0 AND expires_at <= $1`, testNow).Scan(&open); err != nil {
+		t.Fatal(err)
+	}
+	total := stats[0].LotsExpired + stats[1].LotsExpired + stats[2].LotsExpired
+	if entries != members*lotsPer || distinct != entries || total != entries || open != 0 {
+		t.Fatalf("%d expiry entries (%d lots), %d counted by the runs, %d lots past their date left open; want %d lots expired once each",
+			entries, distinct, total, open, members*lotsPer)
+	}
+	// Each set's runs expired only its members' lots.
+	if stats[1].LotsExpired > int64(inSet[1]*lotsPer) || stats[0].LotsExpired+stats[2].LotsExpired > int64(inSet[0]*lotsPer) {
+		t.Fatalf("runs expired %d, %d and %d lots; sets hold %d and %d members of %d lots", stats[0].LotsExpired,
+			stats[1].LotsExpired, stats[2].LotsExpired, inSet[0], inSet[1], lotsPer)
+	}
+	for _, m := range ids {
+		checkLedger(t, db, m)
+	}
+	if err := st.CheckInvariants(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

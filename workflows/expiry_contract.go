@@ -20,6 +20,10 @@ const (
 	DefaultExpiryChunk = 20000
 	// DefaultExpiryChunksPerActivity is how many chunks one activity call runs before the workflow records progress.
 	DefaultExpiryChunksPerActivity = 10
+	// DefaultExpiryPartitions is how many disjoint member sets (by ranges of the member id) are expired side by side,
+	// one activity call each, each after its own cursor: a chunk is one statement in one Postgres backend, so one
+	// partition uses one core.
+	DefaultExpiryPartitions = 2
 )
 
 // Activities of the expiry run (see activity.go).
@@ -48,6 +52,12 @@ type ExpiryInput struct {
 	Reminded bool                `json:"reminded,omitempty"`
 	// MaxHistoryEvents overrides DefaultMaxHistoryEvents (tests).
 	MaxHistoryEvents int `json:"max_history_events,omitempty"`
+	// Partitions is how many member sets are expired side by side (DefaultExpiryPartitions when 0; runs recorded
+	// before GetVersion "expiry-partitions" take one, with Cursor). Carried across Continue-As-New with each one's
+	// cursor and whether it is done; a partition without a cursor starts from Cursor.
+	Partitions       int                   `json:"partitions,omitempty"`
+	PartitionCursors []domain.ExpiryCursor `json:"partition_cursors,omitempty"`
+	PartitionsDone   []bool                `json:"partitions_done,omitempty"`
 }
 
 // Phases of an expiry run.
@@ -63,4 +73,7 @@ type ExpiryState struct {
 	Now    time.Time           `json:"now"`
 	Cursor domain.ExpiryCursor `json:"cursor"`
 	Stats  domain.ExpiryStats  `json:"stats"`
+	// PartitionCursors and PartitionsDone are where each member set stands (runs with partitions).
+	PartitionCursors []domain.ExpiryCursor `json:"partition_cursors,omitempty"`
+	PartitionsDone   []bool                `json:"partitions_done,omitempty"`
 }

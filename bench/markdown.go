@@ -207,8 +207,7 @@ func (r *Report) writeHistory(p printer) {
 		h.Purchases, h.Took.Round(time.Millisecond), h.Rate, h.CurrentRunEvents, h.MaxHistoryEvents, h.Runs, h.Processed)
 	if h.LongestRunEvents > int64(h.MaxHistoryEvents) {
 		p("The longest run held %d events: a run that reaches its bound with more queued than the next run's input may carry "+
-			"(1 MiB compressed) accrues on until the backlog fits, and a run cannot continue as new while purchases arrive "+
-			"faster than its workflow tasks complete (Temporal refuses to close a run with signals it has not handled).\n\n", h.LongestRunEvents)
+			"(500 purchases or 1 MiB) accrues on until the backlog fits.\n\n", h.LongestRunEvents)
 	}
 	if rd := h.Reads; rd != nil && rd.Ack.N > 0 {
 		p("Reading this member's balance (GET /v1/members/{id}, %.0f/s for %s): p50 %s, p99 %s, %d errors.\n\n",

@@ -34,14 +34,6 @@ func MemberWorkflow(ctx workflow.Context, in MemberInput) error {
 	m.pending = append(m.pending, in.Pending...)
 	m.lastPurchaseAt, m.winbackFor = in.LastPurchaseAt, in.WinbackSentFor
 	m.returns = append(m.returns, in.Returns...)
-	if len(in.Backlog) > 0 {
-		b, err := unpackBacklog(in.Backlog)
-		if err != nil {
-			return temporal.NewNonRetryableApplicationError("the backlog carried from the previous run cannot be read", ErrTypeInvalid, err)
-		}
-		m.pending = append(m.pending, b.Pending...)
-		m.returns = append(m.returns, b.Returns...)
-	}
 	m.counted = map[string]bool{}
 	for _, id := range in.Counted {
 		m.countPoints(id)
@@ -73,11 +65,6 @@ type member struct {
 	// pending win-back timer alone when a purchase comes (versioned: runs recorded before it use regular activities
 	// and re-arm the timer on every purchase). See accrueBatch.
 	local bool
-	// carryBySize is whether this run hands its backlog to the next compressed, by its size alone (carryable;
-	// versioned: runs recorded before it carry at most maxCarriedItems purchases, as plain JSON).
-	carryBySize bool
-	// packed is the backlog as carryable last packed it for the next run.
-	packed []byte
 	// counted are the transaction ids whose points this run added to Stats.PointsEarned (with the last few of the
 	// previous run's); see countPoints.
 	counted      map[string]bool
@@ -117,7 +104,6 @@ func (m *member) run(ctx workflow.Context) error {
 	m.armReview(ctx)
 	m.engage = workflow.GetVersion(ctx, "engagement", workflow.DefaultVersion, 1) >= 1
 	m.local = workflow.GetVersion(ctx, "local-accrual", workflow.DefaultVersion, 1) >= 1
-	m.carryBySize = workflow.GetVersion(ctx, carryBySizeChange, workflow.DefaultVersion, 1) >= 1
 	if m.engage {
 		m.startEngagement(ctx)
 	}
@@ -126,15 +112,6 @@ func (m *member) run(ctx workflow.Context) error {
 			m.await(ctx, purchases, returns)
 		}
 		m.drain(purchases, returns)
-		// A run whose history is full continues as new before it accrues anything more: under a stream of purchases
-		// the workflow task that closes the run must be short, since Temporal refuses to close a run while signals
-		// it has not handled arrive — a task that accrued a batch first was refused again and again, until the run
-		// reached Temporal's limit of signals per run. (Runs before carry-backlog-by-size check after the batch.)
-		if m.carryBySize && (m.erasing || historyFull(ctx, m.in.MaxHistoryEvents)) && m.carryable() {
-			if err := m.continueAsNew(ctx, purchases, returns); !errors.Is(err, errBacklog) {
-				return err
-			}
-		}
 		if len(m.pending) > 0 {
 			changed, accrued, err := m.accrueBatch(ctx)
 			if err != nil {

@@ -1,12 +1,9 @@
 package workflows
 
 import (
-	"fmt"
-	"math/rand/v2"
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/perkflow/perkflow/domain"
@@ -30,7 +27,15 @@ func TestMemberContinuesAsNewCarryingEveryPendingPurchase(t *testing.T) {
 	}, time.Minute)
 	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID, MaxHistoryEvents: 100, Stats: MemberStats{Runs: 3}})
 
-	next := continuedInput(t, env)
+	err := env.GetWorkflowError()
+	var can *workflow.ContinueAsNewError
+	if !errorsAs(err, &can) {
+		t.Fatalf("workflow ended with %v, want continue-as-new", err)
+	}
+	var next MemberInput
+	if err := decodeInput(can, &next); err != nil {
+		t.Fatal(err)
+	}
 	if next.MemberID != memberID || next.Registration != nil || next.MaxHistoryEvents != 100 || next.Stats.Runs != 4 {
 		t.Fatalf("next run input = %+v", next)
 	}
@@ -65,84 +70,15 @@ func TestMemberAccruesABacklogDownBeforeCarryingIt(t *testing.T) {
 	env := newEnv(t)
 	f := newFakeLedger()
 	f.register(env)
-	// 4,000 purchases of ten lines with random SKUs: more than a run hands over, even compressed.
-	const queuedN = 4000
-	rng := rand.New(rand.NewPCG(1, 2))
-	var queued []domain.Purchase
-	for i := range queuedN {
-		p := testPurchase(i)
-		for range 10 {
-			p.Items = append(p.Items, domain.LineItem{SKU: fmt.Sprintf("%016x%016x%016x", rng.Uint64(), rng.Uint64(), rng.Uint64()),
-				Quantity: 1, UnitPrice: domain.Money{Amount: 100, Currency: "EUR"}})
-		}
-		queued = append(queued, p)
-	}
-	if b, _ := packBacklog(backlog{Pending: queued}); len(b) <= maxCarriedBytes {
-		t.Fatalf("the backlog packs into %d bytes, not more than a run carries", len(b))
-	}
+	const backlog = 3 * maxCarriedItems
 	// The run starts with the backlog queued (as a run before this bound could hand over) and its history full.
+	var queued []domain.Purchase
+	for i := range backlog {
+		queued = append(queued, testPurchase(i))
+	}
 	env.SetCurrentHistoryLength(100)
 	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID, MaxHistoryEvents: 100, Pending: queued})
 
-	var can *workflow.ContinueAsNewError
-	if err := env.GetWorkflowError(); !errorsAs(err, &can) {
-		t.Fatalf("workflow ended with %v, want continue-as-new", err)
-	}
-	var raw MemberInput
-	if err := decodeInput(can, &raw); err != nil {
-		t.Fatal(err)
-	}
-	if len(raw.Pending) != 0 || len(raw.Backlog) > maxCarriedBytes {
-		t.Fatalf("%d purchases carried plain, %d bytes packed; want all packed, in at most %d bytes", len(raw.Pending), len(raw.Backlog), maxCarriedBytes)
-	}
-	next := continuedInput(t, env)
-	if len(f.order)+len(next.Pending) != queuedN {
-		t.Fatalf("%d accrued + %d carried, want %d", len(f.order), len(next.Pending), queuedN)
-	}
-	if len(next.Pending) == 0 || len(f.order) == 0 {
-		t.Fatalf("%d accrued, %d carried: want the backlog accrued down to what fits, and that carried", len(f.order), len(next.Pending))
-	}
-}
-
-// A backlog that fits the next run's input is carried as soon as the history is full, however many purchases it
-// holds: a run that kept accruing until fewer than 500 were queued grew to 10,395 events under a one-member burst
-// (the bound is 4,000), since purchases kept arriving meanwhile. Runs recorded before that change keep the old rule.
-func TestMemberCarriesABacklogThatFitsAtTheBound(t *testing.T) {
-	const backlog = 3 * maxCarriedItems // about 300 KiB of small purchases as JSON
-	run := func(t *testing.T, version workflow.Version) (accrued int, next MemberInput) {
-		env := newEnv(t)
-		f := newFakeLedger()
-		f.register(env)
-		env.OnGetVersion(carryBySizeChange, workflow.DefaultVersion, 1).Return(version)
-		var queued []domain.Purchase
-		for i := range backlog {
-			queued = append(queued, testPurchase(i))
-		}
-		env.SetCurrentHistoryLength(100)
-		env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID, MaxHistoryEvents: 100, Pending: queued})
-		next = continuedInput(t, env)
-		if len(f.order)+len(next.Pending) != backlog {
-			t.Fatalf("%d accrued + %d carried, want %d", len(f.order), len(next.Pending), backlog)
-		}
-		return len(f.order), next
-	}
-	t.Run("now", func(t *testing.T) {
-		accrued, next := run(t, 1)
-		if accrued != 0 || len(next.Pending) != backlog {
-			t.Fatalf("%d accrued before continuing as new, %d carried: want none accrued, all carried", accrued, len(next.Pending))
-		}
-	})
-	t.Run("runs recorded before", func(t *testing.T) {
-		accrued, next := run(t, workflow.DefaultVersion)
-		if len(next.Pending) > maxCarriedItems || accrued < backlog-maxCarriedItems {
-			t.Fatalf("%d accrued, %d carried: want at most %d carried", accrued, len(next.Pending), maxCarriedItems)
-		}
-	})
-}
-
-// continuedInput is the input of the run the workflow continued as new to (the test fails if it did not).
-func continuedInput(t *testing.T, env *testsuite.TestWorkflowEnvironment) MemberInput {
-	t.Helper()
 	var can *workflow.ContinueAsNewError
 	if err := env.GetWorkflowError(); !errorsAs(err, &can) {
 		t.Fatalf("workflow ended with %v, want continue-as-new", err)
@@ -151,13 +87,13 @@ func continuedInput(t *testing.T, env *testsuite.TestWorkflowEnvironment) Member
 	if err := decodeInput(can, &next); err != nil {
 		t.Fatal(err)
 	}
-	if len(next.Backlog) > 0 {
-		b, err := unpackBacklog(next.Backlog)
-		if err != nil {
-			t.Fatal(err)
-		}
-		next.Pending = append(b.Pending, next.Pending...)
-		next.Returns = append(b.Returns, next.Returns...)
+	if len(next.Pending) > maxCarriedItems {
+		t.Fatalf("%d purchases carried; want at most %d", len(next.Pending), maxCarriedItems)
 	}
-	return next
+	if len(f.order)+len(next.Pending) != backlog {
+		t.Fatalf("%d accrued + %d carried, want %d", len(f.order), len(next.Pending), backlog)
+	}
+	if len(f.order) < backlog-maxCarriedItems {
+		t.Fatalf("only %d accrued before continuing as new", len(f.order))
+	}
 }

@@ -112,11 +112,6 @@ type MemberInput struct {
 	Pending []domain.Purchase `json:"pending,omitempty"`
 	// Returns are returns received but not yet applied, carried across Continue-As-New.
 	Returns []domain.Return `json:"returns,omitempty"`
-	// Backlog is what the previous run had not processed, purchases and returns in the order received, as
-	// gzip-compressed JSON (runs from "carry-backlog-by-size" on hand it over so, instead of Pending and Returns: a
-	// backlog of thousands of purchases fits the 2 MiB Temporal allows, and a run under a burst continues as new at
-	// its bound instead of growing until its backlog fits).
-	Backlog []byte `json:"backlog,omitempty"`
 	// TierReviewAt is when the member's tier is next reviewed (nil at the entry tier).
 	TierReviewAt *time.Time `json:"tier_review_at,omitempty"`
 	// LastPurchaseAt is the latest purchase accrued (for the win-back timer); WinbackSentFor the purchase whose

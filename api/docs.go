@@ -145,7 +145,8 @@ var problemDocs = map[string]string{
 		"accepted: not when no connection could be made; maybe when it broke mid-request. Either way, sending the " +
 		"same request again (same id, same Idempotency-Key) after `Retry-After` seconds is safe: it applies at most once.",
 	"temporal-unavailable": "The workflow service (Temporal) could not be reached, did not answer within its short " +
-		"deadline, or is known to be down (the API's readiness probe sees it red and sends it nothing). `detail` says " +
+		"deadline, is known to be down (the API's readiness probe sees it red and sends it nothing), or refused the " +
+		"call for now (busy, or the member's workflow has taken in all the signals a run may). `detail` says " +
 		"whether the request may have been accepted: not when refused or not sent; maybe when the deadline passed. " +
 		"Either way, sending the same request again (same id, same Idempotency-Key) after `Retry-After` seconds is " +
 		"safe: it applies at most once.",

@@ -89,7 +89,7 @@ func temporalOutage(err error) error {
 	case errors.Is(err, errBreakerOpen), errors.As(err, &unavail), errors.As(err, &exhausted):
 		return temporalUnavailable(false, err)
 	case signalsLimited(err):
-		return &retryLater{err: problem(errUnavailable, detailSignalsLimited), after: outageRetryAfter, cause: err}
+		return &retryLater{err: problem(errTemporalUnavailable, detailSignalsLimited), after: outageRetryAfter, cause: err}
 	case errors.As(err, &deadline), errors.As(err, &canceled),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return temporalUnavailable(true, err)

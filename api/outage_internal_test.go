@@ -80,7 +80,7 @@ func TestOutageErrorsAreClassified(t *testing.T) {
 		{"breaker", fmt.Errorf("signal: %w", errBreakerOpen), "temporal-unavailable", false},
 		{"temporal busy", serviceerror.NewResourceExhausted(enumspb.RESOURCE_EXHAUSTED_CAUSE_BUSY_WORKFLOW, "workflow is busy"), "temporal-unavailable", false},
 		// The bench's 10,000 purchases for one member met this as a 500 (BENCHMARKS.md, history bound).
-		{"signals per run", fmt.Errorf("signal with start: %w", serviceerror.NewInvalidArgument("exceeded workflow execution limit for signal events")), "unavailable", false},
+		{"signals per run", fmt.Errorf("signal with start: %w", serviceerror.NewInvalidArgument("exceeded workflow execution limit for signal events")), "temporal-unavailable", false},
 		{"another invalid argument", serviceerror.NewInvalidArgument("workflow id is not set"), "", false},
 		{"bug", errors.New("nil map"), "", false},
 	} {

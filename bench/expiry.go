@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 
 	"github.com/perkflow/perkflow/workflows"
@@ -27,6 +28,27 @@ type Expiry struct {
 	CPU *CPUUse `json:"cpu,omitempty"`
 }
 
+// SeedLotsPastTheirDate bulk-inserts members (ids and emails drawn from prefix) holding perMember lots of 10 points
+// each, credited 800 days ago and past their expiry date by a day and a few minutes, with their balances and ledger
+// entries consistent (the ledger invariants hold), for an expiry run to take: the bench's expiry scenario and the
+// tests of the expiry run.
+func SeedLotsPastTheirDate(ctx context.Context, pool *pgxpool.Pool, prefix string, members, perMember int) error {
+	_, err := pool.Exec(ctx, `
+		WITH m AS (
+			INSERT INTO members (id, email, name)
+			SELECT md5($3 || i)::uuid, $3 || i || '@seed.invalid', 'Seed' FROM generate_series(1, $1) i RETURNING id),
+		b AS (INSERT INTO member_balances (member_id, total, lifetime) SELECT id, 10 * $2, 10 * $2 FROM m),
+		e AS (
+			INSERT INTO ledger_entries (member_id, kind, points, available_at, expires_at, source_type, source_id, idempotency_key,
+			                            balance_after, occurred_at)
+			SELECT m.id, 'adjustment', 10, now() - interval '800 days', now() - interval '1 day' - k * interval '1 minute', 'admin',
+			       'seed', 'seed:' || m.id || ':' || k, 10 * k, now() - interval '800 days'
+			FROM m CROSS JOIN generate_series(1, $2) k RETURNING id, member_id, available_at, expires_at)
+		INSERT INTO ledger_lots (entry_id, member_id, points, remaining, available_at, expires_at)
+		SELECT id, member_id, 10, 10, available_at, expires_at FROM e`, members, perMember, prefix)
+	return err
+}
+
 // expiryLotsPerMember is how many lots each seeded member holds.
 const expiryLotsPerMember = 10
 
@@ -40,19 +62,7 @@ func (r *runner) measureExpiry(ctx context.Context) error {
 	r.progress("expiry: seeding %d lots past their date (%d members)", members*expiryLotsPerMember, members)
 	t0 := time.Now()
 	prefix := "exp-" + s.runID + "-"
-	_, err := s.pool.Exec(ctx, `
-		WITH m AS (
-			INSERT INTO members (id, email, name)
-			SELECT md5($3 || i)::uuid, $3 || i || '@bench.invalid', 'Bench' FROM generate_series(1, $1) i RETURNING id),
-		b AS (INSERT INTO member_balances (member_id, total, lifetime) SELECT id, 10 * $2, 10 * $2 FROM m),
-		e AS (
-			INSERT INTO ledger_entries (member_id, kind, points, available_at, expires_at, source_type, source_id, idempotency_key,
-			                            balance_after, occurred_at)
-			SELECT m.id, 'adjustment', 10, now() - interval '800 days', now() - interval '1 day' - k * interval '1 minute', 'admin',
-			       'bench-seed', 'bench-seed:' || m.id || ':' || k, 10 * k, now() - interval '800 days'
-			FROM m CROSS JOIN generate_series(1, $2) k RETURNING id, member_id, available_at, expires_at)
-		INSERT INTO ledger_lots (entry_id, member_id, points, remaining, available_at, expires_at)
-		SELECT id, member_id, 10, 10, available_at, expires_at FROM e`, members, expiryLotsPerMember, prefix)
+	err := SeedLotsPastTheirDate(ctx, s.pool, prefix, members, expiryLotsPerMember)
 	if err != nil {
 		return fmt.Errorf("seed lots: %w", err)
 	}

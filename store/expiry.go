@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/perkflow/perkflow/domain"
@@ -182,15 +181,16 @@ func expiryPartitionBounds(p, n int) (lo, hi string) {
 	return lo, hi
 }
 
-// ExpiryPartitionOf is the partition (of partitions) that the expiry run puts a member in, as ExpireLotsChunk
-// takes it (tests use it to know which run takes which member).
-func (s *Store) ExpiryPartitionOf(_ context.Context, memberID string, partitions int) (int, error) {
-	id, err := uuid.Parse(memberID)
-	if err != nil {
-		return 0, fmt.Errorf("expiry partition: %w", err)
+// ExpiryPartitionOf is the partition (of partitions) that the expiry run puts a member in, by the same bounds
+// ExpireLotsChunk queries with (tests use it to know which run takes which member). A member id's text, lower-case as
+// perkflow issues it, orders as its bytes do, as Postgres orders uuids.
+func ExpiryPartitionOf(memberID string, partitions int) int {
+	for p := partitions - 1; p > 0; p-- {
+		if lo, _ := expiryPartitionBounds(p, partitions); memberID >= lo {
+			return p
+		}
 	}
-	v := uint64(id[0])<<24 | uint64(id[1])<<16 | uint64(id[2])<<8 | uint64(id[3])
-	return int(v * uint64(partitions) >> 32), nil
+	return 0
 }
 
 // ExpireMemberLots writes off what is left of every lot of the member whose expiry date has passed at now, by the

@@ -253,14 +253,7 @@ func TestChallengeCarriesASignalDeliveredBesideTheProgressBeforeContinuingAsNew(
 	}, first.after+30*time.Minute)
 	env.ExecuteWorkflow(ChallengeWorkflow, ChallengeInput{Challenge: c, MemberID: memberID, EnrolledAt: challengeStart, MaxHistoryEvents: 100})
 
-	var can *workflow.ContinueAsNewError
-	if err := env.GetWorkflowError(); !errorsAs(err, &can) {
-		t.Fatalf("enrolment ended with %v, want continue-as-new", err)
-	}
-	var next ChallengeInput
-	if err := decodeInput(can, &next); err != nil {
-		t.Fatal(err)
-	}
+	next := continuedAs[ChallengeInput](t, env)
 	if !next.Continued || len(next.Progress.Purchases) != 1 {
 		t.Fatalf("next run input %+v; want T1 counted", next)
 	}

@@ -32,14 +32,7 @@ func TestExpiryRemindsThenExpiresChunkByChunkAndContinuesAsNew(t *testing.T) {
 	})
 	env.SetCurrentHistoryLength(25)                                                                 // past the bound: the run continues as new after its first expiry call
 	env.ExecuteWorkflow(ExpiryWorkflow, ExpiryInput{Now: now, MaxHistoryEvents: 20, Partitions: 1}) // one member set: one cursor
-	var can *workflow.ContinueAsNewError
-	if !errorsAs(env.GetWorkflowError(), &can) {
-		t.Fatalf("want Continue-As-New under a 20-event bound, got %v", env.GetWorkflowError())
-	}
-	var next ExpiryInput
-	if err := decodeInput(can, &next); err != nil {
-		t.Fatal(err)
-	}
+	next := continuedAs[ExpiryInput](t, env)
 	if !next.Reminded || !next.Now.Equal(now) || next.Cursor.LotID == 0 || next.Stats.LotsExpired != next.Cursor.LotID {
 		t.Fatalf("continued with %+v; want the reminders done, the same time and the cursor reached", next)
 	}
@@ -101,14 +94,7 @@ func TestExpiryRunsMemberSetsSideBySideEachWithItsCursor(t *testing.T) {
 	fake(env)
 	env.SetCurrentHistoryLength(25) // past the bound: each set stops after one call and the run continues as new
 	env.ExecuteWorkflow(ExpiryWorkflow, ExpiryInput{Now: now, MaxHistoryEvents: 20})
-	var can *workflow.ContinueAsNewError
-	if !errorsAs(env.GetWorkflowError(), &can) {
-		t.Fatalf("want Continue-As-New under a 20-event bound, got %v", env.GetWorkflowError())
-	}
-	var next ExpiryInput
-	if err := decodeInput(can, &next); err != nil {
-		t.Fatal(err)
-	}
+	next := continuedAs[ExpiryInput](t, env)
 	if next.Partitions != 2 || len(next.PartitionCursors) != 2 || next.PartitionCursors[0].LotID != 100 ||
 		next.PartitionCursors[1].LotID != 50 || next.Stats.LotsExpired != 200 || next.Cursor.LotID != 50 {
 		t.Fatalf("continued with %+v; want both sets' cursors after one call each", next)

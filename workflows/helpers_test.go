@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"testing"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
@@ -12,8 +13,19 @@ import (
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
 
-func decodeInput(can *workflow.ContinueAsNewError, v any) error {
-	return converter.GetDefaultDataConverter().FromPayloads(can.Input, v)
+// continuedAs is the input the workflow under test continued as new with; the test fails when it ended any other
+// way or the input does not decode.
+func continuedAs[T any](t *testing.T, env *testsuite.TestWorkflowEnvironment) T {
+	t.Helper()
+	var can *workflow.ContinueAsNewError
+	var next T
+	if err := env.GetWorkflowError(); !errorsAs(err, &can) {
+		t.Fatalf("the workflow ended with %v, want a continue-as-new", err)
+	}
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	return next
 }
 
 // The fakes of a test register under the stub's name, and the compiler checks them against the stub's types.

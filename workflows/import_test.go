@@ -44,14 +44,7 @@ func TestImportLoadsChunksContinuesAsNewAndFinishes(t *testing.T) {
 		return nil
 	})
 	env.ExecuteWorkflow(ImportWorkflow, ImportInput{ImportID: "imp-1", BatchLines: 10, BatchesPerChunk: 2, ChunksPerRun: 3})
-	var can *workflow.ContinueAsNewError
-	if !errorsAs(env.GetWorkflowError(), &can) {
-		t.Fatalf("want Continue-As-New after 3 chunks, got %v", env.GetWorkflowError())
-	}
-	var next ImportInput
-	if err := decodeInput(can, &next); err != nil {
-		t.Fatal(err)
-	}
+	next := continuedAs[ImportInput](t, env)
 	if next.Plan == nil || next.Next != 62 || next.Counts.Read != 60 || next.Counts.Failed != 3 || len(f.chunks) != 3 ||
 		f.chunks[0] != (domain.ImportChunk{ImportID: "imp-1", From: 2, To: 22, BatchLines: 10}) || len(f.ended) != 0 {
 		t.Fatalf("continued with %+v after chunks %+v", next, f.chunks)

@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/workflow"
-
 	"github.com/perkflow/perkflow/domain"
 )
 
@@ -27,15 +25,7 @@ func TestMemberContinuesAsNewCarryingEveryPendingPurchase(t *testing.T) {
 	}, time.Minute)
 	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID, MaxHistoryEvents: 100, Stats: MemberStats{Runs: 3}})
 
-	err := env.GetWorkflowError()
-	var can *workflow.ContinueAsNewError
-	if !errorsAs(err, &can) {
-		t.Fatalf("workflow ended with %v, want continue-as-new", err)
-	}
-	var next MemberInput
-	if err := decodeInput(can, &next); err != nil {
-		t.Fatal(err)
-	}
+	next := continuedAs[MemberInput](t, env)
 	if next.MemberID != memberID || next.Registration != nil || next.MaxHistoryEvents != 100 || next.Stats.Runs != 4 {
 		t.Fatalf("next run input = %+v", next)
 	}
@@ -79,14 +69,7 @@ func TestMemberAccruesABacklogDownBeforeCarryingIt(t *testing.T) {
 	env.SetCurrentHistoryLength(100)
 	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID, MaxHistoryEvents: 100, Pending: queued})
 
-	var can *workflow.ContinueAsNewError
-	if err := env.GetWorkflowError(); !errorsAs(err, &can) {
-		t.Fatalf("workflow ended with %v, want continue-as-new", err)
-	}
-	var next MemberInput
-	if err := decodeInput(can, &next); err != nil {
-		t.Fatal(err)
-	}
+	next := continuedAs[MemberInput](t, env)
 	if len(next.Pending) > maxCarriedItems {
 		t.Fatalf("%d purchases carried; want at most %d", len(next.Pending), maxCarriedItems)
 	}

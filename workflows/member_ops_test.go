@@ -9,7 +9,6 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/privacy"
@@ -130,20 +129,13 @@ func TestMemberRegisteredByTheAPIIsWelcomedOnce(t *testing.T) {
 		f.welcomes++
 		return nil
 	}, activity.RegisterOptions{Name: SendNotification.Name(), DisableAlreadyRegisteredCheck: true})
-	var can *workflow.ContinueAsNewError
 	env.RegisterDelayedCallback(func() {
 		env.SetCurrentHistoryLength(100)
 		env.SignalWorkflow(SignalPurchase, testPurchase(1))
 	}, time.Second)
 	reg := privacy.SealedRegistration{MemberID: memberID, Email: "sealed-email", Name: "sealed-name"}
 	env.ExecuteWorkflow(MemberWorkflowName, MemberInput{MemberID: memberID, Registration: &reg, Registered: true, MaxHistoryEvents: 100})
-	if err := env.GetWorkflowError(); !errorsAs(err, &can) {
-		t.Fatalf("want a continue-as-new, got %v", err)
-	}
-	var next MemberInput
-	if err := decodeInput(can, &next); err != nil {
-		t.Fatal(err)
-	}
+	next := continuedAs[MemberInput](t, env)
 	if created != 0 || f.welcomes != 1 || local != 1 || next.Registered || next.Registration != nil {
 		t.Fatalf("created %d, welcomes %d (%d local), next run %+v", created, f.welcomes, local, next)
 	}

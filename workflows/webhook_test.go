@@ -55,12 +55,7 @@ func TestWebhookEndpointContinuesAsNew(t *testing.T) {
 	})
 	env.SetCurrentHistoryLength(25)
 	env.ExecuteWorkflow(WebhookEndpointWorkflow, WebhookEndpointInput{EndpointID: "e1", MaxHistoryEvents: 20})
-	var can *workflow.ContinueAsNewError
-	if !errorsAs(env.GetWorkflowError(), &can) {
-		t.Fatalf("want Continue-As-New under a 20-event bound, got %v", env.GetWorkflowError())
-	}
-	var next WebhookEndpointInput
-	if err := decodeInput(can, &next); err != nil || next.EndpointID != "e1" {
-		t.Fatalf("continued with %+v (%v), want the same endpoint", next, err)
+	if next := continuedAs[WebhookEndpointInput](t, env); next.EndpointID != "e1" {
+		t.Fatalf("continued with %+v, want the same endpoint", next)
 	}
 }

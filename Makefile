@@ -12,17 +12,25 @@ STRIPE_MOCK_VERSION   := v0.203.0
 HELM_VERSION          := v3.19.5
 PROMTOOL_VERSION      := v0.316.0
 
-.PHONY: dev test test-short lint vet fmt build build-prod bench tools clean fuzz docs-ui chaos
+.PHONY: dev test test-short lint vet fmt build build-prod bench tools clean fuzz docs-ui chaos chaos-short
 
 ## dev: run everything in one process (embedded Temporal + UI, worker, API, demo program)
 dev:
 	@$(MAKE) --no-print-directory docs-ui || echo "GET /docs will not render the API reference: npm is needed to fetch Redoc"
 	$(GO) run ./cmd/perkflow dev
 
-## test: vet, lint workflows for determinism, run every test with the race detector, then a short fuzz pass
+## test: vet, lint workflows for determinism, run every test with the race detector, then the short fault suite on
+## its own, then a short fuzz pass
 test: docs-ui vet lint $(BIN)/stripe-mock
-	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+	$(GO) test -race -count=1 -timeout 30m -skip '^TestChaosShort$$' $(PKGS)
+	$(MAKE) --no-print-directory chaos-short
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME)
+
+# The short fault suite (the worker killed under load) runs alone: its Temporal server, API and worker are three
+# race-built processes, and beside the api package's tests (an in-process Temporal, also race-built) on two cores the
+# API's Temporal calls missed their deadline for whole phases, so the suite measured the machine's load, not the fault.
+chaos-short:
+	$(GO) test -race -count=1 -timeout 15m -run '^TestChaosShort$$' ./cmd/perkflow
 
 # Fuzz targets (api/fuzz_test.go): JSON bodies thrown at the real API (Postgres, Temporal, worker); no 5xx, nothing
 # written when a request is refused. `make fuzz` explores each for FUZZTIME, `make test` for CI_FUZZTIME (which

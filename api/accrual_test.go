@@ -280,8 +280,11 @@ func TestContinueAsNewKeepsEveryPurchase(t *testing.T) {
 	if st.Stats.Runs < 2 {
 		t.Fatalf("workflow never continued as new (runs=%d) with a bound of %d events", st.Stats.Runs, limit)
 	}
-	if st.Stats.PurchasesProcessed != n || st.Stats.PointsEarned != n {
-		t.Fatalf("stats carried across runs = %+v, want %d purchases and points", st.Stats, n)
+	// Points are counted once per purchase; purchases_processed counts what reached the workflow, so a purchase
+	// answered 503 "may have been accepted" and sent again (s.Do, on a loaded machine) may count twice.
+	if st.Stats.PointsEarned != n || st.Stats.PurchasesProcessed < n || st.Stats.PurchasesProcessed > n+s.Resends() {
+		t.Fatalf("stats carried across runs = %+v, want %d points and %d to %d purchases processed (%d sent again)",
+			st.Stats, n, n, n+s.Resends(), s.Resends())
 	}
 	d, err := s.Temporal.DescribeWorkflowExecution(ctx, workflows.MemberWorkflowID(id), "")
 	if err != nil {
@@ -326,7 +329,7 @@ func TestMemberHistoryEventsPerPurchase(t *testing.T) {
 	var after workflows.MemberState
 	eventually(t, 30*time.Second, "the workflow to finish the last purchase's task", func() bool {
 		after = state()
-		return after.Stats.PurchasesProcessed == n+1
+		return after.Stats.PurchasesProcessed >= n+1
 	})
 	per := float64(after.HistoryLength-before) / n
 	t.Logf("%.1f history events per purchase (%d → %d over %d purchases)", per, before, after.HistoryLength, n)

@@ -388,7 +388,9 @@ func TestConcurrentClaimsNeverOversellOrOverspend(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				res, r := rs.claim(tok, offerID, nil, "Prefer", "wait=30")
+				// Each claim has its own Idempotency-Key, as a member app's does, so that a 503 of a loaded Temporal is
+				// sent again (itest's Do) and applies once.
+				res, r := rs.claim(tok, offerID, nil, "Prefer", "wait=30", "Idempotency-Key", fmt.Sprintf("%s-claim-%d", offerID, i))
 				// 422: refused up front because an earlier claim already holds the points or the stock.
 				if res.Status != http.StatusCreated && res.Status != http.StatusUnprocessableEntity {
 					t.Errorf("claim %d: %d %s", i, res.Status, res.Body)

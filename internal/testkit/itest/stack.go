@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -165,6 +166,7 @@ type Stack struct {
 	webhooks                        activities.WebhookOptions
 	stripe                          Stripe
 	router                          chi.Routes
+	resends                         *atomic.Int64 // shared with the copies For makes
 }
 
 var queues atomic.Int64
@@ -191,7 +193,7 @@ func NewStack(t testing.TB, tmp *Temporal, opts Options) *Stack {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Stack{
+	s := &Stack{resends: new(atomic.Int64),
 		T: t, DB: db, Store: st, Temporal: tmp.Client, log: log, unsubscribe: opts.Unsubscribe,
 		TaskQueue: fmt.Sprintf("itest-%d-%d", time.Now().UnixNano(), queues.Add(1)),
 		Keys:      map[string]string{},
@@ -385,16 +387,36 @@ func (s *Stack) Do(method, path, token string, body any, headers ...string) Resp
 		out, req := s.send(method, path, token, body != nil, payload, headers)
 		s.checkContract(req, out)
 		// A 503 of a Temporal slower than the API's call deadline (a loaded machine running the race detector) is sent
-		// again, as the answer tells a client to, when sending it again is safe: a read, an erasure, a request with
-		// an Idempotency-Key, or a POS operation named by its own id. Anything else is the test's to judge.
+		// again after its Retry-After, as the answer tells a client to, when sending it again is safe: a read, an
+		// erasure, a request with an Idempotency-Key, or a POS operation named by its own id. Anything else is the
+		// test's to judge. A test that counts what the workflows were sent reads Resends.
 		if out.Status != http.StatusServiceUnavailable || !strings.HasSuffix(problemType(out.Body), "#temporal-unavailable") ||
-			!retrySafe(req) || attempt == 8 {
+			!retrySafe(req) || attempt == maxResends+1 {
 			return out
 		}
-		s.T.Logf("%s %s answered 503 temporal-unavailable: sent again after a second (attempt %d), as a client does", method, path, attempt)
-		time.Sleep(time.Second)
+		after := retryAfter(out.Header)
+		s.resends.Add(1)
+		s.T.Logf("%s %s answered 503 temporal-unavailable: sent again after %s (attempt %d), as a client does", method, path, after, attempt)
+		time.Sleep(after)
 	}
 }
+
+// maxResends bounds how many times Do sends a request again after a 503 (each after its Retry-After, 2 s): about
+// half a minute of a Temporal too loaded to answer in time.
+const maxResends = 15
+
+// retryAfter is the wait a 503's Retry-After asks for (seconds), a second when it has none.
+func retryAfter(h http.Header) time.Duration {
+	if n, err := strconv.Atoi(h.Get("Retry-After")); err == nil && n > 0 && n <= 60 {
+		return time.Duration(n) * time.Second
+	}
+	return time.Second
+}
+
+// Resends is how many requests Do has sent again after a 503 temporal-unavailable: a request answered "may have
+// been accepted" and sent again reaches its workflow twice, which the workflow's own counters (a member's
+// purchases_processed) count.
+func (s *Stack) Resends() int64 { return s.resends.Load() }
 
 func (s *Stack) send(method, path, token string, hasBody bool, payload []byte, headers []string) (Response, *http.Request) {
 	s.T.Helper()

@@ -227,7 +227,7 @@ func (s *stack) countCommitted(ctx context.Context, ids []string) int {
 }
 
 func (s *stack) cpuProbe() *cpuProbe {
-	return startCPUProbe(s.api.pid(), s.worker.pid(), s.dbNameOf(), s.baseline)
+	return startCPUProbe(s.api.pid(), s.workerPIDs(), s.dbNameOf(), s.baseline)
 }
 
 // postAccrual sends one purchase without waiting for its commit; used to load one member with many purchases.

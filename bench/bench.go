@@ -65,7 +65,10 @@ type Options struct {
 	DatabaseURL string
 	// TemporalAddr points at a running Temporal frontend instead of starting an embedded one.
 	TemporalAddr string
-	Namespace    string
+	// Workers is how many perkflow worker processes the bench starts on the task queue (1 when unset): with
+	// TemporalAddr, the topology of a deployment whose Temporal server and workers run on their own.
+	Workers   int
+	Namespace string
 	// PGAdminURL is the server (and a user allowed to CREATE DATABASE) on which the fresh database is made.
 	PGAdminURL string
 
@@ -133,6 +136,9 @@ func (o *Options) defaults() {
 	if o.ExpiryLots < 0 {
 		o.ExpiryLots = 0
 	}
+	if o.Workers <= 0 {
+		o.Workers = 1
+	}
 	if o.Namespace == "" {
 		o.Namespace = "default"
 	}
@@ -147,8 +153,11 @@ func (o *Options) defaults() {
 	}
 }
 
-// Validate checks the scenario names.
+// Validate checks the scenario names, and that workers are asked for only where the bench starts them.
 func (o Options) Validate() error {
+	if o.APIURL != "" && o.Workers > 1 {
+		return errors.New("--workers starts perkflow worker processes for the bench's own API; with --api the deployment's workers serve")
+	}
 	for _, s := range o.Scenarios {
 		if !slices.Contains(Scenarios, s) {
 			return fmt.Errorf("unknown scenario %q (want some of %s)", s, strings.Join(Scenarios, ", "))
@@ -189,7 +198,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	r.rep = &Report{
 		Command: opts.Command, Started: time.Now(), Machine: machineInfo(),
 		Settings: Settings{Duration: opts.Duration, Step: opts.Step, Bound: opts.Bound, ReadBound: opts.ReadBound,
-			Members: opts.Members, Rate: opts.Rate, ReadRate: opts.ReadRate, Scenarios: opts.Scenarios, ExternalAPI: opts.APIURL != ""},
+			Members: opts.Members, Rate: opts.Rate, ReadRate: opts.ReadRate, Scenarios: opts.Scenarios, ExternalAPI: opts.APIURL != "",
+			ExternalTemporal: opts.TemporalAddr != "", Workers: opts.Workers},
 		Searches: map[string]*Search{}, Runs: map[string]*Step{}, EventsPerPurchase: map[string]float64{},
 	}
 	r.rep.Machine.LoadBefore = loadAvg()

@@ -16,7 +16,8 @@ import (
 
 // child is perkflow api or perkflow worker, run as a separate process so that its memory and CPU are its own.
 type child struct {
-	role   string
+	role   string // api or worker
+	name   string // role, or worker-2… for the further workers: its log's and profiles' name
 	cmd    *exec.Cmd
 	pprof  string // host:port of its profiling endpoint, or ""
 	log    string
@@ -31,8 +32,8 @@ func (c *child) pid() int {
 	return c.cmd.Process.Pid
 }
 
-func (s *stack) startChild(role string, env []string) (*child, error) {
-	c := &child{role: role, log: filepath.Join(s.dir, role+".log"), exited: make(chan struct{})}
+func (s *stack) startChild(role, name string, env []string) (*child, error) {
+	c := &child{role: role, name: name, log: filepath.Join(s.dir, name+".log"), exited: make(chan struct{})}
 	if s.opts.PprofDir != "" {
 		addr, err := freeAddr()
 		if err != nil {
@@ -66,8 +67,8 @@ func (s *stack) startChild(role string, env []string) (*child, error) {
 	return c, nil
 }
 
-// waitReady waits until the API answers /readyz and the worker polls its task queue.
-func (s *stack) waitReady(ctx context.Context, w *child) error {
+// waitReady waits until the API answers /readyz and the workers (that many pollers) poll its task queue.
+func (s *stack) waitReady(ctx context.Context, workers int) error {
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	hc := &http.Client{Timeout: 2 * time.Second}
@@ -80,9 +81,9 @@ func (s *stack) waitReady(ctx context.Context, w *child) error {
 			ready = res.StatusCode == http.StatusOK
 			res.Body.Close()
 		}
-		if ready && w != nil {
+		if ready && workers > 0 {
 			d, err := s.tc.DescribeTaskQueue(ctx, s.taskQueue, enums.TASK_QUEUE_TYPE_WORKFLOW)
-			ready = err == nil && len(d.GetPollers()) > 0
+			ready = err == nil && len(d.GetPollers()) >= workers
 		}
 		if ready {
 			return nil
@@ -97,17 +98,14 @@ func (s *stack) waitReady(ctx context.Context, w *child) error {
 
 // childrenAlive reports a child that has exited, with the end of its log.
 func (s *stack) childrenAlive() error {
-	for _, c := range []*child{s.api, s.worker} {
-		if c == nil {
-			continue
-		}
+	for _, c := range s.children() {
 		select {
 		case <-c.exited:
 			tail, _ := os.ReadFile(c.log)
 			if len(tail) > 2000 {
 				tail = tail[len(tail)-2000:]
 			}
-			return fmt.Errorf("perkflow %s exited (%v); its log ends:\n%s", c.role, c.err, tail)
+			return fmt.Errorf("perkflow %s (%s) exited (%v); its log ends:\n%s", c.role, c.name, c.err, tail)
 		default:
 		}
 	}
@@ -127,16 +125,40 @@ func stopChild(c *child) {
 	}
 }
 
-// memory reads the resident memory of the API and worker processes.
+// children are the processes the bench started: the API, then the workers.
+func (s *stack) children() []*child {
+	var out []*child
+	if s.api != nil {
+		out = append(out, s.api)
+	}
+	return append(out, s.workers...)
+}
+
+// workerPIDs are the worker processes' pids.
+func (s *stack) workerPIDs() []int {
+	var pids []int
+	for _, w := range s.workers {
+		if pid := w.pid(); pid > 0 {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// memory reads the resident memory of the API and of the worker processes (summed over them).
 func (s *stack) memory() (api, worker *Memory) {
 	if pid := s.api.pid(); pid > 0 {
 		if m, err := procMemory(pid); err == nil {
 			api = &m
 		}
 	}
-	if pid := s.worker.pid(); pid > 0 {
+	for _, pid := range s.workerPIDs() {
 		if m, err := procMemory(pid); err == nil {
-			worker = &m
+			if worker == nil {
+				worker = &Memory{}
+			}
+			worker.RSSBytes += m.RSSBytes
+			worker.PeakBytes += m.PeakBytes
 		}
 	}
 	return

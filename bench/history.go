@@ -51,9 +51,9 @@ func (s *stack) stalled(ctx context.Context, member string, n, committed int, af
 			why = append(why, fmt.Sprintf("its workflow task has failed %d times", wt.GetAttempt()-1))
 		}
 	}
-	if s.worker != nil {
-		if line := lastWarning(s.worker.log); line != "" {
-			why = append(why, "the worker's last warning: "+line)
+	for _, w := range s.workers {
+		if line := lastWarning(w.log); line != "" {
+			why = append(why, "the last warning of "+w.name+": "+line)
 		}
 	}
 	h.Why = strings.Join(why, "; ")

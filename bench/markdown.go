@@ -59,6 +59,14 @@ func (r *Report) writeHeader(p printer) {
 	}
 	p("Machine: %s, %d cores, %d MB, Linux %s; %s; Postgres %s; Temporal %s. Load average (1, 5, 15 min) before %s, after %s.\n\n",
 		m.CPU, m.Cores, m.MemoryMB, m.Kernel, m.Go, m.Postgres, m.Temporal, m.LoadBefore, m.LoadAfter)
+	switch st := r.Settings; {
+	case st.ExternalAPI:
+		p("Against a running API and its Temporal server.\n\n")
+	case st.ExternalTemporal:
+		p("Temporal in a process of its own (--temporal, its CPU under others); perkflow api and %d perkflow worker process(es) started by the bench.\n\n", max(1, st.Workers))
+	case st.Workers > 1:
+		p("The embedded Temporal server in the bench's process; perkflow api and %d perkflow worker processes (their CPU summed as the worker's).\n\n", st.Workers)
+	}
 	if reg := r.Registration; reg != nil {
 		p("%d members registered through the API in %s (%.0f/s, 16 at a time); purchases go round-robin across them.\n\n",
 			reg.Members, reg.Took.Round(time.Millisecond), reg.Rate)

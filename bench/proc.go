@@ -172,17 +172,18 @@ type Baseline struct {
 
 // cpuProbe snapshots CPU counters at the start of a step.
 type cpuProbe struct {
-	at                         time.Time
-	api, worker, self, pg      time.Duration
-	machine                    time.Duration
-	cores                      int
-	apiPID, workerPID, selfPID int
-	db                         string
-	base                       *Baseline
+	at                    time.Time
+	api, worker, self, pg time.Duration
+	machine               time.Duration
+	cores                 int
+	apiPID, selfPID       int
+	workerPIDs            []int // the worker processes, summed
+	db                    string
+	base                  *Baseline
 }
 
-func startCPUProbe(apiPID, workerPID int, db string, base *Baseline) *cpuProbe {
-	p := &cpuProbe{apiPID: apiPID, workerPID: workerPID, selfPID: os.Getpid(), db: db, base: base}
+func startCPUProbe(apiPID int, workerPIDs []int, db string, base *Baseline) *cpuProbe {
+	p := &cpuProbe{apiPID: apiPID, workerPIDs: workerPIDs, selfPID: os.Getpid(), db: db, base: base}
 	p.api, p.worker, p.self, p.pg, p.machine, p.cores = p.read()
 	p.at = time.Now()
 	return p
@@ -192,8 +193,9 @@ func (p *cpuProbe) read() (api, worker, self, pg, machine time.Duration, cores i
 	if p.apiPID > 0 {
 		api, _ = procCPU(p.apiPID, false)
 	}
-	if p.workerPID > 0 {
-		worker, _ = procCPU(p.workerPID, false)
+	for _, pid := range p.workerPIDs {
+		w, _ := procCPU(pid, false)
+		worker += w
 	}
 	self, _ = procCPU(p.selfPID, false)
 	pg = postgresCPU(p.db)

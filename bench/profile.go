@@ -21,16 +21,13 @@ func (s *stack) startProfiles(ctx context.Context, name string, dur time.Duratio
 	}
 	secs := max(1, int(dur.Seconds()))
 	var wg sync.WaitGroup
-	for _, c := range []*child{s.api, s.worker} {
-		if c == nil {
-			continue
-		}
+	for _, c := range s.children() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			file := filepath.Join(s.opts.PprofDir, fmt.Sprintf("%s-%s.cpu.pprof", name, c.role))
+			file := filepath.Join(s.opts.PprofDir, fmt.Sprintf("%s-%s.cpu.pprof", name, c.name))
 			if err := profileChild(ctx, c, "profile", secs, file); err != nil {
-				progress("  profiling perkflow %s: %v", c.role, err)
+				progress("  profiling perkflow %s: %v", c.name, err)
 			}
 		}()
 	}
@@ -58,13 +55,10 @@ func (s *stack) heapProfiles(ctx context.Context, name string, progress func(str
 	if s.opts.PprofDir == "" {
 		return
 	}
-	for _, c := range []*child{s.api, s.worker} {
-		if c == nil {
-			continue
-		}
-		file := filepath.Join(s.opts.PprofDir, fmt.Sprintf("%s-%s.heap.pprof", name, c.role))
+	for _, c := range s.children() {
+		file := filepath.Join(s.opts.PprofDir, fmt.Sprintf("%s-%s.heap.pprof", name, c.name))
 		if err := profileChild(ctx, c, "heap", 0, file); err != nil {
-			progress("  heap profile of perkflow %s: %v", c.role, err)
+			progress("  heap profile of perkflow %s: %v", c.name, err)
 		}
 	}
 }

@@ -47,6 +47,10 @@ type Settings struct {
 	ReadRate    float64       `json:"read_rate"`
 	Scenarios   []string      `json:"scenarios"`
 	ExternalAPI bool          `json:"external_api"`
+	// Workers is how many perkflow worker processes the bench started; ExternalTemporal says Temporal ran in a
+	// process of its own (--temporal), not in the bench's.
+	Workers          int  `json:"workers,omitempty"`
+	ExternalTemporal bool `json:"external_temporal,omitempty"`
 }
 
 // Registration is how long enrolling the members through the API took.

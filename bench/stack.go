@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,9 +51,9 @@ type stack struct {
 	stripe      *stripemock.Process
 	taskQueue   string
 	api         *child
-	worker      *child
-	external    bool // the API and worker are not ours
-	trigger     bool // the visibility trigger is installed
+	workers     []*child // Options.Workers of them
+	external    bool     // the API and worker are not ours
+	trigger     bool     // the visibility trigger is installed
 	baseline    *Baseline
 
 	stopTemporal func() error
@@ -101,7 +102,7 @@ func startStack(ctx context.Context, opts Options, progress func(string, ...any)
 	}
 	if s.external {
 		s.apiURL = strings.TrimRight(opts.APIURL, "/")
-		return s, s.waitReady(ctx, nil)
+		return s, s.waitReady(ctx, 0)
 	}
 	return s, s.startChildren(ctx, progress)
 }
@@ -241,19 +242,27 @@ func (s *stack) startChildren(ctx context.Context, progress func(string, ...any)
 			progress("stripe-mock is not installed (make test installs it in bin/): cash redemptions are left out")
 		}
 	}
-	for _, role := range []string{"worker", "api"} {
-		c, err := s.startChild(role, env)
+	var pids []string
+	for i := range s.opts.Workers {
+		name := "worker"
+		if i > 0 {
+			name = fmt.Sprintf("worker-%d", i+1)
+		}
+		c, err := s.startChild("worker", name, env)
 		if err != nil {
 			return err
 		}
-		if role == "api" {
-			s.api = c
-		} else {
-			s.worker = c
-		}
+		s.workers = append(s.workers, c)
+		pids = append(pids, strconv.Itoa(c.pid()))
 	}
-	progress("started perkflow api (pid %d, %s) and perkflow worker (pid %d), task queue %s", s.api.pid(), s.apiURL, s.worker.pid(), s.taskQueue)
-	return s.waitReady(ctx, s.worker)
+	c, err := s.startChild("api", "api", env)
+	if err != nil {
+		return err
+	}
+	s.api = c
+	progress("started perkflow api (pid %d, %s) and %d perkflow worker process(es) (pid %s), task queue %s",
+		s.api.pid(), s.apiURL, len(s.workers), strings.Join(pids, ", "), s.taskQueue)
+	return s.waitReady(ctx, len(s.workers))
 }
 
 // close stops whatever startStack started, in reverse, and removes the database and the temporary directory.
@@ -262,7 +271,9 @@ func (s *stack) close() {
 		return
 	}
 	stopChild(s.api)
-	stopChild(s.worker)
+	for _, w := range s.workers {
+		stopChild(w)
+	}
 	if s.external && s.store != nil && s.keyName != "" {
 		_ = s.store.RevokeAPIKey(context.Background(), s.keyName)
 		_ = s.store.RevokeAPIKey(context.Background(), "bench-marketer-"+s.runID)

@@ -57,6 +57,7 @@ func benchCommand() *cobra.Command {
 	fs.StringVar(&o.APIURL, "api", "", "URL of a running perkflow API to measure (with DATABASE_URL or --database, and --temporal)")
 	fs.StringVar(&o.DatabaseURL, "database", "", "the running API's database (only with --api; default DATABASE_URL)")
 	fs.StringVar(&o.TemporalAddr, "temporal", "", "host:port of a running Temporal frontend (default: start an embedded one)")
+	fs.IntVar(&o.Workers, "workers", 1, "perkflow worker processes to start on the task queue (with --temporal: Temporal and the workers each in processes of their own)")
 	fs.StringVar(&o.Namespace, "namespace", "default", "Temporal namespace")
 	fs.StringVar(&o.PGAdminURL, "pg-admin", "", "Postgres server (and a user allowed to CREATE DATABASE) for the bench's fresh database (default PERKFLOW_TEST_DATABASE_URL, else "+pgAdminLocal+")")
 	fs.StringVar(&o.PprofDir, "pprof", "", "write CPU profiles of the api, the worker and the bench process (with the embedded Temporal server) to this directory")

@@ -84,3 +84,89 @@ func TestBenchRunsEveryScenario(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchWithTemporalAndWorkersOfTheirOwn runs the bench in a deployment's topology: Temporal in a process of its
+// own (perkflow dev --temporal-only, as --temporal points at) and two perkflow worker processes on the task queue.
+// Every purchase must be committed, and the report must say what ran where, with the workers' memory summed.
+func TestBenchWithTemporalAndWorkersOfTheirOwn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a whole stack")
+	}
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	temporal := exec.Command(binary, "dev", "--temporal-only")
+	temporal.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+addr, "PERKFLOW_UI_ADDR=off", "PERKFLOW_METRICS_ADDR=off",
+		"PERKFLOW_DATA_DIR="+filepath.Join(dir, "temporal"), "PERKFLOW_LOG_LEVEL=info") // it says "temporal ready"
+	log, err := os.Create(filepath.Join(dir, "temporal.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	temporal.Stdout, temporal.Stderr = log, log
+	if err := temporal.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = temporal.Process.Signal(os.Interrupt)
+		_ = temporal.Wait()
+		log.Close()
+	})
+
+	// The Temporal server is up once it says so; the bench then waits for both workers to poll.
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		if b, _ := os.ReadFile(log.Name()); strings.Contains(string(b), "temporal ready") {
+			break
+		}
+		if time.Now().After(deadline) || temporal.ProcessState != nil {
+			b, _ := os.ReadFile(log.Name())
+			t.Fatalf("perkflow dev --temporal-only not ready after 2 minutes:\n%s", b)
+		}
+	}
+
+	report := filepath.Join(dir, "bench.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "bench", "--scenario", "accrual", "--rate", "10", "--duration", "2s", "--step", "1s",
+		"--retries", "0", "--members", "5", "--temporal", addr, "--workers", "2", "--json", report)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		tail, _ := os.ReadFile(filepath.Join(dir, "temporal.log"))
+		t.Fatalf("perkflow bench: %v\n%s\nthe Temporal server's log:\n%s", err, out, tail)
+	}
+	if !strings.Contains(string(out), "2 perkflow worker process(es)") {
+		t.Errorf("the bench did not say it started two workers:\n%s", out)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Settings struct {
+			Workers          int  `json:"workers"`
+			ExternalTemporal bool `json:"external_temporal"`
+		} `json:"settings"`
+		Runs map[string]struct {
+			Sent      int `json:"sent"`
+			Errors    int `json:"errors"`
+			Completed int `json:"completed"`
+			Missing   int `json:"missing"`
+		} `json:"runs"`
+		Memory *struct {
+			Worker *struct {
+				RSS int64 `json:"rss_bytes"`
+			} `json:"worker"`
+		} `json:"memory"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Settings.Workers != 2 || !rep.Settings.ExternalTemporal {
+		t.Errorf("settings = %+v; want 2 workers and Temporal of its own", rep.Settings)
+	}
+	r, ok := rep.Runs["accrual"]
+	if !ok || r.Sent == 0 || r.Errors != 0 || r.Missing != 0 || r.Completed != r.Sent {
+		t.Errorf("accrual = %+v (ok %v); want every purchase committed", r, ok)
+	}
+	if rep.Memory == nil || rep.Memory.Worker == nil || rep.Memory.Worker.RSS <= 0 {
+		t.Errorf("the workers' memory is not reported")
+	}
+}

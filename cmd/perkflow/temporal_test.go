@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/perkflow/perkflow/internal/config"
 )
 
@@ -68,6 +70,18 @@ func TestTemporalClientOptionsForEachDeployment(t *testing.T) {
 	tc := opts.ConnectionOptions.TLS
 	if tc == nil || len(tc.Certificates) != 1 || tc.RootCAs == nil || tc.ServerName != "frontend" || opts.Credentials != nil {
 		t.Fatalf("mTLS: %+v", tc)
+	}
+
+	// Requests go uncompressed unless TEMPORAL_GRPC_COMPRESSION=gzip (the SDK's own default is gzip).
+	if _, none := opts.ConnectionOptions.GrpcCompression.(*client.GrpcCompressionNone); !none {
+		t.Errorf("compression by default: %T, want none", opts.ConnectionOptions.GrpcCompression)
+	}
+	gz := mtls
+	gz.TemporalTLS.Gzip = true
+	if opts, err = temporalClientOptions(gz, log, nil, "id", nil); err != nil {
+		t.Fatal(err)
+	} else if _, gzip := opts.ConnectionOptions.GrpcCompression.(*client.GrpcCompressionGzip); !gzip {
+		t.Errorf("compression with TEMPORAL_GRPC_COMPRESSION=gzip: %T", opts.ConnectionOptions.GrpcCompression)
 	}
 
 	cloud := base

@@ -77,6 +77,7 @@ var Vars = []Var{
 	{Name: "TEMPORAL_TLS_CA", Default: "", Doc: "Path of the CA bundle (PEM) that signs the Temporal frontend's certificate; the system's roots when unset."},
 	{Name: "TEMPORAL_TLS_SERVER_NAME", Default: "", Doc: "Server name checked in the frontend's certificate, when it differs from TEMPORAL_ADDRESS's host."},
 	{Name: "TEMPORAL_API_KEY", Default: "", Doc: "API key for Temporal Cloud (sent as a bearer token over TLS), instead of or beside mTLS.", Secret: true},
+	{Name: "TEMPORAL_GRPC_COMPRESSION", Default: "none", Doc: "`none` or `gzip`: whether requests to Temporal are gzip-compressed. perkflow's payloads are encrypted, so gzip buys little but costs the API and the worker CPU (BENCHMARKS.md); `gzip` for a link where bytes cost more than CPU."},
 	{Name: "OTEL_EXPORTER_OTLP_ENDPOINT", Default: "", Doc: "OTLP endpoint traces are exported to (e.g. `http://jaeger:4318`); unset, nothing is traced and tracing costs nothing. The OpenTelemetry SDK reads the other standard `OTEL_*` variables itself."},
 	{Name: "OTEL_EXPORTER_OTLP_PROTOCOL", Default: "http/protobuf", Doc: "`http/protobuf` (port 4318) or `grpc` (port 4317)."},
 	{Name: "OTEL_EXPORTER_OTLP_HEADERS", Default: "", Doc: "Headers sent with every export (`key=value,…`), e.g. a vendor's API key.", Secret: true},

@@ -27,6 +27,8 @@ type TemporalTLS struct {
 	CAFile     string
 	ServerName string
 	APIKey     string
+	// Gzip compresses requests to Temporal (TEMPORAL_GRPC_COMPRESSION=gzip).
+	Gzip bool
 }
 
 // Tracing is where spans go: nowhere when Endpoint is empty.
@@ -103,6 +105,13 @@ func readOperations(c *Config) error {
 		return fmt.Errorf("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both for mTLS, or neither")
 	}
 	t.Enabled = tlsOn || t.CertFile != "" || t.CAFile != "" || t.APIKey != ""
+	switch v := Lookup("TEMPORAL_GRPC_COMPRESSION"); v {
+	case "none":
+	case "gzip":
+		t.Gzip = true
+	default:
+		return fmt.Errorf("TEMPORAL_GRPC_COMPRESSION=%q: want none or gzip", v)
+	}
 	c.TemporalTLS = t
 	c.Tracing = Tracing{
 		Endpoint: Lookup("OTEL_EXPORTER_OTLP_ENDPOINT"), Protocol: Lookup("OTEL_EXPORTER_OTLP_PROTOCOL"),

@@ -77,18 +77,64 @@ func (s *Store) AccruePurchase(ctx context.Context, p domain.Purchase, now time.
 	return res, nil
 }
 
+// accrualReads is what an accrual reads before it writes, sent as one batch (one round trip instead of six) once the
+// member's balance row is locked: the transaction id's first record, the program and rules in force at the
+// purchase's occurred_at, the member's tier, and for a live claim the member's joined_at and the program now
+// (retro_claim_days). Each read's error is kept and looked at only where the accrual needs that read, in the order
+// it always has: a replay needs nothing but the first record.
+type accrualReads struct {
+	first      Transaction
+	firstErr   error
+	program    ProgramVersion
+	programErr error
+	rules      []domain.Rule
+	rulesErr   error
+	tier       domain.MemberTier
+	tierErr    error
+	joinedAt   time.Time
+	joinedErr  error
+	current    ProgramVersion
+	currentErr error
+}
+
+const joinedAtSQL = `SELECT joined_at FROM members WHERE id = $1`
+
+func readAccrualInputs(ctx context.Context, tx pgx.Tx, p domain.Purchase, now time.Time, live bool) (accrualReads, error) {
+	var r accrualReads
+	tq, pq, cq := transactionQuery(p.TransactionID), programQuery(p.OccurredAt), programQuery(now)
+	mq := memberTierQuery(p.MemberID)
+	var b pgx.Batch
+	tq.queue(&b)
+	pq.queue(&b)
+	b.Queue(rulesAtSQL, p.OccurredAt)
+	mq.queue(&b)
+	if live {
+		b.Queue(joinedAtSQL, p.MemberID)
+		cq.queue(&b)
+	}
+	br := tx.SendBatch(ctx, &b)
+	r.first, r.firstErr = tq.read(br)
+	r.program, r.programErr = pq.read(br)
+	rows, err := br.Query()
+	r.rules, r.rulesErr = collectRules(rows, err)
+	r.tier, r.tierErr = mq.read(br)
+	if live {
+		r.joinedErr = wrap("member joined", br.QueryRow().Scan(&r.joinedAt))
+		r.current, r.currentErr = cq.read(br)
+	}
+	return r, wrap("read the accrual's inputs", br.Close())
+}
+
 // claimable refuses (ErrUnprocessable) a purchase that occurred longer than the program's retro_claim_days before
 // the member joined or before now.
-func claimable(ctx context.Context, tx pgx.Tx, p domain.Purchase, now time.Time) error {
-	var joinedAt time.Time
-	if err := tx.QueryRow(ctx, `SELECT joined_at FROM members WHERE id = $1`, p.MemberID).Scan(&joinedAt); err != nil {
-		return wrap("member joined", err)
+func (r accrualReads) claimable(p domain.Purchase, now time.Time) error {
+	if r.joinedErr != nil {
+		return r.joinedErr
 	}
-	cur, err := programAt(ctx, tx, now)
-	if err != nil {
-		return err
+	if r.currentErr != nil {
+		return r.currentErr
 	}
-	return cur.Program.ClaimableAt(p.OccurredAt, joinedAt, now)
+	return r.current.Program.ClaimableAt(p.OccurredAt, r.joinedAt, now)
 }
 
 // accruePurchase is AccruePurchase within tx; announce sends the accrual's event to waiting API processes and reads
@@ -101,23 +147,25 @@ func accruePurchase(ctx context.Context, tx pgx.Tx, p domain.Purchase, now time.
 		if err != nil {
 			return err
 		}
-		if first, err := getTransaction(ctx, tx, p.TransactionID); err == nil {
-			return replayAccrual(ctx, tx, &res, first, p, now)
-		} else if domain.CodeOf(err) != domain.ErrNotFound {
-			return err
-		}
-		pv, err := programAt(ctx, tx, p.OccurredAt)
+		in, err := readAccrualInputs(ctx, tx, p, now, announce)
 		if err != nil {
 			return err
 		}
-		rules, err := rulesAt(ctx, tx, p.OccurredAt)
-		if err != nil {
-			return err
+		if in.firstErr == nil {
+			return replayAccrual(ctx, tx, &res, in.first, p, now)
+		} else if domain.CodeOf(in.firstErr) != domain.ErrNotFound {
+			return in.firstErr
 		}
-		mt, err := memberTier(ctx, tx, p.MemberID)
-		if err != nil {
-			return err
+		if in.programErr != nil {
+			return in.programErr
 		}
+		if in.rulesErr != nil {
+			return in.rulesErr
+		}
+		if in.tierErr != nil {
+			return in.tierErr
+		}
+		pv, rules, mt := in.program, in.rules, in.tier
 		tier, _ := pv.Program.TierByCode(mt.Code)
 		t := Transaction{
 			TransactionID: p.TransactionID, MemberID: p.MemberID, StoreID: p.StoreID, Channel: p.Channel,
@@ -132,7 +180,7 @@ func accruePurchase(ctx context.Context, tx pgx.Tx, p domain.Purchase, now time.
 		if err == nil && announce {
 			// A live claim is bounded by retro_claim_days, the program's setting now (not when the purchase
 			// occurred). A historical import records the program's past as it happened and is not bounded.
-			err = claimable(ctx, tx, p, now)
+			err = in.claimable(p, now)
 		}
 		if err == nil {
 			err = pv.Program.ExpiredAlready(p.OccurredAt, now) // no lot created expired, by the purchase's program

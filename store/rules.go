@@ -22,12 +22,15 @@ type queryer interface {
 }
 
 func rulesAt(ctx context.Context, q queryer, t time.Time) ([]domain.Rule, error) {
-	rows, err := q.Query(ctx, `
-		SELECT definition FROM earning_rules
-		WHERE recorded_from <= $1 AND (recorded_to IS NULL OR recorded_to > $1) AND NOT deleted
-		ORDER BY rule_id`, t)
+	rows, err := q.Query(ctx, rulesAtSQL, t)
 	return collectRules(rows, err)
 }
+
+// rulesAtSQL lists the rules recorded as in force at $1 (rulesAt, and an accrual's batch of reads).
+const rulesAtSQL = `
+		SELECT definition FROM earning_rules
+		WHERE recorded_from <= $1 AND (recorded_to IS NULL OR recorded_to > $1) AND NOT deleted
+		ORDER BY rule_id`
 
 func rulesByRef(ctx context.Context, q queryer, refs []domain.RuleRef) ([]domain.Rule, error) {
 	if len(refs) == 0 {

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -242,7 +241,6 @@ func (s *stack) startChildren(ctx context.Context, progress func(string, ...any)
 			progress("stripe-mock is not installed (make test installs it in bin/): cash redemptions are left out")
 		}
 	}
-	var pids []string
 	for i := range s.opts.Workers {
 		name := "worker"
 		if i > 0 {
@@ -253,15 +251,14 @@ func (s *stack) startChildren(ctx context.Context, progress func(string, ...any)
 			return err
 		}
 		s.workers = append(s.workers, c)
-		pids = append(pids, strconv.Itoa(c.pid()))
 	}
 	c, err := s.startChild("api", "api", env)
 	if err != nil {
 		return err
 	}
 	s.api = c
-	progress("started perkflow api (pid %d, %s) and %d perkflow worker process(es) (pid %s), task queue %s",
-		s.api.pid(), s.apiURL, len(s.workers), strings.Join(pids, ", "), s.taskQueue)
+	progress("started perkflow api (pid %d, %s) and %d perkflow worker process(es) (pid %v), task queue %s",
+		s.api.pid(), s.apiURL, len(s.workers), s.workerPIDs(), s.taskQueue)
 	return s.waitReady(ctx, len(s.workers))
 }
 

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -80,21 +81,19 @@ func (s *Store) AccruePurchase(ctx context.Context, p domain.Purchase, now time.
 // accrualReads is what an accrual reads before it writes, sent as one batch (one round trip instead of six) once the
 // member's balance row is locked: the transaction id's first record, the program and rules in force at the
 // purchase's occurred_at, the member's tier, and for a live claim the member's joined_at and the program now
-// (retro_claim_days). Each read's error is kept and looked at only where the accrual needs that read, in the order
-// it always has: a replay needs nothing but the first record.
+// (retro_claim_days). The reads' errors are kept in three groups, each looked at only where the accrual needs those
+// reads: a replay needs nothing but the first record (firstErr), a new accrual the program, rules and tier (err, the
+// first of theirs in that order), a live claim the rest (claimErr).
 type accrualReads struct {
-	first      Transaction
-	firstErr   error
-	program    ProgramVersion
-	programErr error
-	rules      []domain.Rule
-	rulesErr   error
-	tier       domain.MemberTier
-	tierErr    error
-	joinedAt   time.Time
-	joinedErr  error
-	current    ProgramVersion
-	currentErr error
+	first    Transaction
+	firstErr error
+	program  ProgramVersion
+	rules    []domain.Rule
+	tier     domain.MemberTier
+	err      error
+	joinedAt time.Time
+	current  ProgramVersion
+	claimErr error
 }
 
 const joinedAtSQL = `SELECT joined_at FROM members WHERE id = $1`
@@ -114,13 +113,17 @@ func readAccrualInputs(ctx context.Context, tx pgx.Tx, p domain.Purchase, now ti
 	}
 	br := tx.SendBatch(ctx, &b)
 	r.first, r.firstErr = tq.read(br)
-	r.program, r.programErr = pq.read(br)
-	rows, err := br.Query()
-	r.rules, r.rulesErr = collectRules(rows, err)
-	r.tier, r.tierErr = mq.read(br)
+	var programErr, tierErr error
+	r.program, programErr = pq.read(br)
+	rows, rulesErr := br.Query()
+	r.rules, rulesErr = collectRules(rows, rulesErr)
+	r.tier, tierErr = mq.read(br)
+	r.err = cmp.Or(programErr, rulesErr, tierErr)
 	if live {
-		r.joinedErr = wrap("member joined", br.QueryRow().Scan(&r.joinedAt))
-		r.current, r.currentErr = cq.read(br)
+		joinedErr := wrap("member joined", br.QueryRow().Scan(&r.joinedAt))
+		var currentErr error
+		r.current, currentErr = cq.read(br)
+		r.claimErr = cmp.Or(joinedErr, currentErr)
 	}
 	return r, wrap("read the accrual's inputs", br.Close())
 }
@@ -128,11 +131,8 @@ func readAccrualInputs(ctx context.Context, tx pgx.Tx, p domain.Purchase, now ti
 // claimable refuses (ErrUnprocessable) a purchase that occurred longer than the program's retro_claim_days before
 // the member joined or before now.
 func (r accrualReads) claimable(p domain.Purchase, now time.Time) error {
-	if r.joinedErr != nil {
-		return r.joinedErr
-	}
-	if r.currentErr != nil {
-		return r.currentErr
+	if r.claimErr != nil {
+		return r.claimErr
 	}
 	return r.current.Program.ClaimableAt(p.OccurredAt, r.joinedAt, now)
 }
@@ -156,14 +156,8 @@ func accruePurchase(ctx context.Context, tx pgx.Tx, p domain.Purchase, now time.
 		} else if domain.CodeOf(in.firstErr) != domain.ErrNotFound {
 			return in.firstErr
 		}
-		if in.programErr != nil {
-			return in.programErr
-		}
-		if in.rulesErr != nil {
-			return in.rulesErr
-		}
-		if in.tierErr != nil {
-			return in.tierErr
+		if in.err != nil {
+			return in.err
 		}
 		pv, rules, mt := in.program, in.rules, in.tier
 		tier, _ := pv.Program.TierByCode(mt.Code)

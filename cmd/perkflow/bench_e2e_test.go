@@ -105,9 +105,11 @@ func TestBenchWithTemporalAndWorkersOfTheirOwn(t *testing.T) {
 	if err := temporal.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() { _ = temporal.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = temporal.Process.Signal(os.Interrupt)
-		_ = temporal.Wait()
+		<-exited
 		log.Close()
 	})
 
@@ -116,7 +118,13 @@ func TestBenchWithTemporalAndWorkersOfTheirOwn(t *testing.T) {
 		if b, _ := os.ReadFile(log.Name()); strings.Contains(string(b), "temporal ready") {
 			break
 		}
-		if time.Now().After(deadline) || temporal.ProcessState != nil {
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(log.Name())
+			t.Fatalf("perkflow dev --temporal-only exited before it was ready:\n%s", b)
+		default:
+		}
+		if time.Now().After(deadline) {
 			b, _ := os.ReadFile(log.Name())
 			t.Fatalf("perkflow dev --temporal-only not ready after 2 minutes:\n%s", b)
 		}

@@ -42,7 +42,7 @@ func temporalClientOptions(cfg config.Config, log *slog.Logger, obs *observabili
 	// The SDK gzips every request by default. The payloads are ciphertext, which does not compress, and measured
 	// at 100 purchases/s gzip cost the API about 10 % and the worker about 6 % of their CPU per purchase.
 	opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
-	if cfg.TemporalTLS.Gzip {
+	if cfg.TemporalGzip {
 		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionGzip{}
 	}
 	if key := cfg.TemporalTLS.APIKey; key != "" {

@@ -77,7 +77,7 @@ func TestTemporalClientOptionsForEachDeployment(t *testing.T) {
 		t.Errorf("compression by default: %T, want none", opts.ConnectionOptions.GrpcCompression)
 	}
 	gz := mtls
-	gz.TemporalTLS.Gzip = true
+	gz.TemporalGzip = true
 	if opts, err = temporalClientOptions(gz, log, nil, "id", nil); err != nil {
 		t.Fatal(err)
 	} else if _, gzip := opts.ConnectionOptions.GrpcCompression.(*client.GrpcCompressionGzip); !gzip {

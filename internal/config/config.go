@@ -146,7 +146,9 @@ type Config struct {
 	// Operations: the metrics listener, Temporal's TLS and API key, tracing.
 	MetricsAddr string
 	TemporalTLS TemporalTLS
-	Tracing     Tracing
+	// TemporalGzip compresses requests to Temporal (TEMPORAL_GRPC_COMPRESSION=gzip).
+	TemporalGzip bool
+	Tracing      Tracing
 	// ConsoleIdleTimeout ends console sessions unused for that long; TemporalUIURL is linked to from the console.
 	ConsoleIdleTimeout time.Duration
 	TemporalUIURL      string

@@ -27,8 +27,6 @@ type TemporalTLS struct {
 	CAFile     string
 	ServerName string
 	APIKey     string
-	// Gzip compresses requests to Temporal (TEMPORAL_GRPC_COMPRESSION=gzip).
-	Gzip bool
 }
 
 // Tracing is where spans go: nowhere when Endpoint is empty.
@@ -108,7 +106,7 @@ func readOperations(c *Config) error {
 	switch v := Lookup("TEMPORAL_GRPC_COMPRESSION"); v {
 	case "none":
 	case "gzip":
-		t.Gzip = true
+		c.TemporalGzip = true
 	default:
 		return fmt.Errorf("TEMPORAL_GRPC_COMPRESSION=%q: want none or gzip", v)
 	}

@@ -192,8 +192,13 @@ func accruePurchase(ctx context.Context, tx pgx.Tx, p domain.Purchase, now time.
 			}
 			t.PointsEarned, t.Contributions = earning.Points, earning.Contributions
 		}
+		// The writes go in two round trips: the credit (one statement: entry, lot, balance, webhook event) with the
+		// balance read after it, then the transaction's row with the qualifying points a tier upgrade is judged by
+		// and the accrual's announcement. Only a tier upgrade (rare) takes one more.
+		var writes pgx.Batch
+		var readCredit func(pgx.BatchResults) (int64, error)
 		if t.PointsEarned > 0 {
-			if t.LotID, err = led.credit(ctx, entry{
+			if readCredit, err = led.queueCredit(&writes, entry{
 				kind: domain.EntryAccrual, points: t.PointsEarned, availableAt: t.PendingUntil,
 				expiresAt: pv.Program.ExpiresAt(p.OccurredAt), sourceType: "purchase", sourceID: p.TransactionID,
 				key: domain.AccrualKey(p.TransactionID), occurredAt: t.OccurredAt, qualifying: t.PointsEarned,
@@ -204,28 +209,57 @@ func accruePurchase(ctx context.Context, tx pgx.Tx, p domain.Purchase, now time.
 		// The balance the accrual answers, kept with it so that a replay answers the same (a tier upgrade below moves
 		// no points). A historical import answers nobody: its rows keep none, and a replay of one answers the balance
 		// then.
-		if t.Status == TxAccrued && announce {
-			if res.Balance, err = balance(ctx, tx, p.MemberID, now); err != nil {
+		bq := balanceQuery(p.MemberID, now)
+		firstBalance := t.Status == TxAccrued && announce
+		if firstBalance {
+			bq.queue(&writes)
+		}
+		if writes.Len() > 0 {
+			br := tx.SendBatch(ctx, &writes)
+			var creditErr, balanceErr error
+			if readCredit != nil {
+				t.LotID, creditErr = readCredit(br)
+			}
+			if firstBalance && creditErr == nil {
+				res.Balance, balanceErr = bq.read(br)
+				t.FirstBalance = &res.Balance
+			}
+			if err := cmp.Or(creditErr, balanceErr, wrap("credit the accrual", br.Close())); err != nil {
 				return err
 			}
-			t.FirstBalance = &res.Balance
 		}
-		if err := insertTransaction(ctx, tx, &t); err != nil {
+		var rest pgx.Batch
+		ins := queueTransaction(&rest, &t)
+		var qq rowQuery[int64]
+		tiers := t.PointsEarned > 0 && len(pv.Program.Tiers) > 0
+		if tiers {
+			qq = qualifyingQuery(p.MemberID, pv.Program, now)
+			qq.queue(&rest)
+		}
+		if announce {
+			rest.Queue(notifySQL, EventChannel, domain.AccrualKey(p.TransactionID))
+		}
+		br := tx.SendBatch(ctx, &rest)
+		insErr := ins(br)
+		var q int64
+		var qErr, notifyErr error
+		if tiers && insErr == nil {
+			q, qErr = qq.read(br)
+		}
+		if announce && insErr == nil && qErr == nil {
+			_, notifyErr = br.Exec()
+			notifyErr = wrap("notify", notifyErr)
+		}
+		if err := cmp.Or(insErr, qErr, notifyErr, wrap("record the accrual", br.Close())); err != nil {
 			return err
 		}
-		if t.PointsEarned > 0 {
-			if res.TierChange, err = upgradeTier(ctx, tx, p.MemberID, mt, pv.Program, now); err != nil {
+		if tiers {
+			if res.TierChange, err = upgradeTier(ctx, tx, p.MemberID, mt, pv.Program, q, now); err != nil {
 				return err
 			}
 		}
 		res.Transaction = t
-		if !announce {
-			return nil // a historical import needs neither the event nor the balance after
-		}
-		if err := notify(ctx, tx, domain.AccrualKey(p.TransactionID)); err != nil {
-			return err
-		}
-		if t.Status != TxAccrued {
+		if announce && t.Status != TxAccrued {
 			res.Balance, err = balance(ctx, tx, p.MemberID, now)
 		}
 		return err
@@ -245,7 +279,8 @@ func replayAccrual(ctx context.Context, tx pgx.Tx, res *AccrualResult, first Tra
 	return err
 }
 
-func insertTransaction(ctx context.Context, tx pgx.Tx, t *Transaction) error {
+// queueTransaction adds the transaction's row to b; read takes its accrued_at from the batch's next result.
+func queueTransaction(b *pgx.Batch, t *Transaction) (read func(pgx.BatchResults) error) {
 	items := t.Items
 	if items == nil {
 		items = []domain.LineItem{}
@@ -268,7 +303,7 @@ func insertTransaction(ctx context.Context, tx pgx.Tx, t *Transaction) error {
 	// A concurrent duplicate for the same member waits on the member lock, then finds this row and replays; the
 	// primary key is the last line of defence (the same id sent for two members), and a violation fails the whole
 	// database transaction, so nothing is half-written and the retry replays.
-	err := tx.QueryRow(ctx, `
+	b.Queue(`
 		INSERT INTO transactions (transaction_id, member_id, store_id, channel, occurred_at, total_amount, currency,
 		                          items, fingerprint, status, reject_reason, points_earned, available_at, program_version,
 		                          rule_versions, tier_code, tier_multiplier_percent, contributions, lot_entry_id, first_balance)
@@ -276,9 +311,10 @@ func insertTransaction(ctx context.Context, tx pgx.Tx, t *Transaction) error {
 		RETURNING accrued_at`,
 		t.TransactionID, t.MemberID, t.StoreID, t.Channel, t.OccurredAt, t.Total.Amount, t.Total.Currency,
 		itemsJSON, t.Fingerprint, t.Status, t.RejectReason, t.PointsEarned, t.PendingUntil, t.ProgramVersion,
-		refsJSON, t.TierCode, t.TierMultiplier, contribJSON, lot, first,
-	).Scan(&t.AccruedAt)
-	return wrap("insert transaction", err)
+		refsJSON, t.TierCode, t.TierMultiplier, contribJSON, lot, first)
+	return func(br pgx.BatchResults) error {
+		return wrap("insert transaction", br.QueryRow().Scan(&t.AccruedAt))
+	}
 }
 
 // ClaimAccrual records that a request is about to report purchase p for the first time; it reports whether this

@@ -19,6 +19,7 @@ package store
 // returns), which is about business order, not about safety.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"time"
@@ -80,29 +81,74 @@ func (l *memberLedger) insertEntry(ctx context.Context, e entry) (int64, error) 
 }
 
 // credit appends a positive entry and opens its lot. Outstanding debt is paid back first: the lot starts with what
-// is left after paying it.
+// is left after paying it. It is one round trip (queueCredit).
 func (l *memberLedger) credit(ctx context.Context, e entry) (int64, error) {
-	if e.points <= 0 {
-		return 0, errors.New("credit needs positive points")
-	}
-	id, err := l.insertEntry(ctx, e)
+	var b pgx.Batch
+	read, err := l.queueCredit(&b, e)
 	if err != nil {
 		return 0, err
 	}
-	pay := min(e.points, l.debt)
-	if _, err := l.tx.Exec(ctx, `
+	br := l.tx.SendBatch(ctx, &b)
+	id, err := read(br)
+	return id, cmp.Or(err, wrap("credit", br.Close()))
+}
+
+// creditSQL appends a credit's entry, opens its lot, moves the balance and writes the entry's webhook event (when an
+// enabled endpoint takes its type; the event's data gets the entry's id) in one statement: the entry's id is known
+// only to the statement that inserts it, and four round trips per credit were a third of an accrual's.
+const creditSQL = `
+	WITH e AS (
+		INSERT INTO ledger_entries (member_id, kind, points, available_at, expires_at, source_type, source_id,
+		                            idempotency_key, balance_after, occurred_at, qualifying_points, actor, reason)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULLIF($12, ''), NULLIF($13, ''))
+		RETURNING id),
+	lot AS (
 		INSERT INTO ledger_lots (entry_id, member_id, points, remaining, debt_paid, available_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, l.memberID, e.points, e.points-pay, pay, e.availableAt, e.expiresAt); err != nil {
-		return 0, wrap("open lot", err)
+		SELECT id, $1, $3, $14, $15, $4, $5 FROM e),
+	bal AS (
+		UPDATE member_balances SET total = $16, lifetime = $17, debt = $18, updated_at = now() WHERE member_id = $1),
+	ev AS (
+		INSERT INTO webhook_events (type, order_key, occurred_at, data)
+		SELECT $19, $20, $21, $22::jsonb || jsonb_build_object('entry_id', e.id) FROM e
+		WHERE $19 <> '' AND EXISTS (SELECT 1 FROM webhook_endpoints
+		                            WHERE enabled AND (events @> ARRAY[$19::text] OR events @> ARRAY['*']))
+		RETURNING 1)
+	SELECT id, (SELECT count(*) FROM ev) FROM e`
+
+// queueCredit adds the credit's statement (creditSQL) to b and moves the ledger's balance as it will be; read takes
+// the new entry's id from the batch's next result. The caller's database transaction must not go on when read fails.
+func (l *memberLedger) queueCredit(b *pgx.Batch, e entry) (read func(pgx.BatchResults) (int64, error), err error) {
+	if e.points <= 0 {
+		return nil, errors.New("credit needs positive points")
 	}
+	eventType, event, err := ledgerEventOf(l.memberID, e, l.total+e.points)
+	if err != nil {
+		return nil, err
+	}
+	pay := min(e.points, l.debt)
 	gross := e.points
 	if e.kind == domain.EntryRelease {
 		gross = 0 // points given back were credited once already
 	}
+	balanceAfter := l.total + e.points
 	l.total += e.points
 	l.lifetime += gross
 	l.debt -= pay
-	return id, l.saveBalance(ctx)
+	b.Queue(creditSQL, l.memberID, e.kind, e.points, e.availableAt, e.expiresAt, e.sourceType, e.sourceID, e.key,
+		balanceAfter, e.occurredAt, e.qualifying, e.actor, e.reason, e.points-pay, pay, l.total, l.lifetime, l.debt,
+		eventType, l.memberID, e.occurredAt.UTC(), event)
+	return func(br pgx.BatchResults) (int64, error) {
+		var id, events int64
+		if err := br.QueryRow().Scan(&id, &events); err != nil {
+			return 0, wrap("append ledger entry "+e.key, err)
+		}
+		eff := effectsOf(l.tx)
+		eff.entry(e.kind, e.sourceType, e.points)
+		if events > 0 && eff != nil {
+			eff.webhookTypes = append(eff.webhookTypes, eventType)
+		}
+		return id, nil
+	}, nil
 }
 
 // debitPlan says where a debit takes its points.
@@ -206,9 +252,11 @@ func (l *memberLedger) saveBalance(ctx context.Context) error {
 	return wrap("update balance", err)
 }
 
+const notifySQL = `SELECT pg_notify($1, $2)`
+
 // notify announces a committed effect ("accrual:T-1", "return:R-1", …) to API processes waiting for it: Postgres
 // delivers it when tx commits, and not at all if tx rolls back.
 func notify(ctx context.Context, tx pgx.Tx, key string) error {
-	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, EventChannel, key)
+	_, err := tx.Exec(ctx, notifySQL, EventChannel, key)
 	return wrap("notify", err)
 }

@@ -65,25 +65,29 @@ func qualifyingKindsAt(at, def string) string {
 // qualifyingPoints sums the member's qualifying points over the program's tier window ending at now, counting the
 // kinds of credit the program lists.
 func qualifyingPoints(ctx context.Context, q querier, memberID string, prog domain.Program, now time.Time) (int64, error) {
-	var sum int64
-	err := q.QueryRow(ctx, `
-		SELECT COALESCE(sum(`+qualifyingOfEntry+`), 0) FROM ledger_entries e
-		WHERE e.member_id = $1 AND `+qualifyingCandidate+` AND e.occurred_at > $2 AND e.occurred_at <= $3
-		  AND `+qualifyingKindOf+` = ANY($4)`,
-		memberID, now.AddDate(0, 0, -prog.TierWindowDays), now, prog.Qualifying()).Scan(&sum)
-	return sum, wrap("qualifying points", err)
+	return qualifyingQuery(memberID, prog, now).run(ctx, q)
 }
 
-// upgradeTier raises the member's tier at once when their qualifying points reach a higher one; spending never
-// lowers it. The new tier is reviewed on its anniversary. cur is the tier the member holds, read under their lock
-// in the same transaction.
-func upgradeTier(ctx context.Context, tx pgx.Tx, memberID string, cur domain.MemberTier, prog domain.Program, now time.Time) (*domain.TierChange, error) {
+func qualifyingQuery(memberID string, prog domain.Program, now time.Time) rowQuery[int64] {
+	return rowQuery[int64]{
+		sql: `
+		SELECT COALESCE(sum(` + qualifyingOfEntry + `), 0) FROM ledger_entries e
+		WHERE e.member_id = $1 AND ` + qualifyingCandidate + ` AND e.occurred_at > $2 AND e.occurred_at <= $3
+		  AND ` + qualifyingKindOf + ` = ANY($4)`,
+		args: []any{memberID, now.AddDate(0, 0, -prog.TierWindowDays), now, prog.Qualifying()},
+		scan: func(row pgx.Row) (int64, error) {
+			var sum int64
+			return sum, wrap("qualifying points", row.Scan(&sum))
+		},
+	}
+}
+
+// upgradeTier raises the member's tier at once when their qualifying points q (qualifyingQuery, read in tx) reach a
+// higher one; spending never lowers it. The new tier is reviewed on its anniversary. cur is the tier the member holds,
+// read under their lock in the same transaction.
+func upgradeTier(ctx context.Context, tx pgx.Tx, memberID string, cur domain.MemberTier, prog domain.Program, q int64, now time.Time) (*domain.TierChange, error) {
 	if len(prog.Tiers) == 0 {
 		return nil, nil
-	}
-	q, err := qualifyingPoints(ctx, tx, memberID, prog, now)
-	if err != nil {
-		return nil, err
 	}
 	_, curIdx := prog.TierByCode(cur.Code)
 	to := prog.TierFor(q)
@@ -91,7 +95,7 @@ func upgradeTier(ctx context.Context, tx pgx.Tx, memberID string, cur domain.Mem
 		return nil, nil
 	}
 	change := &domain.TierChange{From: prog.Tiers[curIdx].Code, To: prog.Tiers[to].Code, ReviewAt: now.AddDate(tierAnniversary, 0, 0).UTC()}
-	_, err = tx.Exec(ctx, `
+	_, err := tx.Exec(ctx, `
 		INSERT INTO member_tiers (member_id, tier_code, achieved_at, review_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (member_id) DO UPDATE SET tier_code = $2, achieved_at = $3, review_at = $4`,
 		memberID, change.To, now, change.ReviewAt)

@@ -108,8 +108,29 @@ func emitLedgerEvent(ctx context.Context, tx pgx.Tx, memberID string, id int64, 
 	if t == "" {
 		return nil
 	}
-	return EmitEvent(ctx, tx, t, memberID, e.occurredAt, ledgerEvent{MemberID: memberID, EntryID: id, Kind: string(e.kind),
-		Points: e.points, BalanceAfter: balanceAfter, SourceType: e.sourceType, SourceID: e.sourceID, OccurredAt: e.occurredAt.UTC()})
+	return EmitEvent(ctx, tx, t, memberID, e.occurredAt, ledgerEventData(memberID, id, e, balanceAfter))
+}
+
+func ledgerEventData(memberID string, id int64, e entry, balanceAfter int64) ledgerEvent {
+	return ledgerEvent{MemberID: memberID, EntryID: id, Kind: string(e.kind), Points: e.points, BalanceAfter: balanceAfter,
+		SourceType: e.sourceType, SourceID: e.sourceID, OccurredAt: e.occurredAt.UTC()}
+}
+
+// ledgerEventOf is the webhook event of an entry not written yet, for a statement that writes both (creditSQL): its
+// type ("" for none) and its data, whose entry_id the statement sets.
+func ledgerEventOf(memberID string, e entry, balanceAfter int64) (string, []byte, error) {
+	t := domain.LedgerEventType(e.kind)
+	if t == "" {
+		return "", []byte(`{}`), nil
+	}
+	if !domain.ValidMemberID(memberID) {
+		return "", nil, fmt.Errorf("%s event: member id %q is not a member's id", t, memberID)
+	}
+	b, err := json.Marshal(ledgerEventData(memberID, 0, e, balanceAfter))
+	if err != nil {
+		return "", nil, fmt.Errorf("encode %s event: %w", t, err)
+	}
+	return t, b, nil
 }
 
 // WebhookEndpointRecord is an endpoint with what only the store and the delivery see.

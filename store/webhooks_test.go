@@ -50,6 +50,21 @@ func TestOutboxWritesOnlyWhatAnEndpointSubscribesTo(t *testing.T) {
 	if n := count(); n != 1 {
 		t.Fatalf("%d events after one subscribed write and its replay, want 1", n)
 	}
+	// The event is written by the statement that appends the entry (a credit is one statement), and names it.
+	var evEntry, evBalance, entryID, balanceAfter int64
+	var evMember string
+	if err := db.Pool.QueryRow(ctx, `SELECT (data->>'entry_id')::bigint, (data->>'balance_after')::bigint, data->>'member_id' FROM webhook_events`).
+		Scan(&evEntry, &evBalance, &evMember); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Pool.QueryRow(ctx, `SELECT id, balance_after FROM ledger_entries WHERE member_id = $1 ORDER BY id DESC LIMIT 1`, m).
+		Scan(&entryID, &balanceAfter); err != nil {
+		t.Fatal(err)
+	}
+	if evEntry != entryID || evBalance != balanceAfter || balanceAfter != 30 || evMember != m {
+		t.Fatalf("event names entry %d (balance after %d, member %s); the entry is %d with balance after %d (want 30) of %s",
+			evEntry, evBalance, evMember, entryID, balanceAfter, m)
+	}
 	f := false
 	if _, err := st.UpdateWebhookEndpoint(ctx, ep.ID, storeEnabled(&f)); err != nil {
 		t.Fatal(err)

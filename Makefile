@@ -122,7 +122,7 @@ api/docsui/redoc.standalone.js: api/docsui/fetch-redoc.sh
 	sh api/docsui/fetch-redoc.sh api/docsui
 
 ## bench: measure accrual against the Temporal and Postgres floors, reads, memory and the history bound on a stack
-## of its own (a few minutes); BENCH_FLAGS adds flags (see go run ./cmd/perkflow bench -h), BENCHMARKS.md has figures
+## of its own (about ten minutes); BENCH_FLAGS adds flags (see go run ./cmd/perkflow bench -h), BENCHMARKS.md has figures
 BENCH_FLAGS ?=
 bench:
 	$(GO) run ./cmd/perkflow bench --duration 10s --step 3s --retries 1 $(BENCH_FLAGS)

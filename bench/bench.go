@@ -275,8 +275,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	return r.rep, nil
 }
 
-// registerMembers registers the members the scenarios send purchases for, through the API, then measures the CPU
-// each process uses idle.
+// registerMembers registers the members the scenarios send purchases for, through the API, waits for their
+// workflows' first tasks, then measures the CPU each process uses idle.
 func (r *runner) registerMembers(ctx context.Context) error {
 	r.progress("registering %d members through the API", r.opts.Members)
 	t0 := time.Now()
@@ -288,6 +288,13 @@ func (r *runner) registerMembers(ctx context.Context) error {
 	r.members = members
 	r.rep.Registration = &Registration{Members: len(members), Took: took, Rate: float64(len(members)) / took.Seconds()}
 	r.progress("  %d members in %s (%.0f/s)", len(members), took.Round(time.Millisecond), r.rep.Registration.Rate)
+	pending, absent := welcomed(ctx, r.s.tc, members, time.Minute)
+	if pending > 0 {
+		r.progress("  %d of the members' workflows had not run their first task after a minute", pending)
+	}
+	if absent > 0 {
+		r.progress("  %d of the members have no workflow: Temporal did not take its start in time (it starts on their first purchase)", absent)
+	}
 	r.progress("measuring the idle CPU of each process for 3 s")
 	idle := r.s.cpuProbe()
 	time.Sleep(3 * time.Second)

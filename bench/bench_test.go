@@ -204,7 +204,8 @@ func TestProcReadsThisProcess(t *testing.T) {
 
 func TestTargetsAndMarkdown(t *testing.T) {
 	acc := &Step{Scenario: "accrual", Rate: 100, Sent: 1000, Completed: 1000, Throughput: 100,
-		Ack: Dist{N: 1000, P50: 10 * time.Millisecond, P99: 90 * time.Millisecond}, Done: Dist{N: 1000, P99: 400 * time.Millisecond}}
+		Ack: Dist{N: 1000, P50: 10 * time.Millisecond, P99: 90 * time.Millisecond}, Done: Dist{N: 1000, P99: 260 * time.Millisecond},
+		CPU: &CPUUse{APIMicros: 1100, WorkerMicros: 1800, PostgresMicros: 1700}}
 	r := &Report{
 		Started: time.Now(), Settings: Settings{Duration: 15 * time.Second, Step: 4 * time.Second, Bound: time.Second, ReadBound: 20 * time.Millisecond},
 		Searches: map[string]*Search{
@@ -212,9 +213,16 @@ func TestTargetsAndMarkdown(t *testing.T) {
 			"temporal-floor": {Scenario: "temporal-floor", Max: 400},
 		},
 		Runs: map[string]*Step{
-			"accrual": acc,
-			"reads":   {Scenario: "reads", Rate: 3000, Sent: 45000, Completed: 45000, Throughput: 2999, Ack: Dist{N: 45000, P99: 12 * time.Millisecond}},
+			"accrual":           acc,
+			"reads":             {Scenario: "reads", Rate: 3000, Sent: 45000, Completed: 45000, Throughput: 2999, Ack: Dist{N: 45000, P99: 12 * time.Millisecond}},
+			"store":             {Scenario: "store", Rate: 100, Completed: 1000, CPU: &CPUUse{BenchMicros: 300, PostgresMicros: 1200}},
+			"pg-floor":          {Scenario: "pg-floor", Rate: 100, Completed: 1000, CPU: &CPUUse{BenchMicros: 100, PostgresMicros: 400}},
+			"redemption-points": {Scenario: "redemption", Rate: 5, Completed: 50, Ack: Dist{N: 50, P50: 140 * time.Millisecond}},
+			"redemption-cash":   {Scenario: "redemption", Rate: 5, Completed: 50, Ack: Dist{N: 50, P50: 310 * time.Millisecond}},
+			"registration":      {Scenario: "registration", Rate: 200, Completed: 2000, Throughput: 200, Ack: Dist{N: 2000, P50: 1022 * time.Millisecond, P99: 1122 * time.Millisecond}},
 		},
+		Expiry:   &Expiry{Lots: 1_000_000, Took: 32 * time.Second, Rate: 31250},
+		History:  &History{Purchases: 10_000, CurrentRunEvents: 40, LongestRunEvents: 10_150, Runs: 4},
 		SameRate: 100,
 		Memory:   &Memories{API: &Memory{RSSBytes: 50 << 20, PeakBytes: 60 << 20}},
 	}
@@ -225,19 +233,37 @@ func TestTargetsAndMarkdown(t *testing.T) {
 			met[tg.Name] = *tg.Met
 		}
 	}
-	if met["accrual throughput vs the Temporal floor"] {
-		t.Error("200/s against a 400/s floor is 0.5 ×, not ≥ 0.8 ×")
+	for name, want := range map[string]bool{
+		"accrual throughput vs the Temporal floor":                             false, // 200/s against 400/s is 0.5 ×
+		"accrual acknowledgement p99 at half the highest sustained rate":       true,
+		"points visible p99 at half the highest sustained rate":                false, // 260 ms over 250 ms
+		"perkflow's own CPU per purchase (api + worker + Postgres)":            false, // 4.6 ms
+		"store.AccruePurchase CPU vs the Postgres floor's (client + Postgres)": false, // 1,500 against 500 µs: 3 ×
+		"balance reads on this machine's cores":                                true,
+		"redemption claim-to-completed p50, points-only":                       true,
+		"redemption claim-to-completed p50, with cash (stripe-mock)":           false,
+		"member registration through the API":                                  false, // 200/s, each queued for a second
+		"expiry of 1,000,000 lots":                                             true,
+		"longest member run under a one-member backlog of 10,000 purchases":    false,
+	} {
+		if got, ok := met[name]; !ok || got != want {
+			t.Errorf("target %q: met %v (judged: %v), want %v", name, got, ok, want)
+		}
 	}
-	if !met["accrual acknowledgement p99 at half the highest sustained rate"] || !met["points visible p99 at half the highest sustained rate"] {
-		t.Errorf("latency targets: %+v", r.Targets)
-	}
-	if !met["balance reads on this machine's cores"] {
-		t.Errorf("reads target: %+v", r.Targets)
+	// Below the scale a target is stated at, the run is reported and not judged.
+	r.Expiry = &Expiry{Lots: 100_000, Took: 3 * time.Second, Rate: 33333}
+	r.History.Purchases = 2000
+	for _, tg := range targets(r) {
+		if (tg.Name == "expiry of 1,000,000 lots" || strings.HasPrefix(tg.Name, "longest member run")) && (tg.Met != nil || !strings.Contains(tg.Got, "below the target's scale")) {
+			t.Errorf("a run below the target's scale was judged: %+v", tg)
+		}
 	}
 	var b strings.Builder
 	r.WriteMarkdown(&b)
 	out := b.String()
-	for _, want := range []string{"Highest sustained rate", "| perkflow accrual", "0.50", "Latency at 100/s", "| perkflow api | 50.0 MiB | 60.0 MiB | - |", "| redemption claim-to-completed p50 | ≤ 300 ms (Voucherify: 170 ms p50 / 350 ms p95) | not measured | n/a |"} {
+	for _, want := range []string{"Highest sustained rate", "| perkflow accrual", "0.50", "Latency at 100/s", "| perkflow api | 50.0 MiB | 60.0 MiB | - |",
+		"| perkflow's own CPU per purchase (api + worker + Postgres) | ≤ 4 ms | 1100 + 1800 + 1700 = 4600 µs at 100/s | no |",
+		"| store.AccruePurchase CPU vs the Postgres floor's (client + Postgres) | ≤ 2 × | 300 + 1200 vs 100 + 400 µs = 3.0 × | no |"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the Markdown report lacks %q:\n%s", want, out)
 		}

@@ -2,7 +2,10 @@ package bench
 
 import (
 	"context"
+	"errors"
+	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/perkflow/perkflow/workflows"
@@ -64,4 +67,33 @@ func eventsPerPurchase(before, after memberSnapshot) float64 {
 		return 0
 	}
 	return float64(events) / float64(purchases)
+}
+
+// welcomed waits until every member's workflow has run its first task (the welcome: a registration answers 201
+// before it runs), or until timeout. It returns how many still had not, and how many have no workflow at all (the API
+// registers a member whose workflow start Temporal did not take in time, and starts it on their first need). What a
+// registration leaves to Temporal and the worker would otherwise be measured as their idle use.
+func welcomed(ctx context.Context, tc client.Client, members []string, timeout time.Duration) (pending, absent int) {
+	deadline := time.Now().Add(timeout)
+	left := members
+	for len(left) > 0 && ctx.Err() == nil {
+		var still []string
+		absent = 0
+		for _, m := range left {
+			d, err := tc.DescribeWorkflowExecution(ctx, workflows.MemberWorkflowID(m), "")
+			var notFound *serviceerror.NotFound
+			switch {
+			case errors.As(err, &notFound):
+				absent++
+			case err != nil || d.GetPendingWorkflowTask() != nil || d.GetWorkflowExecutionInfo().GetHistoryLength() < 4:
+				still = append(still, m)
+			}
+		}
+		left = still
+		if len(left) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return len(left), absent
 }

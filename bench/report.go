@@ -1,10 +1,10 @@
 package bench
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 )
 
@@ -80,7 +80,11 @@ type Target struct {
 
 func boolp(b bool) *bool { return &b }
 
-// targets judges the report against the targets of issue 8.
+// targets judges the report against the performance targets perkflow holds itself to (BENCHMARKS.md, "Targets"):
+// those of the first round (the accrual against the Temporal floor, its acknowledgement, reads, cash claims) and the
+// second's (CPU per purchase, the store against the Postgres floor, points-only claims, registration, expiry, the
+// history bound, points visible). A target this run did not measure, or measured below the scale it is stated at, is
+// n/a with what was measured.
 func targets(r *Report) []Target {
 	var out []Target
 	acc, floor := r.Searches["accrual"], r.Searches["temporal-floor"]
@@ -97,14 +101,32 @@ func targets(r *Report) []Target {
 		at = "at the --rate given"
 	}
 	ack := Target{Name: "accrual acknowledgement p99 " + at, Want: "≤ 150 ms", Got: "not measured"}
-	vis := Target{Name: "points visible p99 " + at, Want: "≤ 1 s", Got: "not measured"}
+	vis := Target{Name: "points visible p99 " + at, Want: "≤ 250 ms", Got: "not measured"}
+	own := Target{Name: "perkflow's own CPU per purchase (api + worker + Postgres)", Want: "≤ 4 ms", Got: "not measured"}
 	if st := r.Runs["accrual"]; st != nil {
 		ack.Got = fmt.Sprintf("%s at %.0f/s (202, Prefer: wait=0)", ms(st.Ack.P99), st.Rate)
 		ack.Met = boolp(st.Ack.N > 0 && st.Ack.P99 <= 150*time.Millisecond && st.Errors == 0)
 		vis.Got = fmt.Sprintf("%s at %.0f/s", ms(st.Done.P99), st.Rate)
-		vis.Met = boolp(st.Done.N > 0 && st.Done.P99 <= time.Second && st.Missing == 0)
+		vis.Met = boolp(st.Done.N > 0 && st.Done.P99 <= 250*time.Millisecond && st.Missing == 0)
+		if c := st.CPU; c != nil && st.Completed > 0 {
+			sum := c.APIMicros + c.WorkerMicros + c.PostgresMicros
+			own.Got = fmt.Sprintf("%.0f + %.0f + %.0f = %.0f µs at %.0f/s", c.APIMicros, c.WorkerMicros, c.PostgresMicros, sum, st.Rate)
+			own.Met = boolp(sum <= 4000)
+		}
 	}
-	out = append(out, ack, vis)
+	out = append(out, ack, vis, own)
+
+	// The store's accrual runs in the bench process, as the floor's bare write does: client and Postgres, each.
+	sf := Target{Name: "store.AccruePurchase CPU vs the Postgres floor's (client + Postgres)", Want: "≤ 2 ×", Got: "not measured"}
+	if st, fl := r.Runs["store"], r.Runs["pg-floor"]; st != nil && fl != nil && st.CPU != nil && fl.CPU != nil {
+		a, b := st.CPU.BenchMicros+st.CPU.PostgresMicros, fl.CPU.BenchMicros+fl.CPU.PostgresMicros
+		sf.Got = fmt.Sprintf("%.0f + %.0f vs %.0f + %.0f µs", st.CPU.BenchMicros, st.CPU.PostgresMicros, fl.CPU.BenchMicros, fl.CPU.PostgresMicros)
+		if b > 0 {
+			sf.Got += fmt.Sprintf(" = %.1f ×", a/b)
+			sf.Met = boolp(a <= 2*b)
+		}
+	}
+	out = append(out, sf)
 
 	rd := Target{Name: "balance reads on this machine's cores", Want: "≥ 3,000 requests/s with p99 ≤ 20 ms", Got: "not measured"}
 	if st := r.Runs["reads"]; st != nil {
@@ -115,21 +137,61 @@ func targets(r *Report) []Target {
 		}
 	}
 	out = append(out, rd)
-	red := Target{Name: "redemption claim-to-completed p50", Want: "≤ 300 ms (Voucherify: 170 ms p50 / 350 ms p95)", Got: "not measured"}
-	var got []string
-	met := true
-	for _, k := range []struct{ key, what string }{{"redemption-points", "points-only"}, {"redemption-cash", "with cash (stripe-mock)"}} {
-		st := r.Runs[k.key]
-		if st == nil {
-			continue
+
+	for _, k := range []struct {
+		key, what string
+		p50       time.Duration
+		want      string
+	}{
+		{"redemption-points", "points-only", 150 * time.Millisecond, "≤ 150 ms (Voucherify publishes 170 ms)"},
+		{"redemption-cash", "with cash (stripe-mock)", 300 * time.Millisecond, "≤ 300 ms"},
+	} {
+		red := Target{Name: "redemption claim-to-completed p50, " + k.what, Want: k.want, Got: "not measured"}
+		if st := r.Runs[k.key]; st != nil {
+			red.Got = fmt.Sprintf("p50 %s, p95 %s at %.0f/s, %d errors", ms(st.Ack.P50), ms(st.Ack.P95), st.Rate, st.Errors)
+			red.Met = boolp(st.Ack.N > 0 && st.Ack.P50 <= k.p50 && st.Errors == 0)
 		}
-		got = append(got, fmt.Sprintf("%s: p50 %s, p95 %s at %.0f/s, %d errors", k.what, ms(st.Ack.P50), ms(st.Ack.P95), st.Rate, st.Errors))
-		met = met && st.Ack.N > 0 && st.Ack.P50 <= 300*time.Millisecond && st.Errors == 0
+		out = append(out, red)
 	}
-	if len(got) > 0 {
-		red.Got, red.Met = strings.Join(got, "; "), boolp(met)
+
+	// Sustained as a search step is (the answer's p99 within the search bound), so that a rate reached by queueing
+	// every request for seconds does not count.
+	bound := cmp.Or(r.Settings.Bound, time.Second)
+	reg := Target{Name: "member registration through the API", Want: fmt.Sprintf("≥ 200/s, each answered 201, p99 ≤ %s", ms(bound)), Got: "not measured"}
+	if st := r.Runs["registration"]; st != nil {
+		reg.Got = fmt.Sprintf("%.0f/s completed of %.0f/s offered, p50 %s, p99 %s, %d errors", st.Throughput, st.Rate, ms(st.Ack.P50), ms(st.Ack.P99), st.Errors)
+		reg.Met = boolp(st.Rate >= 200 && st.Throughput >= 0.99*st.Rate && st.Errors == 0 && st.Ack.P99 <= bound)
 	}
-	return append(out, red)
+	out = append(out, reg)
+
+	exp := Target{Name: "expiry of 1,000,000 lots", Want: "≤ 60 s", Got: "not measured"}
+	if e := r.Expiry; e != nil {
+		exp.Got = fmt.Sprintf("%d lots in %s (%.0f lots/s), %d left open", e.Lots, e.Took.Round(100*time.Millisecond), e.Rate, e.Left)
+		if e.Lots >= 1_000_000 {
+			exp.Met = boolp(e.Took <= 60*time.Second && e.Left == 0)
+		} else {
+			exp.Got += " (below the target's scale: --expiry-lots 1000000)"
+		}
+	}
+	out = append(out, exp)
+
+	hb := Target{Name: "longest member run under a one-member backlog of 10,000 purchases", Want: "≤ 5,000 events", Got: "not measured"}
+	if h := r.History; h != nil {
+		switch {
+		case h.Stalled:
+			hb.Got = fmt.Sprintf("stalled after %d of %d purchases", h.Committed, h.Purchases)
+			hb.Met = boolp(false)
+		default:
+			longest := max(h.LongestRunEvents, h.CurrentRunEvents)
+			hb.Got = fmt.Sprintf("%d events, %d purchases in %d runs", longest, h.Purchases, h.Runs)
+			if h.Purchases >= 10_000 {
+				hb.Met = boolp(longest <= 5000)
+			} else {
+				hb.Got += " (below the target's scale: --history-purchases 10000)"
+			}
+		}
+	}
+	return append(out, hb)
 }
 
 // WriteJSON writes the report as JSON to file.

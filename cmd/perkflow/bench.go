@@ -51,7 +51,7 @@ func benchCommand() *cobra.Command {
 	fs.Float64Var(&o.RegisterRate, "register-rate", 200, "rate of new members registered through the API measured (the registration scenario)")
 	fs.StringVar(&o.StripeMock, "stripe-mock", "", "stripe-mock binary for cash claims (default: bin/stripe-mock, else PATH)")
 	fs.IntVar(&o.HistoryPurchases, "history-purchases", 10000, "purchases sent to one member to measure the history bound")
-	fs.IntVar(&o.ExpiryLots, "expiry-lots", 100000, "lots seeded past their date for the expiry scenario (in the bench's own database only)")
+	fs.IntVar(&o.ExpiryLots, "expiry-lots", 1000000, "lots seeded past their date for the expiry scenario (in the bench's own database only; the target is stated for 1,000,000)")
 	fs.Float64Var(&o.MaxOtherLoad, "max-other-load", 0.5, "cores others (not perkflow, the bench or Postgres) may use during a measurement before it is repeated")
 	fs.IntVar(&o.Retries, "retries", 2, "how many times a measurement disturbed by others is repeated")
 	fs.StringVar(&o.APIURL, "api", "", "URL of a running perkflow API to measure (with DATABASE_URL or --database, and --temporal)")

@@ -23,7 +23,7 @@ func TestBenchRunsEveryScenario(t *testing.T) {
 	}
 	report := filepath.Join(t.TempDir(), "bench.json")
 	args := []string{"bench", "--rate", "10", "--duration", "2s", "--step", "1s", "--retries", "0", "--members", "5",
-		"--read-rate", "100", "--redeem-rate", "2", "--register-rate", "20", "--history-purchases", "60", "--json", report}
+		"--read-rate", "100", "--redeem-rate", "2", "--register-rate", "20", "--history-purchases", "60", "--expiry-lots", "20000", "--json", report}
 	if mock, err := filepath.Abs("../../bin/stripe-mock"); err == nil {
 		if _, err := os.Stat(mock); err == nil {
 			args = append(args, "--stripe-mock", mock)
@@ -57,6 +57,15 @@ func TestBenchRunsEveryScenario(t *testing.T) {
 			API    *struct{} `json:"api"`
 			Worker *struct{} `json:"worker"`
 		} `json:"memory"`
+		Expiry *struct {
+			Lots    int   `json:"lots"`
+			Expired int64 `json:"lots_expired"`
+			Left    int64 `json:"lots_left"`
+		} `json:"expiry"`
+		Targets []struct {
+			Name string `json:"name"`
+			Met  *bool  `json:"met"`
+		} `json:"targets"`
 		Notes []string `json:"notes"`
 	}
 	if err := json.Unmarshal(b, &rep); err != nil {
@@ -77,6 +86,15 @@ func TestBenchRunsEveryScenario(t *testing.T) {
 	}
 	if rep.Memory == nil || rep.Memory.API == nil || rep.Memory.Worker == nil {
 		t.Errorf("memory of the api and worker not reported")
+	}
+	if e := rep.Expiry; e == nil || e.Lots != 20000 || e.Expired != 20000 || e.Left != 0 {
+		t.Errorf("expiry = %+v; want the 20,000 lots seeded expired, none left", e)
+	}
+	// Runs below the scale a target is stated at are reported, not judged.
+	for _, tg := range rep.Targets {
+		if (tg.Name == "expiry of 1,000,000 lots" || strings.HasPrefix(tg.Name, "longest member run")) && tg.Met != nil {
+			t.Errorf("target %q judged on a run below its scale", tg.Name)
+		}
 	}
 	for _, n := range rep.Notes {
 		if strings.Contains(n, "died") || strings.Contains(n, "not measured: ") && !strings.Contains(n, "stripe-mock") {

@@ -54,6 +54,12 @@ func (e *effects) entry(kind domain.EntryKind, source string, points int64) {
 	}
 }
 
+func (e *effects) webhook(eventType string) {
+	if e != nil {
+		e.webhookTypes = append(e.webhookTypes, eventType)
+	}
+}
+
 func (e *effects) redemption(channel, outcome string) {
 	if e != nil {
 		e.redemptions = append(e.redemptions, [2]string{channel, outcome})

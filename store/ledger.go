@@ -64,13 +64,17 @@ type entry struct {
 	reason      string
 }
 
-func (l *memberLedger) insertEntry(ctx context.Context, e entry) (int64, error) {
-	var id int64
-	err := l.tx.QueryRow(ctx, `
+// insertEntrySQL appends a ledger entry ($9 its balance after) and returns its id: on its own (insertEntry) and as
+// the first part of a credit's statement (creditSQL).
+const insertEntrySQL = `
 		INSERT INTO ledger_entries (member_id, kind, points, available_at, expires_at, source_type, source_id,
 		                            idempotency_key, balance_after, occurred_at, qualifying_points, actor, reason)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULLIF($12, ''), NULLIF($13, ''))
-		RETURNING id`,
+		RETURNING id`
+
+func (l *memberLedger) insertEntry(ctx context.Context, e entry) (int64, error) {
+	var id int64
+	err := l.tx.QueryRow(ctx, insertEntrySQL,
 		l.memberID, e.kind, e.points, e.availableAt, e.expiresAt, e.sourceType, e.sourceID, e.key,
 		l.total+e.points, e.occurredAt, e.qualifying, e.actor, e.reason).Scan(&id)
 	if err != nil {
@@ -96,12 +100,8 @@ func (l *memberLedger) credit(ctx context.Context, e entry) (int64, error) {
 // creditSQL appends a credit's entry, opens its lot, moves the balance and writes the entry's webhook event (when an
 // enabled endpoint takes its type; the event's data gets the entry's id) in one statement: the entry's id is known
 // only to the statement that inserts it, and four round trips per credit were a third of an accrual's.
-const creditSQL = `
-	WITH e AS (
-		INSERT INTO ledger_entries (member_id, kind, points, available_at, expires_at, source_type, source_id,
-		                            idempotency_key, balance_after, occurred_at, qualifying_points, actor, reason)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULLIF($12, ''), NULLIF($13, ''))
-		RETURNING id),
+var creditSQL = `
+	WITH e AS (` + insertEntrySQL + `),
 	lot AS (
 		INSERT INTO ledger_lots (entry_id, member_id, points, remaining, debt_paid, available_at, expires_at)
 		SELECT id, $1, $3, $14, $15, $4, $5 FROM e),
@@ -110,8 +110,7 @@ const creditSQL = `
 	ev AS (
 		INSERT INTO webhook_events (type, order_key, occurred_at, data)
 		SELECT $19, $20, $21, $22::jsonb || jsonb_build_object('entry_id', e.id) FROM e
-		WHERE $19 <> '' AND EXISTS (SELECT 1 FROM webhook_endpoints
-		                            WHERE enabled AND (events @> ARRAY[$19::text] OR events @> ARRAY['*']))
+		WHERE $19 <> '' AND ` + subscribedSQL("$19") + `
 		RETURNING 1)
 	SELECT id, (SELECT count(*) FROM ev) FROM e`
 
@@ -144,8 +143,8 @@ func (l *memberLedger) queueCredit(b *pgx.Batch, e entry) (read func(pgx.BatchRe
 		}
 		eff := effectsOf(l.tx)
 		eff.entry(e.kind, e.sourceType, e.points)
-		if events > 0 && eff != nil {
-			eff.webhookTypes = append(eff.webhookTypes, eventType)
+		if events > 0 {
+			eff.webhook(eventType)
 		}
 		return id, nil
 	}, nil

@@ -28,25 +28,39 @@ const WebhookChannel = "perkflow_webhooks"
 // the (small) endpoints table and writes nothing. In a transaction of the store's (inTx), the dispatchers are told
 // once it commits; in another, the event waits for the next wake or the endpoints' idle timers.
 func EmitEvent(ctx context.Context, tx pgx.Tx, eventType, memberID string, occurredAt time.Time, data any) error {
-	if memberID != "" && !domain.ValidMemberID(memberID) {
-		return fmt.Errorf("%s event: member id %q is not a member's id", eventType, memberID)
-	}
-	b, err := json.Marshal(data)
+	b, err := eventData(eventType, memberID, data)
 	if err != nil {
-		return fmt.Errorf("encode %s event: %w", eventType, err)
+		return err
 	}
 	tag, err := tx.Exec(ctx, `
 		INSERT INTO webhook_events (type, order_key, occurred_at, data)
 		SELECT $1, $2, $3, $4
-		WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled AND (events @> ARRAY[$1::text] OR events @> ARRAY['*']))`,
-		eventType, memberID, occurredAt.UTC(), b)
+		WHERE `+subscribedSQL("$1"), eventType, memberID, occurredAt.UTC(), b)
 	if err != nil {
 		return wrap("write "+eventType+" event", err)
 	}
-	if e := effectsOf(tx); e != nil && tag.RowsAffected() > 0 {
-		e.webhookTypes = append(e.webhookTypes, eventType)
+	if tag.RowsAffected() > 0 {
+		effectsOf(tx).webhook(eventType)
 	}
 	return nil
+}
+
+// subscribedSQL is true, in SQL, while an enabled endpoint subscribes to the event type in the parameter param.
+func subscribedSQL(param string) string {
+	return `EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled AND (events @> ARRAY[` + param + `::text] OR events @> ARRAY['*']))`
+}
+
+// eventData is an event's data as the outbox stores it, for a member's event (memberID a member's id) or a
+// program-wide one ("").
+func eventData(eventType, memberID string, data any) ([]byte, error) {
+	if memberID != "" && !domain.ValidMemberID(memberID) {
+		return nil, fmt.Errorf("%s event: member id %q is not a member's id", eventType, memberID)
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s event: %w", eventType, err)
+	}
+	return b, nil
 }
 
 // webhookAnnouncer tells the webhook dispatchers (LISTEN on WebhookChannel) which event types were committed. It
@@ -123,14 +137,8 @@ func ledgerEventOf(memberID string, e entry, balanceAfter int64) (string, []byte
 	if t == "" {
 		return "", []byte(`{}`), nil
 	}
-	if !domain.ValidMemberID(memberID) {
-		return "", nil, fmt.Errorf("%s event: member id %q is not a member's id", t, memberID)
-	}
-	b, err := json.Marshal(ledgerEventData(memberID, 0, e, balanceAfter))
-	if err != nil {
-		return "", nil, fmt.Errorf("encode %s event: %w", t, err)
-	}
-	return t, b, nil
+	b, err := eventData(t, memberID, ledgerEventData(memberID, 0, e, balanceAfter))
+	return t, b, err
 }
 
 // WebhookEndpointRecord is an endpoint with what only the store and the delivery see.

@@ -57,13 +57,15 @@ func TestOutboxWritesOnlyWhatAnEndpointSubscribesTo(t *testing.T) {
 		Scan(&evEntry, &evBalance, &evMember); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Pool.QueryRow(ctx, `SELECT id, balance_after FROM ledger_entries WHERE member_id = $1 ORDER BY id DESC LIMIT 1`, m).
-		Scan(&entryID, &balanceAfter); err != nil {
+	var sum int64
+	if err := db.Pool.QueryRow(ctx, `SELECT max(id), (SELECT balance_after FROM ledger_entries WHERE id = max(e.id)), sum(points)
+		FROM ledger_entries e WHERE member_id = $1`, m).Scan(&entryID, &balanceAfter, &sum); err != nil {
 		t.Fatal(err)
 	}
-	if evEntry != entryID || evBalance != balanceAfter || balanceAfter != 30 || evMember != m {
-		t.Fatalf("event names entry %d (balance after %d, member %s); the entry is %d with balance after %d (want 30) of %s",
-			evEntry, evBalance, evMember, entryID, balanceAfter, m)
+	// Its balance after is the entry's, which is the sum of the member's entries up to it (the last one).
+	if evEntry != entryID || evBalance != balanceAfter || balanceAfter != sum || evMember != m {
+		t.Fatalf("event names entry %d (balance after %d, member %s); the last entry is %d with balance after %d, the entries sum to %d, of %s",
+			evEntry, evBalance, evMember, entryID, balanceAfter, sum, m)
 	}
 	f := false
 	if _, err := st.UpdateWebhookEndpoint(ctx, ep.ID, storeEnabled(&f)); err != nil {

@@ -3,6 +3,7 @@ package domain
 import (
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -236,17 +237,33 @@ type ProgramVersion struct {
 	Program       Program   `json:"program"`
 }
 
+// Clone returns a copy of p that shares no memory with it.
+func (p Program) Clone() Program {
+	p.Tiers = slices.Clone(p.Tiers)
+	p.QualifyingKinds = slices.Clone(p.QualifyingKinds)
+	p.PointValue, p.RetroClaimDays = clonePtr(p.PointValue), clonePtr(p.RetroClaimDays)
+	return p
+}
+
 // Location is the program's time zone (UTC when unset or unknown).
 func (p Program) Location() *time.Location {
 	if p.TimeZone == "" || p.TimeZone == "Local" {
 		return time.UTC
 	}
+	if loc, ok := zones.Load(p.TimeZone); ok {
+		return loc.(*time.Location)
+	}
 	loc, err := time.LoadLocation(p.TimeZone)
 	if err != nil {
 		return time.UTC
 	}
+	zones.Store(p.TimeZone, loc)
 	return loc
 }
+
+// zones holds the time zones loaded so far by name: time.LoadLocation reads and parses the zone's file on every
+// call, and every accrual asks for the program's zone. A *time.Location is immutable, so one is shared by all.
+var zones sync.Map
 
 // EarnsOn says whether a purchase of total can earn under the program: only purchases in the program's currency do.
 // Earn applies it, and so does the API before it accepts a purchase, so that a refused one writes nothing.

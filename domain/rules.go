@@ -45,6 +45,24 @@ type Rule struct {
 	Action     Action     `json:"action"`
 }
 
+// Clone returns a copy of r that shares no memory with it.
+func (r Rule) Clone() Rule {
+	r.StartsAt, r.EndsAt = clonePtr(r.StartsAt), clonePtr(r.EndsAt)
+	c := &r.Conditions
+	c.MinTotal = clonePtr(c.MinTotal)
+	c.SKUs, c.Categories, c.Stores = slices.Clone(c.SKUs), slices.Clone(c.Categories), slices.Clone(c.Stores)
+	c.Channels, c.DaysOfWeek, c.Tiers = slices.Clone(c.Channels), slices.Clone(c.DaysOfWeek), slices.Clone(c.Tiers)
+	return r
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
 // Conditions all must hold for a rule to apply; an empty condition always holds. SKUs and Categories select lines;
 // the others concern the whole transaction.
 type Conditions struct {

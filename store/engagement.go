@@ -44,7 +44,7 @@ func (s *Store) GetChallenge(ctx context.Context, id string) (domain.Challenge, 
 // ListChallenges lists challenges by id after cursor.
 func (s *Store) ListChallenges(ctx context.Context, cursor string, limit int) ([]domain.Challenge, error) {
 	rows, err := s.pool.Query(ctx, `SELECT definition FROM challenges WHERE challenge_id > $1 ORDER BY challenge_id LIMIT $2`, cursor, limit)
-	return collectDefinitions[domain.Challenge]("list challenges", rows, err)
+	return collectDefinitions("list challenges", rows, err, unmarshal[domain.Challenge])
 }
 
 // ChallengesForPurchase are the challenges a purchase at t counts for: those the member is enrolled in and still

@@ -7,3 +7,9 @@ func BalanceQuery(memberID string, now time.Time) (string, []any) {
 	q := balanceQuery(memberID, now)
 	return q.sql, q.args
 }
+
+// DecodeProgram decodes program settings as every read of them does, through the cache of decoded documents.
+func DecodeProgram(raw []byte) (ProgramVersion, error) {
+	p, err := decodedPrograms.decode(raw)
+	return ProgramVersion{Program: p}, err
+}

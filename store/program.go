@@ -59,7 +59,7 @@ func programQuery(t time.Time) rowQuery[ProgramVersion] {
 			if err != nil {
 				return v, wrap("program settings", err)
 			}
-			if err := json.Unmarshal(raw, &v.Program); err != nil {
+			if v.Program, err = decodedPrograms.decode(raw); err != nil {
 				return v, wrap("decode program settings", err)
 			}
 			return v, nil

@@ -49,22 +49,22 @@ func rulesByRef(ctx context.Context, q queryer, refs []domain.RuleRef) ([]domain
 }
 
 func collectRules(rows pgx.Rows, err error) ([]domain.Rule, error) {
-	return collectDefinitions[domain.Rule]("read rules", rows, err)
+	return collectDefinitions("read rules", rows, err, decodedRules.decode)
 }
 
 // collectDefinitions decodes rows of one JSON column (a rule's or a challenge's definition); op names the read in
 // errors.
-func collectDefinitions[T any](op string, rows pgx.Rows, err error) ([]T, error) {
+func collectDefinitions[T any](op string, rows pgx.Rows, err error, decode func([]byte) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, wrap(op, err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) {
 		var raw []byte
-		var v T
 		if err := r.Scan(&raw); err != nil {
-			return v, err
+			var zero T
+			return zero, err
 		}
-		return v, json.Unmarshal(raw, &v)
+		return decode(raw)
 	})
 	return out, wrap(op, err)
 }

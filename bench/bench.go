@@ -110,7 +110,7 @@ func (o *Options) defaults() {
 		o.RedeemRate = 5
 	}
 	if o.RegisterRate <= 0 {
-		o.RegisterRate = 200
+		o.RegisterRate = 220
 	}
 	if o.ReadRate <= 0 {
 		o.ReadRate = 3000

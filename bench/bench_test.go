@@ -250,6 +250,27 @@ func TestTargetsAndMarkdown(t *testing.T) {
 			t.Errorf("target %q: met %v (judged: %v), want %v", name, got, ok, want)
 		}
 	}
+	// Registration: 200/s completed is the bar, whatever was offered; every answer a 201 within the bound, and at
+	// least 90 % of what was offered completed (sustained, as a search step is).
+	for _, c := range []struct {
+		rate, throughput float64
+		errors           int
+		p99              time.Duration
+		met              bool
+	}{
+		{220, 203.5, 0, 682 * time.Millisecond, true},
+		{200, 194.7, 0, 385 * time.Millisecond, false}, // answered, but not 200 a second
+		{220, 203.5, 1, 682 * time.Millisecond, false},
+		{220, 203.5, 0, 1015 * time.Millisecond, false},
+		{300, 210, 0, 900 * time.Millisecond, false}, // 70 % of the offered rate: queueing, not sustained
+	} {
+		r.Runs["registration"] = &Step{Scenario: "registration", Rate: c.rate, Throughput: c.throughput, Errors: c.errors, Ack: Dist{N: 2000, P99: c.p99}}
+		for _, tg := range targets(r) {
+			if tg.Name == "member registration through the API" && (tg.Met == nil || *tg.Met != c.met) {
+				t.Errorf("registration %+v: judged %v, want %v", c, tg.Met, c.met)
+			}
+		}
+	}
 	// Below the scale a target is stated at, the run is reported and not judged.
 	r.Expiry = &Expiry{Lots: 100_000, Took: 3 * time.Second, Rate: 33333}
 	r.History.Purchases = 2000

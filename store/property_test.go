@@ -187,6 +187,22 @@ func runLedgerProperty(t *testing.T, seed uint64, allowNegative bool, steps int)
 			if !allowNegative && b.Available < 0 {
 				t.Fatalf("step %d (%s): available %d below zero under a no-negative policy", step, o.kind, b.Available)
 			}
+			// Available and pending are what the member's lots hold at now, less any debt; the read sums them in one
+			// statement with the balance row, and a rewrite of it (there have been several) must give the same.
+			var avail, pending int64
+			if err := st.Pool().QueryRow(ctx, `
+				SELECT COALESCE(sum(l.remaining) FILTER (WHERE l.available_at <= $2), 0) - min(mb.debt),
+				       COALESCE(sum(l.remaining) FILTER (WHERE l.available_at > $2), 0)
+				FROM member_balances mb
+				LEFT JOIN ledger_lots l ON l.member_id = mb.member_id AND l.remaining > 0
+				                        AND (l.expires_at IS NULL OR l.expires_at > $2)
+				WHERE mb.member_id = $1`, mm, now).Scan(&avail, &pending); err != nil {
+				t.Fatal(err)
+			}
+			if b.Available != avail || b.Pending != pending {
+				t.Fatalf("step %d (%s): balance read available %d, pending %d; the member's lots hold %d and %d",
+					step, o.kind, b.Available, b.Pending, avail, pending)
+			}
 		}
 	}
 }

@@ -119,8 +119,9 @@ func (q rowQuery[T]) queue(b *pgx.Batch) { b.Queue(q.sql, q.args...) }
 // read scans the query's row from the batch's next result.
 func (q rowQuery[T]) read(br pgx.BatchResults) (T, error) { return q.scan(br.QueryRow()) }
 
-// balance computes a member's balance at now in one round trip: available and pending from the open lots (less any
-// debt), qualifying over the tier window of the program in force, counting the kinds of credit it lists.
+// balance computes a member's balance at now in one round trip: available and pending from one pass over the open
+// lots (less any debt), qualifying over the tier window of the program in force, counting the kinds of credit it
+// lists.
 func balance(ctx context.Context, q querier, memberID string, now time.Time) (domain.Balance, error) {
 	return balanceQuery(memberID, now).run(ctx, q)
 }
@@ -133,18 +134,18 @@ func balanceQuery(memberID string, now time.Time) rowQuery[domain.Balance] {
 			                 WHERE effective_from <= $2 ORDER BY effective_from DESC, version DESC LIMIT 1), 365) AS days,
 			       ` + qualifyingKindsAt("$2", "$3") + ` AS kinds
 		)
-		SELECT mb.total, mb.lifetime, mb.debt,
-		       COALESCE((SELECT sum(remaining) FROM ledger_lots l
-		                 WHERE l.member_id = mb.member_id AND l.remaining > 0 AND l.available_at <= $2
-		                   AND (l.expires_at IS NULL OR l.expires_at > $2)), 0),
-		       COALESCE((SELECT sum(remaining) FROM ledger_lots l
-		                 WHERE l.member_id = mb.member_id AND l.remaining > 0 AND l.available_at > $2
-		                   AND (l.expires_at IS NULL OR l.expires_at > $2)), 0),
+		SELECT mb.total, mb.lifetime, mb.debt, COALESCE(lots.available, 0), COALESCE(lots.pending, 0),
 		       COALESCE((SELECT sum(` + qualifyingOfEntry + `) FROM ledger_entries e, prog w
 		                 WHERE e.member_id = mb.member_id AND ` + qualifyingCandidate + `
 		                   AND e.occurred_at > $2 - make_interval(days => w.days) AND e.occurred_at <= $2
 		                   AND ` + qualifyingKindOf + ` = ANY(w.kinds)), 0)
-		FROM member_balances mb WHERE mb.member_id = $1`,
+		FROM member_balances mb
+		CROSS JOIN LATERAL (
+			SELECT sum(remaining) FILTER (WHERE l.available_at <= $2) AS available,
+			       sum(remaining) FILTER (WHERE l.available_at > $2) AS pending
+			FROM ledger_lots l
+			WHERE l.member_id = mb.member_id AND l.remaining > 0 AND (l.expires_at IS NULL OR l.expires_at > $2)) lots
+		WHERE mb.member_id = $1`,
 		args: []any{memberID, now, domain.DefaultQualifyingKinds},
 		scan: func(row pgx.Row) (domain.Balance, error) {
 			var b domain.Balance

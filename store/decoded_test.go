@@ -27,25 +27,25 @@ func TestDecodedProgramsAreCopies(t *testing.T) {
 		t.Fatal(err)
 	}
 	first, err := store.DecodeProgram(raw)
-	if err != nil || !reflect.DeepEqual(first.Program, want) {
-		t.Fatalf("first decode: %+v, %v", first.Program, err)
+	if err != nil || !reflect.DeepEqual(first, want) {
+		t.Fatalf("first decode: %+v, %v", first, err)
 	}
-	first.Program.Tiers[0].ThresholdPoints = 999_999
-	first.Program.QualifyingKinds[0] = "changed"
-	*first.Program.RetroClaimDays = 1
-	first.Program.PointValue.Amount = 42
+	first.Tiers[0].ThresholdPoints = 999_999
+	first.QualifyingKinds[0] = "changed"
+	*first.RetroClaimDays = 1
+	first.PointValue.Amount = 42
 	for range 2 {
 		again, err := store.DecodeProgram(raw)
-		if err != nil || !reflect.DeepEqual(again.Program, want) {
-			t.Fatalf("a decode after a reader changed its copy: %+v, %v; want %+v", again.Program, err, want)
+		if err != nil || !reflect.DeepEqual(again, want) {
+			t.Fatalf("a decode after a reader changed its copy: %+v, %v; want %+v", again, err, want)
 		}
 	}
 
 	p.Tiers[0].ThresholdPoints++
 	changed, _ := json.Marshal(p)
 	got, err := store.DecodeProgram(changed)
-	if err != nil || got.Program.Tiers[0].ThresholdPoints != want.Tiers[0].ThresholdPoints+1 {
-		t.Fatalf("changed settings decoded as %+v, %v", got.Program.Tiers, err)
+	if err != nil || got.Tiers[0].ThresholdPoints != want.Tiers[0].ThresholdPoints+1 {
+		t.Fatalf("changed settings decoded as %+v, %v", got.Tiers, err)
 	}
 
 	bad := []byte(`{"tiers": "none"}`)

@@ -1,6 +1,10 @@
 package store
 
-import "time"
+import (
+	"time"
+
+	"github.com/perkflow/perkflow/domain"
+)
 
 // BalanceQuery is the SQL text and arguments of a balance read, for tests of its plan.
 func BalanceQuery(memberID string, now time.Time) (string, []any) {
@@ -9,7 +13,4 @@ func BalanceQuery(memberID string, now time.Time) (string, []any) {
 }
 
 // DecodeProgram decodes program settings as every read of them does, through the cache of decoded documents.
-func DecodeProgram(raw []byte) (ProgramVersion, error) {
-	p, err := decodedPrograms.decode(raw)
-	return ProgramVersion{Program: p}, err
-}
+func DecodeProgram(raw []byte) (domain.Program, error) { return decodedPrograms.decode(raw) }

@@ -41,6 +41,10 @@ type Options struct {
 	// ReadBound is the p99 of balance reads a sustained read rate keeps; ReadRate the fixed read rate measured.
 	ReadBound time.Duration
 	ReadRate  float64
+	// NoVacuumBeforeReads leaves the bench's database as the write runs left it for the reads. By default the reads
+	// run after a VACUUM (ANALYZE) of it: what autovacuum does to a live database's tables within minutes of such
+	// writes, and the bench's database is minutes old (and autovacuum may be off on the server it is given).
+	NoVacuumBeforeReads bool
 	// SearchStart is the first rate tried; MaxRate caps the search; Bisections refine it.
 	SearchStart float64
 	MaxRate     float64

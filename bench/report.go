@@ -51,6 +51,9 @@ type Settings struct {
 	// process of its own (--temporal), not in the bench's.
 	Workers          int  `json:"workers,omitempty"`
 	ExternalTemporal bool `json:"external_temporal,omitempty"`
+	// VacuumedBeforeReads says the reads (and the scenarios after them) ran after a VACUUM (ANALYZE) of the bench's
+	// database; see Options.NoVacuumBeforeReads.
+	VacuumedBeforeReads bool `json:"vacuumed_before_reads,omitempty"`
 }
 
 // Registration is how long enrolling the members through the API took.

@@ -44,6 +44,7 @@ func benchCommand() *cobra.Command {
 	fs.DurationVar(&o.Bound, "p99", time.Second, "search bound: p99 of points visible / floor processed / commit that a sustained rate keeps")
 	fs.DurationVar(&o.ReadBound, "read-p99", 20*time.Millisecond, "search bound: p99 of balance reads that a sustained read rate keeps")
 	fs.Float64Var(&o.ReadRate, "read-rate", 3000, "fixed rate of balance reads measured")
+	fs.BoolVar(&o.NoVacuumBeforeReads, "no-vacuum", false, "read balances in the bench's database as the write runs left it, not after the VACUUM (ANALYZE) autovacuum would have run by then")
 	fs.Float64Var(&o.SearchStart, "search-start", 50, "first accrual rate a search tries")
 	fs.Float64Var(&o.MaxRate, "max-rate", 20000, "highest rate a search tries")
 	fs.IntVar(&o.Bisections, "bisections", 3, "bisection steps refining each search")

@@ -72,8 +72,10 @@ type member struct {
 	// engageCh feeds the engagement coroutine; engageQueued counts items it has not finished.
 	engageCh     workflow.Channel
 	engageQueued int
-	// life is what the birthday and win-back timers are armed from.
-	life *domain.MemberLifecycle
+	// life is what the birthday and win-back timers are armed from; localLife whether this run reads it in a local
+	// activity (versioned: runs recorded before it read it in a regular one).
+	life      *domain.MemberLifecycle
+	localLife bool
 	// lastPurchaseAt is the latest purchase accrued; winbackFor the purchase whose inactivity was announced.
 	lastPurchaseAt *time.Time
 	winbackFor     *time.Time

@@ -21,6 +21,16 @@ type engagementItem struct {
 	Actor     string
 }
 
+// localLifecycleChange is the GetVersion change id of reading the member's lifecycle in a local activity. Before it,
+// the read was an activity task of its own: every run's start (a registration's first task, each Continue-As-New)
+// and every birthdate change cost an activity task through matching and a second workflow task, six history events.
+const localLifecycleChange = "local-lifecycle"
+
+// lifecycleWindow is how long the local activity reading the lifecycle is retried (the regular activity's retry
+// policy, about two and a half minutes, fits in it) before the run goes without birthday and win-back timers, as a
+// regular activity that failed for good left it.
+const lifecycleWindow = 3 * time.Minute
+
 // maxEngagementQueue bounds the items waiting for the engagement coroutine (the main loop adds at most two per turn).
 const maxEngagementQueue = 1 << 16
 
@@ -31,6 +41,7 @@ func (m *member) startEngagement(ctx workflow.Context) {
 	m.engageCh = workflow.NewBufferedChannel(ctx, maxEngagementQueue)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		lt := &lifecycleTimers{}
+		m.localLife = workflow.GetVersion(ctx, localLifecycleChange, workflow.DefaultVersion, 1) >= 1
 		m.loadLifecycle(ctx)
 		m.armLifecycle(ctx, lt)
 		for {
@@ -112,9 +123,16 @@ func (m *member) loadLifecycle(ctx workflow.Context) {
 	m.reloadLifecycle(ctx, "Read birthday and win-back settings")
 }
 
-// reloadLifecycle is loadLifecycle with the activity's summary.
+// reloadLifecycle is loadLifecycle with the activity's summary: a local activity, or in runs recorded before
+// "local-lifecycle" a regular one.
 func (m *member) reloadLifecycle(ctx workflow.Context, summary string) {
-	life, err := MemberLifecycle.Execute(withOptions(ctx, activityOptions.engagement, summary), m.in.MemberID).Get(ctx)
+	var life domain.MemberLifecycle
+	var err error
+	if m.localLife {
+		life, err = MemberLifecycle.ExecuteLocal(withLocalOptions(ctx, activityOptions.engagement, summary, lifecycleWindow), m.in.MemberID).Get(ctx)
+	} else {
+		life, err = MemberLifecycle.Execute(withOptions(ctx, activityOptions.engagement, summary), m.in.MemberID).Get(ctx)
+	}
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("member lifecycle not read; no birthday or win-back timers this run", "Error", err)
 		m.life = nil

@@ -2,9 +2,13 @@ package workflows
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/perkflow/perkflow/domain"
 )
@@ -118,5 +122,41 @@ func TestMemberReviewsTierOnItsAnniversary(t *testing.T) {
 	}
 	if f.welcomes != 1 { // the fake counts every notification: here the tier-change message
 		t.Fatalf("%d notifications, want the tier change message", f.welcomes)
+	}
+}
+
+// A run reads the member's lifecycle in a local activity, in its first workflow task; a run recorded before
+// "local-lifecycle" reads it in a regular activity, as it was recorded.
+func TestMemberLifecycleIsReadLocallyInNewRuns(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		version workflow.Version
+		want    string
+	}{{"new run", 1, "local"}, {"run recorded before", workflow.DefaultVersion, "regular"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newEnv(t)
+			env.SetStartTime(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+			newFakeLedger().register(env)
+			if tc.version == workflow.DefaultVersion {
+				env.OnGetVersion(localLifecycleChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+			}
+			var mu sync.Mutex
+			var kinds []string
+			MemberLifecycle.fake(env, func(ctx context.Context, _ string) (domain.MemberLifecycle, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				kind := "regular"
+				if activity.GetInfo(ctx).IsLocalActivity {
+					kind = "local"
+				}
+				kinds = append(kinds, kind)
+				return domain.MemberLifecycle{Active: true, WinbackDays: 30, TimeZone: "UTC"}, nil
+			})
+			env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, time.Hour)
+			env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID})
+			if !slices.Equal(kinds, []string{tc.want}) {
+				t.Fatalf("lifecycle read as %v; want [%s]", kinds, tc.want)
+			}
+		})
 	}
 }

@@ -203,6 +203,7 @@ func TestProcReadsThisProcess(t *testing.T) {
 }
 
 func TestTargetsAndMarkdown(t *testing.T) {
+	regAnswers := Dist{N: 2000, P50: 1022 * time.Millisecond, P99: 1122 * time.Millisecond}
 	acc := &Step{Scenario: "accrual", Rate: 100, Sent: 1000, Completed: 1000, Throughput: 100,
 		Ack: Dist{N: 1000, P50: 10 * time.Millisecond, P99: 90 * time.Millisecond}, Done: Dist{N: 1000, P99: 260 * time.Millisecond},
 		CPU: &CPUUse{APIMicros: 1100, WorkerMicros: 1800, PostgresMicros: 1700}}
@@ -220,7 +221,7 @@ func TestTargetsAndMarkdown(t *testing.T) {
 			"redemption-points": {Scenario: "redemption", Rate: 5, Completed: 50, Ack: Dist{N: 50, P50: 140 * time.Millisecond}},
 			"redemption-cash":   {Scenario: "redemption", Rate: 5, Completed: 50, Ack: Dist{N: 50, P50: 310 * time.Millisecond}},
 			"registration": {Scenario: "registration", Rate: 200, Sent: 2000, Completed: 2000, Throughput: 200,
-				Ack: Dist{N: 2000, P50: 1022 * time.Millisecond, P99: 1122 * time.Millisecond}, Done: Dist{N: 2000, P50: 1022 * time.Millisecond, P99: 1122 * time.Millisecond}},
+				Ack: regAnswers, Done: regAnswers}, // untracked: the 201 is the effect (Done = Ack)
 		},
 		Expiry:   &Expiry{Lots: 1_000_000, Took: 32 * time.Second, Rate: 31250},
 		History:  &History{Purchases: 10_000, CurrentRunEvents: 40, LongestRunEvents: 10_150, Runs: 4},

@@ -10,8 +10,8 @@ import (
 // decoded remembers what the JSON documents of one kind decoded to, keyed by their bytes. Program settings are read
 // by every balance read and twice by every accrual, rule definitions by every accrual, and neither is rewritten in
 // place (a change is a new version, a new row), so the same few documents are decoded over and over; decoding them
-// once saves the API and the worker that work. Keying by the bytes rather than by a version makes the cache always right: a document that
-// differs by a byte is decoded afresh, whatever version it carries.
+// once saves the API and the worker that work. Keying by the bytes rather than by a version makes the cache always
+// right: a document that differs by a byte is decoded afresh, whatever version it carries.
 //
 // Each read gets its own copy (clone), so that a caller that changes what it was given changes nothing another sees.
 type decoded[T any] struct {

@@ -87,6 +87,18 @@ func (a *Activities) AccruePurchases(ctx context.Context, batch []domain.Purchas
 	return out, nil
 }
 
+// ParkPurchases parks a chunk of a member's queued purchases in Postgres for the workflow's next run
+// (domain.ParkRequest).
+func (a *Activities) ParkPurchases(ctx context.Context, r domain.ParkRequest) error {
+	return classify(a.Store.ParkPurchases(ctx, r))
+}
+
+// UnparkPurchases reads back the next batch of a member's parked purchases (domain.UnparkRequest).
+func (a *Activities) UnparkPurchases(ctx context.Context, r domain.UnparkRequest) ([]domain.Purchase, error) {
+	ps, err := a.Store.UnparkPurchases(ctx, r)
+	return ps, classify(err)
+}
+
 // ReturnPurchase reverses the points of returned lines, idempotent on the return id.
 func (a *Activities) ReturnPurchase(ctx context.Context, r domain.Return) (domain.OperationOutcome, error) {
 	o, err := a.Store.ReturnPurchase(ctx, r, a.Store.Now())

@@ -10,6 +10,11 @@ import (
 	"testing"
 	"time"
 
+	enums "go.temporal.io/api/enums/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/perkflow/perkflow/api"
 	"github.com/perkflow/perkflow/internal/testkit/itest"
 	"github.com/perkflow/perkflow/workflows"
 )
@@ -241,6 +246,27 @@ func TestPurchasesSentWithoutWorkerAreAccruedWhenOneStarts(t *testing.T) {
 	s.LedgerInvariants()
 }
 
+// sendPurchases reports n purchases of 1 point for a member, prefix-0000 on, `at` a time, and fails the test on any
+// answer but 201 or 202.
+func sendPurchases(t *testing.T, s *itest.Stack, member, prefix string, n, at int, headers ...string) {
+	t.Helper()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, at)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			res := s.Do("POST", "/v1/transactions/accrue", s.Keys["pos"], purchase(fmt.Sprintf("%s-%04d", prefix, i), member, 100), headers...)
+			if res.Status != http.StatusCreated && res.Status != http.StatusAccepted {
+				t.Errorf("purchase %d: %d %s", i, res.Status, res.Body)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 func TestContinueAsNewKeepsEveryPurchase(t *testing.T) {
 	const limit = 40
 	s := itest.NewStack(t, temporal, itest.Options{MemberHistoryLimit: limit, WaitBudget: 200 * time.Millisecond})
@@ -249,21 +275,7 @@ func TestContinueAsNewKeepsEveryPurchase(t *testing.T) {
 	// Far more purchases than one run's history can hold, sent concurrently so that some arrive while the workflow
 	// is continuing as new.
 	const n = 120
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			res := s.Do("POST", "/v1/transactions/accrue", s.Keys["pos"], purchase(fmt.Sprintf("T-CAN-%03d", i), id, 100))
-			if res.Status != http.StatusCreated && res.Status != http.StatusAccepted {
-				t.Errorf("purchase %d: %d %s", i, res.Status, res.Body)
-			}
-		}()
-	}
-	wg.Wait()
+	sendPurchases(t, s, id, "T-CAN", n, 8)
 	eventually(t, 60*time.Second, "every purchase accrued", func() bool {
 		return getMember(t, s, id, s.Keys["pos"]).Balance.Available == n
 	})
@@ -294,6 +306,74 @@ func TestContinueAsNewKeepsEveryPurchase(t *testing.T) {
 	if st.HistoryLength > limit+2*workflows.MaxPurchasesPerBatch {
 		t.Fatalf("current run history %d, far above the bound %d", st.HistoryLength, limit)
 	}
+	s.LedgerInvariants()
+}
+
+// A backlog larger than a run's input may carry is parked in Postgres and the run continues as new at its bound,
+// instead of accruing the backlog down past it: every purchase accrues once, and the parked purchases are read back
+// (and deleted) by the runs after. The runs are recorded for the replay tests.
+func TestABacklogIsParkedAndEveryPurchaseAccrues(t *testing.T) {
+	const limit = 200
+	// No per-caller limits: one POS sends as fast as the API takes them, as the bench's does.
+	s := itest.NewStack(t, temporal, itest.Options{MemberHistoryLimit: limit, WaitBudget: 200 * time.Millisecond, Limits: &api.Limits{}})
+	id := register(t, s, "backlog@example.com")
+	// Sent without waiting for their accruals, faster than one member's accrue: the backlog passes 2,000 (what a
+	// run's input carries) before the first run reaches its bound.
+	const n = 3000
+	sendPurchases(t, s, id, "T-PARK", n, 32, "Prefer", "wait=0")
+	eventually(t, 3*time.Minute, "every purchase accrued", func() bool {
+		return getMember(t, s, id, s.Keys["pos"]).Balance.Available == n
+	})
+
+	ctx := context.Background()
+	wid := workflows.MemberWorkflowID(id)
+	var st workflows.MemberState
+	if v, err := s.Temporal.QueryWorkflow(ctx, wid, "", workflows.QueryState); err != nil || v.Get(&st) != nil {
+		t.Fatalf("state query: %v", err)
+	}
+	if st.Stats.PointsEarned != n || st.ParkedPurchases != 0 || len(st.PendingTransactionIDs) != 0 {
+		t.Fatalf("state after the backlog: %+v", st)
+	}
+	res, err := s.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: fmt.Sprintf("WorkflowId = '%s'", wid)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := res.GetExecutions()
+	slices.SortFunc(runs, func(a, b *workflowpb.WorkflowExecutionInfo) int {
+		return a.GetStartTime().AsTime().Compare(b.GetStartTime().AsTime())
+	})
+	parks := 0
+	var parkRun, readRun string
+	for i, r := range runs {
+		// A run goes past its bound by the signals that arrive until its Continue-As-New is taken (the bench measures
+		// how far); one holding every purchase never continued as new.
+		if r.GetHistoryLength() >= n {
+			t.Errorf("run %s holds %d events; the bound is %d", r.GetExecution().GetRunId(), r.GetHistoryLength(), limit)
+		}
+		it := s.Temporal.GetWorkflowHistory(ctx, wid, r.GetExecution().GetRunId(), false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			e, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := e.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == workflows.ParkPurchases.Name() {
+				parks++
+				if parkRun == "" && i+1 < len(runs) {
+					parkRun, readRun = r.GetExecution().GetRunId(), runs[i+1].GetExecution().GetRunId()
+				}
+			}
+		}
+	}
+	if parks == 0 || parkRun == "" {
+		t.Fatalf("%d runs, none parked a backlog", len(runs))
+	}
+	var left int
+	if err := s.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM member_backlog WHERE member_id = $1`, id).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	s.RecordHistory(wid, parkRun, "member_park_backlog")
+	s.RecordHistory(wid, readRun, "member_read_parked")
+	t.Logf("%d runs, %d parks, %d parked rows not deleted yet", len(runs), parks, left)
 	s.LedgerInvariants()
 }
 

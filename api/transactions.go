@@ -38,7 +38,7 @@ func (s *Server) getTransaction(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, t)
 }
 
-// purchaseQueued reports whether the member's workflow holds the purchase in its queue. When no worker can answer
+// purchaseQueued reports whether the member's workflow holds the purchase in its queue, in memory or parked. When no worker can answer
 // the query, a running workflow is taken to hold it: the 202 that pointed here promised it was accepted.
 func (s *Server) purchaseQueued(ctx context.Context, memberID, txID string) bool {
 	qctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -51,5 +51,13 @@ func (s *Server) purchaseQueued(ctx context.Context, memberID, txID string) bool
 	if err := v.Get(&st); err != nil {
 		return false
 	}
-	return slices.Contains(st.PendingTransactionIDs, txID)
+	if slices.Contains(st.PendingTransactionIDs, txID) {
+		return true
+	}
+	if st.ParkedPurchases == 0 {
+		return false
+	}
+	// Queued behind a backlog the workflow parked in Postgres (docs/architecture.md, "Member").
+	parked, err := s.cfg.Store.PurchaseParked(ctx, memberID, txID)
+	return err == nil && parked
 }

@@ -214,8 +214,9 @@ func (r *Report) writeHistory(p printer) {
 		"The member workflow's current run holds **%d events** (it continues as new at %d); %d runs so far, %d purchases processed.\n\n",
 		h.Purchases, h.Took.Round(time.Millisecond), h.Rate, h.CurrentRunEvents, h.MaxHistoryEvents, h.Runs, h.Processed)
 	if h.LongestRunEvents > int64(h.MaxHistoryEvents) {
-		p("The longest run held %d events: a run that reaches its bound with more queued than the next run's input may carry "+
-			"(500 purchases or 1 MiB) accrues on until the backlog fits.\n\n", h.LongestRunEvents)
+		p("The longest run held %d events: a run with more queued than the next run's input may carry (2,000 purchases "+
+			"or 1 MiB) parks the backlog in Postgres from three quarters of its bound on, and the signals that arrive "+
+			"until it has continued as new are its too.\n\n", h.LongestRunEvents)
 	}
 	if rd := h.Reads; rd != nil && rd.Ack.N > 0 {
 		p("Reading this member's balance (GET /v1/members/{id}, %.0f/s for %s): p50 %s, p99 %s, %d errors.\n\n",

@@ -30,6 +30,8 @@ var ExportSections = []ExportSection{
 	{Name: "transactions", Table: "transactions", OrderBy: "occurred_at, transaction_id"},
 	// Purchases reported for the member and accepted (a day's worth: claims are pruned with Idempotency-Keys).
 	{Name: "accrual_claims", Table: "accrual_claims", OrderBy: "claimed_at, transaction_id"},
+	// Purchases the member's workflow parked in Postgres behind a backlog, not accrued yet (docs/architecture.md).
+	{Name: "parked_purchases", Table: "member_backlog", OrderBy: "seq"},
 	{Name: "returns", Table: "transaction_returns", OrderBy: "created_at, return_id"},
 	{Name: "till_redemptions", Table: "till_redemptions", OrderBy: "created_at, redemption_id"},
 	{Name: "adjustments", Table: "adjustments", OrderBy: "created_at, adjustment_id"},

@@ -32,6 +32,12 @@ func MemberWorkflow(ctx workflow.Context, in MemberInput) error {
 	m := &member{in: in, state: MemberState{MemberID: in.MemberID, Status: MemberStatusActive, Stats: in.Stats, TierReviewAt: in.TierReviewAt}}
 	m.state.Stats.Runs++
 	m.pending = append(m.pending, in.Pending...)
+	if in.Parked != nil {
+		m.parked, m.deleteBelow = *in.Parked, in.Parked.Read
+	}
+	for _, p := range in.Behind {
+		m.enqueue(p)
+	}
 	m.lastPurchaseAt, m.winbackFor = in.LastPurchaseAt, in.WinbackSentFor
 	m.returns = append(m.returns, in.Returns...)
 	m.counted = map[string]bool{}
@@ -48,9 +54,18 @@ func MemberWorkflow(ctx workflow.Context, in MemberInput) error {
 }
 
 type member struct {
-	in      MemberInput
-	state   MemberState
-	pending []domain.Purchase
+	in    MemberInput
+	state MemberState
+	// The purchases queued, in the order received: pending, then those parked in Postgres by an earlier run (parked
+	// locates them; the rows below deleteBelow, read by earlier runs, are deleted by this run's first read), then
+	// behind, what was signalled while parked ones were queued. See member_continue.go.
+	pending     []domain.Purchase
+	parked      ParkedQueue
+	deleteBelow int64
+	behind      []domain.Purchase
+	// parking is whether this run parks a backlog and accrues a burst in a regular activity (versioned, asked once
+	// it has one: 0 until then).
+	parking int
 	returns []domain.Return
 	// tiers is whether this run reviews tiers on their anniversary (versioned: runs recorded before it do not).
 	tiers bool
@@ -110,10 +125,15 @@ func (m *member) run(ctx workflow.Context) error {
 		m.startEngagement(ctx)
 	}
 	for {
-		if len(m.pending) == 0 && len(m.returns) == 0 && !m.reviewDue {
+		if len(m.pending) == 0 && len(m.returns) == 0 && !m.reviewDue && !m.parkedWork() {
 			m.await(ctx, purchases, returns)
 		}
 		m.drain(purchases, returns)
+		if len(m.pending) == 0 && m.parkedWork() {
+			if err := m.unpark(ctx); err != nil {
+				return err
+			}
+		}
 		if len(m.pending) > 0 {
 			changed, accrued, err := m.accrueBatch(ctx)
 			if err != nil {
@@ -126,7 +146,7 @@ func (m *member) run(ctx workflow.Context) error {
 				m.enqueueEngagement(ctx, engagementItem{Purchases: accrued})
 			}
 		}
-		if len(m.pending) == 0 && len(m.returns) > 0 {
+		if m.queueEmpty() && len(m.returns) > 0 {
 			r := m.returns[0]
 			applied, err := m.applyReturn(ctx)
 			if err != nil {
@@ -142,7 +162,7 @@ func (m *member) run(ctx workflow.Context) error {
 			}
 			m.armReview(ctx)
 		}
-		if (m.erasing || historyFull(ctx, m.in.MaxHistoryEvents)) && m.carryable() {
+		if (m.erasing || historyFull(ctx, m.in.MaxHistoryEvents)) && (m.carryable() || m.mayPark(ctx)) || m.earlyPark(ctx) {
 			if err := m.continueAsNew(ctx, purchases, returns); !errors.Is(err, errBacklog) {
 				return err
 			}
@@ -156,7 +176,7 @@ func (m *member) await(ctx workflow.Context, purchases, returns workflow.Receive
 	sel.AddReceive(purchases, func(c workflow.ReceiveChannel, _ bool) {
 		var p domain.Purchase
 		c.Receive(ctx, &p)
-		m.pending = append(m.pending, p)
+		m.enqueue(p)
 	})
 	sel.AddReceive(returns, func(c workflow.ReceiveChannel, _ bool) {
 		var r domain.Return
@@ -184,7 +204,7 @@ func (m *member) drain(purchases, returns workflow.ReceiveChannel) {
 		if !purchases.ReceiveAsync(&p) {
 			break
 		}
-		m.pending = append(m.pending, p)
+		m.enqueue(p)
 	}
 	for {
 		var r domain.Return

@@ -25,14 +25,16 @@ const carriedCounted = 64
 // BENCHMARKS.md). A local activity cannot retry for ever, so when it has not succeeded within
 // localAccrualWindow the same batch goes to a regular activity, retried until Postgres is back however long that
 // takes — and visible as such in the Temporal UI. Both are idempotent on each purchase's transaction id, so a
-// batch the local attempt partly wrote is finished, not doubled.
+// batch the local attempt partly wrote is finished, not doubled. A burst goes to a regular activity at once
+// (backlogBatch).
 func (m *member) accrueBatch(ctx workflow.Context) (bool, []domain.Purchase, error) {
 	n := min(len(m.pending), MaxPurchasesPerBatch)
 	batch := m.pending[:n]
 	summary := accrualSummary(batch)
 	var outcomes []domain.AccrualOutcome
 	var err error
-	if m.local {
+	local := m.local && !(len(m.pending) > backlogBatch && m.mayPark(ctx))
+	if local {
 		lctx := withLocalOptions(ctx, activityOptions.accrual, summary, localAccrualWindow)
 		outcomes, err = AccruePurchases.ExecuteLocal(lctx, batch).Get(ctx)
 		if err != nil && ctx.Err() != nil {
@@ -42,7 +44,7 @@ func (m *member) accrueBatch(ctx workflow.Context) (bool, []domain.Purchase, err
 			workflow.GetLogger(ctx).Warn("accrual did not succeed in a local activity; a regular activity retries it until it does", "Error", err)
 		}
 	}
-	if !m.local || err != nil {
+	if !local || err != nil {
 		outcomes, err = AccruePurchases.Execute(withOptions(ctx, activityOptions.accrual, summary), batch).Get(ctx)
 		if err != nil {
 			// Only cancellation ends the retries; the purchases stay queued for the next run.
@@ -71,6 +73,16 @@ func (m *member) accrueBatch(ctx workflow.Context) (bool, []domain.Purchase, err
 	m.pending = append([]domain.Purchase(nil), m.pending[n:]...)
 	return changed, accrued, nil
 }
+
+// backlogBatch is how many queued purchases make a burst: with more queued, runs since "park-backlog" accrue the
+// batch in a regular activity. A local activity holds its workflow task open while it runs, and the server buffers the
+// signals that arrive meanwhile; once more than 100 are buffered it fails the task (ForceCloseCommand), and what the
+// task's local activities did is lost with it. With one member's purchases streaming in at hundreds a second, every
+// task that accrued a batch locally was failed, and the workflow made no progress until the stream stopped
+// (BENCHMARKS.md, history bound). A regular activity leaves no task open: the signals are written as they come, and
+// the batch's result arrives in a task of its own. A purchase that finds few queued is still accrued locally, in the
+// task that delivered it.
+const backlogBatch = 25
 
 // accrualSummary describes a batch in the Temporal UI.
 func accrualSummary(batch []domain.Purchase) string {

@@ -3,6 +3,8 @@ package workflows
 import (
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/workflow"
 )
 
 // When the local activity cannot accrue a batch (Postgres down for longer than its window), the batch goes to a
@@ -38,5 +40,34 @@ func TestMemberAccrualFallsBackToARegularActivity(t *testing.T) {
 	}
 	if f.local == 0 || f.regular != f.local {
 		t.Fatalf("%d local and %d regular calls; want each failed local batch handed to one regular activity", f.local, f.regular)
+	}
+}
+
+// A burst is accrued by regular activities, which hold no workflow task open while signals stream in (a task open
+// while more than 100 arrive is failed by the server, with what its local activities did); a purchase that finds
+// few queued is accrued locally.
+func TestMemberAccruesABurstInRegularActivities(t *testing.T) {
+	for _, burst := range []bool{true, false} {
+		env := newEnv(t)
+		f := newFakeLedger()
+		f.register(env)
+		if !burst {
+			env.OnGetVersion(parkBacklogChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+		}
+		queued := testPurchases(3 * MaxPurchasesPerBatch)
+		env.RegisterDelayedCallback(func() {
+			env.SetCurrentHistoryLength(100)
+			env.SignalWorkflow(SignalPurchase, testPurchase(9999))
+		}, time.Hour)
+		env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID, MaxHistoryEvents: 100, Pending: queued})
+		_ = continuedAs[MemberInput](t, env)
+		if len(f.order) != 3*MaxPurchasesPerBatch+1 || f.batches != 4 {
+			t.Fatalf("burst %v: %d accrued in %d batches", burst, len(f.order), f.batches)
+		}
+		// Three batches with more than backlogBatch queued; the signalled purchase alone is local either way.
+		regular := map[bool]int{true: 3, false: 0}[burst]
+		if f.regular != regular || f.local != 4-regular {
+			t.Fatalf("burst %v: %d regular and %d local accruals; want %d regular", burst, f.regular, f.local, regular)
+		}
 	}
 }

@@ -50,6 +50,10 @@ var (
 	RegisterMember = newActivity[privacy.SealedRegistration, privacy.SealedMember]("RegisterMember")
 	// AccruePurchases accrues a batch of purchases, each once whatever the retries.
 	AccruePurchases = newActivity[[]domain.Purchase, []domain.AccrualOutcome]("AccruePurchases")
+	// ParkPurchases parks a chunk of a backlog of queued purchases in Postgres for the next run (member_continue.go).
+	ParkPurchases = newAction[domain.ParkRequest]("ParkPurchases")
+	// UnparkPurchases reads the next batch of parked purchases back.
+	UnparkPurchases = newActivity[domain.UnparkRequest, []domain.Purchase]("UnparkPurchases")
 	// ReturnPurchase takes back the points of a returned purchase.
 	ReturnPurchase = newActivity[domain.Return, domain.OperationOutcome]("ReturnPurchase")
 	// RedeemAtTill spends points at a till.
@@ -110,6 +114,10 @@ type MemberInput struct {
 	Registered bool `json:"registered,omitempty"`
 	// Pending are purchases received but not yet accrued, carried across Continue-As-New.
 	Pending []domain.Purchase `json:"pending,omitempty"`
+	// Parked locates the purchases a run parked in Postgres, queued after Pending; nil when none are. Behind are
+	// purchases received after those were parked, queued after them.
+	Parked *ParkedQueue      `json:"parked,omitempty"`
+	Behind []domain.Purchase `json:"behind,omitempty"`
 	// Returns are returns received but not yet applied, carried across Continue-As-New.
 	Returns []domain.Return `json:"returns,omitempty"`
 	// TierReviewAt is when the member's tier is next reviewed (nil at the entry tier).
@@ -123,6 +131,16 @@ type MemberInput struct {
 	Counted []string    `json:"counted,omitempty"`
 	// MaxHistoryEvents overrides DefaultMaxHistoryEvents (tests use a small bound).
 	MaxHistoryEvents int `json:"max_history_events,omitempty"`
+}
+
+// ParkedQueue locates a member's parked purchases (domain.ParkRequest): rows Read … Next-1 of member_backlog are
+// queued, in that order, behind the run's Pending and ahead of every purchase signalled since they were parked. The
+// rows below Cleared are deleted; those from Cleared to Read were read by earlier runs and are deleted by the next
+// read.
+type ParkedQueue struct {
+	Next    int64 `json:"next"`
+	Read    int64 `json:"read"`
+	Cleared int64 `json:"cleared"`
 }
 
 // MemberStats are counters shown to support in the state query.
@@ -152,6 +170,8 @@ type MemberState struct {
 	RejectReason string `json:"reject_reason,omitempty"`
 	// PendingTransactionIDs are purchases received and not yet accrued, oldest first.
 	PendingTransactionIDs []string `json:"pending_transaction_ids"`
+	// ParkedPurchases is how many more are queued in Postgres, parked by an earlier run (member_backlog).
+	ParkedPurchases int64 `json:"parked_purchases,omitempty"`
 	// PendingReturnIDs are returns received and not yet applied.
 	PendingReturnIDs []string `json:"pending_return_ids"`
 	// Tier is the member's tier as the workflow last saw it change, and when it is next reviewed.

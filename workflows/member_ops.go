@@ -17,10 +17,14 @@ import (
 func (m *member) setup(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (MemberState, error) {
 		s := m.state
-		s.PendingTransactionIDs = make([]string, len(m.pending))
-		for i, p := range m.pending {
-			s.PendingTransactionIDs[i] = p.TransactionID
+		s.PendingTransactionIDs = make([]string, 0, len(m.pending)+len(m.behind))
+		for _, p := range m.pending {
+			s.PendingTransactionIDs = append(s.PendingTransactionIDs, p.TransactionID)
 		}
+		for _, p := range m.behind {
+			s.PendingTransactionIDs = append(s.PendingTransactionIDs, p.TransactionID)
+		}
+		s.ParkedPurchases = m.parked.Next - m.parked.Read
 		s.PendingReturnIDs = make([]string, len(m.returns))
 		for i, r := range m.returns {
 			s.PendingReturnIDs[i] = r.ReturnID

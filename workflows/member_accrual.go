@@ -13,8 +13,10 @@ import (
 // activity.
 const localAccrualWindow = 2 * time.Minute
 
-// carriedCounted is how many of the latest counted transaction ids a run hands to the next.
-const carriedCounted = 64
+// carriedCounted is how many of the latest counted transaction ids a run hands to the next: a purchase sent again
+// after a 503 may reach the workflow seconds after the first copy, hundreds of purchases later under a burst (64
+// were too few once a backlog was parked: points counted twice in Stats, never in the ledger).
+const carriedCounted = 1000
 
 // accrueBatch accrues the oldest queued purchases in one activity and reports whether the tier changed, and the
 // purchases that were accrued (first time or replayed: challenges count each transaction once either way).

@@ -259,6 +259,11 @@ func devDynamicConfig() dynamicconfig.StaticClient {
 		dynamicconfig.TaskQueueScannerEnabled.Key():       false,
 		dynamicconfig.HistoryScannerEnabled.Key():         false,
 		dynamicconfig.EnableParentClosePolicyWorker.Key(): false,
+		// Signals buffered while a workflow task is open (a member's purchases arriving while its task accrues a
+		// batch in a local activity): past 100 (the default) the server fails the task, and a member whose purchases
+		// stream in faster than it replays its history never gets a task through until the stream stops
+		// (BENCHMARKS.md, history bound). 1,000 purchases are about 500 KB; the 2 MiB bound on their bytes stays.
+		dynamicconfig.MaximumBufferedEventsBatch.Key(): 1000,
 	}
 }
 

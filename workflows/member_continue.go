@@ -31,11 +31,7 @@ const (
 // earlyPark reports whether a run with a backlog its input cannot carry starts parking before its bound: past three
 // quarters of it (versioned with parking).
 func (m *member) earlyPark(ctx workflow.Context) bool {
-	limit := m.in.MaxHistoryEvents
-	if limit <= 0 {
-		limit = DefaultMaxHistoryEvents
-	}
-	return workflow.GetInfo(ctx).GetCurrentHistoryLength() >= limit*3/4 && !m.carryable() && m.mayPark(ctx)
+	return workflow.GetInfo(ctx).GetCurrentHistoryLength() >= historyBound(m.in.MaxHistoryEvents)*3/4 && !m.carryable() && m.mayPark(ctx)
 }
 
 // parkBacklogChange is the workflow.GetVersion change id of parking a backlog.

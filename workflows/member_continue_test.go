@@ -145,6 +145,16 @@ func (b *fakeBacklog) register(env *testsuite.TestWorkflowEnvironment) {
 	})
 }
 
+// newBacklogEnv is a member workflow's test environment with the fake ledger and the fake member_backlog.
+func newBacklogEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *fakeLedger, *fakeBacklog) {
+	env := newEnv(t)
+	f := newFakeLedger()
+	f.register(env)
+	b := &fakeBacklog{}
+	b.register(env)
+	return env, f, b
+}
+
 // ids are the transaction ids of rows from..to-1.
 func (b *fakeBacklog) ids(from, to int64) []string {
 	b.mu.Lock()
@@ -169,11 +179,7 @@ func purchaseIDs(from, to int) []string {
 // A run at its history bound with a backlog its input cannot carry parks the backlog in Postgres, in chunks Temporal
 // accepts as payloads, and continues as new at once instead of accruing the backlog down past its bound.
 func TestMemberParksABacklogItCannotCarry(t *testing.T) {
-	env := newEnv(t)
-	f := newFakeLedger()
-	f.register(env)
-	var b fakeBacklog
-	b.register(env)
+	env, f, b := newBacklogEnv(t)
 	const backlog = 3 * maxCarriedItems
 	var queued []domain.Purchase
 	for i := range backlog {
@@ -204,11 +210,8 @@ func TestMemberParksABacklogItCannotCarry(t *testing.T) {
 
 // When parking fails for good the run accrues on, as runs before parking did.
 func TestMemberAccruesOnWhenItCannotPark(t *testing.T) {
-	env := newEnv(t)
-	f := newFakeLedger()
-	f.register(env)
-	b := fakeBacklog{failPark: true}
-	b.register(env)
+	env, f, b := newBacklogEnv(t)
+	b.failPark = true
 	const backlog = 3 * maxCarriedItemsParking
 	queued := testPurchases(backlog)
 	env.SetCurrentHistoryLength(100)
@@ -224,14 +227,10 @@ func TestMemberAccruesOnWhenItCannotPark(t *testing.T) {
 }
 
 // The next run accrues in the order received: what its input carries, then the parked purchases, then what was
-// signalled since; a return waits behind the carried and parked ones. It deletes the rows earlier runs read, and once the rows it read
-// itself are deleted by its successor, the queue is dropped from the input.
+// signalled since; a return waits behind the carried and parked ones. It deletes the rows earlier runs read, and once
+// the rows it read itself are deleted by its successor, the queue is dropped from the input.
 func TestMemberReadsParkedPurchasesBackInOrder(t *testing.T) {
-	env := newEnv(t)
-	f := newFakeLedger()
-	f.register(env)
-	var b fakeBacklog
-	b.register(env)
+	env, f, b := newBacklogEnv(t)
 	// Rows 0..49 were read by an earlier run; 50..299 are parked.
 	for i := range 300 {
 		b.rows[int64(i)] = testPurchase(1000 + i)
@@ -294,11 +293,7 @@ func TestMemberReadsParkedPurchasesBackInOrder(t *testing.T) {
 // while it parks and continues as new still fits under the bound; one whose backlog fits waits for the bound.
 func TestMemberParksABacklogBeforeItsBound(t *testing.T) {
 	for _, backlog := range []int{3 * maxCarriedItemsParking, maxCarriedItems} {
-		env := newEnv(t)
-		f := newFakeLedger()
-		f.register(env)
-		var b fakeBacklog
-		b.register(env)
+		env, f, _ := newBacklogEnv(t)
 		queued := testPurchases(backlog)
 		env.SetCurrentHistoryLength(80) // of 100
 		env.RegisterDelayedCallback(func() {

@@ -157,8 +157,13 @@ func notify(ctx workflow.Context, o workflow.ActivityOptions, n domain.Notificat
 // when 0) or Temporal suggests it.
 func historyFull(ctx workflow.Context, limit int) bool {
 	info := workflow.GetInfo(ctx)
+	return info.GetCurrentHistoryLength() >= historyBound(limit) || info.GetContinueAsNewSuggested()
+}
+
+// historyBound is a run's history bound: limit, or DefaultMaxHistoryEvents when 0.
+func historyBound(limit int) int {
 	if limit <= 0 {
-		limit = DefaultMaxHistoryEvents
+		return DefaultMaxHistoryEvents
 	}
-	return info.GetCurrentHistoryLength() >= limit || info.GetContinueAsNewSuggested()
+	return limit
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/store"
-	"github.com/perkflow/perkflow/workflows"
 )
 
 // POST /v1/transactions/accrue: a purchase reported by a till or a shop (docs/api.md, "Transactions").
@@ -81,7 +80,7 @@ func (s *Server) accrue(w http.ResponseWriter, r *http.Request) {
 	}
 	sub := s.commits.subscribe(domain.AccrualKey(p.TransactionID))
 	defer sub.close()
-	if err := s.signalMember(ctx, p.MemberID, workflows.SignalPurchase, p, chk.Tier.ReviewAt); err != nil {
+	if err := s.signalAccrual(ctx, p, chk.Tier.ReviewAt); err != nil {
 		if first {
 			// Its retry is the first report again. Released on a context of its own: the request's may be done.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)

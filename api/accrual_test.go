@@ -267,6 +267,51 @@ func sendPurchases(t *testing.T, s *itest.Stack, member, prefix string, n, at in
 	wg.Wait()
 }
 
+// Purchases for one member that arrive together go to their workflow together: while one signal is in flight, what
+// arrives waits and goes in the next (a group commit), so the run's history holds far fewer signals than purchases,
+// and every purchase still accrues exactly once. Sent while no worker runs, as a POS's burst reaches a busy worker.
+func TestPurchasesArrivingTogetherAreSignalledTogether(t *testing.T) {
+	s := itest.NewStack(t, temporal, itest.Options{WaitBudget: 200 * time.Millisecond, Limits: &api.Limits{}})
+	id := register(t, s, "together@example.com")
+	const n = 300
+	s.StopWorker()
+	sendPurchases(t, s, id, "T-GRP", n, 32, "Prefer", "wait=0")
+	s.StartWorker()
+	eventually(t, time.Minute, "every purchase accrued", func() bool {
+		return getMember(t, s, id, s.Keys["pos"]).Balance.Available == n
+	})
+
+	ctx := context.Background()
+	wid := workflows.MemberWorkflowID(id)
+	var signals, carried int64
+	it := s.Temporal.GetWorkflowHistory(ctx, wid, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := e.GetWorkflowExecutionSignaledEventAttributes(); a != nil {
+			signals++
+			var ps []json.RawMessage
+			if a.GetSignalName() != workflows.SignalPurchases {
+				t.Fatalf("signal %q, want %q", a.GetSignalName(), workflows.SignalPurchases)
+			}
+			if err := s.DecodePayload(a.GetInput().GetPayloads()[0], &ps); err != nil {
+				t.Fatal(err)
+			}
+			carried += int64(len(ps))
+		}
+	}
+	// Each purchase in exactly one signal (a 503 "may have been accepted" sent again may add one), and 32 requests at
+	// a time shared signals: a signal per purchase would be n.
+	if carried < n || carried > n+s.Resends() || signals >= n {
+		t.Fatalf("%d signals carried %d purchases (%d sent again); want %d purchases in fewer signals", signals, carried, s.Resends(), n)
+	}
+	t.Logf("%d purchases in %d signals", carried, signals)
+	s.RecordHistory(wid, "", "member_purchases_signalled_together")
+	s.LedgerInvariants()
+}
+
 func TestContinueAsNewKeepsEveryPurchase(t *testing.T) {
 	const limit = 40
 	s := itest.NewStack(t, temporal, itest.Options{MemberHistoryLimit: limit, WaitBudget: 200 * time.Millisecond})

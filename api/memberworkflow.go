@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/perkflow/perkflow/domain"
 	"github.com/perkflow/perkflow/privacy"
 	"github.com/perkflow/perkflow/workflows"
 )
@@ -37,6 +38,21 @@ func (s *Server) signalMember(ctx context.Context, memberID, signal string, arg 
 	opts, in := s.memberStart(memberID, nil, tierReviewAt)
 	_, err := s.cfg.Temporal.SignalWithStartWorkflow(ctx, opts.ID, signal, arg, opts, workflows.MemberWorkflowName, in)
 	return err
+}
+
+// signalAccrual sends an accepted purchase to its member's workflow: grouped with others arriving for the member
+// (accrualSignals), or alone for workers of releases before SignalPurchases (Config.OnePurchasePerSignal).
+func (s *Server) signalAccrual(ctx context.Context, p domain.Purchase, tierReviewAt *time.Time) error {
+	if s.cfg.OnePurchasePerSignal {
+		return s.signalMember(ctx, p.MemberID, workflows.SignalPurchase, p, tierReviewAt)
+	}
+	return s.accruals.signal(ctx, p, tierReviewAt)
+}
+
+// signalPurchases sends purchases to their member's workflow in one signal (accrualSignals decides which go
+// together), starting it if need be.
+func (s *Server) signalPurchases(ctx context.Context, memberID string, ps []domain.Purchase, tierReviewAt *time.Time) error {
+	return s.signalMember(ctx, memberID, workflows.SignalPurchases, ps, tierReviewAt)
 }
 
 // tierReviewAt reads the member's stored tier review date, for a workflow a request may start (nil when none, or

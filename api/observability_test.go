@@ -91,7 +91,7 @@ func TestOneAccrualIsOneTrace(t *testing.T) {
 	}
 	chain := []string{
 		"SignalWithStartWorkflow:" + workflows.MemberWorkflowName,
-		"HandleSignal:" + workflows.SignalPurchase,
+		"HandleSignal:" + workflows.SignalPurchases,
 		"StartActivity:AccruePurchases",
 		"RunActivity:AccruePurchases",
 	}

@@ -24,8 +24,11 @@ type Config struct {
 	TaskQueue string
 	// WaitBudget is how long a request waits for asynchronous work before answering 202.
 	WaitBudget time.Duration
-	JWT        JWTConfig
-	Log        *slog.Logger
+	// OnePurchasePerSignal sends each purchase alone in a SignalPurchase, for workers of releases before
+	// SignalPurchases (PERKFLOW_PURCHASE_SIGNALS=single); otherwise accrualSignals groups them.
+	OnePurchasePerSignal bool
+	JWT                  JWTConfig
+	Log                  *slog.Logger
 	// MemberHistoryLimit overrides the member workflow's history bound (tests); 0 keeps the default.
 	MemberHistoryLimit int
 	// Now is the clock (tests); nil means time.Now.
@@ -89,6 +92,8 @@ type Server struct {
 	// temporal is the unguarded client, for the readiness probe; cfg.Temporal is the guarded one (outage.go).
 	temporal client.Client
 	breaker  *breaker
+	// accruals sends accepted purchases to the members' workflows, together when they arrive together.
+	accruals *accrualSignals
 }
 
 // New builds the API. Call Run to start its background listener.
@@ -114,6 +119,7 @@ func New(cfg Config) *Server {
 		metrics: newMetrics(cfg.Metrics), temporal: raw, breaker: br}
 	// A key this process revokes is forgotten at once; one revoked elsewhere is heard by the listener.
 	cfg.Store.OnAPIKeyRevoked(func(int64) { keys.forget() })
+	s.accruals = newAccrualSignals(s.signalPurchases)
 	s.jwks = newMemberKeys(cfg.JWT, log, s.now)
 	s.guards = newGuards(cfg.Store, lim, log)
 	s.handler = s.routes()

@@ -99,6 +99,8 @@ type member struct {
 	// erased receives SignalErased; erasing is set once it came: the run continues as new as soon as it can.
 	erased  workflow.ReceiveChannel
 	erasing bool
+	// lists receives SignalPurchases: the purchases an API process sends together (docs/architecture.md, signals).
+	lists workflow.ReceiveChannel
 }
 
 func (m *member) run(ctx workflow.Context) error {
@@ -118,6 +120,8 @@ func (m *member) run(ctx workflow.Context) error {
 	purchases := workflow.GetSignalChannel(ctx, SignalPurchase)
 	returns := workflow.GetSignalChannel(ctx, SignalReturn)
 	m.erased = workflow.GetSignalChannel(ctx, SignalErased)
+	// Getting a channel records nothing: runs recorded before SignalPurchases existed replay unchanged.
+	m.lists = workflow.GetSignalChannel(ctx, SignalPurchases)
 	m.armReview(ctx)
 	m.engage = workflow.GetVersion(ctx, "engagement", workflow.DefaultVersion, 1) >= 1
 	m.local = workflow.GetVersion(ctx, "local-accrual", workflow.DefaultVersion, 1) >= 1
@@ -178,6 +182,11 @@ func (m *member) await(ctx workflow.Context, purchases, returns workflow.Receive
 		c.Receive(ctx, &p)
 		m.enqueue(p)
 	})
+	sel.AddReceive(m.lists, func(c workflow.ReceiveChannel, _ bool) {
+		var ps []domain.Purchase
+		c.Receive(ctx, &ps)
+		m.enqueue(ps...)
+	})
 	sel.AddReceive(returns, func(c workflow.ReceiveChannel, _ bool) {
 		var r domain.Return
 		c.Receive(ctx, &r)
@@ -205,6 +214,13 @@ func (m *member) drain(purchases, returns workflow.ReceiveChannel) {
 			break
 		}
 		m.enqueue(p)
+	}
+	for m.lists != nil {
+		var ps []domain.Purchase
+		if !m.lists.ReceiveAsync(&ps) {
+			break
+		}
+		m.enqueue(ps...)
 	}
 	for {
 		var r domain.Return

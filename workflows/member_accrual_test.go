@@ -1,10 +1,13 @@
 package workflows
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/perkflow/perkflow/domain"
 )
 
 // When the local activity cannot accrue a batch (Postgres down for longer than its window), the batch goes to a
@@ -20,14 +23,7 @@ func TestMemberAccrualFallsBackToARegularActivity(t *testing.T) {
 		}
 	}, time.Second)
 	env.RegisterDelayedCallback(func() {
-		v, err := env.QueryWorkflow(QueryState)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var st MemberState
-		if err := v.Get(&st); err != nil {
-			t.Fatal(err)
-		}
+		st := memberStateOf(t, env)
 		if st.Stats.PurchasesProcessed != 3 || st.Stats.PointsEarned != 30 || len(st.PendingTransactionIDs) != 0 {
 			t.Errorf("state = %+v; want 3 processed, 30 points, nothing pending", st)
 		}
@@ -69,5 +65,32 @@ func TestMemberAccruesABurstInRegularActivities(t *testing.T) {
 		if f.regular != regular || f.local != 4-regular {
 			t.Fatalf("burst %v: %d regular and %d local accruals; want %d regular", burst, f.regular, f.local, regular)
 		}
+	}
+}
+
+// Purchases signalled together (SignalPurchases, the API's group commit) and alone (SignalPurchase, from API
+// processes before it) are queued in the order received and each accrued once.
+func TestMemberAccruesPurchasesSignalledTogether(t *testing.T) {
+	env := newEnv(t)
+	f := newFakeLedger()
+	f.register(env)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalPurchases, testPurchases(3))
+	}, time.Second)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalPurchase, testPurchase(3))
+		env.SignalWorkflow(SignalPurchases, []domain.Purchase{testPurchase(4), testPurchase(5)})
+	}, time.Minute)
+	env.RegisterDelayedCallback(func() {
+		st := memberStateOf(t, env)
+		if st.Stats.PurchasesProcessed != 6 || st.Stats.PointsEarned != 60 || len(st.PendingTransactionIDs) != 0 {
+			t.Errorf("state = %+v; want 6 processed, 60 points, nothing pending", st)
+		}
+		env.CancelWorkflow()
+	}, time.Hour)
+	env.ExecuteWorkflow(MemberWorkflow, MemberInput{MemberID: memberID})
+	want := []string{"T-0000", "T-0001", "T-0002", "T-0003", "T-0004", "T-0005"}
+	if fmt.Sprint(f.order) != fmt.Sprint(want) {
+		t.Fatalf("accrued %v; want %v, once each", f.order, want)
 	}
 }

@@ -75,13 +75,13 @@ func (m *member) mayPark(ctx workflow.Context) bool {
 	return m.parking > 0
 }
 
-// enqueue queues a purchase received: behind the parked ones while there are any.
-func (m *member) enqueue(p domain.Purchase) {
+// enqueue queues purchases received: behind the parked ones while there are any.
+func (m *member) enqueue(ps ...domain.Purchase) {
 	if m.parkedLeft() {
-		m.behind = append(m.behind, p)
+		m.behind = append(m.behind, ps...)
 		return
 	}
-	m.pending = append(m.pending, p)
+	m.pending = append(m.pending, ps...)
 }
 
 // parkedLeft reports whether parked purchases are still to be read back.

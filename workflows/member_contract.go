@@ -22,6 +22,10 @@ const (
 	// SignalPurchase delivers a domain.Purchase to a member's workflow. Signals are durable as soon as the server
 	// accepts them, so a POS's purchase is safe even when no worker runs.
 	SignalPurchase = "purchase"
+	// SignalPurchases delivers a []domain.Purchase: what the API sends for a member whose accruals arrive together
+	// (one signal, one history event, for up to MaxPurchasesPerSignal of them). Queued in the order received, like
+	// SignalPurchase's; a worker must know it before an API process sends it (docs/operations.md, upgrading).
+	SignalPurchases = "purchases"
 	// UpdateRegistration waits for the member's registration to finish and returns the privacy.SealedMember, or an
 	// application error of type ErrTypeConflict when the email or external id is taken.
 	UpdateRegistration = "registration"
@@ -85,6 +89,13 @@ const DefaultMaxHistoryEvents = 4000
 
 // MaxPurchasesPerBatch caps how many queued purchases one accrual activity processes.
 const MaxPurchasesPerBatch = 100
+
+// MaxPurchasesPerSignal and MaxPurchasesSignalBytes bound one SignalPurchases (its purchases and their JSON; a
+// purchase alone may pass the bytes): a batch's worth, well under the 512 KiB at which Temporal warns of a payload.
+const (
+	MaxPurchasesPerSignal   = MaxPurchasesPerBatch
+	MaxPurchasesSignalBytes = 256 << 10
+)
 
 // MemberWorkflowID is the workflow id of a member's workflow.
 func MemberWorkflowID(memberID string) string { return "member/" + memberID }

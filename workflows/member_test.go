@@ -114,14 +114,7 @@ func TestMemberRegistersWelcomesAndAccruesInOrder(t *testing.T) {
 		env.SignalWorkflow(SignalPurchase, testPurchase(0))
 	}, time.Second)
 	env.RegisterDelayedCallback(func() {
-		v, err := env.QueryWorkflow(QueryState)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var st MemberState
-		if err := v.Get(&st); err != nil {
-			t.Fatal(err)
-		}
+		st := memberStateOf(t, env)
 		if st.Status != MemberStatusActive || st.Stats.PurchasesProcessed != 6 || st.Stats.PointsEarned != 50 || len(st.PendingTransactionIDs) != 0 {
 			t.Errorf("state = %+v; want 6 processed, 50 points (the replay earns nothing)", st)
 		}
@@ -144,4 +137,18 @@ func TestMemberRegistersWelcomesAndAccruesInOrder(t *testing.T) {
 	if f.local != f.batches || f.regular != 0 {
 		t.Fatalf("%d local and %d regular accrual activities; want every batch in a local activity", f.local, f.regular)
 	}
+}
+
+// memberStateOf is the member workflow's state query's answer.
+func memberStateOf(t *testing.T, env *testsuite.TestWorkflowEnvironment) MemberState {
+	t.Helper()
+	v, err := env.QueryWorkflow(QueryState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st MemberState
+	if err := v.Get(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

@@ -171,7 +171,7 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, obs *obs
 		return err
 	}
 	srv := api.New(api.Config{
-		Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, WaitBudget: cfg.WaitBudget, JWT: jwt, Log: log, Metrics: obs.reg,
+		Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, WaitBudget: cfg.WaitBudget, OnePurchasePerSignal: cfg.OnePurchasePerSignal, JWT: jwt, Log: log, Metrics: obs.reg,
 		IDSecret: ids, WebhookAllowPrivate: cfg.WebhookAllowPrivate,
 		Unsubscribe: unsub, TwilioAuthToken: cfg.Twilio.AuthToken, PublicURL: publicURL(cfg),
 		Members: &privacy.Members{Keys: keys, Store: st}, Codec: privacy.NewCodec(keys), CodecOrigins: cfg.CodecOrigins,

@@ -41,6 +41,7 @@ var Vars = []Var{
 	{Name: "PERKFLOW_JWT_ISSUER", Default: "perkflow", Doc: "Issuer (`iss`) member tokens must carry."},
 	{Name: "PERKFLOW_JWT_AUDIENCE", Default: "perkflow-members", Doc: "Audience (`aud`) member tokens must carry."},
 	{Name: "PERKFLOW_WAIT_BUDGET", Default: "2s", Doc: "How long a request waits for asynchronous work before answering 202 (clients may ask for another with `Prefer: wait=N`)."},
+	{Name: "PERKFLOW_PURCHASE_SIGNALS", Default: "lists", Doc: "`lists`: the API sends a member's purchases that arrive together in one `purchases` signal (a group commit); `single`: one `purchase` signal each, as releases before did. Set `single` on the API while upgrading from such a release until every worker runs this one (docs/operations.md, upgrading)."},
 	{Name: "PERKFLOW_LOG_FORMAT", Default: "json", Doc: "`json` or `text`; `perkflow dev` defaults to text."},
 	{Name: "PERKFLOW_LOG_LEVEL", Default: "info", Doc: "`debug`, `info`, `warn` or `error`."},
 	{Name: "STRIPE_SECRET_KEY", Default: "", Doc: "Stripe secret key (`sk_test_…` for test mode; any `sk_…` for stripe-mock). Without it, offers with a cash price cannot be claimed; points-only offers work.", Secret: true},
@@ -111,8 +112,10 @@ type Config struct {
 	PayloadKeys  string
 	CodecOrigins []string
 	WaitBudget   time.Duration
-	LogFormat    string
-	LogLevel     string
+	// OnePurchasePerSignal is PERKFLOW_PURCHASE_SIGNALS=single.
+	OnePurchasePerSignal bool
+	LogFormat            string
+	LogLevel             string
 	// StripeSecretKey, StripeAPIBase and StripeWebhookSecret configure card payments of cash offers.
 	StripeSecretKey     string
 	StripeAPIBase       string
@@ -213,6 +216,13 @@ func FromEnv() (Config, error) {
 		return c, fmt.Errorf("PERKFLOW_WAIT_BUDGET=%q: must be between 0 and 1m", wb)
 	}
 	c.WaitBudget = d
+	switch v := Lookup("PERKFLOW_PURCHASE_SIGNALS"); v {
+	case "lists":
+	case "single":
+		c.OnePurchasePerSignal = true
+	default:
+		return c, fmt.Errorf("PERKFLOW_PURCHASE_SIGNALS=%q: want lists or single", v)
+	}
 	ttl, err := time.ParseDuration(Lookup("PERKFLOW_MEMBER_TOKEN_MAX_TTL"))
 	if err != nil || ttl < time.Minute || ttl > 30*24*time.Hour {
 		return c, fmt.Errorf("PERKFLOW_MEMBER_TOKEN_MAX_TTL=%q: want a duration between 1m and 720h", Lookup("PERKFLOW_MEMBER_TOKEN_MAX_TTL"))

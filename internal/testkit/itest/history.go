@@ -10,6 +10,7 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -85,4 +86,13 @@ func decodePayloads(t testing.TB, codec *privacy.Codec, m protoreflect.Message) 
 		}
 		return true
 	})
+}
+
+// DecodePayload decrypts a payload as the stack's clients encrypted it and decodes it into v.
+func (s *Stack) DecodePayload(p *commonpb.Payload, v any) error {
+	dec, err := privacy.NewCodec(PayloadKeys).Decode([]*commonpb.Payload{p})
+	if err != nil {
+		return err
+	}
+	return converter.GetDefaultDataConverter().FromPayload(dec[0], v)
 }
